@@ -1,0 +1,5 @@
+"""Cluster commands (issue: emulated Redis Cluster)."""
+
+from cluster.commands import family
+
+family("cluster")

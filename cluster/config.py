@@ -1,0 +1,285 @@
+"""Configuration: one list of options serves YAML keys, flags, --help and CONFIG.
+
+Each :class:`Option` is declared once below.  A YAML key, a command-line flag
+(``--name=value``, ``--name value``, Dragonfly's underscore spelling or Redis's
+hyphens) and a ``CONFIG GET/SET`` parameter are the same option.  Values are
+checked at load time; a bad one stops start-up with a single line naming the
+key and what it expects (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import re
+
+import yaml
+
+
+class ConfigError(Exception):
+    """One line: which key, what was given, what is expected."""
+
+
+_SIZE = re.compile(r"^\s*(-?\d+)\s*([kmg]b?|b)?\s*$", re.I)
+_UNITS = {
+    None: 1, "b": 1,
+    "k": 1000, "kb": 1024,
+    "m": 1000**2, "mb": 1024**2,
+    "g": 1000**3, "gb": 1024**3,
+}
+
+
+def parse_size(text) -> int:
+    """Redis's memory units: 1k = 1000, 1kb = 1024, likewise m/mb and g/gb."""
+    if isinstance(text, bool):
+        raise ValueError(text)
+    if isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(text)
+    unit = m.group(2).lower() if m.group(2) else None
+    return int(m.group(1)) * _UNITS[unit]
+
+
+def parse_bool(text) -> bool:
+    if isinstance(text, bool):
+        return text
+    t = str(text).strip().lower()
+    if t in ("yes", "true", "1", "on"):
+        return True
+    if t in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(text)
+
+
+def format_value(kind: str, value) -> str:
+    if kind == "bool":
+        return "yes" if value else "no"
+    return str(value)
+
+
+MAXMEMORY_POLICIES = (
+    "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+)
+
+
+class Option:
+    __slots__ = ("name", "kind", "default", "doc", "mutable", "redis_name",
+                 "choices", "minimum", "maximum")
+
+    def __init__(self, name, kind, default, doc, mutable=False, redis=True,
+                 choices=None, minimum=None, maximum=None):
+        self.name = name
+        self.kind = kind  # int, size, str, bool, enum
+        self.default = default
+        self.doc = doc
+        self.mutable = mutable
+        # CONFIG GET shows Redis's hyphenated names for options Redis has.
+        self.redis_name = name.replace("_", "-") if redis else name
+        self.choices = choices
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def parse(self, raw):
+        kind = self.kind
+        try:
+            if kind == "int":
+                if isinstance(raw, bool):
+                    raise ValueError(raw)
+                value = int(raw)
+            elif kind == "size":
+                value = parse_size(raw)
+            elif kind == "bool":
+                value = parse_bool(raw)
+            elif kind == "enum":
+                value = str(raw).strip().lower()
+                if value not in self.choices:
+                    raise ValueError(raw)
+            else:
+                value = "" if raw is None else str(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                "invalid value %r for '%s': expected %s" % (raw, self.name, self.expects())
+            ) from None
+        if self.minimum is not None and value < self.minimum or (
+            self.maximum is not None and value > self.maximum
+        ):
+            raise ConfigError(
+                "invalid value %r for '%s': expected %s" % (raw, self.name, self.expects())
+            )
+        return value
+
+    def expects(self) -> str:
+        if self.kind == "enum":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "size":
+            what = "a size in bytes or with a unit (512mb, 4gb)"
+        elif self.kind == "int":
+            what = "an integer"
+        elif self.kind == "bool":
+            return "yes or no"
+        else:
+            return "a string"
+        if self.minimum is not None and self.maximum is not None:
+            what += " from %d to %d" % (self.minimum, self.maximum)
+        elif self.minimum is not None:
+            what += " >= %d" % self.minimum
+        return what
+
+
+OPTIONS = [
+    Option("port", "int", 6379, "TCP port of the proxy (plain clients connect here).",
+           minimum=0, maximum=65535),
+    Option("bind", "str", "127.0.0.1", "Address the proxy and shards listen on."),
+    Option("proactor_threads", "int", 0,
+           "Number of shardnode processes; 0 means one per CPU core.",
+           redis=False, minimum=0, maximum=1024),
+    Option("proxy_workers", "int", 1,
+           "Number of proxy processes sharing the client port (SO_REUSEPORT).",
+           redis=False, minimum=1, maximum=64),
+    Option("shard_port", "int", 0,
+           "First shardnode port; shard i listens on shard_port+i. 0 means port+1.",
+           redis=False, minimum=0, maximum=65535),
+    Option("requirepass", "str", "", "Password clients must give with AUTH; empty: none.",
+           mutable=True),
+    Option("dbnum", "int", 16, "Number of databases (SELECT 0..dbnum-1).",
+           redis=False, minimum=1, maximum=1024),
+    Option("maxmemory", "size", 0, "Memory limit for the data, split among shards; 0: none.",
+           mutable=True, minimum=0),
+    Option("maxmemory_policy", "enum", "noeviction",
+           "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES),
+    Option("dir", "str", ".", "Working directory for snapshots and node ids."),
+    Option("dbfilename", "str", "dump.rdb", "Snapshot file name.", mutable=True),
+    Option("proto_max_bulk_len", "size", 512 * 1024 * 1024,
+           "Largest bulk string a client may send.", mutable=True, minimum=1),
+    Option("cluster_mode", "enum", "emulated",
+           "off: no CLUSTER commands; emulated: the proxy is a one-node cluster; "
+           "sharded: each shard is announced as a master with its slots.",
+           redis=False, choices=("off", "emulated", "sharded")),
+    Option("cluster_announce_ip", "str", "",
+           "Address announced in CLUSTER replies; empty: the bind address "
+           "(emulated: the address the client connected to).", redis=True),
+    Option("announce_port", "int", 0,
+           "Port announced for the proxy in emulated mode; 0: the real port.",
+           redis=False, minimum=0, maximum=65535),
+    Option("hz", "int", 10, "Background task frequency (active expiry cycles per second).",
+           mutable=True, minimum=1, maximum=500),
+    Option("loglevel", "enum", "notice", "Log verbosity.", mutable=True,
+           choices=("debug", "verbose", "notice", "warning")),
+    Option("logfile", "str", "", "Log file; empty: standard error."),
+    Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
+           mutable=True, minimum=1),
+]
+OPTION_BY_NAME = {o.name: o for o in OPTIONS}
+for _o in OPTIONS:
+    OPTION_BY_NAME.setdefault(_o.redis_name, _o)
+
+
+def option(name: str):
+    return OPTION_BY_NAME.get(name.lower().replace("-", "_")) or OPTION_BY_NAME.get(name.lower())
+
+
+class Config:
+    """The running values, by option name (underscore spelling)."""
+
+    def __init__(self, values=None):
+        self.values = {o.name: o.default for o in OPTIONS}
+        if values:
+            self.values.update(values)
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def set(self, name: str, raw) -> None:
+        opt = option(name)
+        if opt is None:
+            raise ConfigError("unknown configuration key '%s'" % name)
+        self.values[opt.name] = opt.parse(raw)
+
+    def get_matching(self, pattern: str) -> dict:
+        """CONFIG GET: Redis names (and our own) matching a glob pattern."""
+        out = {}
+        pat = pattern.lower()
+        for o in OPTIONS:
+            for alias in {o.redis_name, o.name}:
+                if fnmatch.fnmatchcase(alias, pat):
+                    out[o.redis_name] = format_value(o.kind, self.values[o.name])
+        return out
+
+    def to_dict(self) -> dict:
+        return dict(self.values)
+
+
+def load_yaml(path: str) -> dict:
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except OSError as exc:
+        raise ConfigError("cannot read config file %s: %s" % (path, exc.strerror)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("config file %s is not valid YAML: %s" % (
+            path, str(exc).splitlines()[0])) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("config file %s must be a mapping of key: value" % path)
+    return data
+
+
+def default_config_path() -> str | None:
+    """conf/damselfly.yaml of the checkout or installed package, if any."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidate = os.path.join(os.path.dirname(here), "conf", "damselfly.yaml")
+    return candidate if os.path.exists(candidate) else None
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="damselfly",
+        description="A Redis-compatible in-memory store: a proxy in front of one "
+        "shardnode process per core. Every YAML key is also a flag; flags win.",
+    )
+    parser.add_argument("--config", metavar="FILE",
+                        help="YAML configuration file (default: conf/damselfly.yaml)")
+    for o in OPTIONS:
+        names = ["--" + o.name]
+        if "_" in o.name:
+            names.append("--" + o.name.replace("_", "-"))
+        default = format_value(o.kind, o.default)
+        help_text = "%s (default: %s; %s)" % (o.doc, default or '""', o.expects())
+        parser.add_argument(*names, dest=o.name, metavar=o.kind.upper(),
+                            default=None, help=help_text.replace("%", "%%"))
+    return parser
+
+
+def load_config(argv=None) -> Config:
+    """YAML file first, then flags.  Raises ConfigError on any bad key/value."""
+    args = build_arg_parser().parse_args(argv)
+    path = args.config or default_config_path()
+    config = Config()
+    if path:
+        for key, raw in load_yaml(path).items():
+            opt = option(str(key))
+            if opt is None:
+                raise ConfigError("unknown configuration key '%s' in %s" % (key, path))
+            config.values[opt.name] = opt.parse(raw)
+    for o in OPTIONS:
+        raw = getattr(args, o.name)
+        if raw is not None:
+            config.values[o.name] = o.parse(raw)
+    return config
+
+
+def shard_count(config: Config) -> int:
+    if config.proactor_threads:
+        return config.proactor_threads
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,80 @@
+"""Redis's error replies, with their exact texts, in one place.
+
+Clients and users match on these strings, so every module raises or returns
+them from here rather than spelling them out again.  Texts are those of
+Redis 7.0 (``src/server.c`` shared objects and the per-command messages).
+"""
+
+
+class CommandError(Exception):
+    """An error reply.  ``str(err)`` is the text after the leading ``-``.
+
+    Handlers raise it; the dispatcher encodes it.  An instance may also be
+    placed inside an array reply (EXEC results), where it is encoded in place.
+    """
+
+    __slots__ = ()
+
+    @property
+    def text(self) -> str:
+        return self.args[0]
+
+
+class ProtocolError(Exception):
+    """Malformed request bytes.  Final for the connection, as in Redis."""
+
+
+# Generic argument errors (src/server.c createSharedObjects).
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NO_SUCH_KEY = "ERR no such key"
+OUT_OF_RANGE = "ERR index out of range"
+INCR_OVERFLOW = "ERR increment or decrement would overflow"
+DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
+BIT_OFFSET = "ERR bit offset is not an integer or out of range"
+BIT_VALUE = "ERR bit is not an integer or out of range"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+SAME_OBJECT = "ERR source and destination objects are the same"
+NAN_OR_INF = "ERR increment would produce NaN or Infinity"
+CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+AUTH_NOT_SET = (
+    "ERR AUTH <password> called without any password configured for the "
+    "default user. Are you sure your configuration is correct?"
+)
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
+SHARD_UNAVAILABLE = "CLUSTERDOWN The cluster is down: shard {} is unavailable"
+INVALID_CURSOR = "ERR invalid cursor"
+NOPROTO = "NOPROTO unsupported protocol version"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+
+
+def unknown_command(name: bytes, args) -> str:
+    """Redis 7.0's text: the name and the first arguments, each quoted."""
+    shown = " ".join("'%s'" % _printable(a) for a in args[:20])
+    return "ERR unknown command '%s', with args beginning with: %s" % (
+        _printable(name),
+        shown + " " if shown else "",
+    )
+
+
+def unknown_subcommand(sub: bytes, container: str) -> str:
+    return "ERR unknown subcommand '%s'. Try %s HELP." % (
+        _printable(sub)[:128],
+        container.upper(),
+    )
+
+
+def wrong_arity(full_name: str) -> str:
+    return "ERR wrong number of arguments for '%s' command" % full_name
+
+
+def _printable(raw: bytes) -> str:
+    """Redis truncates to 128 bytes and escapes nothing but shows bytes as-is."""
+    return raw[:128].decode("utf-8", "replace")

@@ -1,0 +1,421 @@
+"""A client session and its connection-level commands, for proxy and shard.
+
+The proxy answers PING, HELLO, AUTH, SELECT, CLIENT ... for its clients; a
+shard answers the same commands for clients that reach it directly (sharded
+cluster mode).  Both connection classes subclass :class:`Session`, so these
+commands exist once.  Methods named ``cmd_<name>`` take the argument list and
+return a reply value, like every handler; :data:`SESSION_HANDLERS` maps spec
+names to them.
+
+The owning server must provide ``config`` (a Config), ``clients`` (id ->
+Session), ``next_client_id()`` and ``started`` (time.time() at start).
+"""
+
+from __future__ import annotations
+
+import time
+
+from cluster import errors
+from cluster.errors import CommandError
+from cluster.resp import NO_REPLY, Verbatim
+
+SERVER_NAME = "redis"
+SERVER_VERSION = "7.2.0"  # the Redis version whose behaviour we follow
+
+_BAD_NAME_CHARS = set(range(0, 33)) | {127}
+
+
+def parse_int(raw: bytes, error: str = errors.NOT_INTEGER) -> int:
+    """Redis's string2ll: a strict 64-bit integer or the given error."""
+    if len(raw) > 20 or not raw:
+        raise CommandError(error)
+    body = raw[1:] if raw[:1] == b"-" else raw
+    if not body.isdigit() or (len(body) > 1 and body[:1] == b"0") or raw == b"-0":
+        raise CommandError(error)
+    value = int(raw)
+    if not -(2**63) <= value < 2**63:
+        raise CommandError(error)
+    return value
+
+
+class Session:
+    """Connection state shared by the proxy's and the shard's connections."""
+
+    server = None  # set by subclasses
+
+    def init_session(self, server, addr: str, laddr: str) -> None:
+        self.server = server
+        self.id = server.next_client_id()
+        self.addr = addr
+        self.laddr = laddr
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.proto = 2
+        self.db_index = 0
+        self.authenticated = not server.config.requirepass
+        self.created = time.time()
+        self.last_active = self.created
+        self.last_command = "NULL"
+        self.notouch = False
+        self.noevict = False
+        self.reply_mode = 0  # 0 on, 1 off, 2 skip next
+        self.closing = False
+        server.clients[self.id] = self
+
+    def end_session(self) -> None:
+        self.server.clients.pop(self.id, None)
+
+    # Hooks a subclass overrides.
+    def on_select(self, index: int) -> None:
+        self.db_index = index
+
+    def on_close_requested(self) -> None:
+        self.closing = True
+
+    # -- commands -------------------------------------------------------
+
+    def cmd_ping(self, args):
+        if len(args) > 2:
+            raise CommandError(errors.wrong_arity("ping"))
+        if len(args) == 2:
+            return args[1]
+        return "PONG"
+
+    def cmd_echo(self, args):
+        return args[1]
+
+    def cmd_select(self, args):
+        index = parse_int(args[1])
+        if not 0 <= index < self.server.config.dbnum:
+            raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
+        self.on_select(index)
+        return "OK"
+
+    def cmd_auth(self, args):
+        if len(args) > 3:
+            raise CommandError(errors.SYNTAX)
+        self._check_password(args[1:])
+        return "OK"
+
+    def _check_password(self, creds) -> None:
+        password = self.server.config.requirepass
+        if len(creds) == 1:
+            user, given = b"default", creds[0]
+            if not password:
+                raise CommandError(errors.AUTH_NOT_SET)
+        else:
+            user, given = creds
+        if user != b"default" or (password and given != password.encode()):
+            raise CommandError(errors.WRONGPASS)
+        self.authenticated = True
+
+    def cmd_hello(self, args):
+        proto = self.proto
+        i = 1
+        if len(args) > 1:
+            try:
+                proto = parse_int(args[1])
+            except CommandError:
+                raise CommandError(
+                    "ERR Protocol version is not an integer or out of range"
+                ) from None
+            if proto not in (2, 3):
+                raise CommandError(errors.NOPROTO)
+            i = 2
+        new_name = None
+        while i < len(args):
+            opt = args[i].lower()
+            if opt == b"auth" and i + 2 < len(args):
+                self._check_password(args[i + 1 : i + 3])
+                i += 3
+            elif opt == b"setname" and i + 1 < len(args):
+                new_name = args[i + 1]
+                self._check_name(new_name)
+                i += 2
+            else:
+                raise CommandError("ERR Syntax error in HELLO option '%s'"
+                                   % args[i].decode("utf-8", "replace"))
+        if not self.authenticated:
+            raise CommandError(
+                "NOAUTH HELLO must be called with the client already authenticated, "
+                "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                "authenticate the client and select the RESP protocol version at the "
+                "same time"
+            )
+        if new_name is not None:
+            self.name = new_name
+        self.proto = proto
+        return {
+            b"server": SERVER_NAME.encode(),
+            b"version": SERVER_VERSION.encode(),
+            b"proto": proto,
+            b"id": self.id,
+            b"mode": b"cluster" if self.server.config.cluster_mode != "off" else b"standalone",
+            b"role": b"master",
+            b"modules": [],
+        }
+
+    def cmd_quit(self, args):
+        self.on_close_requested()
+        return "OK"
+
+    def cmd_reset(self, args):
+        self.on_select(0)
+        self.proto = 2
+        self.name = b""
+        self.reply_mode = 0
+        self.notouch = False
+        self.noevict = False
+        self.authenticated = not self.server.config.requirepass
+        return "RESET"
+
+    def cmd_time(self, args):
+        now = time.time()
+        secs = int(now)
+        return [b"%d" % secs, b"%d" % int((now - secs) * 1_000_000)]
+
+    # CLIENT ---------------------------------------------------------------
+
+    def _check_name(self, name: bytes) -> None:
+        if any(c in _BAD_NAME_CHARS for c in name):
+            raise CommandError(
+                "ERR Client names cannot contain spaces, newlines or special characters."
+            )
+
+    def cmd_client_setname(self, args):
+        self._check_name(args[2])
+        self.name = args[2]
+        return "OK"
+
+    def cmd_client_getname(self, args):
+        return self.name or None
+
+    def cmd_client_id(self, args):
+        return self.id
+
+    def cmd_client_info(self, args):
+        return Verbatim(self.client_line() + b"\n")
+
+    def cmd_client_list(self, args):
+        sessions = list(self.server.clients.values())
+        if len(args) > 2:
+            opt = args[2].lower()
+            if opt == b"id" and len(args) > 3:
+                wanted = {parse_int(a, "ERR Invalid client ID") for a in args[3:]}
+                sessions = [s for s in sessions if s.id in wanted]
+            elif opt == b"type" and len(args) == 4:
+                kind = args[3].lower()
+                if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                    raise CommandError("ERR Unknown client type '%s'"
+                                       % args[3].decode("utf-8", "replace"))
+                if kind != b"normal":
+                    sessions = []
+            else:
+                raise CommandError(errors.SYNTAX)
+        return Verbatim(b"".join(s.client_line() + b"\n" for s in sessions))
+
+    def client_line(self) -> bytes:
+        now = time.time()
+        flags = b"N"
+        return (
+            b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
+            b"sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
+            b"rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s "
+            b"user=default redir=-1 resp=%d lib-name=%s lib-ver=%s"
+            % (
+                self.id, self.addr.encode(), self.laddr.encode(), 8 + self.id % 1000,
+                self.name, int(now - self.created), int(now - self.last_active),
+                flags, self.db_index, self.last_command.encode(), self.proto,
+                self.lib_name, self.lib_ver,
+            )
+        )
+
+    def cmd_client_kill(self, args):
+        server = self.server
+        if len(args) == 3:  # old form: CLIENT KILL addr
+            for s in list(server.clients.values()):
+                if s.addr.encode() == args[2]:
+                    s.kill()
+                    return "OK"
+            raise CommandError("ERR No such client")
+        if len(args) % 2 != 0:
+            raise CommandError(errors.SYNTAX)
+        filters = []
+        skipme = True
+        for i in range(2, len(args), 2):
+            opt, val = args[i].lower(), args[i + 1]
+            if opt == b"id":
+                cid = parse_int(val, "ERR client-id should be greater than 0")
+                if cid <= 0:
+                    raise CommandError("ERR client-id should be greater than 0")
+                filters.append(lambda s, cid=cid: s.id == cid)
+            elif opt == b"addr":
+                filters.append(lambda s, v=val: s.addr.encode() == v)
+            elif opt == b"laddr":
+                filters.append(lambda s, v=val: s.laddr.encode() == v)
+            elif opt == b"user":
+                filters.append(lambda s, v=val: v == b"default")
+            elif opt == b"type":
+                kind = val.lower()
+                if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                    raise CommandError("ERR Unknown client type '%s'"
+                                       % val.decode("utf-8", "replace"))
+                filters.append(lambda s, k=kind: k == b"normal")
+            elif opt == b"skipme":
+                if val.lower() not in (b"yes", b"no"):
+                    raise CommandError(errors.SYNTAX)
+                skipme = val.lower() == b"yes"
+            elif opt == b"maxage":
+                age = parse_int(val)
+                filters.append(lambda s, a=age: time.time() - s.created >= a)
+            else:
+                raise CommandError(errors.SYNTAX)
+        killed = 0
+        for s in list(server.clients.values()):
+            if skipme and s is self:
+                continue
+            if all(f(s) for f in filters):
+                s.kill()
+                killed += 1
+        return killed
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+    def cmd_client_setinfo(self, args):
+        attr = args[2].lower()
+        value = args[3]
+        if attr not in (b"lib-name", b"lib-ver"):
+            raise CommandError("ERR Unrecognized option '%s'"
+                               % args[2].decode("utf-8", "replace"))
+        if any(c in _BAD_NAME_CHARS for c in value):
+            raise CommandError(
+                "ERR %s cannot contain spaces, newlines or special characters."
+                % attr.decode()
+            )
+        if attr == b"lib-name":
+            self.lib_name = value
+        else:
+            self.lib_ver = value
+        return "OK"
+
+    def _on_off(self, raw: bytes) -> bool:
+        v = raw.lower()
+        if v == b"on":
+            return True
+        if v == b"off":
+            return False
+        raise CommandError(errors.SYNTAX)
+
+    def cmd_client_no_evict(self, args):
+        self.noevict = self._on_off(args[2])
+        return "OK"
+
+    def cmd_client_no_touch(self, args):
+        self.notouch = self._on_off(args[2])
+        return "OK"
+
+    def cmd_client_reply(self, args):
+        mode = args[2].lower()
+        if mode == b"on":
+            self.reply_mode = 0
+            return "OK"
+        if mode == b"off":
+            self.reply_mode = 1
+        elif mode == b"skip":
+            self.reply_mode = 2
+        else:
+            raise CommandError(errors.SYNTAX)
+        return NO_REPLY
+
+    def cmd_client_help(self, args):
+        return [
+            b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            b"ID", b"    Return the ID of the current connection.",
+            b"INFO", b"    Return information about the current client connection.",
+            b"LIST [TYPE normal|master|replica|pubsub] [ID id ...]",
+            b"    Return information about client connections.",
+            b"KILL <ip:port> | <option> <value> [<option> <value> ...]",
+            b"    Kill connections.",
+            b"GETNAME", b"    Return the name of the current connection.",
+            b"SETNAME <name>", b"    Assign the name <name> to the current connection.",
+            b"SETINFO <LIB-NAME|LIB-VER> <value>",
+            b"    Set client library name or version.",
+            b"NO-EVICT (ON|OFF)", b"    Protect the client from eviction.",
+            b"NO-TOUCH (ON|OFF)", b"    Do not change the LRU/LFU of keys read.",
+            b"REPLY (ON|OFF|SKIP)", b"    Control the replies sent to the current connection.",
+            b"HELP", b"    Print this help.",
+        ]
+
+    # CONFIG GET (the proxy and every shard hold the same values) ----------
+
+    def cmd_config_get(self, args):
+        out = {}
+        for pattern in args[2:]:
+            out.update(self.server.config.get_matching(pattern.decode("utf-8", "replace")))
+        return {k.encode(): v.encode() for k, v in out.items()}
+
+    def cmd_config_help(self, args):
+        return [
+            b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            b"GET <pattern>", b"    Return parameters matching the glob-like <pattern> and their values.",
+            b"SET <directive> <value>", b"    Set the configuration <directive> to <value>.",
+            b"RESETSTAT", b"    Reset statistics reported by the INFO command.",
+            b"REWRITE", b"    Rewrite the configuration file.",
+            b"HELP", b"    Print this help.",
+        ]
+
+
+def apply_config_set(config, args) -> list:
+    """CONFIG SET name value [name value ...]: validate all, then apply all.
+
+    Returns the (option, value) pairs applied.  Raises Redis's errors.
+    """
+    from cluster.config import ConfigError, option
+
+    if len(args) % 2 != 0:
+        raise CommandError(errors.wrong_arity("config|set"))
+    pending = []
+    for i in range(2, len(args), 2):
+        name = args[i].decode("utf-8", "replace")
+        opt = option(name)
+        if opt is None or not opt.mutable:
+            raise CommandError(
+                "ERR Unknown option or number of arguments for CONFIG SET - '%s'" % name
+            )
+        try:
+            pending.append((opt, opt.parse(args[i + 1].decode("utf-8", "replace"))))
+        except ConfigError as exc:
+            raise CommandError(
+                "ERR CONFIG SET failed (possibly related to argument '%s') - %s"
+                % (name, exc)
+            ) from None
+    for opt, value in pending:
+        config.values[opt.name] = value
+    return pending
+
+
+SESSION_HANDLERS = {
+    "ping": Session.cmd_ping,
+    "echo": Session.cmd_echo,
+    "select": Session.cmd_select,
+    "auth": Session.cmd_auth,
+    "hello": Session.cmd_hello,
+    "quit": Session.cmd_quit,
+    "reset": Session.cmd_reset,
+    "time": Session.cmd_time,
+    "client|setname": Session.cmd_client_setname,
+    "client|getname": Session.cmd_client_getname,
+    "client|id": Session.cmd_client_id,
+    "client|info": Session.cmd_client_info,
+    "client|list": Session.cmd_client_list,
+    "client|kill": Session.cmd_client_kill,
+    "client|setinfo": Session.cmd_client_setinfo,
+    "client|no-evict": Session.cmd_client_no_evict,
+    "client|no-touch": Session.cmd_client_no_touch,
+    "client|reply": Session.cmd_client_reply,
+    "client|help": Session.cmd_client_help,
+    "config|get": Session.cmd_config_get,
+    "config|help": Session.cmd_config_help,
+}

@@ -1,0 +1,161 @@
+"""The supervisor: starts the shards, then the proxy workers, and watches them.
+
+It computes nothing the children cannot compute themselves: each child gets
+the resolved configuration (JSON in DAMSELFLY_CONFIG) and the internal secret
+(DAMSELFLY_SECRET) and derives the same topology.  A child that dies is
+restarted (a shard within a second); SIGTERM/SIGINT stop everything, and the
+children are bound to the supervisor's life (PR_SET_PDEATHSIG) so that none
+outlives it even if it is killed outright.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from cluster.config import Config
+from cluster.topology import Topology
+
+log = logging.getLogger("damselfly")
+
+PR_SET_PDEATHSIG = 1
+STOP_GRACE = 3.0
+
+
+def _bind_to_parent():  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # pragma: no cover - not glibc
+        pass
+
+
+class Child:
+    def __init__(self, kind: str, index: int, argv: list, port: int | None):
+        self.kind = kind
+        self.index = index
+        self.argv = argv
+        self.port = port
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+
+    @property
+    def label(self):
+        return "%s %d" % (self.kind, self.index)
+
+
+class Supervisor:
+    def __init__(self, config: Config):
+        self.config = config
+        self.topology = Topology(config)
+        self.secret = secrets.token_hex(16)
+        self.env = dict(os.environ)
+        self.env["DAMSELFLY_CONFIG"] = json.dumps(config.to_dict())
+        self.env["DAMSELFLY_SECRET"] = self.secret
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.env["PYTHONPATH"] = root + os.pathsep + self.env.get("PYTHONPATH", "")
+        py = sys.executable
+        self.shards = [
+            Child("shard", s.index, [py, "-m", "shardnode", "--index", str(s.index)], s.port)
+            for s in self.topology.shards
+        ]
+        self.proxies = [
+            Child("proxy", w, [py, "-m", "proxy", "--worker", str(w)], None)
+            for w in range(config.proxy_workers)
+        ]
+        self.stopping = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def spawn(self, child: Child) -> None:
+        child.proc = subprocess.Popen(
+            child.argv, env=self.env, preexec_fn=_bind_to_parent, stdin=subprocess.DEVNULL
+        )
+
+    def wait_listening(self, child: Child, timeout: float = 10.0) -> bool:
+        host = self.topology.shards[0].host
+        port = child.port if child.port is not None else self.config.port
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if child.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def start(self) -> None:
+        for child in self.shards:
+            self.spawn(child)
+        for child in self.shards:
+            if not self.wait_listening(child):
+                self.stop()
+                raise SystemExit("damselfly: %s did not start on port %d" % (child.label, child.port))
+        for child in self.proxies:
+            self.spawn(child)
+        if not self.wait_listening(self.proxies[0]):
+            self.stop()
+            raise SystemExit("damselfly: the proxy did not start on port %d" % self.config.port)
+        log.info(
+            "damselfly ready: proxy on %s:%d (%d worker%s), %d shard%s on ports %d-%d, cluster_mode=%s",
+            self.config.bind, self.config.port, len(self.proxies),
+            "" if len(self.proxies) == 1 else "s", len(self.shards),
+            "" if len(self.shards) == 1 else "s",
+            self.shards[0].port, self.shards[-1].port, self.config.cluster_mode)
+
+    def watch(self) -> None:
+        """Restart children that die, until asked to stop."""
+        while not self.stopping:
+            for child in self.shards + self.proxies:
+                if self.stopping:
+                    break
+                if child.proc is not None and child.proc.poll() is not None:
+                    code = child.proc.returncode
+                    child.restarts += 1
+                    log.warning("%s exited with %s; restarting", child.label, code)
+                    self.spawn(child)
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.stopping = True
+        children = [c for c in self.proxies + self.shards if c.proc and c.proc.poll() is None]
+        for child in children:
+            try:
+                child.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + STOP_GRACE
+        for child in children:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                child.proc.wait(remaining)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+
+
+def run(config: Config) -> int:
+    supervisor = Supervisor(config)
+
+    def on_signal(signum, frame):
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    supervisor.start()
+    try:
+        supervisor.watch()
+    finally:
+        supervisor.stop()
+        log.info("damselfly stopped")
+    return 0

@@ -1,0 +1,290 @@
+"""A client connection to the proxy: parse, check, route, reply in order.
+
+The hot path for a keyed command is: hiredis parses the request, the name is
+looked up in the command table, the key's slot picks the shard, the request is
+re-encoded onto that shard's link with a reply slot, and when the shard's
+reply bytes arrive they are written to the client -- in request order, since
+the client's reply slots form a FIFO (:attr:`ProxyClient.queue`).
+
+Generic checks (lookup, subcommand, arity, AUTH) are done here once; routing
+then follows the spec's ``route``: LOCAL handlers answer at once, KEYED goes
+to one shard (or the coordinator when keys span shards), SPLIT and ALL go
+through ``proxy.fanout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from binascii import crc_hqx
+from collections import deque
+
+from cluster import errors
+from cluster.commands import ALL, KEYED, LOCAL, LOOKUP, SPLIT, resolve
+from cluster.errors import CommandError, ProtocolError
+from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
+from cluster.session import Session
+from cluster.slots import key_slot
+from proxy.links import context
+
+log = logging.getLogger("damselfly.proxy")
+
+
+class ProxyClient(asyncio.Protocol, Session):
+    def __init__(self, worker):
+        self.worker = worker
+        self.server = worker
+        self.transport = None
+        self.queue: deque = deque()  # reply slots awaiting their turn
+        self.outbuf: list = []
+        self.backlog = None  # commands held while a coordinated one runs
+        self.barrier_slot = None
+        self.barrier_ready = None
+        self.ctx = None
+        self.parser = RequestParser(worker.config.proto_max_bulk_len)
+        self.discard = None  # slots whose reply CLIENT REPLY OFF/SKIP drops
+
+    # -- asyncio callbacks -------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        sock = transport.get_extra_info("sockname") or ("?", 0)
+        self.init_session(self.worker, "%s:%s" % peer[:2], "%s:%s" % sock[:2])
+        self.local_ip = sock[0]
+        self.local_port = sock[1]
+        self.parser.authenticated = self.authenticated
+        self.ctx = context(0, 2, False)
+        self.worker.stat_connections += 1
+        if len(self.worker.clients) > self.worker.config.maxclients:
+            transport.write(encode_error("ERR max number of clients reached"))
+            transport.close()
+
+    def connection_lost(self, exc):
+        self.end_session()
+        self.transport = None
+
+    def data_received(self, data):
+        protocol_error = None
+        try:
+            cmds = self.parser.feed(data)
+        except ProtocolError as exc:
+            cmds, protocol_error = exc.args[1], exc.args[0]
+        if self.backlog is not None:
+            self.backlog.extend(cmds)
+            if protocol_error:
+                self.backlog.append(protocol_error)
+            return
+        self.process(cmds, 0)
+        if protocol_error:
+            if self.backlog is not None:
+                self.backlog.append(protocol_error)
+            else:
+                self._protocol_error(protocol_error)
+        self.worker.flush_links()
+        self.flush()
+
+    def _protocol_error(self, text: str) -> None:
+        self.worker.count_error(text)
+        self.local_reply(encode_error(text))
+        self.closing = True
+        self.transport.pause_reading()
+
+    # -- routing -------------------------------------------------------------
+
+    def process(self, cmds, start: int) -> None:
+        dispatch = self.dispatch
+        n = len(cmds)
+        i = start
+        while i < n:
+            item = cmds[i]
+            i += 1
+            if type(item) is str:  # a protocol error queued behind a barrier
+                self._protocol_error(item)
+                return
+            dispatch(item)
+            if self.backlog is not None:
+                self.backlog.extend(cmds[i:])
+                return
+            if self.closing:
+                return
+
+    def dispatch(self, args) -> None:
+        spec = LOOKUP.get(args[0])
+        if spec is None:
+            spec = LOOKUP.get(args[0].lower())
+            if spec is None or spec.group == "internal":
+                self.error_reply(errors.unknown_command(args[0], args[1:]))
+                return
+        if spec.subcommands:
+            spec = resolve(spec, args)
+            if type(spec) is str:
+                self.error_reply(spec)
+                return
+        if not spec.arity_ok(len(args)):
+            self.error_reply(errors.wrong_arity(spec.name))
+            return
+        if not self.authenticated and "no_auth" not in spec.flags:
+            self.error_reply(errors.NOAUTH)
+            return
+        worker = self.worker
+        worker.stat_commands += 1
+        self.last_command = spec.name
+        route = spec.route
+        if route is KEYED:
+            if spec.single_key:
+                key = args[1]
+                if b"{" in key:
+                    shard = worker.slot_owner[key_slot(key)]
+                else:
+                    shard = worker.slot_owner[crc_hqx(key, 0) & 16383]
+                self.forward(shard, args)
+                return
+            keys = spec.keys(args)
+            owner = worker.slot_owner
+            shards = {owner[key_slot(k)] for k in keys}
+            if len(shards) <= 1:
+                self.forward(shards.pop() if shards else 0, args)
+            else:
+                worker.coordinator.start(self, spec, args, keys, shards)
+            return
+        if route is LOCAL:
+            self.run_local(spec, args)
+            return
+        if route is SPLIT or route is ALL:
+            worker.fanout(self, spec, args)
+            return
+        self.error_reply("ERR command routing %r is not supported" % route)
+
+    def forward(self, shard: int, args) -> None:
+        slot = [self, None]
+        self.queue.append(slot)
+        if self.reply_mode:
+            self._mark_discard(slot)
+        self.worker.links[shard].send(self.ctx, encode_command(args), slot)
+
+    def new_slot(self) -> list:
+        """A reply slot in this client's order, to be filled later."""
+        slot = [self, None]
+        self.queue.append(slot)
+        if self.reply_mode:
+            self._mark_discard(slot)
+        return slot
+
+    def run_local(self, spec, args) -> None:
+        fn = self.worker.local_handlers.get(spec.name)
+        if fn is None:
+            self.error_reply("ERR '%s' is not supported by the proxy" % spec.name)
+            return
+        try:
+            reply = fn(self, args)
+        except CommandError as exc:
+            self.error_reply(exc.args[0])
+            return
+        except Exception:
+            log.exception("local command %r failed", args[:3])
+            self.error_reply("ERR internal error while running '%s'" % spec.name)
+            return
+        # HELLO, AUTH, SELECT, RESET, CLIENT NO-TOUCH change what links need.
+        self.ctx = context(self.db_index, self.proto, self.notouch)
+        self.parser.authenticated = self.authenticated
+        if reply is NO_REPLY:
+            return
+        if self.reply_mode:
+            if self.reply_mode == 2:
+                self.reply_mode = 0
+            return
+        self.local_reply(encode(reply, self.proto))
+
+    def error_reply(self, text: str) -> None:
+        self.worker.count_error(text)
+        if self.reply_mode:
+            if self.reply_mode == 2:
+                self.reply_mode = 0
+            return
+        self.local_reply(encode_error(text))
+
+    def local_reply(self, data: bytes) -> None:
+        if self.queue:
+            self.queue.append([self, data])
+            return
+        if not self.outbuf:
+            self.worker.dirty_clients.append(self)
+        self.outbuf.append(data)
+
+    def _mark_discard(self, slot) -> None:
+        if self.discard is None:
+            self.discard = set()
+        self.discard.add(id(slot))
+        if self.reply_mode == 2:
+            self.reply_mode = 0
+
+    # -- replies ---------------------------------------------------------------
+
+    def deliver(self, slot) -> None:
+        """A reply for one of this client's slots arrived (or was merged)."""
+        queue = self.queue
+        if not queue or queue[0] is not slot:
+            return  # an earlier reply is still missing; it will pull this one
+        out = self.outbuf
+        if not out:
+            self.worker.dirty_clients.append(self)
+        discard = self.discard
+        while queue:
+            head = queue[0]
+            data = head[1]
+            if data is None:
+                break
+            queue.popleft()
+            if discard and id(head) in discard:
+                discard.discard(id(head))
+                continue
+            out.append(data)
+        if self.barrier_slot is not None and queue and queue[0] is self.barrier_slot:
+            ready = self.barrier_ready
+            if ready is not None and not ready.done():
+                ready.set_result(True)
+
+    def flush(self) -> None:
+        if self.outbuf:
+            if self.transport is not None:
+                self.transport.write(b"".join(self.outbuf))
+            self.outbuf = []
+        if self.closing and not self.queue and self.transport is not None:
+            self.transport.close()
+
+    # -- barriers for coordinated commands -------------------------------------
+
+    def begin_barrier(self, slot) -> asyncio.Future:
+        """Hold later commands; the future resolves when ``slot`` is next."""
+        self.backlog = []
+        self.barrier_slot = slot
+        self.barrier_ready = asyncio.get_running_loop().create_future()
+        if self.queue and self.queue[0] is slot:
+            self.barrier_ready.set_result(True)
+        return self.barrier_ready
+
+    def end_barrier(self) -> None:
+        backlog, self.backlog = self.backlog, None
+        self.barrier_slot = None
+        self.barrier_ready = None
+        if backlog and self.transport is not None:
+            self.process(backlog, 0)
+        self.worker.flush_links()
+        self.worker.flush_clients()
+
+    # -- Session hooks -----------------------------------------------------------
+
+    def on_select(self, index: int) -> None:
+        self.db_index = index
+        self.ctx = context(index, self.proto, self.notouch)
+
+    def refresh_context(self) -> None:
+        self.ctx = context(self.db_index, self.proto, self.notouch)
+
+    def on_close_requested(self) -> None:
+        self.closing = True
+
+    def kill(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

@@ -1,0 +1,182 @@
+"""Links from a proxy worker to the shards, and the reply slots they fill.
+
+A :class:`ShardLink` is one pipelined RESP connection to one shard, shared by
+every client of the worker.  Each request sent is matched with a *reply slot*
+-- a two-item list ``[target, data]`` -- appended to the link's FIFO; when the
+shard's reply arrives the slot's data is set and ``target.deliver(slot)`` is
+called.  Targets are client connections (replies in request order), gathers
+(split/fan-out commands, merged when every part is in) and futures
+(coordinated commands awaiting a reply).
+
+The shard wraps every reply on a link as one bulk string, so ``data`` is the
+reply's exact encoded bytes: the proxy forwards them without re-encoding.
+Before a request whose database, protocol or client flags differ from the
+link's current ones, the link sends ``DF.CTX`` and ignores its reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+import hiredis
+
+from cluster.errors import SHARD_UNAVAILABLE
+from cluster.resp import encode_command, encode_error
+
+log = logging.getLogger("damselfly.proxy")
+
+_CONTEXTS: dict = {}
+
+
+def context(db: int, proto: int, notouch: bool) -> tuple:
+    """An interned (db, proto, flags) tuple: links compare contexts by identity."""
+    key = (db, proto, notouch)
+    ctx = _CONTEXTS.get(key)
+    if ctx is None:
+        ctx = _CONTEXTS[key] = key
+    return ctx
+
+
+DEFAULT_CONTEXT = context(0, 2, False)
+
+
+class _Ignore:
+    """Target of replies the proxy does not want (DF.LINK, DF.CTX)."""
+
+    __slots__ = ()
+
+    def deliver(self, slot):
+        pass
+
+
+IGNORE = _Ignore()
+
+
+class FutureTarget:
+    """Resolves an asyncio future with the reply bytes (coordinated commands)."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future):
+        self.future = future
+
+    def deliver(self, slot):
+        if not self.future.done():
+            self.future.set_result(slot[1])
+
+
+class ShardLink(asyncio.Protocol):
+    """One connection to one shard; reconnects by itself when it drops."""
+
+    def __init__(self, worker, shard, dedicated: bool = False):
+        self.worker = worker
+        self.shard = shard  # ShardInfo
+        self.dedicated = dedicated  # coordination link, not the shared one
+        self.transport = None
+        self.pending = deque()
+        self.reader = hiredis.Reader()
+        self.ctx = None
+        self.wbuf: list = []
+        self.connected = asyncio.get_event_loop().create_future()
+        self.closed = False
+        self.unavailable = encode_error(SHARD_UNAVAILABLE.format(shard.index))
+
+    # -- connection management ----------------------------------------------
+
+    async def connect(self):
+        loop = asyncio.get_running_loop()
+        delay = 0.05
+        while not self.closed:
+            try:
+                await loop.create_connection(lambda: self, self.shard.host, self.shard.port)
+                return
+            except OSError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
+    def connection_made(self, transport):
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            import socket
+
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover
+                pass
+        self.transport = transport
+        self.reader = hiredis.Reader()
+        self.ctx = None
+        transport.write(encode_command([b"DF.LINK", self.worker.secret, b"%d" % self.worker.index]))
+        self.pending.append([IGNORE, None])
+        if not self.connected.done():
+            self.connected.set_result(True)
+        log.debug("link to shard %d up", self.shard.index)
+
+    def connection_lost(self, exc):
+        self.transport = None
+        self.wbuf = []
+        pending, self.pending = self.pending, deque()
+        for slot in pending:
+            slot[1] = self.unavailable
+            slot[0].deliver(slot)
+        self.worker.flush_clients()
+        self.connected = asyncio.get_event_loop().create_future()
+        if not self.closed:
+            if not self.dedicated:
+                log.warning("link to shard %d lost; reconnecting", self.shard.index)
+                asyncio.ensure_future(self.connect())
+            else:
+                self.closed = True
+
+    def close(self):
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- sending -------------------------------------------------------------
+
+    def send(self, ctx, payload: bytes, slot) -> None:
+        """Queue one encoded request; its reply goes to ``slot``."""
+        if self.transport is None:
+            slot[1] = self.unavailable
+            slot[0].deliver(slot)
+            return
+        if not self.wbuf:
+            self.worker.dirty_links.append(self)
+        if ctx is not self.ctx:
+            self.ctx = ctx
+            self.wbuf.append(encode_command(
+                [b"DF.CTX", b"%d" % ctx[0], b"%d" % ctx[1], b"t" if ctx[2] else b"-"]))
+            self.pending.append([IGNORE, None])
+        self.wbuf.append(payload)
+        self.pending.append(slot)
+
+    def flush(self) -> None:
+        if self.wbuf:
+            if self.transport is not None:
+                self.transport.write(b"".join(self.wbuf))
+            self.wbuf = []
+
+    async def request(self, ctx, args) -> bytes:
+        """Send one command and wait for its reply bytes (coordination)."""
+        future = asyncio.get_running_loop().create_future()
+        self.send(ctx, encode_command(args), [FutureTarget(future), None])
+        self.flush()
+        return await future
+
+    # -- receiving -------------------------------------------------------------
+
+    def data_received(self, data):
+        reader = self.reader
+        reader.feed(data)
+        pending = self.pending
+        while True:
+            reply = reader.gets()
+            if reply is False:
+                break
+            slot = pending.popleft()
+            slot[1] = reply
+            slot[0].deliver(slot)
+        self.worker.flush_clients()

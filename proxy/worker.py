@@ -1,0 +1,91 @@
+"""A proxy worker process: accepts clients, owns links to every shard.
+
+Several workers may share the client port (SO_REUSEPORT); each has its own
+links, coordinator and statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+
+from cluster.errors import CommandError
+from proxy.client import ProxyClient
+from proxy.coordinator import Coordinator
+from proxy.fanout import fanout
+from proxy.links import ShardLink
+from proxy.local import LOCAL_HANDLERS
+
+log = logging.getLogger("damselfly.proxy")
+
+
+class ProxyWorker:
+    def __init__(self, config, topology, secret: str, index: int = 0):
+        self.config = config
+        self.topology = topology
+        self.secret = secret.encode()
+        self.index = index
+        self.slot_owner = topology.slot_map.owner
+        self.links = [ShardLink(self, shard) for shard in topology.shards]
+        self.coordinator = Coordinator(self)
+        self.local_handlers = LOCAL_HANDLERS
+        self.clients: dict = {}
+        self._client_id = index << 40  # ids stay unique across workers
+        self.started = time.time()
+        self.dirty_links: list = []
+        self.dirty_clients: list = []
+        self.stat_commands = 0
+        self.stat_connections = 0
+        self.errorstats: dict = {}
+        self._server = None
+
+    def next_client_id(self) -> int:
+        self._client_id += 1
+        return self._client_id
+
+    def count_error(self, text: str) -> None:
+        prefix = text.split(" ", 1)[0]
+        self.errorstats[prefix] = self.errorstats.get(prefix, 0) + 1
+
+    def fanout(self, client, spec, args) -> None:
+        try:
+            fanout(self, client, spec, args)
+        except CommandError as exc:
+            client.error_reply(exc.args[0])
+
+    def flush_links(self) -> None:
+        links = self.dirty_links
+        if links:
+            self.dirty_links = []
+            for link in links:
+                link.flush()
+
+    def flush_clients(self) -> None:
+        clients = self.dirty_clients
+        if clients:
+            self.dirty_clients = []
+            for client in clients:
+                client.flush()
+
+    async def start(self):
+        await asyncio.gather(*(link.connect() for link in self.links))
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.config.bind else socket.AF_INET,
+                             socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((self.config.bind, self.config.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        self._server = await loop.create_server(lambda: ProxyClient(self), sock=sock)
+        return self._server
+
+    async def close(self):
+        if self._server is not None:
+            self._server.close()
+        for client in list(self.clients.values()):
+            client.kill()
+        for link in self.links:
+            link.close()

@@ -1,0 +1,1 @@
+"""Bitmap commands (Redis's bitops.c) on string values."""

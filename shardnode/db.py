@@ -1,0 +1,254 @@
+"""A shard's keyspace: databases of keys bucketed by hash slot, TTLs apart.
+
+Layout, per database:
+
+- ``slots``: slot -> {key: value}.  The slot is the bucket: the forkless
+  snapshot serialises bucket by bucket, SCAN walks slots in order (so a key
+  that exists for the whole scan is never missed), and CLUSTER
+  COUNTKEYSINSLOT / GETKEYSINSLOT are a dict lookup.
+- ``expires``: key -> absolute deadline in ms, only for keys with a TTL.
+- ``heap``: (deadline, key) pairs for active expiry; entries go stale when a
+  TTL changes and are checked against ``expires`` when popped.
+
+Values are native Python objects; a string is ``bytes``.  Every mutation goes
+through :meth:`Keyspace.before_write` first -- the single hook where the
+snapshot, WATCH, notifications, AOF and memory accounting attach.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from binascii import crc_hqx
+
+from cluster.errors import CommandError, WRONGTYPE
+
+_WRONGTYPE = CommandError(WRONGTYPE)
+
+
+def slot_of(key: bytes) -> int:
+    if b"{" in key:
+        start = key.index(b"{")
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            return crc_hqx(key[start + 1 : end], 0) & 16383
+    return crc_hqx(key, 0) & 16383
+
+
+# Python type of a value -> Redis type name (TYPE, SCAN TYPE).  Families that
+# add a type register it here.
+TYPE_NAMES = {bytes: "string"}
+
+
+def type_name(value) -> str:
+    return TYPE_NAMES[type(value)]
+
+
+class Database:
+    """One numbered database of a shard."""
+
+    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size")
+
+    def __init__(self, index: int, keyspace: "Keyspace"):
+        self.index = index
+        self.keyspace = keyspace
+        self.slots: dict = {}
+        self.expires: dict = {}
+        self.heap: list = []
+        self.size = 0
+
+    # -- reads ----------------------------------------------------------
+
+    def get(self, key: bytes):
+        """The live value of ``key`` or None; expires it lazily if due."""
+        bucket = self.slots.get(slot_of(key))
+        if bucket is None:
+            return None
+        value = bucket.get(key)
+        if value is not None and self.expires:
+            deadline = self.expires.get(key)
+            if deadline is not None and deadline <= self.keyspace.now_ms:
+                self._expire(key, bucket)
+                return None
+        return value
+
+    def get_typed(self, key: bytes, kind: type):
+        """Like :meth:`get`, raising WRONGTYPE when the value is not ``kind``."""
+        value = self.get(key)
+        if value is not None and type(value) is not kind:
+            raise _WRONGTYPE
+        return value
+
+    def exists(self, key: bytes) -> bool:
+        return self.get(key) is not None
+
+    def ttl_ms(self, key: bytes):
+        """Remaining ms, -1 without TTL, -2 missing (Redis's PTTL)."""
+        if self.get(key) is None:
+            return -2
+        deadline = self.expires.get(key)
+        if deadline is None:
+            return -1
+        return max(0, deadline - self.keyspace.now_ms)
+
+    def deadline(self, key: bytes):
+        return self.expires.get(key)
+
+    # -- writes ---------------------------------------------------------
+
+    def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
+        """Store ``value`` (any type); drops the TTL unless ``keep_ttl``."""
+        slot = slot_of(key)
+        self.keyspace.before_write(self, key, slot)
+        bucket = self.slots.get(slot)
+        if bucket is None:
+            bucket = self.slots[slot] = {}
+        if key not in bucket:
+            self.size += 1
+        elif not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        bucket[key] = value
+
+    def touch_write(self, key: bytes) -> None:
+        """Announce an in-place mutation of an existing value (APPEND, LPUSH)."""
+        self.keyspace.before_write(self, key, slot_of(key))
+
+    def delete(self, key: bytes) -> bool:
+        slot = slot_of(key)
+        bucket = self.slots.get(slot)
+        if bucket is None or key not in bucket:
+            return False
+        if self.expires:
+            deadline = self.expires.get(key)
+            if deadline is not None and deadline <= self.keyspace.now_ms:
+                self._expire(key, bucket)
+                return False
+        self.keyspace.before_write(self, key, slot)
+        self._remove(key, slot, bucket)
+        return True
+
+    def set_deadline(self, key: bytes, deadline_ms: int) -> None:
+        """Give an existing key an absolute expiry (ms since the epoch)."""
+        self.keyspace.before_write(self, key, slot_of(key))
+        self.expires[key] = deadline_ms
+        heapq.heappush(self.heap, (deadline_ms, key))
+        if len(self.heap) > 2 * len(self.expires) + 1024:
+            self._rebuild_heap()
+
+    def persist(self, key: bytes) -> bool:
+        if key not in self.expires:
+            return False
+        self.keyspace.before_write(self, key, slot_of(key))
+        del self.expires[key]
+        return True
+
+    def clear(self) -> None:
+        self.keyspace.before_flush(self)
+        self.slots = {}
+        self.expires = {}
+        self.heap = []
+        self.size = 0
+
+    # -- internals ------------------------------------------------------
+
+    def _remove(self, key, slot, bucket):
+        del bucket[key]
+        if not bucket:
+            del self.slots[slot]
+        self.size -= 1
+        if self.expires:
+            self.expires.pop(key, None)
+
+    def _expire(self, key, bucket):
+        slot = slot_of(key)
+        self.keyspace.before_write(self, key, slot)
+        self._remove(key, slot, bucket)
+        self.keyspace.stats_expired += 1
+
+    def _rebuild_heap(self):
+        self.heap = [(d, k) for k, d in self.expires.items()]
+        heapq.heapify(self.heap)
+
+    def expire_due(self, now_ms: int, budget: int) -> int:
+        """Active expiry: remove up to ``budget`` keys whose deadline passed."""
+        heap, expires = self.heap, self.expires
+        removed = 0
+        while heap and removed < budget and heap[0][0] <= now_ms:
+            deadline, key = heapq.heappop(heap)
+            if expires.get(key) != deadline:
+                continue  # stale entry: TTL changed or key gone
+            bucket = self.slots.get(slot_of(key))
+            if bucket is not None and key in bucket:
+                self._expire(key, bucket)
+                removed += 1
+            else:  # pragma: no cover - expires and slots always agree
+                del expires[key]
+        return removed
+
+    def random_key(self):
+        """A random live key, or None.  Picks a random slot, then a key."""
+        for _ in range(64):
+            if not self.slots:
+                return None
+            slot = random.choice(list(self.slots)) if len(self.slots) < 64 else \
+                random.choice(tuple(self.slots))
+            bucket = self.slots[slot]
+            key = random.choice(tuple(bucket))
+            if self.get(key) is not None:
+                return key
+        return None
+
+    def keys_in_slot(self, slot: int):
+        bucket = self.slots.get(slot)
+        return list(bucket) if bucket else []
+
+
+class Keyspace:
+    """All databases of one shard, the write hook and the shard's clock."""
+
+    def __init__(self, dbnum: int = 16, clock=None):
+        import time
+
+        self.clock = clock or (lambda: int(time.time() * 1000))
+        self.now_ms = self.clock()
+        self.dbs = [Database(i, self) for i in range(dbnum)]
+        self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
+        self.stats_expired = 0
+        # Callables (db, key, slot) run before any mutation; see module doc.
+        self.write_listeners: list = []
+        self.flush_listeners: list = []
+
+    def tick(self) -> int:
+        """Read the clock once; commands in this batch share the reading."""
+        self.now_ms = now = self.clock()
+        return now
+
+    def before_write(self, db: Database, key: bytes, slot: int) -> None:
+        self.dirty += 1
+        if self.write_listeners:
+            for listener in self.write_listeners:
+                listener(db, key, slot)
+
+    def before_flush(self, db: Database) -> None:
+        self.dirty += 1
+        for listener in self.flush_listeners:
+            listener(db)
+
+    def swap(self, a: int, b: int) -> None:
+        for listener in self.flush_listeners:
+            listener(self.dbs[a])
+            listener(self.dbs[b])
+        self.dbs[a], self.dbs[b] = self.dbs[b], self.dbs[a]
+        self.dbs[a].index, self.dbs[b].index = a, b
+        self.dirty += 1
+
+    def active_expire(self, budget: int = 200) -> int:
+        """One cycle over every database; returns keys removed."""
+        now = self.tick()
+        removed = 0
+        for db in self.dbs:
+            if db.heap:
+                removed += db.expire_due(now, budget - removed)
+                if removed >= budget:
+                    break
+        return removed

@@ -1,0 +1,258 @@
+"""Test support: real processes on free ports, and a raw RESP client.
+
+- :class:`DamselflyProcess` starts the real ``damselfly`` supervisor (which
+  starts shards and proxy workers) on a free block of ports in a temp dir and
+  stops it -- with every child -- even when a test fails.
+- :class:`RedisProcess` starts a real ``redis-server`` the same way (or a
+  testcontainers Redis when the binary is absent and Docker is present).
+- :class:`RawClient` sends commands and returns decoded replies with errors as
+  values (``Err`` instances), so replies from two servers compare exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import hiredis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Err(str):
+    """An error reply, compared by text."""
+
+    def __repr__(self):
+        return "Err(%s)" % str.__repr__(self)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+_next_base = [20000 + (os.getpid() * 37) % 20000]
+
+
+def free_port_block(n: int) -> int:
+    """A base port such that base .. base+n-1 are all free right now."""
+    for _ in range(2000):
+        base = _next_base[0]
+        _next_base[0] = base + n + 1 if base + 2 * n < 60000 else 20000
+        if all(_port_free(base + i) for i in range(n)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+def wait_port(port: int, timeout: float = 15.0, proc=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("port %d did not open" % port)
+
+
+class DamselflyProcess:
+    """The real server: supervisor + shards + proxy workers."""
+
+    def __init__(self, shards: int = 2, proxy_workers: int = 1, **options):
+        self.shards = shards
+        self.proxy_workers = proxy_workers
+        self.options = options
+        self.dir = tempfile.mkdtemp(prefix="damselfly-test-")
+        self.port = free_port_block(shards + 1)
+        self.shard_ports = [self.port + 1 + i for i in range(shards)]
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "damselfly.log")
+
+    def argv(self):
+        args = [sys.executable, "-m", "cluster.cli",
+                "--port", str(self.port), "--proactor_threads", str(self.shards),
+                "--proxy_workers", str(self.proxy_workers), "--dir", self.dir,
+                "--bind", "127.0.0.1"]
+        for key, value in self.options.items():
+            args += ["--" + key, str(value)]
+        return args
+
+    def start(self) -> "DamselflyProcess":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=env, cwd=self.dir, start_new_session=True)
+        try:
+            wait_port(self.port, proc=self.proc)
+            self.wait_ready()
+        except Exception:
+            self.stop()
+            raise RuntimeError("damselfly did not start:\n" + self.log())
+        return self
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Until every shard answers through the proxy."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with RawClient(self.port) as c:
+                    if c.call("DBSIZE") is not None and not isinstance(c.call("DBSIZE"), Err):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError("shards not ready")
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def child_pids(self) -> list:
+        """PIDs of the supervisor's children (shards, proxy workers)."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(8)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left of the process group goes, whatever happened.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait()
+        self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class RedisProcess:
+    """A reference redis-server (binary, else a testcontainers container)."""
+
+    def __init__(self):
+        self.proc = None
+        self.container = None
+        self.dir = tempfile.mkdtemp(prefix="redis-ref-")
+        self.port = None
+        self.host = "127.0.0.1"
+
+    @staticmethod
+    def available() -> bool:
+        if shutil.which("redis-server"):
+            return True
+        try:
+            import docker
+
+            docker.from_env().ping()
+            return True
+        except Exception:
+            return False
+
+    def start(self) -> "RedisProcess":
+        binary = shutil.which("redis-server")
+        if binary:
+            self.port = free_port_block(1)
+            self.proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            wait_port(self.port, proc=self.proc)
+        else:
+            from testcontainers.redis import RedisContainer
+
+            self.container = RedisContainer("redis:7.0").start()
+            self.host = self.container.get_container_host_ip()
+            self.port = int(self.container.get_exposed_port(6379))
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        if self.container is not None:
+            self.container.stop()
+            self.container = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RawClient:
+    """A blocking RESP client that returns errors as :class:`Err` values."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.reader = hiredis.Reader(replyError=Err)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self):
+        while True:
+            reply = self.reader.gets()
+            if reply is not False:
+                return reply
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("connection closed")
+            self.reader.feed(data)
+
+    def call(self, *args):
+        self.sock.sendall(encode(args))
+        return self.read()
+
+    def pipeline(self, commands) -> list:
+        self.sock.sendall(b"".join(encode(c) for c in commands))
+        return [self.read() for _ in commands]
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def encode(args) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if not isinstance(a, bytes):
+            a = str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
