@@ -8,6 +8,7 @@ entry here.
 from cluster.command_docs import command_reply
 from cluster.errors import CommandError
 from cluster.session import SESSION_HANDLERS
+from proxy.cluster_local import CLUSTER_HANDLERS
 
 
 def _command(client, args):
@@ -35,3 +36,4 @@ LOCAL_HANDLERS.update({
     "monitor": _monitor,
     "config|rewrite": _config_rewrite,
 })
+LOCAL_HANDLERS.update(CLUSTER_HANDLERS)

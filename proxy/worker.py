@@ -13,6 +13,7 @@ import time
 
 from cluster.errors import CommandError
 from proxy.client import ProxyClient
+from proxy import keyspace_fanout, server_fanout  # noqa: F401  (register fan-outs)
 from proxy.coordinator import Coordinator
 from proxy.fanout import fanout
 from proxy.links import ShardLink

@@ -29,6 +29,7 @@ def load_families():
     """Import every family module so its handlers register."""
     from shardnode import (  # noqa: F401
         bitmaps,
+        cluster_cmds,
         connection,
         internal,
         keyspace,

@@ -33,9 +33,9 @@ config = command("config", -2, "", route=LOCAL, since="2.0.0",
 subcommand(config, "get", -3, "admin noscript loading stale", route=LOCAL,
            summary="Returns the effective values of configuration parameters.")
 subcommand(config, "set", -4, "admin noscript loading stale", route=ALL,
-           merge="ok", summary="Sets configuration parameters in-flight.")
+           merge="config_set", summary="Sets configuration parameters in-flight.")
 subcommand(config, "resetstat", 2, "admin noscript loading stale", route=ALL,
-           merge="ok", summary="Resets the server's statistics.")
+           merge="resetstat", summary="Resets the server's statistics.")
 subcommand(config, "rewrite", 2, "admin noscript loading stale", route=LOCAL,
            summary="Persists the effective configuration to file.")
 subcommand(config, "help", 2, "loading stale", route=LOCAL,

@@ -1,0 +1,1 @@
+"""CLUSTER, READONLY, READWRITE, ASKING as a shard answers them."""
