@@ -1,0 +1,185 @@
+"""damselfly and redis-server side by side under redis-benchmark.
+
+    python bench/run.py                      # 2 shards, 1 proxy worker, full run (~2-3 min)
+    python bench/run.py --quick              # a short smoke run (~30 s)
+    python bench/run.py --shards 1 --json    # also write bench/results/<time>.json
+    python bench/run.py --cluster            # sharded mode, redis-benchmark --cluster to the shards
+
+Both servers are started here on free ports and stopped at the end.  Each test
+(GET, SET, INCR, MSET at -P 1 and -P 16, 50 clients, -r 100000) runs against
+redis-server and then against damselfly, alternating, so both see the same
+machine load; the table gives ops/s, the ratio damselfly/redis, and the CPU
+seconds each server burnt per million operations (utime+stime from
+/proc/<pid>/stat, summed over every damselfly process).  The machine is shared
+and noisy: quote the ratios, not one absolute figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.helpers import DamselflyProcess, RawClient, RedisProcess  # noqa: E402
+
+TESTS = ("get", "set", "incr", "mset")
+PIPELINES = (1, 16)
+CLIENTS = 50
+KEYSPACE = 100000
+# Requests per run: enough for a few seconds on damselfly at each depth.
+REQUESTS = {1: 200_000, 16: 1_000_000}
+QUICK_REQUESTS = {1: 40_000, 16: 200_000}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids) -> float:
+    """utime + stime of the given processes, in seconds (gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name; utime, stime are 14, 15.
+        fields = stat[stat.rindex(b")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+class Target:
+    """A server under test: where redis-benchmark connects, whose CPU counts."""
+
+    def __init__(self, name: str, port: int, pids, cluster: bool = False):
+        self.name = name
+        self.port = port
+        self.pids = pids
+        self.cluster = cluster
+
+
+def run_benchmark(target: Target, test: str, pipeline: int, requests: int) -> dict:
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(target.port), "-c", str(CLIENTS),
+            "-n", str(requests), "-r", str(KEYSPACE), "-P", str(pipeline), "-t", test, "--csv"]
+    if target.cluster:
+        argv.append("--cluster")
+    before = cpu_seconds(target.pids)
+    t0 = time.monotonic()
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    wall = time.monotonic() - t0
+    cpu = cpu_seconds(target.pids) - before
+    rps = None
+    for row in csv.reader(io.StringIO(out.stdout)):
+        if row and row[0] != "test":
+            try:
+                rps = float(row[1])
+            except (IndexError, ValueError):
+                pass
+    if rps is None:
+        raise RuntimeError("redis-benchmark gave no figure for %s on %s:\n%s%s"
+                           % (test, target.name, out.stdout, out.stderr))
+    return {"rps": rps, "cpu_s": cpu, "wall_s": wall,
+            "cpu_per_mops": cpu / (requests / 1e6)}
+
+
+def damselfly_pids(server: DamselflyProcess) -> list:
+    """The supervisor and its children (shards and proxy workers)."""
+    return [server.proc.pid] + server.child_pids()
+
+
+def warm_up(port: int) -> None:
+    with RawClient(port) as c:
+        c.call("PING")
+
+
+def run(opts) -> dict:
+    requests = QUICK_REQUESTS if opts.quick else REQUESTS
+    flags = {}
+    if opts.cluster:
+        flags["cluster_mode"] = "sharded"
+    redis = RedisProcess().start()
+    damselfly = DamselflyProcess(shards=opts.shards, proxy_workers=opts.proxy_workers, **flags)
+    try:
+        damselfly.start()
+        warm_up(redis.port)
+        targets = [Target("redis", redis.port, [redis.proc.pid])]
+        pids = damselfly_pids(damselfly)
+        if opts.cluster:
+            targets.append(Target("damselfly", damselfly.shard_ports[0], pids, cluster=True))
+        else:
+            targets.append(Target("damselfly", damselfly.port, pids))
+        rows = []
+        tests = opts.tests.split(",") if opts.tests else TESTS
+        pipelines = [int(p) for p in opts.pipelines.split(",")] if opts.pipelines else PIPELINES
+        for pipeline in pipelines:
+            for test in tests:
+                row = {"test": test.upper(), "pipeline": pipeline}
+                for target in targets:
+                    row[target.name] = run_benchmark(target, test, pipeline, requests[pipeline])
+                row["ratio"] = row["damselfly"]["rps"] / row["redis"]["rps"]
+                rows.append(row)
+                print_row(row, flush=True)
+    finally:
+        damselfly.stop()
+        redis.stop()
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "shards": opts.shards, "proxy_workers": opts.proxy_workers,
+        "mode": "cluster" if opts.cluster else "proxy", "quick": opts.quick,
+        "clients": CLIENTS, "keyspace": KEYSPACE, "cpus": os.cpu_count(), "rows": rows,
+    }
+
+
+HEADER = ("| test | -P | redis ops/s | damselfly ops/s | ratio | redis CPU-s/Mops "
+          "| damselfly CPU-s/Mops |\n|---|---|---|---|---|---|---|")
+
+
+def format_row(row: dict) -> str:
+    r, d = row["redis"], row["damselfly"]
+    return "| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f |" % (
+        row["test"], row["pipeline"], r["rps"], d["rps"], row["ratio"],
+        r["cpu_per_mops"], d["cpu_per_mops"])
+
+
+_printed_header = [False]
+
+
+def print_row(row: dict, flush: bool = False) -> None:
+    if not _printed_header[0]:
+        print(HEADER)
+        _printed_header[0] = True
+    print(format_row(row), flush=flush)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shards", type=int, default=2, help="shard processes (default 2)")
+    parser.add_argument("--proxy-workers", type=int, default=1, help="proxy workers (default 1)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests: a smoke run")
+    parser.add_argument("--cluster", action="store_true",
+                        help="cluster_mode sharded, redis-benchmark --cluster straight to the shards")
+    parser.add_argument("--tests", help="comma-separated subset of %s" % ",".join(TESTS))
+    parser.add_argument("--pipelines", help="comma-separated pipeline depths (default 1,16)")
+    parser.add_argument("--json", nargs="?", const="", metavar="PATH",
+                        help="also write the results as JSON (default bench/results/<time>.json)")
+    opts = parser.parse_args(argv)
+    result = run(opts)
+    if opts.json is not None:
+        path = opts.json or os.path.join(
+            ROOT, "bench", "results", "%s-%s.json" % (result["when"].replace(":", ""), result["mode"]))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2)
+        print("results written to %s" % path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
