@@ -81,8 +81,11 @@ class ProxyClient(asyncio.Protocol, Session):
                 self.backlog.append(protocol_error)
             else:
                 self._protocol_error(protocol_error)
-        self.worker.flush_links()
-        self.flush()
+        if self.closing:
+            self.worker.flush_links()
+            self.flush()
+        else:
+            self.worker.flush_soon()
 
     def _protocol_error(self, text: str) -> None:
         self.worker.count_error(text)

@@ -179,4 +179,4 @@ class ShardLink(asyncio.Protocol):
             slot = pending.popleft()
             slot[1] = reply
             slot[0].deliver(slot)
-        self.worker.flush_clients()
+        self.worker.flush_soon()

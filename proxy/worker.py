@@ -37,6 +37,8 @@ class ProxyWorker:
         self.started = time.time()
         self.dirty_links: list = []
         self.dirty_clients: list = []
+        self._flush_pending = False
+        self._call_soon = None
         self.stat_commands = 0
         self.stat_connections = 0
         self.errorstats: dict = {}
@@ -55,6 +57,25 @@ class ProxyWorker:
             fanout(self, client, spec, args)
         except CommandError as exc:
             client.error_reply(exc.args[0])
+
+    def flush_soon(self) -> None:
+        """Write what this event-loop turn queued, once, after all its reads.
+
+        uvloop sends at once on ``transport.write``; flushing after every
+        client read would cost one send per shard per read.  Deferring to the
+        end of the turn packs every client's requests into one send per shard,
+        and every shard's replies for a client into one send to that client.
+        """
+        if not self._flush_pending:
+            self._flush_pending = True
+            if self._call_soon is None:
+                self._call_soon = asyncio.get_running_loop().call_soon
+            self._call_soon(self._flush_turn)
+
+    def _flush_turn(self) -> None:
+        self._flush_pending = False
+        self.flush_links()
+        self.flush_clients()
 
     def flush_links(self) -> None:
         links = self.dirty_links
