@@ -194,7 +194,18 @@ def _array_header(n: int) -> bytes:
 
 def encode_command(args) -> bytes:
     """A request as a RESP array of bulk strings (what a client sends)."""
-    parts = [_array_header(len(args))]
+    n = len(args)
+    if n == 2 or n == 3:  # GET k, SET k v ...: one format, the proxy's hot path
+        try:
+            if n == 2:
+                a, b = args
+                return b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(a), a, len(b), b)
+            a, b, c = args
+            return b"*3\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+                len(a), a, len(b), b, len(c), c)
+        except TypeError:  # a str or int argument: the general path converts it
+            pass
+    parts = [_array_header(n)]
     for a in args:
         if type(a) is not bytes:
             a = a if isinstance(a, bytes) else str(a).encode()

@@ -29,6 +29,15 @@ from proxy.links import context
 
 log = logging.getLogger("damselfly.proxy")
 
+# Name as sent -> spec, for the commands :meth:`ProxyClient.dispatch` forwards
+# without the generic path: one key at args[1], routed to its shard, no
+# subcommands.  A client uses this table only while nothing about its state
+# (AUTH pending, CLIENT REPLY, ...) asks for the generic checks.
+KEYED_FAST = {name: spec for name, spec in LOOKUP.items()
+              if spec.route is KEYED and spec.single_key and not spec.subcommands
+              and spec.group != "internal"}
+NO_FAST: dict = {}
+
 
 class ProxyClient(asyncio.Protocol, Session):
     def __init__(self, worker):
@@ -55,6 +64,7 @@ class ProxyClient(asyncio.Protocol, Session):
         self.local_port = sock[1]
         self.parser.authenticated = self.authenticated
         self.ctx = context(0, 2, False)
+        self.fast = KEYED_FAST if self.authenticated else NO_FAST
         self.worker.stat_connections += 1
         if len(self.worker.clients) > self.worker.config.maxclients:
             transport.write(encode_error("ERR max number of clients reached"))
@@ -113,6 +123,28 @@ class ProxyClient(asyncio.Protocol, Session):
                 return
 
     def dispatch(self, args) -> None:
+        """Check and route one command.
+
+        The fast path first: a plain single-key command (GET, SET, INCR ...)
+        goes straight to its shard.  ``self.fast`` is empty whenever the
+        connection's state needs the generic path below; code that adds such
+        state must reset it in :meth:`refresh_fast`.
+        """
+        spec = self.fast.get(args[0])
+        if spec is not None:
+            argc = len(args)
+            arity = spec.arity
+            if argc == arity or (arity < 0 and argc >= -arity):
+                key = args[1]
+                worker = self.worker
+                worker.stat_commands += 1
+                self.last_command = spec.name
+                slot = [self, None]
+                self.queue.append(slot)
+                slot_no = key_slot(key) if b"{" in key else crc_hqx(key, 0) & 16383
+                link = worker.links[worker.slot_owner[slot_no]]
+                link.send(self.ctx, encode_command(args), slot)
+                return
         spec = LOOKUP.get(args[0])
         if spec is None:
             spec = LOOKUP.get(args[0].lower())
@@ -191,6 +223,7 @@ class ProxyClient(asyncio.Protocol, Session):
         # HELLO, AUTH, SELECT, RESET, CLIENT NO-TOUCH change what links need.
         self.ctx = context(self.db_index, self.proto, self.notouch)
         self.parser.authenticated = self.authenticated
+        self.refresh_fast()
         if reply is NO_REPLY:
             return
         if self.reply_mode:
@@ -214,6 +247,10 @@ class ProxyClient(asyncio.Protocol, Session):
         if not self.outbuf:
             self.worker.dirty_clients.append(self)
         self.outbuf.append(data)
+
+    def refresh_fast(self) -> None:
+        """Allow the fast path of :meth:`dispatch` only in the plain state."""
+        self.fast = KEYED_FAST if self.authenticated and not self.reply_mode else NO_FAST
 
     def _mark_discard(self, slot) -> None:
         if self.discard is None:
