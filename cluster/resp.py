@@ -33,6 +33,7 @@ bool                 integer 1/0         boolean
 from __future__ import annotations
 
 import math
+import re
 
 import hiredis
 
@@ -52,6 +53,9 @@ PROTO_MBULK_BIG_ARG = 32 * 1024
 INT_MAX = 2**31 - 1
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
+
+# A multibulk count of eight digits or more somewhere in the bytes.
+_HUGE_COUNT = re.compile(rb"\*[0-9]{8}")
 
 
 class SetReply(list):
@@ -186,6 +190,14 @@ def encode(value, proto: int = 2) -> bytes:
     raise TypeError("cannot encode reply of type %s" % t.__name__)
 
 
+# Bytes around a bulk string of each length: "$<len>\r\n" and "\r\n".
+_BULK_FRAMING = tuple(len(b"$%d\r\n" % m) + 2 for m in range(65536))
+
+
+def _array_header_size(n: int) -> int:
+    return len(_array_cache[n]) if n < 1025 else len(b"*%d\r\n" % n)
+
+
 def _array_header(n: int) -> bytes:
     if n < 1025:
         return _array_cache[n]
@@ -235,6 +247,9 @@ class RequestParser:
         "_chunks",
         "_chunk_bytes",
         "_returned",
+        "_returned_bytes",
+        "_tail",
+        "_check_after",
         "_tracking",
         "_slow_buf",
         "authenticated",
@@ -251,22 +266,35 @@ class RequestParser:
         self._chunks: list = []
         self._chunk_bytes = 0
         self._returned = 0
+        self._returned_bytes = 0
         self._tracking = True
+        self._tail = b""  # the last bytes fed, for a header split across reads
+        self._check_after = 0  # no new header can be complete before this
         self._slow_buf = None
 
     def feed(self, data: bytes) -> list:
         if self._slow_buf is not None:
             return self._feed_slow(data)
         chunks = self._chunks
-        if not chunks and data[:1] != b"*":
+        if not chunks and (data[:1] != b"*" or not self.authenticated):
             # At a frame boundary and not a multibulk: inline command(s).
+            # Before AUTH every frame is checked against Redis's small limits.
             self._slow_buf = bytearray()
             return self._feed_slow(data)
-        reader = self._reader
-        reader.feed(data)
+        tail = self._tail
         chunks.append(data)
         self._chunk_bytes += len(data)
+        if self._tracking and (
+            _HUGE_COUNT.search(data) is not None
+            or tail and _HUGE_COUNT.search(tail + data[:9]) is not None
+        ):
+            # hiredis would allocate the whole array at its header (and take
+            # seconds to free it): let the exact parser have this stretch.
+            return self._recover([])
+        reader = self._reader
+        reader.feed(data)
         out = []
+        done = self._returned_bytes
         try:
             while True:
                 cmd = reader.gets()
@@ -274,68 +302,108 @@ class RequestParser:
                     break
                 if cmd.__class__ is not list or not cmd:
                     raise hiredis.ProtocolError("not a non-empty array")
+                # hiredis takes lengths only in canonical form, so the bytes a
+                # command used can be counted from the command itself.
+                done += _array_header_size(len(cmd))
                 for a in cmd:
                     if a.__class__ is not bytes:
                         raise hiredis.ProtocolError("non-bulk element")
+                    m = len(a)
+                    done += m + (_BULK_FRAMING[m] if m < 65536 else len(b"$%d\r\n" % m) + 2)
                 out.append(cmd)
         except hiredis.ProtocolError:
             return self._recover(out)
-        if not reader.has_data():
-            # A frame boundary: nothing pending, forget the copy.
+        if done == self._chunk_bytes and not reader.has_data():
+            # A frame boundary: nothing pending, forget the copy.  (hiredis's
+            # has_data() cannot tell: it is also false inside an array whose
+            # elements so far are all parsed.)
             chunks.clear()
             self._chunk_bytes = 0
             self._returned = 0
+            self._returned_bytes = 0
             self._tracking = True
+            self._tail = b""
+            self._check_after = 0
             return out
         self._returned += len(out)
+        self._returned_bytes = done
+        self._tail = data[-9:] if len(data) >= 9 else (tail + data)[-9:]
         if self._tracking:
             if self._chunk_bytes > self.TRACK_LIMIT:
                 self._tracking = False
-            elif not self.authenticated or len(data) < PROTO_MBULK_BIG_ARG:
+            elif self._chunk_bytes >= self._check_after and (
+                    len(data) < PROTO_MBULK_BIG_ARG
+                    or self._chunk_bytes == len(data) or not reader.has_data()):
                 # Check the pending frame's headers now, so a huge length is
                 # refused before its data is awaited.
-                self._check_pending(out)
-        elif self._chunk_bytes > self.max_bulk + PROTO_MBULK_BIG_ARG:
+                return self._check_pending(out)
+        elif self._chunk_bytes - done > self.max_bulk + PROTO_MBULK_BIG_ARG:
+            # Untracked: only a size guard on the command still incomplete.
             raise ProtocolError("ERR Protocol error: invalid bulk length", out)
         if not self._tracking:
             chunks.clear()
             chunks.append(b"")  # keep "not at a boundary" without the data
         return out
 
-    def _check_pending(self, out):
-        buf = b"".join(self._chunks)
-        parser = _ExactParser(buf, self.max_bulk, self.authenticated)
+    def _reparse(self):
+        """The exact parser over every byte since the last frame boundary.
+
+        Returns (commands, error text or None, parser).  The exact parser is
+        the authority: hiredis also takes simple strings or integers as array
+        elements, which Redis refuses.
+        """
+        parser = _ExactParser(b"".join(self._chunks), self.max_bulk, self.authenticated)
         try:
-            parser.skip(self._returned)
-            parser.parse_all()
+            return parser.parse_all(), None, parser
         except ProtocolError as exc:
-            raise ProtocolError(exc.args[0], out) from None
+            return exc.args[1], exc.args[0], parser
+
+    def _check_pending(self, out):
+        cmds, error, parser = self._reparse()
+        before = self._returned - len(out)
+        if error is not None:
+            raise ProtocolError(error, cmds[before:])
+        rest = parser.buf[parser.pos :]
+        if len(cmds) > self._returned:
+            # hiredis read an inline command as RESP (a "$..." line after a
+            # multibulk): the exact parser takes over from here.
+            self._reset_reader()
+            self._slow_buf = bytearray(rest)
+            return cmds[before:]
+        # Every command before parser.pos is verified: keep only the one
+        # still incomplete, so the next check does not parse them again.
+        self._chunks = [rest]
+        self._chunk_bytes = len(rest)
+        self._returned = 0
+        self._returned_bytes = 0
+        self._check_after = parser.need - parser.pos
+        return out
 
     def _recover(self, out):
         """hiredis refused the stream: re-parse from the last boundary exactly."""
-        buf = b"".join(self._chunks) if self._tracking else b""
-        already = self._returned + len(out)
-        self._reset_reader()
-        if not self._tracking:
+        tracking = self._tracking
+        before = self._returned
+        if not tracking:
+            self._reset_reader()
             raise ProtocolError("ERR Protocol error: invalid multibulk length", out)
-        parser = _ExactParser(buf, self.max_bulk, self.authenticated)
-        try:
-            parser.skip(already)
-            more = parser.parse_all()
-        except ProtocolError as exc:
-            raise ProtocolError(exc.args[0], out + list(exc.args[1])) from None
-        out.extend(more)
-        rest = buf[parser.pos :]
+        cmds, error, parser = self._reparse()
+        self._reset_reader()
+        if error is not None:
+            raise ProtocolError(error, cmds[before:])
+        rest = parser.buf[parser.pos :]
         if rest:
             self._slow_buf = bytearray(rest)
-        return out
+        return cmds[before:]
 
     def _reset_reader(self):
         self._reader = hiredis.Reader()
         self._chunks = []
         self._chunk_bytes = 0
         self._returned = 0
+        self._returned_bytes = 0
         self._tracking = True
+        self._tail = b""
+        self._check_after = 0
 
     def _feed_slow(self, data: bytes) -> list:
         buf = self._slow_buf
@@ -352,7 +420,7 @@ class RequestParser:
 class _ExactParser:
     """Redis's request grammar, for the cases hiredis does not cover."""
 
-    __slots__ = ("buf", "pos", "max_bulk", "authenticated", "out")
+    __slots__ = ("buf", "pos", "max_bulk", "authenticated", "out", "need")
 
     def __init__(self, buf: bytes, max_bulk: int, authenticated: bool):
         self.buf = buf
@@ -360,12 +428,9 @@ class _ExactParser:
         self.max_bulk = max_bulk
         self.authenticated = authenticated
         self.out = []
-
-    def skip(self, n: int):
-        for _ in range(n):
-            if self._one() is None:  # pragma: no cover - hiredis agreed
-                break
-        self.out = []
+        # When the last command is incomplete: the buffer length before which
+        # nothing more can be learnt about it (the end of a bulk being read).
+        self.need = 0
 
     def parse_all(self) -> list:
         try:
@@ -384,6 +449,7 @@ class _ExactParser:
         if end < 0:
             if len(self.buf) - start > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("ERR Protocol error: too big %s" % what)
+            self.need = len(self.buf) + 1
             return None, start
         return self.buf[start:end], end + 2
 
@@ -407,6 +473,7 @@ class _ExactParser:
         max_bulk = self.max_bulk if self.authenticated else UNAUTH_MAX_BULK
         for _ in range(count):
             if pos >= len(buf):
+                self.need = pos + 1
                 return None
             if buf[pos : pos + 1] != b"$":
                 raise ProtocolError(
@@ -420,6 +487,7 @@ class _ExactParser:
             if size is None or size < 0 or size > max_bulk:
                 raise ProtocolError("ERR Protocol error: invalid bulk length")
             if nxt + size + 2 > len(buf):
+                self.need = nxt + size + 2
                 return None
             args.append(buf[nxt : nxt + size])
             pos = nxt + size + 2
@@ -429,6 +497,8 @@ class _ExactParser:
     def _inline(self):
         buf = self.buf
         end = buf.find(b"\n", self.pos)
+        if end >= 0 and buf.find(b"\0", self.pos, end) >= 0:
+            end = -1  # Redis looks for the newline with strchr: a NUL hides it
         if end < 0:
             if len(buf) - self.pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("ERR Protocol error: too big inline request")
@@ -448,8 +518,8 @@ def _parse_ll(line: bytes):
     if not line or len(line) > 20:
         return None
     body = line[1:] if line[:1] == b"-" else line
-    if not body.isdigit() or (len(body) > 1 and body[:1] == b"0"):
-        return None
+    if not body.isdigit() or (body[:1] == b"0" and len(line) > 1):
+        return None  # "007" and "-0" too, as string2ll
     return int(line)
 
 
@@ -466,8 +536,12 @@ _HEX = b"0123456789abcdefABCDEF"
 def split_inline(line: bytes):
     """Redis's sdssplitargs: words, "double quoted" with escapes, 'single'.
 
-    Returns None for unbalanced quotes.
+    Returns None for unbalanced quotes.  Redis reads the line as a C string,
+    so a NUL byte ends it (and leaves an open quote unbalanced).
     """
+    nul = line.find(b"\0")
+    if nul >= 0:
+        line = line[:nul]
     args = []
     i, n = 0, len(line)
     while True:
