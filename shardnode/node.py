@@ -118,7 +118,13 @@ class ShardServer:
 
 
 def build_dispatch() -> dict:
-    """Command name bytes (lower and upper case) -> (spec, handler)."""
+    """Command name bytes (lower and upper case) -> (spec, handler, plain).
+
+    ``plain`` marks commands that need none of the generic checks but arity
+    once the connection itself is plain (see :meth:`ShardConnection.refresh_plain`):
+    no subcommands, not internal, not connection-level (those change the
+    connection's state).
+    """
     from cluster.commands import COMMANDS
 
     load_families()
@@ -130,7 +136,8 @@ def build_dispatch() -> dict:
         for sub in spec.subcommands.values():
             if sub.name not in HANDLERS:
                 raise LookupError("no shard handler for %r" % sub.name)
-        entry = (spec, fn)
+        plain = not spec.subcommands and spec.group not in ("internal", "connection")
+        entry = (spec, fn, plain)
         table[spec.name_bytes] = entry
         table[spec.name_bytes.upper()] = entry
     return table
@@ -157,6 +164,7 @@ class ShardConnection(asyncio.Protocol, Session):
         sock = transport.get_extra_info("sockname") or ("?", 0)
         self.init_session(self.server, "%s:%s" % peer[:2], "%s:%s" % sock[:2])
         self.parser.authenticated = self.authenticated
+        self.refresh_plain()
         self.server.stat_connections += 1
 
     def connection_lost(self, exc):
@@ -239,22 +247,29 @@ class ShardConnection(asyncio.Protocol, Session):
             entry = server.dispatch.get(args[0].lower())
             if entry is None:
                 return self._error(errors.unknown_command(args[0], args[1:]), None)
-        spec, fn = entry
-        if spec.subcommands:
-            spec = resolve(spec, args)
-            if type(spec) is str:
-                return self._error(spec, None)
-            fn = HANDLERS[spec.name]
-        if not spec.arity_ok(len(args)):
-            return self._error(errors.wrong_arity(spec.name), spec)
-        if spec.group == "internal" and not self.internal and spec.name != "df.link":
-            return self._error(errors.unknown_command(args[0], args[1:]), None)
-        if not self.authenticated and "no_auth" not in spec.flags:
-            return self._error(errors.NOAUTH, spec)
-        if server.sharded and spec.has_keys and not self.internal:
-            moved = self.check_slots(spec, args)
-            if moved is not None:
-                return self._error(moved, spec)
+        spec, fn, plain = entry
+        if plain and self.plain:  # the common case: only arity to check
+            argc = len(args)
+            arity = spec.arity
+            if argc != arity and (arity > 0 or argc < -arity):
+                return self._error(errors.wrong_arity(spec.name), spec)
+        else:
+            plain = False
+            if spec.subcommands:
+                spec = resolve(spec, args)
+                if type(spec) is str:
+                    return self._error(spec, None)
+                fn = HANDLERS[spec.name]
+            if not spec.arity_ok(len(args)):
+                return self._error(errors.wrong_arity(spec.name), spec)
+            if spec.group == "internal" and not self.internal and spec.name != "df.link":
+                return self._error(errors.unknown_command(args[0], args[1:]), None)
+            if not self.authenticated and "no_auth" not in spec.flags:
+                return self._error(errors.NOAUTH, spec)
+            if server.sharded and spec.has_keys and not self.internal:
+                moved = self.check_slots(spec, args)
+                if moved is not None:
+                    return self._error(moved, spec)
         stats = server.cmdstats.get(spec.name)
         if stats is None:
             stats = server.cmdstats[spec.name] = [0, 0.0, 0, 0]
@@ -273,8 +288,9 @@ class ShardConnection(asyncio.Protocol, Session):
         stats[0] += 1
         stats[1] += _perf() - t0
         server.stat_commands += 1
-        if spec.group == "connection":
+        if not plain:  # AUTH, HELLO, CLIENT REPLY, DF.LINK ... may change the state
             self.parser.authenticated = self.authenticated
+            self.refresh_plain()
         self.last_command = spec.name
         if self.reply_mode:
             if reply is NO_REPLY or self.reply_mode == 1:
@@ -285,8 +301,13 @@ class ShardConnection(asyncio.Protocol, Session):
             return None
         data = encode(reply, self.proto)
         if self.internal:
-            return self._wrap(data)
+            return b"$%d\r\n%b\r\n" % (len(data), data)  # _wrap, inlined
         return data
+
+    def refresh_plain(self) -> None:
+        """Plain: authenticated, replies on, and no MOVED check to make."""
+        self.plain = (self.authenticated and not self.reply_mode
+                      and (self.internal or not self.server.sharded))
 
     def _error(self, text: str, spec) -> bytes:
         self.server.count_error(text)
