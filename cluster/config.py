@@ -87,7 +87,7 @@ class Option:
         kind = self.kind
         try:
             if kind == "int":
-                if isinstance(raw, bool):
+                if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
                     raise ValueError(raw)
                 value = int(raw)
             elif kind == "size":
@@ -223,8 +223,12 @@ def load_yaml(path: str) -> dict:
     except OSError as exc:
         raise ConfigError("cannot read config file %s: %s" % (path, exc.strerror)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError("config file %s is not valid YAML: %s" % (
-            path, str(exc).splitlines()[0])) from None
+        problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+        if problem and mark:
+            detail = "%s (line %d, column %d)" % (problem, mark.line + 1, mark.column + 1)
+        else:
+            detail = str(exc).splitlines()[0]
+        raise ConfigError("config file %s is not valid YAML: %s" % (path, detail)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -239,9 +243,17 @@ def default_config_path() -> str | None:
     return candidate if os.path.exists(candidate) else None
 
 
+class _ArgParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one ConfigError line, like a bad YAML key."""
+
+    def error(self, message):
+        raise ConfigError("%s (see damselfly --help)" % message)
+
+
 def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ArgParser(
         prog="damselfly",
+        allow_abbrev=False,  # "--max 1" must not quietly mean some --max... option
         description="A Redis-compatible in-memory store: a proxy in front of one "
         "shardnode process per core. Every YAML key is also a flag; flags win.",
     )
