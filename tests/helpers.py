@@ -100,8 +100,9 @@ class DamselflyProcess:
             wait_port(self.port, proc=self.proc)
             self.wait_ready()
         except Exception:
+            log = self.log()  # before stop() removes the directory
             self.stop()
-            raise RuntimeError("damselfly did not start:\n" + self.log())
+            raise RuntimeError("damselfly did not start:\n" + log)
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> None:
