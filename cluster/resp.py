@@ -253,6 +253,7 @@ class RequestParser:
         "_tracking",
         "_slow_buf",
         "authenticated",
+        "trusted",
     )
 
     # Beyond this many bytes since the last frame boundary we stop keeping a
@@ -271,8 +272,29 @@ class RequestParser:
         self._tail = b""  # the last bytes fed, for a header split across reads
         self._check_after = 0  # no new header can be complete before this
         self._slow_buf = None
+        self.trusted = False  # see trust()
+
+    def trust(self) -> None:
+        """The peer is one of our own processes (a proxy link on a shard).
+
+        Its requests come from :func:`encode_command`, so hiredis alone parses
+        them: none of the exactness checks, whose cost grows with every byte
+        of a deep pipeline split across reads.
+        """
+        if self._slow_buf is None:
+            self.trusted = True
+            self._chunks = []
 
     def feed(self, data: bytes) -> list:
+        if self.trusted:
+            reader = self._reader
+            reader.feed(data)
+            out = []
+            cmd = reader.gets()
+            while cmd is not False:
+                out.append(cmd)
+                cmd = reader.gets()
+            return out
         if self._slow_buf is not None:
             return self._feed_slow(data)
         chunks = self._chunks

@@ -290,6 +290,8 @@ class ShardConnection(asyncio.Protocol, Session):
         server.stat_commands += 1
         if not plain:  # AUTH, HELLO, CLIENT REPLY, DF.LINK ... may change the state
             self.parser.authenticated = self.authenticated
+            if self.internal and not self.parser.trusted:
+                self.parser.trust()  # a proxy link: see RequestParser.trust
             self.refresh_plain()
         self.last_command = spec.name
         if self.reply_mode:
