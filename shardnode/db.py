@@ -9,6 +9,9 @@ Layout, per database:
 - ``expires``: key -> absolute deadline in ms, only for keys with a TTL.
 - ``heap``: (deadline, key) pairs for active expiry; entries go stale when a
   TTL changes and are checked against ``expires`` when popped.
+- ``access``: key -> second of its last access (OBJECT IDLETIME, LRU).  The
+  value is the keyspace's one int per clock second, shared by every key
+  touched in that second, so the cost is one dict slot per key.
 
 Values are native Python objects; a string is ``bytes``.  Every mutation goes
 through :meth:`Keyspace.before_write` first -- the single hook where the
@@ -44,10 +47,38 @@ def type_name(value) -> str:
     return TYPE_NAMES[type(value)]
 
 
+def string_encoding(value: bytes) -> str:
+    """Redis's choice for a string: int, embstr (<= 44 bytes) or raw."""
+    if len(value) <= 20 and value:
+        body = value[1:] if value[:1] == b"-" else value
+        if body.isdigit() and (body == b"0" or body[:1] != b"0") and value != b"-0" \
+                and -(2**63) <= int(value) < 2**63:
+            return "int"
+    return "embstr" if len(value) <= 44 else "raw"
+
+
+# Python type of a value -> function giving its OBJECT ENCODING name.
+# Families that add a type register it here, beside TYPE_NAMES.
+ENCODINGS = {bytes: string_encoding}
+
+# Python type -> function returning an independent copy (COPY).  Immutable
+# values are shared; types without an entry are deep-copied.
+COPIERS = {bytes: lambda value: value}
+
+
+def copy_value(value):
+    copier = COPIERS.get(type(value))
+    if copier is not None:
+        return copier(value)
+    import copy
+
+    return copy.deepcopy(value)
+
+
 class Database:
     """One numbered database of a shard."""
 
-    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size")
+    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "access")
 
     def __init__(self, index: int, keyspace: "Keyspace"):
         self.index = index
@@ -56,11 +87,25 @@ class Database:
         self.expires: dict = {}
         self.heap: list = []
         self.size = 0
+        self.access: dict = {}
 
     # -- reads ----------------------------------------------------------
 
     def get(self, key: bytes):
-        """The live value of ``key`` or None; expires it lazily if due."""
+        """The live value of ``key`` or None; expires it lazily if due.
+
+        Records the access (OBJECT IDLETIME) unless the running client
+        asked for CLIENT NO-TOUCH.
+        """
+        value = self.peek(key)
+        if value is not None:
+            keyspace = self.keyspace
+            if keyspace.touch:
+                self.access[key] = keyspace.now_s
+        return value
+
+    def peek(self, key: bytes):
+        """Like :meth:`get` without recording an access (TYPE, TTL, OBJECT)."""
         bucket = self.slots.get(slot_of(key))
         if bucket is None:
             return None
@@ -80,11 +125,11 @@ class Database:
         return value
 
     def exists(self, key: bytes) -> bool:
-        return self.get(key) is not None
+        return self.peek(key) is not None
 
     def ttl_ms(self, key: bytes):
         """Remaining ms, -1 without TTL, -2 missing (Redis's PTTL)."""
-        if self.get(key) is None:
+        if self.peek(key) is None:
             return -2
         deadline = self.expires.get(key)
         if deadline is None:
@@ -105,8 +150,12 @@ class Database:
             bucket = self.slots[slot] = {}
         if key not in bucket:
             self.size += 1
-        elif not keep_ttl and self.expires:
-            self.expires.pop(key, None)
+            self.access[key] = self.keyspace.now_s
+        else:
+            if not keep_ttl and self.expires:
+                self.expires.pop(key, None)
+            if self.keyspace.touch:
+                self.access[key] = self.keyspace.now_s
         bucket[key] = value
 
     def touch_write(self, key: bytes) -> None:
@@ -148,6 +197,7 @@ class Database:
         self.expires = {}
         self.heap = []
         self.size = 0
+        self.access = {}
 
     # -- internals ------------------------------------------------------
 
@@ -158,6 +208,7 @@ class Database:
         self.size -= 1
         if self.expires:
             self.expires.pop(key, None)
+        self.access.pop(key, None)
 
     def _expire(self, key, bucket):
         slot = slot_of(key)
@@ -194,7 +245,7 @@ class Database:
                 random.choice(tuple(self.slots))
             bucket = self.slots[slot]
             key = random.choice(tuple(bucket))
-            if self.get(key) is not None:
+            if self.peek(key) is not None:
                 return key
         return None
 
@@ -211,6 +262,10 @@ class Keyspace:
 
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.now_ms = self.clock()
+        self.now_s = self.now_ms // 1000  # one shared int per second (access times)
+        # False while a CLIENT NO-TOUCH client's commands run: reads leave
+        # access times alone.  Set per batch by the connection running it.
+        self.touch = True
         self.dbs = [Database(i, self) for i in range(dbnum)]
         self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
         self.stats_expired = 0
@@ -221,6 +276,8 @@ class Keyspace:
     def tick(self) -> int:
         """Read the clock once; commands in this batch share the reading."""
         self.now_ms = now = self.clock()
+        if now // 1000 != self.now_s:
+            self.now_s = now // 1000
         return now
 
     def before_write(self, db: Database, key: bytes, slot: int) -> None:

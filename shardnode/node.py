@@ -48,6 +48,7 @@ class ShardServer:
         self.started = time.time()
         self.lock_owner = None
         self.lock_waiters: deque = deque()
+        self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE 0|1
         self.sharded = config.cluster_mode == "sharded"
         self.slot_owner = topology.slot_map.owner
         self.dispatch = build_dispatch()
@@ -90,7 +91,7 @@ class ShardServer:
 
     def _expiry_cycle(self):
         """Remove due keys in bounded steps; come back soon while more are due."""
-        if self.lock_owner is not None:
+        if self.lock_owner is not None or not self.active_expire_enabled:
             self._schedule_expiry()
             return
         removed = self.keyspace.active_expire(budget=500)
@@ -199,7 +200,9 @@ class ShardConnection(asyncio.Protocol, Session):
     def run(self, cmds, start: int) -> None:
         """Execute cmds[start:] and write their replies in one write."""
         server = self.server
-        server.keyspace.tick()
+        keyspace = server.keyspace
+        keyspace.tick()
+        keyspace.touch = not self.notouch  # CLIENT NO-TOUCH: reads keep access times
         out = []
         execute = self.execute
         n = len(cmds)
