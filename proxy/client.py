@@ -106,45 +106,63 @@ class ProxyClient(asyncio.Protocol, Session):
     # -- routing -------------------------------------------------------------
 
     def process(self, cmds, start: int) -> None:
-        dispatch = self.dispatch
+        """Route cmds[start:] in order.
+
+        The fast path is inlined here: while the connection is in the plain
+        state (``self.fast`` is :data:`KEYED_FAST`), a single-key command
+        (GET, SET, INCR ...) with a valid arity goes straight to its shard's
+        link, with the lookups done once per read.  Everything else goes
+        through :meth:`dispatch`.  Code that gives a connection state needing
+        the generic checks (MULTI, pub/sub ...) must make :meth:`refresh_fast`
+        empty ``self.fast``.
+        """
+        worker = self.worker
+        owner = worker.slot_owner
+        links = worker.links
+        queue = self.queue
+        fast = self.fast
+        ctx = self.ctx
+        fast_count = 0
+        last = None
         n = len(cmds)
         i = start
         while i < n:
             item = cmds[i]
             i += 1
+            spec = fast.get(item[0])
+            if spec is not None:
+                argc = len(item)
+                arity = spec.arity
+                if argc == arity or (arity < 0 and argc >= -arity):
+                    key = item[1]
+                    slot = [self, None]
+                    queue.append(slot)
+                    link = links[owner[key_slot(key) if b"{" in key else crc_hqx(key, 0) & 16383]]
+                    link.send(ctx, encode_command(item), slot)
+                    fast_count += 1
+                    last = spec
+                    continue
+            if fast_count:
+                worker.stat_commands += fast_count
+                self.last_command = last.name
+                fast_count = 0
             if type(item) is str:  # a protocol error queued behind a barrier
                 self._protocol_error(item)
                 return
-            dispatch(item)
+            self.dispatch(item)
             if self.backlog is not None:
                 self.backlog.extend(cmds[i:])
                 return
             if self.closing:
                 return
+            fast = self.fast
+            ctx = self.ctx
+        if fast_count:
+            worker.stat_commands += fast_count
+            self.last_command = last.name
 
     def dispatch(self, args) -> None:
-        """Check and route one command.
-
-        The fast path first: a plain single-key command (GET, SET, INCR ...)
-        goes straight to its shard.  ``self.fast`` is empty whenever the
-        connection's state needs the generic path below; code that adds such
-        state must reset it in :meth:`refresh_fast`.
-        """
-        spec = self.fast.get(args[0])
-        if spec is not None:
-            argc = len(args)
-            arity = spec.arity
-            if argc == arity or (arity < 0 and argc >= -arity):
-                key = args[1]
-                worker = self.worker
-                worker.stat_commands += 1
-                self.last_command = spec.name
-                slot = [self, None]
-                self.queue.append(slot)
-                slot_no = key_slot(key) if b"{" in key else crc_hqx(key, 0) & 16383
-                link = worker.links[worker.slot_owner[slot_no]]
-                link.send(self.ctx, encode_command(args), slot)
-                return
+        """Check and route one command (see :meth:`process` for the fast path)."""
         spec = LOOKUP.get(args[0])
         if spec is None:
             spec = LOOKUP.get(args[0].lower())
