@@ -38,6 +38,32 @@ def _bind_to_parent():  # runs in the child between fork and exec
         pass
 
 
+def _has_listener(pid: int, port: int):
+    """Whether process ``pid`` has a TCP socket listening on ``port``
+    (None where /proc cannot tell)."""
+    try:
+        inodes = set()
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    # local address "ADDR:PORT" in hex, state 0A = LISTEN
+                    if (fields[3] == "0A" and fields[9] in inodes
+                            and int(fields[1].rsplit(":", 1)[1], 16) == port):
+                        return True
+        return False
+    except OSError:
+        return None
+
+
 class Child:
     def __init__(self, kind: str, index: int, argv: list, port: int | None):
         self.kind = kind
@@ -87,6 +113,16 @@ class Supervisor:
         while time.monotonic() < deadline:
             if child.proc.poll() is not None:
                 return False
+            if child.port is None:
+                # Proxy workers share the port (SO_REUSEPORT): a connection
+                # that succeeds may have reached another worker, so look for
+                # this process's own listening socket.
+                listening = _has_listener(child.proc.pid, port)
+                if listening is not None:
+                    if listening:
+                        return True
+                    time.sleep(0.02)
+                    continue
             try:
                 with socket.create_connection((host, port), timeout=0.5):
                     return True
@@ -103,9 +139,11 @@ class Supervisor:
                 raise SystemExit("damselfly: %s did not start on port %d" % (child.label, child.port))
         for child in self.proxies:
             self.spawn(child)
-        if not self.wait_listening(self.proxies[0]):
-            self.stop()
-            raise SystemExit("damselfly: the proxy did not start on port %d" % self.config.port)
+        for child in self.proxies:
+            if not self.wait_listening(child):
+                self.stop()
+                raise SystemExit("damselfly: %s did not start on port %d"
+                                 % (child.label, self.config.port))
         log.info(
             "damselfly ready: proxy on %s:%d (%d worker%s), %d shard%s on ports %d-%d, cluster_mode=%s",
             self.config.bind, self.config.port, len(self.proxies),

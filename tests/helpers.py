@@ -106,13 +106,17 @@ class DamselflyProcess:
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> None:
-        """Until every shard answers through the proxy."""
+        """Until every shard answers through the proxy, and the supervisor
+        has seen every proxy worker listen (the first one to listen already
+        accepts connections on the shared port)."""
         deadline = time.monotonic() + timeout
+        supervisor_logs_here = "logfile" not in self.options
         while time.monotonic() < deadline:
             try:
                 with RawClient(self.port) as c:
                     if c.call("DBSIZE") is not None and not isinstance(c.call("DBSIZE"), Err):
-                        return
+                        if not supervisor_logs_here or "damselfly ready" in self.log():
+                            return
             except OSError:
                 pass
             time.sleep(0.05)
