@@ -33,16 +33,16 @@ command("type", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
 # -- renaming, copying, moving ---------------------------------------------
 
 command("rename", 3, "write", keys=(1, 2, 1), acl="@keyspace",
-        key_flags=("RW", "access", "delete"),
+        key_flags=(("RW", "access", "delete"), ("OW", "update")),
         summary="Renames a key and overwrites the destination.")
 command("renamenx", 3, "write fast", keys=(1, 2, 1), acl="@keyspace",
-        key_flags=("RW", "access", "delete"),
+        key_flags=(("RW", "access", "delete"), ("OW", "insert")),
         summary="Renames a key only when the target key name doesn't exist.")
 command("copy", -3, "write denyoom", keys=(1, 2, 1), acl="@keyspace", since="6.2.0",
-        key_flags=("RO", "access"),
+        key_flags=(("RO", "access"), ("OW", "update")),
         summary="Copies the value of a key to a new key.")
 command("move", 3, "write fast", keys=(1, 1, 1), acl="@keyspace",
-        key_flags=("RW", "update"),
+        key_flags=("RW", "access", "update"),
         summary="Moves a key to another database.")
 
 # -- expiry ----------------------------------------------------------------
@@ -60,10 +60,10 @@ command("pexpireat", -3, "write fast", keys=(1, 1, 1), acl="@keyspace", since="2
         key_flags=("RW", "update"),
         summary="Sets the expiration time of a key to a Unix milliseconds timestamp.")
 command("ttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
-        key_flags=("RO", "access"),
+        key_flags=("RO", "access"), tips=("nondeterministic_output",),
         summary="Returns the expiration time in seconds of a key.")
 command("pttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace", since="2.6.0",
-        key_flags=("RO", "access"),
+        key_flags=("RO", "access"), tips=("nondeterministic_output",),
         summary="Returns the expiration time in milliseconds of a key.")
 command("expiretime", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
         since="7.0.0", key_flags=("RO", "access"),
@@ -81,29 +81,27 @@ command("keys", 2, "readonly", acl="@keyspace @dangerous", route=ALL,
         merge="concat", tips=("request_policy:all_shards", "nondeterministic_output_order"),
         summary="Returns all key names that match a pattern.")
 command("scan", -2, "readonly", acl="@keyspace", route=ALL, merge="scan",
-        since="2.8.0", tips=("nondeterministic_output", "request_policy:special",
-                             "response_policy:special"),
+        since="2.8.0", tips=("nondeterministic_output", "request_policy:special"),
         summary="Iterates over the key names in the database.")
 command("randomkey", 1, "readonly", acl="@keyspace", route=ALL, merge="randomkey",
-        tips=("request_policy:all_shards", "response_policy:special",
-              "nondeterministic_output"),
+        tips=("request_policy:all_shards", "nondeterministic_output"),
         summary="Returns a random key name from the database.")
 
 # -- OBJECT ----------------------------------------------------------------
 
 obj = command("object", -2, "", since="2.2.3",
               summary="A container for object introspection commands.")
+subcommand(obj, "help", 2, "loading stale", acl="@keyspace", since="6.2.0",
+           summary="Returns helpful text about the different subcommands.")
 subcommand(obj, "encoding", 3, "readonly", keys=(2, 2, 1), acl="@keyspace",
            key_flags=("RO",), tips=("nondeterministic_output",),
            summary="Returns the internal encoding of a Redis object.")
-subcommand(obj, "freq", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="4.0.0",
-           key_flags=("RO",), tips=("nondeterministic_output",),
-           summary="Returns the logarithmic access frequency counter of a Redis object.")
 subcommand(obj, "idletime", 3, "readonly", keys=(2, 2, 1), acl="@keyspace",
            key_flags=("RO",), tips=("nondeterministic_output",),
            summary="Returns the time since the last access to a Redis object.")
+subcommand(obj, "freq", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="4.0.0",
+           key_flags=("RO",), tips=("nondeterministic_output",),
+           summary="Returns the logarithmic access frequency counter of a Redis object.")
 subcommand(obj, "refcount", 3, "readonly", keys=(2, 2, 1), acl="@keyspace",
            key_flags=("RO",), tips=("nondeterministic_output",),
            summary="Returns the reference count of a value of a key.")
-subcommand(obj, "help", 2, "loading stale", acl="@keyspace", since="6.2.0",
-           summary="Returns helpful text about the different subcommands.")

@@ -317,3 +317,26 @@ def test_object_freq_and_idletime_under_lfu(diff):
         assert isinstance(diff.ours.call("OBJECT", "FREQ", A1), int)
     finally:
         diff.run("CONFIG", "SET", "maxmemory-policy", "noeviction")
+
+
+KEYSPACE_COMMANDS = ("del unlink exists touch type rename renamenx copy move expire pexpire "
+                     "expireat pexpireat ttl pttl expiretime pexpiretime persist keys scan "
+                     "randomkey object").split()
+
+
+@pytest.mark.parametrize("name", KEYSPACE_COMMANDS)
+def test_command_info_matches_redis(diff, name):
+    """Arity, flags, key positions, ACL categories, tips and key specs."""
+    expected, actual = diff.both("COMMAND", "INFO", name)
+    if name == "object":  # subcommand order is Redis's dict order: compare as sets
+        assert expected[0][:9] == actual[0][:9]
+        assert sorted(expected[0][9]) == sorted(actual[0][9])
+    else:
+        assert actual == expected
+
+
+@pytest.mark.parametrize("args", [("RENAME", "a", "b"), ("COPY", "a", "b", "DB", "1"),
+                                  ("DEL", "a", "b", "c"), ("OBJECT", "ENCODING", "a"),
+                                  ("SCAN", "0"), ("EXPIRE", "a", "1", "NX")])
+def test_command_getkeys(diff, args):
+    diff.run("COMMAND", "GETKEYS", *args)
