@@ -49,6 +49,8 @@ AUTH_NOT_SET = (
 )
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
+INVALID_SLOT = "ERR Invalid slot"
+INVALID_SLOT_OR_COUNT = "ERR Invalid slot or number of keys"
 SHARD_UNAVAILABLE = "CLUSTERDOWN The cluster is down: shard {} is unavailable"
 INVALID_CURSOR = "ERR invalid cursor"
 NOPROTO = "NOPROTO unsupported protocol version"

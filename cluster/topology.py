@@ -54,6 +54,25 @@ class Topology:
         self.slot_map = SlotMap(ranges)
         self.proxy_host = host
         self.proxy_node_id = node_id_for("damselfly-proxy", announce, config.port)
+        self.proxy_shard_id = node_id_for("damselfly-proxy-shard", self.proxy_node_id)
+
+    @staticmethod
+    def shard_id(shard: ShardInfo) -> str:
+        """CLUSTER MYSHARDID: a shard id apart from the node id, as in Redis 7.2."""
+        return node_id_for("damselfly-shard-id", shard.node_id)
+
+    def announced_ip(self, local_ip: str) -> str:
+        """The address CLUSTER replies and MOVED show a client that reached ``local_ip``.
+
+        ``cluster_announce_ip`` if set; else the address the client reached,
+        which is right behind a wildcard bind and, since every process of one
+        damselfly shares the host, right for every shard too.
+        """
+        if self.config.cluster_announce_ip:
+            return self.config.cluster_announce_ip
+        if local_ip.startswith("::ffff:") and "." in local_ip:
+            return local_ip[7:]  # an IPv4 client on a dual-stack socket
+        return local_ip
 
     def __len__(self):
         return len(self.shards)

@@ -337,8 +337,9 @@ class ShardConnection(asyncio.Protocol, Session):
                 return errors.CROSSSLOT
         owner = self.server.slot_owner[slot]
         if owner != self.server.index:
-            shard = self.server.topology.shards[owner]
-            return "MOVED %d %s:%d" % (slot, shard.announce_ip, shard.port)
+            topology = self.server.topology
+            ip = topology.announced_ip(self.laddr.rpartition(":")[0])  # as CLUSTER SLOTS says
+            return "MOVED %d %s:%d" % (slot, ip, topology.shards[owner].port)
         return None
 
     # -- Session hooks ---------------------------------------------------------
