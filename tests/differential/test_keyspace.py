@@ -340,3 +340,41 @@ def test_command_info_matches_redis(diff, name):
                                   ("SCAN", "0"), ("EXPIRE", "a", "1", "NX")])
 def test_command_getkeys(diff, args):
     diff.run("COMMAND", "GETKEYS", *args)
+
+
+def _raw_reply(client, *args):
+    """The exact bytes of one reply (status vs bulk, RESP3 types)."""
+    import hiredis
+
+    from tests.helpers import encode
+
+    client.send_raw(encode(args))
+    reader, data = hiredis.Reader(), b""
+    while True:
+        chunk = client.sock.recv(65536)
+        assert chunk
+        data += chunk
+        reader.feed(chunk)
+        if reader.gets() is not False:
+            return data
+
+
+@pytest.mark.parametrize("proto", ["2", "3"])
+def test_reply_bytes(diff, proto):
+    def same(*args):
+        expected, actual = _raw_reply(diff.ref, *args), _raw_reply(diff.ours, *args)
+        assert actual == expected, (args, expected, actual)
+
+    _raw_reply(diff.ref, "HELLO", proto)  # server, version and id differ
+    _raw_reply(diff.ours, "HELLO", proto)
+    same("TYPE", A0)
+    same("RANDOMKEY")
+    same("OBJECT", "ENCODING", A0)
+    diff.run("SET", A0, "12")
+    diff.run("EXPIRE", A0, "100")
+    for args in [("TYPE", A0), ("OBJECT", "ENCODING", A0), ("OBJECT", "HELP"),
+                 ("RENAME", A0, A1), ("RENAMENX", A1, B0), ("COPY", B0, A0),
+                 ("TTL", A1), ("KEYS", A1),
+                 ("RANDOMKEY",), ("EXISTS", A0, A1, B0), ("RENAME", "no", A1),
+                 ("EXPIRE", A1, "1", "NX", "XX"), ("OBJECT", "FREQ", A1)]:
+        same(*args)
