@@ -1,0 +1,195 @@
+"""The supervisor keeps the cluster alive and takes all of it down: signals
+stop every process quickly, a killed shard or proxy worker comes back while
+clients get errors (never a hang), and nothing outlives a killed supervisor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.helpers import DamselflyProcess, Err, RawClient
+
+# "bar" is on shard 0 and "foo" on shard 1 of a 2-shard server.
+KEY0, KEY1 = b"bar", b"foo"
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def wait_gone(pids, timeout: float) -> list:
+    deadline = time.monotonic() + timeout
+    left = [p for p in pids if alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if alive(p)]
+    return left
+
+
+def group_members(pgid: int) -> list:
+    """Live processes in the server's process group (its session leader's
+    group holds the supervisor and everything it started)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+def wait_group_empty(pgid: int, timeout: float) -> list:
+    deadline = time.monotonic() + timeout
+    left = group_members(pgid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = group_members(pgid)
+    return left
+
+
+def children(server: DamselflyProcess) -> dict:
+    """{"shard 0": pid, "shard 1": pid, "proxy 0": pid, ...}"""
+    out = {}
+    for pid in server.child_pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"shardnode" in argv:
+            out["shard %s" % argv[argv.index(b"--index") + 1].decode()] = pid
+        elif b"proxy" in argv:
+            out["proxy %s" % argv[argv.index(b"--worker") + 1].decode()] = pid
+    return out
+
+
+def wait_new_child(server, label: str, old_pid: int, timeout: float) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = children(server).get(label)
+        if pid is not None and pid != old_pid:
+            return pid
+        time.sleep(0.02)
+    return None
+
+
+def wait_answer(port: int, key: bytes, timeout: float):
+    """Retry GET until it is not an error; every attempt must answer fast."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with RawClient(port, timeout=3) as c:
+                last = c.call("GET", key)
+                if not isinstance(last, Err):
+                    return last
+        except (ConnectionError, OSError) as exc:
+            last = exc
+        time.sleep(0.05)
+    raise AssertionError("no answer for %r within %ss: %r" % (key, timeout, last))
+
+
+@pytest.mark.parametrize("signum,group", [
+    (signal.SIGTERM, False),
+    (signal.SIGINT, False),
+    (signal.SIGINT, True),  # Ctrl-C in a terminal: every process gets it at once
+])
+def test_signal_stops_everything_quickly(signum, group):
+    server = DamselflyProcess(shards=2, proxy_workers=2).start()
+    try:
+        kids = children(server)
+        assert sorted(kids) == ["proxy 0", "proxy 1", "shard 0", "shard 1"]
+        with RawClient(server.port) as c:  # a client connected at the time
+            assert c.call("SET", KEY0, "1") == b"OK"
+            start = time.monotonic()
+            if group:
+                os.killpg(server.proc.pid, signum)
+            else:
+                server.proc.send_signal(signum)
+            server.proc.wait(5)
+            took = time.monotonic() - start
+        assert wait_gone(list(kids.values()), 0.5) == []
+        # Nothing was restarted on the way out either.
+        assert wait_group_empty(server.proc.pid, 0.5) == []
+        assert "restarting" not in server.log()
+        assert took < 5, took
+        assert server.proc.returncode == 0
+    finally:
+        server.stop()
+
+
+def test_killed_shard_is_restarted_and_clients_never_hang():
+    with DamselflyProcess(shards=2) as server:
+        with RawClient(server.port) as c:
+            assert c.pipeline([("SET", KEY0, "zero"), ("SET", KEY1, "one")]) == [b"OK", b"OK"]
+        old = children(server)["shard 1"]
+        client = RawClient(server.port, timeout=3)  # a connection open across the crash
+        try:
+            os.kill(old, signal.SIGKILL)
+            killed_at = time.monotonic()
+            # Until the shard is back, its keys get an error at once; the other
+            # shard's keys keep working.  A hang would raise socket.timeout.
+            errors = 0
+            while time.monotonic() - killed_at < 1.0:
+                reply = client.call("GET", KEY1)
+                if isinstance(reply, Err):
+                    assert "unavailable" in reply or "CLUSTERDOWN" in reply, reply
+                    errors += 1
+                assert client.call("GET", KEY0) == b"zero"
+                time.sleep(0.02)
+            new = wait_new_child(server, "shard 1", old, 2.0 - (time.monotonic() - killed_at))
+            assert new is not None, "shard 1 was not restarted within 2 seconds"
+            # The restarted shard has no snapshot to load: the key is gone, and
+            # the proxy's link has reconnected by itself.
+            assert wait_answer(server.port, KEY1, 10) is None
+            assert client.call("GET", KEY1) is None
+            assert client.call("SET", KEY1, "again") == b"OK"
+            assert client.call("GET", KEY0) == b"zero"
+            assert errors > 0
+        finally:
+            client.close()
+        assert "shard 1 exited" in server.log()
+
+
+def test_killed_proxy_worker_is_restarted():
+    with DamselflyProcess(shards=2) as server:
+        with RawClient(server.port) as c:
+            assert c.call("SET", KEY1, "kept") == b"OK"
+        old = children(server)["proxy 0"]
+        client = RawClient(server.port, timeout=3)
+        os.kill(old, signal.SIGKILL)
+        killed_at = time.monotonic()
+        with pytest.raises((ConnectionError, OSError)):
+            client.call("PING")  # its connection died with the worker
+        client.close()
+        new = wait_new_child(server, "proxy 0", old, 2.0 - (time.monotonic() - killed_at))
+        assert new is not None, "proxy worker was not restarted within 2 seconds"
+        # The shards kept their data; a new connection reaches it.
+        assert wait_answer(server.port, KEY1, 10) == b"kept"
+        assert "proxy 0 exited" in server.log()
+
+
+def test_killed_supervisor_leaves_no_orphans():
+    server = DamselflyProcess(shards=2, proxy_workers=2).start()
+    try:
+        kids = list(children(server).values())
+        assert len(kids) == 4
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(5)
+        # PR_SET_PDEATHSIG: each child is told when the supervisor dies.
+        assert wait_gone(kids, 5) == []
+        assert wait_group_empty(server.proc.pid, 1) == []
+    finally:
+        server.stop()
