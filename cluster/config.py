@@ -171,7 +171,14 @@ OPTIONS = [
            choices=("debug", "verbose", "notice", "warning")),
     Option("logfile", "str", "", "Log file; empty: standard error."),
     Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
-           mutable=True, minimum=1),
+           mutable=True, minimum=1, maximum=2**32 - 1),
+    Option("save", "str", "",
+           "Snapshot schedule as Redis writes it (\"3600 1 300 100\"); empty: none.",
+           mutable=True),
+    Option("appendonly", "bool", False, "Log every write to an append-only file.",
+           mutable=True),
+    Option("appendfsync", "enum", "everysec", "When the append-only file is fsynced.",
+           mutable=True, choices=("always", "everysec", "no")),
 ]
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 for _o in OPTIONS:
@@ -275,6 +282,8 @@ def load_config(argv=None) -> Config:
     args = build_arg_parser().parse_args(argv)
     path = args.config or default_config_path()
     config = Config()
+    if args.config:  # CONFIG REWRITE writes back only a file the user named
+        config.values["config_file"] = os.path.abspath(args.config)
     if path:
         for key, raw in load_yaml(path).items():
             opt = option(str(key))

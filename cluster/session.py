@@ -375,25 +375,119 @@ def apply_config_set(config, args) -> list:
     from cluster.config import ConfigError, option
 
     if len(args) % 2 != 0:
-        raise CommandError(errors.wrong_arity("config|set"))
+        raise CommandError(errors.SYNTAX)
     pending = []
+    seen = set()
     for i in range(2, len(args), 2):
         name = args[i].decode("utf-8", "replace")
         opt = option(name)
-        if opt is None or not opt.mutable:
+        if opt is None:
             raise CommandError(
                 "ERR Unknown option or number of arguments for CONFIG SET - '%s'" % name
             )
-        try:
-            pending.append((opt, opt.parse(args[i + 1].decode("utf-8", "replace"))))
-        except ConfigError as exc:
+        problem = None
+        if opt.name in seen:
+            problem = "duplicate parameter"
+        elif not opt.mutable:
+            problem = "can't set immutable config"
+        else:
+            try:
+                pending.append((opt, opt.parse(args[i + 1].decode("utf-8", "replace"))))
+            except ConfigError:
+                problem = _config_value_problem(opt, args[i + 1])
+        if problem:
             raise CommandError(
                 "ERR CONFIG SET failed (possibly related to argument '%s') - %s"
-                % (name, exc)
-            ) from None
+                % (name, problem))
+        seen.add(opt.name)
     for opt, value in pending:
         config.values[opt.name] = value
     return pending
+
+
+# Redis lists an enum's values in its own table order.
+_ENUM_ORDER = {
+    "maxmemory_policy": ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                         "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"),
+}
+
+
+def _config_value_problem(opt, raw: bytes) -> str:
+    """Redis's wording of what a CONFIG SET value should have been."""
+    if opt.kind == "size":
+        return "argument must be a memory value"
+    if opt.kind == "bool":
+        return "argument must be 'yes' or 'no'"
+    if opt.kind == "enum":
+        return "argument(s) must be one of the following: " + ", ".join(
+            _ENUM_ORDER.get(opt.name, opt.choices))
+    if opt.kind == "int" and opt.minimum is not None and raw.lstrip(b"-").isdigit():
+        return "argument must be between %d and %d inclusive" % (
+            opt.minimum, opt.maximum if opt.maximum is not None else 2**63 - 1)
+    return "argument couldn't be parsed into an integer"
+
+
+def rewrite_config(config) -> None:
+    """CONFIG REWRITE: put the running values back into the YAML file.
+
+    Lines of options whose value changed are rewritten in place, comments
+    and order kept; changed options the file lacks are appended.
+    """
+    import os
+
+    import yaml
+
+    from cluster.config import OPTIONS, format_value, option
+
+    path = config.values.get("config_file")
+    if not path:
+        raise CommandError("ERR The server is running without a config file")
+
+    def render(opt) -> str:
+        value = config.values[opt.name]
+        if opt.kind == "bool":
+            value = format_value(opt.kind, value)  # yes/no, as Redis writes
+        return yaml.safe_dump({opt.name: value}, default_flow_style=False,
+                              width=1 << 16).strip()
+
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise CommandError("ERR Rewriting config file: %s" % exc.strerror) from None
+    written = set()
+    for n, line in enumerate(lines):
+        if not line or line[0] in " \t#":
+            continue
+        key = line.split(":", 1)[0].strip()
+        opt = option(key)
+        if opt is None:
+            continue
+        written.add(opt.name)
+        if config.values[opt.name] != _file_value(opt, line):
+            lines[n] = render(opt)
+    for opt in OPTIONS:
+        if opt.name not in written and config.values[opt.name] != opt.default:
+            lines.append(render(opt))
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CommandError("ERR Rewriting config file: %s" % exc.strerror) from None
+
+
+def _file_value(opt, line: str):
+    import yaml
+
+    from cluster.config import ConfigError
+
+    try:
+        raw = yaml.safe_load(line)
+        return opt.parse(next(iter(raw.values())))
+    except (yaml.YAMLError, ConfigError, AttributeError, StopIteration):
+        return None
 
 
 SESSION_HANDLERS = {

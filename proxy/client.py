@@ -18,6 +18,7 @@ import asyncio
 import logging
 from binascii import crc_hqx
 from collections import deque
+from time import perf_counter
 
 from cluster import errors
 from cluster.commands import ALL, KEYED, LOCAL, LOOKUP, SPLIT, resolve
@@ -229,15 +230,23 @@ class ProxyClient(asyncio.Protocol, Session):
         if fn is None:
             self.error_reply("ERR '%s' is not supported by the proxy" % spec.name)
             return
+        stats = self.worker.cmdstats.get(spec.name)
+        if stats is None:
+            stats = self.worker.cmdstats[spec.name] = [0, 0, 0, 0]
+        stats[0] += 1
+        t0 = perf_counter()
         try:
             reply = fn(self, args)
         except CommandError as exc:
+            stats[3] += 1
             self.error_reply(exc.args[0])
             return
         except Exception:
+            stats[3] += 1
             log.exception("local command %r failed", args[:3])
             self.error_reply("ERR internal error while running '%s'" % spec.name)
             return
+        stats[1] += (perf_counter() - t0) * 1_000_000
         # HELLO, AUTH, SELECT, RESET, CLIENT NO-TOUCH change what links need.
         self.ctx = context(self.db_index, self.proto, self.notouch)
         self.parser.authenticated = self.authenticated

@@ -7,7 +7,7 @@ entry here.
 
 from cluster.command_docs import command_reply
 from cluster.errors import CommandError
-from cluster.session import SESSION_HANDLERS
+from cluster.session import SESSION_HANDLERS, rewrite_config
 from proxy.cluster_local import CLUSTER_HANDLERS
 
 
@@ -20,7 +20,8 @@ def _monitor(client, args):
 
 
 def _config_rewrite(client, args):
-    raise CommandError("ERR The server is running without a config file")
+    rewrite_config(client.worker.config)
+    return "OK"
 
 
 LOCAL_HANDLERS = dict(SESSION_HANDLERS)

@@ -1,8 +1,209 @@
-"""Custom fan-outs for server commands (INFO, CONFIG SET/RESETSTAT): register in FANOUTS."""
+"""Fan-outs of server commands: INFO, CONFIG SET, CONFIG RESETSTAT.
 
-from proxy.fanout import FANOUTS  # noqa: F401
+INFO goes to every shard with the client's section names; the shards'
+sections are merged (keys, memory and statistics summed, keyspace per
+database) and the proxy adds what only it knows: the server section is the
+proxy's own process and port, clients are its clients, and the commands and
+connections counted are the ones clients sent to it.
 
-from proxy.fanout import MERGES
+CONFIG SET is checked and applied in this proxy worker first (so an invalid
+request changes nothing anywhere), then on every shard.
+"""
 
-MERGES.setdefault("config_set", MERGES["ok"])
-MERGES.setdefault("resetstat", MERGES["ok"])
+from __future__ import annotations
+
+from cluster import info_sections as fmt
+from cluster.command_docs import find
+from cluster.commands import ALL as ALL_SHARDS
+from cluster.errors import CommandError
+from cluster.resp import Verbatim
+from cluster.session import apply_config_set
+from proxy.fanout import FANOUTS, MERGES, _first_error, merge_ok, to_all
+
+
+def info(worker, client, spec, args) -> None:
+    to_all(worker, client, spec, args, merge_info, fmt.requested(args[1:]))
+
+
+def merge_info(gather, replies):
+    _first_error(replies)
+    worker = gather.client.worker
+    shards = [fmt.parse_info(r) for r in replies]
+    sections = []
+    for name in gather.extra:
+        builder = PROXY_SECTIONS.get(name)
+        if builder is not None:
+            sections.append((name, builder(worker)))
+            continue
+        parts = [s.get(name, {}) for s in shards]
+        merged = MERGERS.get(name, _merge_numbers)(parts)
+        patch = PROXY_PATCHES.get(name)
+        if patch is not None:
+            patch(worker, merged)
+        sections.append((name, list(merged.items())))
+    return Verbatim(fmt.format_info(sections))
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _merge_numbers(parts) -> dict:
+    out: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            if key not in out:
+                out[key] = value
+            elif key in fmt.SUMMED or key in fmt.GREATEST:
+                try:
+                    a, b = _number(out[key]), _number(value)
+                except ValueError:
+                    continue
+                result = a + b if key in fmt.SUMMED else max(a, b)
+                out[key] = "%.6f" % result if isinstance(result, float) else result
+    return out
+
+
+def _merge_memory(parts) -> dict:
+    out = _merge_numbers(parts)
+    for key in ("used_memory", "used_memory_rss", "used_memory_peak", "maxmemory"):
+        if key in out:
+            out[key + "_human"] = fmt.human_bytes(int(out[key]))
+    used, rss = int(out.get("used_memory", 0)), int(out.get("used_memory_rss", 0))
+    if used:
+        out["mem_fragmentation_ratio"] = "%.2f" % (rss / used)
+    return out
+
+
+def _merge_commandstats(parts) -> dict:
+    """Time is summed; a command sent to every shard counts once per call."""
+    totals: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            f = fmt.parse_fields(value)
+            calls = (int(f["calls"]), int(f["rejected_calls"]), int(f["failed_calls"]))
+            t = totals.get(key)
+            if t is None:
+                totals[key] = [calls[0], int(f["usec"]), calls[1], calls[2]]
+                continue
+            t[1] += int(f["usec"])
+            spec = find(key[len("cmdstat_"):].encode())
+            combine = max if spec is not None and spec.route == ALL_SHARDS else int.__add__
+            t[0] = combine(t[0], calls[0])
+            t[2] = combine(t[2], calls[1])
+            t[3] = combine(t[3], calls[2])
+    return {k: fmt.commandstat_line(*t) for k, t in totals.items()}
+
+
+def _merge_counts(parts) -> dict:
+    """errorstat_ERR:count=3 lines, summed by key."""
+    totals: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            totals[key] = totals.get(key, 0) + int(fmt.parse_fields(value)["count"])
+    return {k: "count=%d" % n for k, n in totals.items()}
+
+
+def _merge_keyspace(parts) -> dict:
+    totals: dict = {}
+    for part in parts:
+        for db, value in part.items():
+            f = fmt.parse_fields(value)
+            t = totals.setdefault(db, [0, 0, 0])
+            keys, expires = int(f["keys"]), int(f["expires"])
+            t[0] += keys
+            t[1] += expires
+            t[2] += int(f["avg_ttl"]) * expires  # weight by keys with a TTL
+    order = sorted(totals, key=lambda db: int(db[2:]))
+    return {db: "keys=%d,expires=%d,avg_ttl=%d" % (
+        totals[db][0], totals[db][1], totals[db][2] // totals[db][1] if totals[db][1] else 0)
+        for db in order}
+
+
+MERGERS = {
+    "memory": _merge_memory,
+    "commandstats": _merge_commandstats,
+    "errorstats": _merge_counts,
+    "keyspace": _merge_keyspace,
+}
+
+
+# -- what the proxy reports itself ---------------------------------------------
+
+def _server(worker):
+    return fmt.server_section(worker.config, worker.started, worker.config.port, "proxy")
+
+
+def _clients(worker):
+    return fmt.clients_section(worker.config, len(worker.clients))
+
+
+PROXY_SECTIONS = {
+    "server": _server,
+    "clients": _clients,
+    "replication": lambda worker: fmt.replication_section(),
+    "modules": lambda worker: [],
+    "cluster": lambda worker: fmt.cluster_section(worker.config),
+}
+
+
+def _patch_stats(worker, merged: dict) -> None:
+    merged["total_connections_received"] = worker.stat_connections
+    merged["total_commands_processed"] = worker.stat_commands
+    merged["total_error_replies"] = (int(merged.get("total_error_replies", 0))
+                                     + sum(worker.errorstats.values()))
+
+
+def _patch_errorstats(worker, merged: dict) -> None:
+    for prefix, count in worker.errorstats.items():
+        key = "errorstat_" + prefix
+        before = int(fmt.parse_fields(merged[key])["count"]) if key in merged else 0
+        merged[key] = "count=%d" % (before + count)
+
+
+def _patch_commandstats(worker, merged: dict) -> None:
+    for name, (calls, usec, rejected, failed) in worker.cmdstats.items():
+        merged["cmdstat_" + name] = fmt.commandstat_line(calls, int(usec), rejected, failed)
+
+
+def _patch_cpu(worker, merged: dict) -> None:
+    for key, value in fmt.cpu_section():
+        if key in merged:
+            merged[key] = "%.6f" % (float(merged[key]) + float(value))
+
+
+PROXY_PATCHES = {
+    "stats": _patch_stats,
+    "errorstats": _patch_errorstats,
+    "commandstats": _patch_commandstats,
+    "cpu": _patch_cpu,
+}
+
+
+# -- CONFIG ----------------------------------------------------------------------
+
+def config_set(worker, client, spec, args) -> None:
+    try:
+        apply_config_set(worker.config, args)
+    except CommandError as exc:
+        client.error_reply(exc.args[0])
+        return
+    to_all(worker, client, spec, args, merge_ok)
+
+
+def config_resetstat(worker, client, spec, args) -> None:
+    worker.stat_commands = 0
+    worker.stat_connections = 0
+    worker.errorstats.clear()
+    worker.cmdstats.clear()
+    to_all(worker, client, spec, args, merge_ok)
+
+
+FANOUTS["info"] = info
+FANOUTS["config_set"] = config_set
+FANOUTS["resetstat"] = config_resetstat
+MERGES.setdefault("config_set", merge_ok)
+MERGES.setdefault("resetstat", merge_ok)

@@ -42,6 +42,9 @@ class ProxyWorker:
         self.stat_commands = 0
         self.stat_connections = 0
         self.errorstats: dict = {}
+        # Commands the proxy answers itself (INFO commandstats): name ->
+        # [calls, usec, rejected, failed]; shards count the rest.
+        self.cmdstats: dict = {}
         self._server = None
 
     def next_client_id(self) -> int:

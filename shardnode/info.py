@@ -1,12 +1,151 @@
-"""INFO on a shard: the sections a shard knows (the proxy merges them)."""
+"""INFO on a shard: every section, from this shard's point of view.
 
+A client connected straight to a shard (sharded mode) reads this as it is;
+through the proxy, the proxy asks every shard for the same sections and
+merges them (sums keys, memory, statistics; see ``proxy/server_fanout.py``).
+Counters a shard has not got yet (hits, evictions) read as Redis's zero.
+"""
+
+from __future__ import annotations
+
+from cluster import info_sections as fmt
 from cluster.resp import Verbatim
 
 
 def shard_info(conn, args):
-    ks = conn.server.keyspace
-    lines = ["# Keyspace"]
-    for db in ks.dbs:
+    server = conn.server
+    sections = []
+    for name in fmt.requested(args[1:]):
+        build = SECTIONS.get(name)
+        if build is not None:
+            sections.append((name, build(server)))
+    return Verbatim(fmt.format_info(sections))
+
+
+def _server(server):
+    return fmt.server_section(server.config, server.started, server.info.port, "shard")
+
+
+def _clients(server):
+    connected = sum(1 for c in server.clients.values() if not c.internal)
+    return fmt.clients_section(server.config, connected)
+
+
+def used_memory(server) -> int:
+    """The shard's footprint: its accounting when it keeps one, else RSS."""
+    accounted = getattr(server.keyspace, "used_memory", None)
+    return accounted if isinstance(accounted, int) else fmt.rss_bytes()
+
+
+def _memory(server):
+    used = used_memory(server)
+    rss = fmt.rss_bytes()
+    peak = max(used, getattr(server, "memory_peak", 0))
+    server.memory_peak = peak
+    config = server.config
+    return [
+        ("used_memory", used),
+        ("used_memory_human", fmt.human_bytes(used)),
+        ("used_memory_rss", rss),
+        ("used_memory_rss_human", fmt.human_bytes(rss)),
+        ("used_memory_peak", peak),
+        ("used_memory_peak_human", fmt.human_bytes(peak)),
+        ("maxmemory", config.maxmemory),
+        ("maxmemory_human", fmt.human_bytes(config.maxmemory)),
+        ("maxmemory_policy", config.maxmemory_policy),
+        ("mem_fragmentation_ratio", "%.2f" % (rss / used if used else 1.0)),
+        ("mem_allocator", "libc"),
+    ]
+
+
+def _persistence(server):
+    ks = server.keyspace
+    return [
+        ("loading", 0),
+        ("async_loading", 0),
+        ("rdb_changes_since_last_save", ks.dirty),
+        ("rdb_bgsave_in_progress", 0),
+        ("rdb_last_save_time", int(server.started)),
+        ("rdb_last_bgsave_status", "ok"),
+        ("rdb_last_bgsave_time_sec", -1),
+        ("rdb_current_bgsave_time_sec", -1),
+        ("rdb_saves", 0),
+        ("aof_enabled", 1 if server.config.values.get("appendonly") else 0),
+        ("aof_rewrite_in_progress", 0),
+        ("aof_rewrite_scheduled", 0),
+        ("aof_last_rewrite_time_sec", -1),
+        ("aof_current_rewrite_time_sec", -1),
+        ("aof_last_bgrewrite_status", "ok"),
+        ("aof_last_write_status", "ok"),
+    ]
+
+
+def stats_fields(server) -> list:
+    ks = server.keyspace
+    return [
+        ("total_connections_received", server.stat_connections),
+        ("total_commands_processed", server.stat_commands),
+        ("instantaneous_ops_per_sec", 0),
+        ("total_net_input_bytes", 0),
+        ("total_net_output_bytes", 0),
+        ("rejected_connections", 0),
+        ("expired_keys", ks.stats_expired),
+        ("evicted_keys", getattr(ks, "stats_evicted", 0)),
+        ("keyspace_hits", getattr(ks, "stats_hits", 0)),
+        ("keyspace_misses", getattr(ks, "stats_misses", 0)),
+        ("pubsub_channels", 0),
+        ("pubsub_patterns", 0),
+        ("total_error_replies", sum(server.errorstats.values())),
+    ]
+
+
+def _commandstats(server):
+    out = []
+    for name, (calls, seconds, rejected, failed) in server.cmdstats.items():
+        if name.startswith("df."):
+            continue  # internal commands are not commands a user sent
+        out.append(("cmdstat_" + name,
+                    fmt.commandstat_line(calls, int(seconds * 1_000_000), rejected, failed)))
+    return out
+
+
+def _errorstats(server):
+    return [("errorstat_" + prefix, "count=%d" % count)
+            for prefix, count in server.errorstats.items()]
+
+
+def _keyspace(server):
+    now = server.keyspace.now_ms
+    out = []
+    for db in server.keyspace.dbs:
         if db.size:
-            lines.append("db%d:keys=%d,expires=%d,avg_ttl=0" % (db.index, db.size, len(db.expires)))
-    return Verbatim(("\r\n".join(lines) + "\r\n").encode())
+            out.append(("db%d" % db.index, "keys=%d,expires=%d,avg_ttl=%d"
+                        % (db.size, len(db.expires), _avg_ttl(db, now))))
+    return out
+
+
+def _avg_ttl(db, now: int, sample: int = 1000) -> int:
+    """Mean remaining TTL (ms) of up to ``sample`` keys with a deadline."""
+    total = n = 0
+    for deadline in db.expires.values():
+        if n == sample:
+            break
+        total += max(0, deadline - now)
+        n += 1
+    return total // n if n else 0
+
+
+SECTIONS = {
+    "server": _server,
+    "clients": _clients,
+    "memory": _memory,
+    "persistence": _persistence,
+    "stats": stats_fields,
+    "replication": lambda server: fmt.replication_section(),
+    "cpu": lambda server: fmt.cpu_section(),
+    "modules": lambda server: [],
+    "commandstats": _commandstats,
+    "errorstats": _errorstats,
+    "cluster": lambda server: fmt.cluster_section(server.config),
+    "keyspace": _keyspace,
+}

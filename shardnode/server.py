@@ -4,7 +4,7 @@ import time
 
 from cluster import errors
 from cluster.errors import CommandError
-from cluster.session import apply_config_set, parse_int
+from cluster.session import apply_config_set, parse_int, rewrite_config
 from shardnode.registry import handler
 
 
@@ -82,12 +82,14 @@ def config_resetstat(conn, args):
     server.errorstats.clear()
     server.stat_commands = 0
     server.stat_connections = 0
+    server.keyspace.stats_expired = 0
     return "OK"
 
 
 @handler("config|rewrite")
 def config_rewrite(conn, args):
-    raise CommandError("ERR The server is running without a config file")
+    rewrite_config(conn.server.config)
+    return "OK"
 
 
 @handler("info")

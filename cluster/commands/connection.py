@@ -6,12 +6,13 @@ from cluster.commands import LOCAL, ALL, command, family, subcommand
 family("connection")
 
 command("ping", -1, "fast", acl="@connection", route=LOCAL, since="1.0.0",
+        tips=("request_policy:all_shards", "response_policy:all_succeeded"),
         summary="Returns the server's liveliness response.")
-command("echo", 2, "fast", acl="@connection", route=LOCAL,
+command("echo", 2, "loading stale fast", acl="@connection", route=LOCAL,
         summary="Returns the given string.")
-command("hello", -1, "noscript loading stale fast no_auth", acl="@connection",
+command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@connection",
         route=LOCAL, since="6.0.0", summary="Handshakes with the Redis server.")
-command("auth", -2, "noscript loading stale fast no_auth", acl="@connection",
+command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@connection",
         route=LOCAL, summary="Authenticates the connection.")
 command("select", 2, "loading stale fast", acl="@connection", route=LOCAL,
         summary="Changes the selected database.")
@@ -31,9 +32,10 @@ subcommand(client, "getname", 2, _CLIENT, acl="@slow @connection",
 subcommand(client, "id", 2, _CLIENT, acl="@slow @connection", since="5.0.0",
            summary="Returns the unique client ID of the connection.")
 subcommand(client, "info", 2, _CLIENT, acl="@slow @connection", since="6.2.0",
+           tips=("nondeterministic_output",),
            summary="Returns information about the connection.")
 subcommand(client, "list", -2, "admin " + _CLIENT, acl="@slow @connection",
-           since="2.4.0", summary="Lists open connections.")
+           since="2.4.0", tips=("nondeterministic_output",), summary="Lists open connections.")
 subcommand(client, "kill", -3, "admin " + _CLIENT, acl="@slow @connection",
            since="2.4.0", summary="Terminates open connections.")
 subcommand(client, "setinfo", 4, _CLIENT, acl="@slow @connection",

@@ -5,6 +5,7 @@ from cluster.commands import ALL, LOCAL, command, family, subcommand
 family("server")
 
 command("time", 1, "loading stale fast", route=LOCAL, since="2.6.0",
+        tips=("nondeterministic_output",),
         summary="Returns the server time.")
 command("dbsize", 1, "readonly fast", acl="@keyspace", route=ALL, merge="sum",
         tips=("request_policy:all_shards", "response_policy:agg_sum"),
@@ -33,7 +34,8 @@ config = command("config", -2, "", route=LOCAL, since="2.0.0",
 subcommand(config, "get", -3, "admin noscript loading stale", route=LOCAL,
            summary="Returns the effective values of configuration parameters.")
 subcommand(config, "set", -4, "admin noscript loading stale", route=ALL,
-           merge="config_set", summary="Sets configuration parameters in-flight.")
+           merge="config_set",
+           tips=("request_policy:all_nodes", "response_policy:all_succeeded"), summary="Sets configuration parameters in-flight.")
 subcommand(config, "resetstat", 2, "admin noscript loading stale", route=ALL,
            merge="resetstat", summary="Resets the server's statistics.")
 subcommand(config, "rewrite", 2, "admin noscript loading stale", route=LOCAL,
@@ -41,15 +43,16 @@ subcommand(config, "rewrite", 2, "admin noscript loading stale", route=LOCAL,
 subcommand(config, "help", 2, "loading stale", route=LOCAL,
            summary="Returns helpful text about the different subcommands.")
 
+_ORDER_TIP = ("nondeterministic_output_order",)
 cmd = command("command", -1, "loading stale", acl="@connection", route=LOCAL,
-              since="2.8.13", summary="Returns detailed information about all commands.")
+              since="2.8.13", tips=_ORDER_TIP, summary="Returns detailed information about all commands.")
 subcommand(cmd, "count", 2, "loading stale", acl="@connection",
            summary="Returns a count of commands.")
-subcommand(cmd, "info", -2, "loading stale", acl="@connection",
+subcommand(cmd, "info", -2, "loading stale", acl="@connection", tips=_ORDER_TIP,
            summary="Returns information about one, multiple or all commands.")
-subcommand(cmd, "docs", -2, "loading stale", acl="@connection",
+subcommand(cmd, "docs", -2, "loading stale", acl="@connection", tips=_ORDER_TIP,
            summary="Returns documentary information about one, multiple or all commands.")
-subcommand(cmd, "list", -2, "loading stale", acl="@connection",
+subcommand(cmd, "list", -2, "loading stale", acl="@connection", tips=_ORDER_TIP,
            summary="Returns a list of command names.")
 subcommand(cmd, "getkeys", -3, "loading stale", acl="@connection",
            summary="Extracts the key names from an arbitrary command.")
