@@ -195,3 +195,51 @@ def test_crossing_coordinated_commands_do_not_deadlock(server, raw):
     assert not any(t.is_alive() for t in threads)
     assert not failures, failures[:5]
     assert raw.call("MGET", a0, a1, b0, b1) == [b"v"] * 4
+
+
+def test_shard_locks_hold_across_proxy_workers():
+    """Two proxy workers have separate coordinators; the shards' locks still
+    serialise their cross-shard commands."""
+    from tests.helpers import DamselflyProcess
+
+    with DamselflyProcess(shards=2, proxy_workers=2) as proc:
+        with RawClient(proc.port) as raw:
+            raw.call("SET", X, "payload")
+        failures = []
+        # Client ids carry the worker's index (id >> 40): keep six per worker.
+        clients = {0: [], 1: []}
+        for _ in range(200):
+            c = RawClient(proc.port, timeout=20)
+            worker = c.call("CLIENT", "ID") >> 40
+            if len(clients[worker]) < 6:
+                clients[worker].append(c)
+            else:
+                c.close()
+            if all(len(v) == 6 for v in clients.values()):
+                break
+        assert all(len(v) == 6 for v in clients.values())
+
+        def mover(c, n):
+            try:
+                with c:
+                    for i in range(n):
+                        src, dst = (X, Y) if i % 2 == 0 else (Y, X)
+                        reply = c.call("RENAMENX", src, dst)
+                        if reply == 0:
+                            failures.append("both names existed")
+                        elif reply not in (1, Err("ERR no such key")):
+                            failures.append(repr(reply))
+            except Exception as exc:
+                failures.append(repr(exc))
+
+        threads = [threading.Thread(target=mover, args=(c, 30))
+                   for group in clients.values() for c in group]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
+        assert not failures, failures[:5]
+        with RawClient(proc.port) as raw:
+            assert raw.call("EXISTS", X, Y) == 1
+            assert raw.call("MGET", X, Y).count(b"payload") == 1

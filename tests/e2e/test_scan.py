@@ -98,3 +98,20 @@ def test_scan_directly_on_each_shard_in_sharded_mode():
                 other = b"100" if index else b"9000"
                 assert shard.call("SCAN", other) == [b"0", []]
         assert sorted(union) == sorted(keys)
+
+
+def test_scan_crosses_every_shard_of_three():
+    with DamselflyProcess(shards=3) as proc, RawClient(proc.port) as raw:
+        keys = {("k:%d" % i).encode() for i in range(900)}
+        raw.pipeline([("SET", k, "v") for k in keys])
+        pages = _scan(raw, "COUNT", "100")
+        cursors = [int(c) for c, _ in pages]
+        firsts = [5461, 10922]  # each later shard's first slot (split_slots(3))
+        assert all(any(c >= f for c in cursors[:-1]) for f in firsts)
+        assert cursors[-1] == 0
+        seen = [k for _, page in pages for k in page]
+        assert len(seen) == len(keys) and set(seen) == keys
+        assert raw.call("DBSIZE") == 900
+        assert raw.call("EXISTS", *sorted(keys)[:50]) == 50
+        assert raw.call("DEL", *sorted(keys)[:50]) == 50
+        assert len(raw.call("KEYS", "k:*")) == 850
