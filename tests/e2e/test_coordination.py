@@ -23,6 +23,16 @@ X = _on_shard(0, "x")  # shard 0
 Y = _on_shard(1, "y")  # shard 1
 
 
+def _run_all(threads, timeout=30.0):
+    """Start the threads and wait for all; a thread still running is a hang."""
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "coordinated commands hung"
+
+
 def test_a_pipeline_sees_its_own_order(raw):
     replies = raw.pipeline([
         ("SET", X, "1"),
@@ -148,13 +158,7 @@ def test_concurrent_ping_pong_is_serialisable_and_never_deadlocks(server, raw):
 
     threads = [threading.Thread(target=mover, args=(40, i % 4 == 0)) for i in range(20)]
     threads += [threading.Thread(target=reader) for _ in range(3)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not any(t.is_alive() for t in threads), "coordinated commands hung"
-    assert time.monotonic() - started < 30
+    _run_all(threads)
     assert not failures, failures[:5]
     where = [k for k in (X, Y) if raw.call("EXISTS", k)]
     assert len(where) == 1
@@ -188,11 +192,7 @@ def test_crossing_coordinated_commands_do_not_deadlock(server, raw):
                threading.Thread(target=worker, args=([(a1, a0), (b0, b1)],)),
                threading.Thread(target=worker, args=([(b0, a1), (a0, b1)],)),
                threading.Thread(target=worker, args=([(b1, a0), (a1, b0)],))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not any(t.is_alive() for t in threads)
+    _run_all(threads)
     assert not failures, failures[:5]
     assert raw.call("MGET", a0, a1, b0, b1) == [b"v"] * 4
 
@@ -234,11 +234,7 @@ def test_shard_locks_hold_across_proxy_workers():
 
         threads = [threading.Thread(target=mover, args=(c, 30))
                    for group in clients.values() for c in group]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert not any(t.is_alive() for t in threads)
+        _run_all(threads)
         assert not failures, failures[:5]
         with RawClient(proc.port) as raw:
             assert raw.call("EXISTS", X, Y) == 1
