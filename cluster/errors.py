@@ -59,12 +59,15 @@ TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 
 
 def unknown_command(name: bytes, args) -> str:
-    """Redis 7.0's text: the name and the first arguments, each quoted."""
-    shown = " ".join("'%s'" % _printable(a) for a in args[:20])
+    """Redis 7.0's text: the name and the first arguments, each quoted,
+    until the arguments shown reach 128 bytes (the last one cut to fit)."""
+    shown = ""
+    for a in args:
+        if len(shown) >= 128:
+            break
+        shown += "'%s' " % _printable(a[: 128 - len(shown)])
     return "ERR unknown command '%s', with args beginning with: %s" % (
-        _printable(name),
-        shown + " " if shown else "",
-    )
+        _printable(name), shown)
 
 
 def unknown_subcommand(sub: bytes, container: str) -> str:

@@ -167,9 +167,9 @@ class ProxyClient(asyncio.Protocol, Session):
         spec = LOOKUP.get(args[0])
         if spec is None:
             spec = LOOKUP.get(args[0].lower())
-            if spec is None or spec.group == "internal":
-                self.error_reply(errors.unknown_command(args[0], args[1:]))
-                return
+        if spec is None or spec.group == "internal":  # DF.* only on shard links
+            self.error_reply(errors.unknown_command(args[0], args[1:]))
+            return
         if spec.subcommands:
             spec = resolve(spec, args)
             if type(spec) is str:
