@@ -30,12 +30,14 @@ PR_SET_PDEATHSIG = 1
 STOP_GRACE = 3.0
 
 
-def _bind_to_parent():  # runs in the child between fork and exec
+def _bind_to_parent(parent: int):  # runs in the child between fork and exec
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:  # pragma: no cover - not glibc
         pass
+    if os.getppid() != parent:
+        os._exit(1)  # the supervisor died before prctl: nobody would tell us
 
 
 def _has_listener(pid: int, port: int):
@@ -102,8 +104,10 @@ class Supervisor:
     # -- lifecycle ---------------------------------------------------------
 
     def spawn(self, child: Child) -> None:
+        parent = os.getpid()
         child.proc = subprocess.Popen(
-            child.argv, env=self.env, preexec_fn=_bind_to_parent, stdin=subprocess.DEVNULL
+            child.argv, env=self.env, preexec_fn=lambda: _bind_to_parent(parent),
+            stdin=subprocess.DEVNULL,
         )
 
     def wait_listening(self, child: Child, timeout: float = 10.0) -> bool:

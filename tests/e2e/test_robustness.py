@@ -104,6 +104,19 @@ def test_protocol_errors_match_redis_and_close(server, redis_ref, data):
     assert_healthy(server.port)
 
 
+def test_shard_ports_refuse_garbage_like_redis(server, redis_ref):
+    """In sharded mode clients talk to the shards directly: a shard parses
+    requests with the same rules, and survives the same garbage."""
+    port = server.shard_ports[0]
+    for data in FATAL:
+        expected, _ = exchange(redis_ref.port, data)
+        assert exchange(port, data) == (expected, True), data[:24]
+    assert exchange(port, b"a\x00b\r\n", 0.3) == (b"", False)
+    with RawClient(port, timeout=5) as c:
+        assert c.call("PING") == b"PONG"
+    assert_healthy(server.port)
+
+
 # Odd but legal requests: the same replies as Redis, connection kept.
 ODD = [
     (b"*-5\r\nPING\r\n", 1),
