@@ -80,7 +80,10 @@ def key_specs(spec) -> list:
         return [_range_spec(pos, 0, 1, flags)
                 for pos, flags in zip(range(first, last + 1, step), spec.key_flags)]
     flags = spec.key_flags or _default_key_flags(spec)
-    return [_range_spec(first, last - first if last >= 0 else last, step, flags)]
+    ks = _range_spec(first, last - first if last >= 0 else last, step, flags)
+    if spec.key_notes:
+        ks = {b"notes": spec.key_notes.encode(), **ks}
+    return [ks]
 
 
 def _range_spec(index, lastkey, step, flags) -> dict:

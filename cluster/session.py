@@ -330,7 +330,7 @@ class Session:
         return NO_REPLY
 
     def cmd_client_help(self, args):
-        return [
+        return _status([
             b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             b"ID", b"    Return the ID of the current connection.",
             b"INFO", b"    Return information about the current client connection.",
@@ -346,25 +346,40 @@ class Session:
             b"NO-TOUCH (ON|OFF)", b"    Do not change the LRU/LFU of keys read.",
             b"REPLY (ON|OFF|SKIP)", b"    Control the replies sent to the current connection.",
             b"HELP", b"    Print this help.",
-        ]
+        ])
 
     # CONFIG GET (the proxy and every shard hold the same values) ----------
 
     def cmd_config_get(self, args):
+        from cluster.config import format_value, option
+
+        config = self.server.config
         out = {}
         for pattern in args[2:]:
-            out.update(self.server.config.get_matching(pattern.decode("utf-8", "replace")))
+            text = pattern.decode("utf-8", "replace")
+            if not any(c in text for c in "*?["):
+                # An exact name comes back as the client spelled it (Redis 7).
+                opt = option(text)
+                if opt is not None:
+                    out[text] = format_value(opt.kind, config.values[opt.name])
+                continue
+            out.update(config.get_matching(text))
         return {k.encode(): v.encode() for k, v in out.items()}
 
     def cmd_config_help(self, args):
-        return [
+        return _status([
             b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             b"GET <pattern>", b"    Return parameters matching the glob-like <pattern> and their values.",
             b"SET <directive> <value>", b"    Set the configuration <directive> to <value>.",
             b"RESETSTAT", b"    Reset statistics reported by the INFO command.",
             b"REWRITE", b"    Rewrite the configuration file.",
-            b"HELP", b"    Print this help.",
-        ]
+            b"HELP", b"    Prints this help.",
+        ])
+
+
+def _status(lines) -> list:
+    """HELP replies are status lines, as Redis's addReplyHelp sends them."""
+    return [line.decode() for line in lines]
 
 
 def apply_config_set(config, args) -> list:

@@ -67,6 +67,7 @@ class CommandSpec:
     complexity: str = ""
     keys_hook: str | None = None  # name in cluster.commands.keyspecs
     key_flags: tuple = ()
+    key_notes: str = ""  # COMMAND INFO key-spec "notes" (SET's GET option)
     tips: tuple = ()
     subcommands: dict = field(default_factory=dict)
     container: str | None = None
