@@ -66,6 +66,22 @@ def _has_listener(pid: int, port: int):
         return None
 
 
+# A child that dies within YOUNG seconds of its start is restarted after a
+# delay that doubles each time (up to MAX_BACKOFF), so a crash at start-up
+# does not become a fork loop; one that ran longer is restarted at once.
+YOUNG = 2.0
+FIRST_BACKOFF = 0.1
+MAX_BACKOFF = 5.0
+
+
+def restart_delay(child, now: float) -> float:
+    if now - child.started_at >= YOUNG:
+        child.backoff = 0.0
+    else:
+        child.backoff = min(MAX_BACKOFF, child.backoff * 2 or FIRST_BACKOFF)
+    return child.backoff
+
+
 class Child:
     def __init__(self, kind: str, index: int, argv: list, port: int | None):
         self.kind = kind
@@ -74,6 +90,9 @@ class Child:
         self.port = port
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
+        self.started_at = 0.0
+        self.backoff = 0.0  # grows while the child keeps dying young
+        self.restart_at = None  # when a dead child is due to be spawned again
 
     @property
     def label(self):
@@ -104,6 +123,8 @@ class Supervisor:
     # -- lifecycle ---------------------------------------------------------
 
     def spawn(self, child: Child) -> None:
+        child.started_at = time.monotonic()
+        child.restart_at = None
         parent = os.getpid()
         child.proc = subprocess.Popen(
             child.argv, env=self.env, preexec_fn=lambda: _bind_to_parent(parent),
@@ -161,11 +182,18 @@ class Supervisor:
             for child in self.shards + self.proxies:
                 if self.stopping:
                     break
-                if child.proc is not None and child.proc.poll() is not None:
+                if child.restart_at is not None:
+                    if time.monotonic() >= child.restart_at:
+                        self.spawn(child)
+                elif child.proc is not None and child.proc.poll() is not None:
                     code = child.proc.returncode
                     child.restarts += 1
-                    log.warning("%s exited with %s; restarting", child.label, code)
-                    self.spawn(child)
+                    delay = restart_delay(child, time.monotonic())
+                    log.warning("%s exited with %s; restarting%s", child.label, code,
+                                " in %.1fs" % delay if delay else "")
+                    child.restart_at = time.monotonic() + delay
+                    if not delay:
+                        self.spawn(child)
             time.sleep(0.05)
 
     def stop(self) -> None:

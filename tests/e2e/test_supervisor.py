@@ -193,3 +193,30 @@ def test_killed_supervisor_leaves_no_orphans():
         assert wait_group_empty(server.proc.pid, 1) == []
     finally:
         server.stop()
+
+
+def test_restart_delay_policy():
+    """Dying young doubles the delay (0.1 s up to 5 s); a long run resets it."""
+    from cluster.supervisor import Child, restart_delay
+
+    child = Child("shard", 0, [], 1)
+    child.started_at = 100.0
+    delays = [restart_delay(child, 100.5) for _ in range(8)]
+    assert delays == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    child.started_at = 200.0
+    assert restart_delay(child, 260.0) == 0.0
+
+
+def test_crash_looping_shard_backs_off_then_recovers():
+    with DamselflyProcess(shards=2) as server:
+        time.sleep(2.1)  # a shard that has run this long is restarted at once
+        pid = children(server)["shard 0"]
+        for _ in range(4):
+            os.kill(pid, signal.SIGKILL)
+            pid = wait_new_child(server, "shard 0", pid, 5)
+            assert pid is not None
+        log = server.log()
+        assert "shard 0 exited with -9; restarting\n" in log
+        for delay in ("0.1", "0.2", "0.4"):
+            assert "shard 0 exited with -9; restarting in %ss" % delay in log
+        assert wait_answer(server.port, KEY0, 10) is None
