@@ -95,10 +95,15 @@ class Database:
         """The live value of ``key`` or None; expires it lazily if due.
 
         Records the access (OBJECT IDLETIME) unless the running client
-        asked for CLIENT NO-TOUCH.
+        asked for CLIENT NO-TOUCH.  The hot path: :meth:`peek` inlined.
         """
-        value = self.peek(key)
+        bucket = self.slots.get(slot_of(key))
+        if bucket is None:
+            return None
+        value = bucket.get(key)
         if value is not None:
+            if self.expires and self._expire_if_due(key, bucket):
+                return None
             keyspace = self.keyspace
             if keyspace.touch:
                 self.access[key] = keyspace.now_s
@@ -110,12 +115,17 @@ class Database:
         if bucket is None:
             return None
         value = bucket.get(key)
-        if value is not None and self.expires:
-            deadline = self.expires.get(key)
-            if deadline is not None and deadline <= self.keyspace.now_ms:
-                self._expire(key, bucket)
-                return None
+        if value is not None and self.expires and self._expire_if_due(key, bucket):
+            return None
         return value
+
+    def _expire_if_due(self, key: bytes, bucket: dict) -> bool:
+        """Lazy expiry: remove ``key`` if its deadline passed; True if it did."""
+        deadline = self.expires.get(key)
+        if deadline is not None and deadline <= self.keyspace.now_ms:
+            self._expire(key, bucket)
+            return True
+        return False
 
     def get_typed(self, key: bytes, kind: type):
         """Like :meth:`get`, raising WRONGTYPE when the value is not ``kind``."""
@@ -167,11 +177,8 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None or key not in bucket:
             return False
-        if self.expires:
-            deadline = self.expires.get(key)
-            if deadline is not None and deadline <= self.keyspace.now_ms:
-                self._expire(key, bucket)
-                return False
+        if self.expires and self._expire_if_due(key, bucket):
+            return False
         self.keyspace.before_write(self, key, slot)
         self._remove(key, slot, bucket)
         return True
