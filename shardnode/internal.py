@@ -39,7 +39,6 @@ def df_ctx(conn, args):
     conn.proto = parse_int(args[2])
     flags = args[3]
     conn.notouch = b"t" in flags
-    conn.server.keyspace.touch = not conn.notouch  # run() set it for the batch
     return "OK"
 
 

@@ -296,6 +296,7 @@ class ShardConnection(asyncio.Protocol, Session):
             if self.internal and not self.parser.trusted:
                 self.parser.trust()  # a proxy link: see RequestParser.trust
             self.refresh_plain()
+            server.keyspace.touch = not self.notouch  # CLIENT NO-TOUCH, DF.CTX
         self.last_command = spec.name
         if self.reply_mode:
             if reply is NO_REPLY or self.reply_mode == 1:

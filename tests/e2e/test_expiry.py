@@ -135,3 +135,19 @@ def test_idletime_and_no_touch(server, raw):
         other.call("TTL", "busy")
         other.call("EXISTS", "busy")
         assert other.call("OBJECT", "IDLETIME", "busy") >= 1
+
+
+def test_no_touch_applies_from_the_next_command_of_a_pipeline(server):
+    """On a shard port too, where CLIENT NO-TOUCH and GET arrive in one read."""
+    from cluster.slots import key_slot
+
+    key = next("nt%d" % i for i in range(100) if key_slot(b"nt%d" % i) < 8192)
+    with RawClient(server.shard_ports[0]) as shard:
+        shard.call("SET", key, "v")
+        time.sleep(1.1)
+        replies = shard.pipeline([("CLIENT", "NO-TOUCH", "ON"), ("GET", key),
+                                  ("OBJECT", "IDLETIME", key), ("CLIENT", "NO-TOUCH", "OFF"),
+                                  ("GET", key), ("OBJECT", "IDLETIME", key)])
+        assert replies[1] == b"v" and replies[2] >= 1
+        assert replies[4] == b"v" and replies[5] == 0
+        shard.call("DEL", key)
