@@ -17,17 +17,22 @@ def _wait(predicate, timeout=5.0):
     return predicate()
 
 
+def _info_keyspace(port, db):
+    with RawClient(port) as client:
+        for line in client.call("INFO", "keyspace").decode().splitlines():
+            if line.startswith("db%d:" % db):
+                fields = dict(f.split("=") for f in line.split(":", 1)[1].split(","))
+                return int(fields["keys"]), int(fields["expires"])
+    return 0, 0
+
+
 def _keyspace(server, db=0):
-    """(keys, expires) of ``db`` summed over the shards' INFO keyspace."""
-    keys = expires = 0
-    for port in server.shard_ports:
-        with RawClient(port) as shard:
-            for line in shard.call("INFO", "keyspace").decode().splitlines():
-                if line.startswith("db%d:" % db):
-                    fields = dict(f.split("=") for f in line.split(":", 1)[1].split(","))
-                    keys += int(fields["keys"])
-                    expires += int(fields["expires"])
-    return keys, expires
+    """(keys, expires) of ``db`` in INFO keyspace: the proxy's, which must be
+    the sum of the shards'."""
+    per_shard = [_info_keyspace(port, db) for port in server.shard_ports]
+    total = tuple(map(sum, zip(*per_shard)))
+    assert _info_keyspace(server.port, db) == total
+    return total
 
 
 @pytest.fixture
