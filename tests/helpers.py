@@ -114,6 +114,8 @@ class DamselflyProcess:
         while time.monotonic() < deadline:
             try:
                 with RawClient(self.port) as c:
+                    if self.options.get("requirepass"):
+                        c.call("AUTH", str(self.options["requirepass"]))
                     if c.call("DBSIZE") is not None and not isinstance(c.call("DBSIZE"), Err):
                         if not supervisor_logs_here or "damselfly ready" in self.log():
                             return
