@@ -239,3 +239,39 @@ def test_shard_locks_hold_across_proxy_workers():
         with RawClient(proc.port) as raw:
             assert raw.call("EXISTS", X, Y) == 1
             assert raw.call("MGET", X, Y).count(b"payload") == 1
+
+
+def test_internal_commands_are_refused_on_a_client_connection(server, raw):
+    raw.call("SET", X, "v")
+    with RawClient(server.shard_ports[0]) as shard:
+        for args in [("DF.LOCK",), ("DF.EXPORT", X), ("DF.LINK", "wrong-secret", "0"),
+                     ("DF.LOCK",)]:
+            reply = shard.call(*args)
+            assert isinstance(reply, Err) and reply.startswith("ERR unknown command")
+        assert raw.call("GET", X) == b"v"  # nothing got locked
+    for args in [("DF.LOCK",), ("DF.RUN", "0", "GET", X), ("DF.IMPORT", X, "")]:
+        assert raw.call(*args).startswith("ERR unknown command")  # nor through the proxy
+    assert raw.call("GET", X) == b"v"
+
+
+def test_cross_shard_commands_in_sharded_mode():
+    """Through the proxy they span shards as in one Redis; on a shard port
+    they must stay in one slot, as in Redis Cluster."""
+    from tests.helpers import DamselflyProcess
+
+    with DamselflyProcess(shards=2, cluster_mode="sharded") as proc:
+        with RawClient(proc.port) as raw:
+            assert raw.pipeline([("SET", X, "v"), ("RENAME", X, Y), ("GET", Y),
+                                 ("COPY", Y, X), ("MGET", X, Y)]) == [
+                b"OK", b"OK", b"v", 1, [b"v", b"v"]]
+        with RawClient(proc.shard_ports[0]) as shard:
+            assert shard.call("RENAME", X, Y) == Err(
+                "CROSSSLOT Keys in request don't hash to the same slot")
+        tag_shard = 0 if key_slot(b"t") < 8192 else 1
+        with RawClient(proc.shard_ports[1 - tag_shard]) as shard:
+            assert shard.call("SET", "{t}a", "1").startswith("MOVED %d " % key_slot(b"t"))
+        with RawClient(proc.shard_ports[tag_shard]) as shard:
+            assert shard.call("SET", "{t}a", "1") == b"OK"
+            assert shard.call("RENAME", "{t}a", "{t}b") == b"OK"
+            assert shard.call("COPY", "{t}b", "{t}c") == 1
+            assert shard.call("EXISTS", "{t}a", "{t}b", "{t}c") == 2
