@@ -1,0 +1,442 @@
+"""CLUSTER replies compared with a real Redis 7 cluster, in RESP2 and RESP3.
+
+A real cluster is built the way damselfly looks in each mode:
+
+- ``sharded`` (2 shards): two redis-server masters owning 0-8191 and
+  8192-16383, plus a third master without slots (damselfly's proxy);
+- ``emulated``: one redis-server owning every slot.
+
+Node ids, ports, epochs and ping times differ by nature and are replaced by
+placeholders; everything else (fields, order, types, texts) must be equal.
+``cluster_mode: off`` is compared with the plain reference redis-server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from cluster.cluster_replies import cluster_view
+from cluster.config import Config
+from cluster.topology import Topology
+from tests.helpers import DamselflyProcess, Err, RawClient, encode, free_port_block, wait_port
+
+REDIS = shutil.which("redis-server")
+ID = re.compile(rb"[0-9a-f]{40}")
+
+
+class RealCluster:
+    """redis-server processes with cluster-enabled yes, slots assigned by hand."""
+
+    def __init__(self, ranges):
+        self.ranges = ranges  # one (start, end) or None per master
+        self.dir = tempfile.mkdtemp(prefix="redis-cluster-")
+        self.ports = []
+        self.procs = []
+
+    def start(self):
+        for i, _ in enumerate(self.ranges):
+            port = free_port_block(1)
+            node_dir = os.path.join(self.dir, str(i))
+            os.mkdir(node_dir)
+            self.procs.append(subprocess.Popen(
+                [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                 "--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no",
+                 "--dir", node_dir],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            self.ports.append(port)
+        for port, proc in zip(self.ports, self.procs):
+            wait_port(port, proc=proc)
+        for port, slots in zip(self.ports, self.ranges):
+            with RawClient(port) as c:
+                if slots is not None:
+                    assert c.call("CLUSTER", "ADDSLOTSRANGE", *slots) == b"OK"
+                for other in self.ports:
+                    if other != port:
+                        c.call("CLUSTER", "MEET", "127.0.0.1", other)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if all(self._converged(p) for p in self.ports):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError("the reference cluster did not converge")
+
+    def _converged(self, port) -> bool:
+        with RawClient(port) as c:
+            info = c.call("CLUSTER", "INFO").decode()
+        return ("cluster_state:ok" in info
+                and "cluster_known_nodes:%d" % len(self.ports) in info)
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _needs_redis():
+    if REDIS is None:
+        pytest.skip("redis-server is not installed")
+
+
+@pytest.fixture(scope="module")
+def sharded():
+    with DamselflyProcess(shards=2, cluster_mode="sharded") as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def real_sharded():
+    _needs_redis()
+    cluster = RealCluster([(0, 8191), (8192, 16383), None]).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def real_single():
+    _needs_redis()
+    cluster = RealCluster([(0, 16383)]).start()
+    yield cluster
+    cluster.stop()
+
+
+def _ids(port) -> dict:
+    """Node id -> placeholder, by the port each id is announced with."""
+    with RawClient(port) as c:
+        nodes = c.call("CLUSTER", "NODES").decode()
+    return {line.split()[0]: int(line.split()[1].split(":")[1].split("@")[0])
+            for line in nodes.splitlines()}
+
+
+class Normalizer:
+    """Replaces one side's ids and ports with placeholders naming the same role."""
+
+    def __init__(self, port_roles: dict, ip: bytes = None):
+        self.port_roles = port_roles  # port -> role name ("n0", "n1", "proxy")
+        self.ip = ip
+        self.id_roles = {}
+
+    def learn_ids(self, port):
+        for node_id, node_port in _ids(port).items():
+            self.id_roles[node_id.encode()] = self.port_roles[node_port]
+
+    def __call__(self, value):
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if isinstance(value, dict):
+            return {self(k): self(v) for k, v in value.items()}
+        if isinstance(value, int) and value in self.port_roles:
+            return "port:" + self.port_roles[value]
+        if isinstance(value, bytes):
+            if value in self.id_roles:
+                return "id:" + self.id_roles[value]
+            if self.ip is not None and value == self.ip:
+                return "IP"
+        return value
+
+    def raw(self, data: bytes) -> bytes:
+        """The same on encoded bytes: ids keep their length, ports are integers."""
+        data = ID.sub(lambda m: ("id:%-37s" % self.id_roles[m.group(0)]).encode(), data)
+        for port, role in self.port_roles.items():
+            data = data.replace(b":%d\r\n" % port, b":port-%s\r\n" % role.encode())
+        return data
+
+
+def _raw_reply(port, *commands) -> bytes:
+    """The bytes of the last reply, read until the connection has been quiet."""
+    with RawClient(port) as c:
+        for cmd in commands[:-1]:
+            c.call(*cmd)
+        c.sock.sendall(encode(commands[-1]))
+        c.sock.settimeout(0.3)
+        data = b""
+        try:
+            while True:
+                chunk = c.sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        return data
+
+
+def _sharded_sides(sharded, real_sharded):
+    ours = Normalizer({sharded.shard_ports[0]: "n0", sharded.shard_ports[1]: "n1",
+                       sharded.port: "proxy"})
+    ours.learn_ids(sharded.port)
+    real = Normalizer(dict(zip(real_sharded.ports, ("n0", "n1", "proxy"))))
+    real.learn_ids(real_sharded.ports[0])
+    return ours, real
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_cluster_slots_matches_redis_byte_for_byte(sharded, real_sharded, proto):
+    ours, real = _sharded_sides(sharded, real_sharded)
+    hello = [("HELLO", "3")] if proto == 3 else []
+    for node in range(3):  # each shard and the proxy; each real master
+        mine = _raw_reply(([*sharded.shard_ports, sharded.port])[node], *hello,
+                          ("CLUSTER", "SLOTS"))
+        theirs = _raw_reply(real_sharded.ports[node], *hello, ("CLUSTER", "SLOTS"))
+        assert ours.raw(mine) == real.raw(theirs)
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_cluster_shards_matches_redis(sharded, real_sharded, proto):
+    ours, real = _sharded_sides(sharded, real_sharded)
+
+    def shards(port, norm):
+        with RawClient(port) as c:
+            if proto == 3:
+                c.call("HELLO", "3")
+            reply = norm(c.call("CLUSTER", "SHARDS"))
+        return sorted(reply, key=lambda shard: str(shard))  # Redis lists them in hash order
+
+    assert shards(sharded.port, ours) == shards(real_sharded.ports[2], real)
+    assert shards(sharded.shard_ports[1], ours) == shards(real_sharded.ports[1], real)
+    # RESP3 sends maps; RESP2 flat arrays, as Redis does.
+    data = _raw_reply(sharded.port, *([("HELLO", "3")] if proto == 3 else []),
+                      ("CLUSTER", "SHARDS"))
+    assert data.startswith(b"*3\r\n" + (b"%2\r\n" if proto == 3 else b"*4\r\n"))
+
+
+def _nodes_lines(port, norm):
+    """CLUSTER NODES lines, ids and ports as roles, ping/pong times and epochs masked."""
+    with RawClient(port) as c:
+        text = c.call("CLUSTER", "NODES")
+    assert text.endswith(b"\n") and not text.endswith(b"\n\n")
+    lines = []
+    for line in text.decode().split("\n")[:-1]:
+        f = line.split(" ")
+        addr, _, bus = f[1].partition("@")
+        ip, port_s = addr.rsplit(":", 1)
+        role = norm.port_roles[int(port_s)]
+        assert int(bus) == int(port_s) + 10000
+        lines.append(" ".join([norm.id_roles[f[0].encode()], ip, role, f[2], f[3], f[4],
+                               "<pong>", "<epoch>", *f[7:]]))
+    return sorted(lines)
+
+
+def test_cluster_nodes_matches_redis(sharded, real_sharded):
+    ours, real = _sharded_sides(sharded, real_sharded)
+    for node in range(3):
+        mine = _nodes_lines(([*sharded.shard_ports, sharded.port])[node], ours)
+        theirs = _nodes_lines(real_sharded.ports[node], real)
+        assert mine == theirs
+    with RawClient(sharded.shard_ports[0]) as c:
+        c.call("HELLO", "3")
+        assert type(c.call("CLUSTER", "NODES")) is bytes
+    raw3 = _raw_reply(sharded.shard_ports[0], ("HELLO", "3"), ("CLUSTER", "NODES"))
+    assert raw3.split(b"\r\n", 1)[1].startswith(b"txt:")  # a verbatim string in RESP3
+
+
+def _info_fields(port) -> dict:
+    with RawClient(port) as c:
+        text = c.call("CLUSTER", "INFO").decode()
+    assert text.endswith("\r\n")
+    return dict(line.split(":", 1) for line in text.split("\r\n") if line)
+
+
+def test_cluster_info_matches_redis(sharded, real_sharded):
+    ours = _info_fields(sharded.port)
+    theirs = _info_fields(real_sharded.ports[2])
+    gossip = {k for k in theirs if k.startswith("cluster_stats_messages")}
+    assert list(ours) == [k for k in theirs if k not in gossip or k in ours]
+    for key in ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok",
+                "cluster_slots_pfail", "cluster_slots_fail", "cluster_known_nodes",
+                "cluster_size", "total_cluster_links_buffer_limit_exceeded"):
+        assert ours[key] == theirs[key], key
+    assert _info_fields(sharded.shard_ports[1])["cluster_my_epoch"] == "2"
+
+
+ERROR_CASES = [
+    ("CLUSTER", "COUNTKEYSINSLOT", "16384"),
+    ("CLUSTER", "COUNTKEYSINSLOT", "-1"),
+    ("CLUSTER", "COUNTKEYSINSLOT", "x"),
+    ("CLUSTER", "COUNTKEYSINSLOT", "01"),
+    ("CLUSTER", "COUNTKEYSINSLOT"),
+    ("CLUSTER", "COUNTKEYSINSLOT", "1", "2"),
+    ("CLUSTER", "GETKEYSINSLOT", "1", "-1"),
+    ("CLUSTER", "GETKEYSINSLOT", "16384", "1"),
+    ("CLUSTER", "GETKEYSINSLOT", "x", "1"),
+    ("CLUSTER", "GETKEYSINSLOT", "1", "x"),
+    ("CLUSTER", "GETKEYSINSLOT", "1", "0"),
+    ("CLUSTER", "GETKEYSINSLOT", "1"),
+    ("CLUSTER", "KEYSLOT"),
+    ("CLUSTER", "KEYSLOT", "a", "b"),
+    ("CLUSTER", "KEYSLOT", "{user1000}.following"),
+    ("CLUSTER", "KEYSLOT", "foo{}{bar}"),
+    ("CLUSTER", "FOO"),
+    ("CLUSTER",),
+    ("CLUSTER", "SLOTS", "x"),
+    ("CLUSTER", "MYID", "x"),
+    ("CLUSTER", "INFO", "x"),
+    ("CLUSTER", "NODES", "x"),
+    ("CLUSTER", "SHARDS", "x"),
+    ("CLUSTER", "LINKS", "x"),
+    ("READONLY",),
+    ("READONLY", "x"),
+    ("READWRITE",),
+    ("ASKING",),
+    ("ASKING", "x"),
+    ("GET", "foo"),
+    ("MGET", "a", "b"),
+    ("MGET", "{a}1", "{a}2"),
+]
+
+
+def test_shard_replies_and_errors_match_a_redis_master(sharded, real_sharded):
+    """Shard 0 and the real master of 0-8191 answer alike, redirections included."""
+    ours, real = _sharded_sides(sharded, real_sharded)
+    with RawClient(sharded.shard_ports[0]) as mine, RawClient(real_sharded.ports[0]) as theirs:
+        for cmd in ERROR_CASES:
+            a, b = mine.call(*cmd), theirs.call(*cmd)
+            if isinstance(a, Err) and a.startswith("MOVED"):
+                a, b = a.rsplit(":", 1)[0], b.rsplit(":", 1)[0]
+            assert a == b, cmd
+
+
+def test_proxy_errors_match_redis_and_never_move(sharded, real_sharded):
+    with RawClient(sharded.port) as mine, RawClient(real_sharded.ports[0]) as theirs:
+        for cmd in ERROR_CASES:
+            a, b = mine.call(*cmd), theirs.call(*cmd)
+            if isinstance(b, Err) and (b.startswith("MOVED") or b.startswith("CROSSSLOT")):
+                assert not isinstance(a, Err), cmd  # the proxy routes keys itself
+            else:
+                assert a == b, cmd
+
+
+def test_emulated_is_a_one_node_cluster_like_redis(server, real_single):
+    """The proxy owns every slot, at the address the client reached."""
+    ours = Normalizer({server.port: "n0"})
+    ours.learn_ids(server.port)
+    real = Normalizer({real_single.ports[0]: "n0"}, ip=b"")  # Redis announces ""
+    real.learn_ids(real_single.ports[0])
+    for proto in (2, 3):
+        with RawClient(server.port) as mine, RawClient(real_single.ports[0]) as theirs:
+            if proto == 3:
+                mine.call("HELLO", "3")
+                theirs.call("HELLO", "3")
+            slots = ours(mine.call("CLUSTER", "SLOTS"))
+            assert slots == [[0, 16383, [b"127.0.0.1", "port:n0", "id:n0", {} if proto == 3 else []]]]
+            assert real(theirs.call("CLUSTER", "SLOTS")) == [[0, 16383, ["IP", "port:n0", "id:n0",
+                                                                          {} if proto == 3 else []]]]
+            shards = ours(mine.call("CLUSTER", "SHARDS"))
+            expected = real(theirs.call("CLUSTER", "SHARDS"))
+            node = expected[0][b"nodes" if proto == 3 else 3][0]
+            for i, v in enumerate(node if proto == 2 else []):
+                if v == "IP":
+                    node[i] = b"127.0.0.1"
+            if proto == 3:
+                node[b"ip"] = node[b"endpoint"] = b"127.0.0.1"
+            assert shards == expected
+            for cmd in (("CLUSTER", "INFO"), ("CLUSTER", "LINKS"), ("CLUSTER", "KEYSLOT", "x"),
+                        ("CLUSTER", "COUNTKEYSINSLOT", "5"), ("READONLY",)):
+                assert mine.call(*cmd) == theirs.call(*cmd), cmd
+    theirs = [line.replace("n0  n0", "n0 127.0.0.1 n0")  # Redis announces ""
+              for line in _nodes_lines(real_single.ports[0], real)]
+    assert _nodes_lines(server.port, ours) == theirs == [
+        "n0 127.0.0.1 n0 myself,master - 0 <pong> <epoch> connected 0-16383"]
+
+
+def test_proxy_and_shards_tell_the_same_topology(sharded):
+    with RawClient(sharded.port) as proxy, RawClient(sharded.shard_ports[0]) as s0, \
+            RawClient(sharded.shard_ports[1]) as s1:
+        slots = proxy.call("CLUSTER", "SLOTS")
+        assert s0.call("CLUSTER", "SLOTS") == slots == s1.call("CLUSTER", "SLOTS")
+        assert [r[:2] for r in slots] == [[0, 8191], [8192, 16383]]
+        ids = [c.call("CLUSTER", "MYID") for c in (s0, s1, proxy)]
+        assert [r[2][2] for r in slots] == ids[:2]
+        assert len(set(ids)) == 3 and all(ID.fullmatch(i) for i in ids)
+        shard_ids = [c.call("CLUSTER", "MYSHARDID") for c in (s0, s1, proxy)]
+        assert len(set(shard_ids + ids)) == 6 and all(ID.fullmatch(i) for i in shard_ids)
+
+
+def test_node_ids_survive_a_shard_restart(sharded):
+    with RawClient(sharded.shard_ports[1]) as c:
+        before = c.call("CLUSTER", "MYID")
+        c.call("SET", "foo", "1")  # slot 12182: shard 1
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(sharded.proc.pid)],
+                         capture_output=True, text=True).stdout
+    pid = next(int(line.split()[0]) for line in out.splitlines() if "--index 1" in line)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    after = None
+    while time.monotonic() < deadline and after is None:
+        time.sleep(0.2)
+        try:
+            with RawClient(sharded.shard_ports[1]) as c:
+                after = c.call("CLUSTER", "MYID")
+        except OSError:
+            pass
+    assert after == before
+
+
+@pytest.fixture(scope="module")
+def announced():
+    with DamselflyProcess(shards=2, cluster_announce_ip="10.1.2.3", announce_port=7777) as proc:
+        yield proc
+
+
+def test_emulated_announces_configured_address(announced):
+    with RawClient(announced.port) as c:
+        slots = c.call("CLUSTER", "SLOTS")
+        assert slots[0][2][:2] == [b"10.1.2.3", 7777]
+        assert b" 10.1.2.3:7777@17777 myself,master " in c.call("CLUSTER", "NODES")
+        assert c.call("SET", "k", "v") == b"OK"  # the proxy still serves every key
+
+
+def test_sharded_views_follow_announce_ip_and_the_reached_address():
+    """Pure: which address each view announces, without processes."""
+    config = Config({"port": 7000, "proactor_threads": 3, "cluster_mode": "sharded",
+                     "bind": "0.0.0.0"})
+    topo = Topology(config)
+    view = cluster_view(topo, None, "192.168.5.9", 7000)
+    assert [(n.ip, n.port, n.slots) for n in view.nodes] == [
+        ("192.168.5.9", 7001, ((0, 5460),)), ("192.168.5.9", 7002, ((5461, 10921),)),
+        ("192.168.5.9", 7003, ((10922, 16383),)), ("192.168.5.9", 7000, ())]
+    assert view.myself is view.nodes[3]
+    assert cluster_view(topo, 1, "::ffff:10.0.0.1", 7002).myself.ip == "10.0.0.1"
+    config.values["cluster_announce_ip"] = "203.0.113.7"
+    topo = Topology(config)
+    assert {n.ip for n in cluster_view(topo, 0, "127.0.0.1", 7001).nodes} == {"203.0.113.7"}
+    # The ids derive from the configuration: the same configuration, the same ids.
+    assert [s.node_id for s in Topology(config).shards] == [s.node_id for s in topo.shards]
+
+
+@pytest.fixture(scope="module")
+def cluster_off():
+    with DamselflyProcess(shards=2, cluster_mode="off") as proc:
+        yield proc
+
+
+def test_cluster_mode_off_matches_a_plain_redis(cluster_off, redis_ref):
+    with RawClient(cluster_off.port) as mine, RawClient(redis_ref.port) as theirs:
+        for cmd in ERROR_CASES + [("CLUSTER", "SLOTS"), ("CLUSTER", "NODES"),
+                                  ("CLUSTER", "SHARDS"), ("CLUSTER", "INFO"),
+                                  ("CLUSTER", "MYID"), ("CLUSTER", "LINKS"),
+                                  ("CLUSTER", "HELP"), ("CLUSTER", "KEYSLOT", "a")]:
+            if cmd[0] in ("GET", "MGET"):
+                continue
+            assert mine.call(*cmd) == theirs.call(*cmd), cmd
+        assert mine.call("HELLO", "3")[b"mode"] == b"standalone"
+    # The shards refuse the same way for direct clients.
+    with RawClient(cluster_off.shard_ports[0]) as c:
+        assert c.call("CLUSTER", "SLOTS") == "ERR This instance has cluster support disabled"
+        assert c.call("CLUSTER", "COUNTKEYSINSLOT", "1") == \
+            "ERR This instance has cluster support disabled"
