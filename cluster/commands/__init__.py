@@ -215,6 +215,8 @@ def resolve(spec: CommandSpec, args: list):
     if not spec.subcommands:
         return spec
     if len(args) < 2:
+        if spec.arity_ok(1):  # COMMAND alone is a command of its own
+            return spec
         from cluster.errors import wrong_arity
 
         return wrong_arity(spec.name)
