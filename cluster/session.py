@@ -369,7 +369,8 @@ class Session:
     def cmd_config_help(self, args):
         return _status([
             b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            b"GET <pattern>", b"    Return parameters matching the glob-like <pattern> and their values.",
+            b"GET <pattern>",
+            b"    Return parameters matching the glob-like <pattern> and their values.",
             b"SET <directive> <value>", b"    Set the configuration <directive> to <value>.",
             b"RESETSTAT", b"    Reset statistics reported by the INFO command.",
             b"REWRITE", b"    Rewrite the configuration file.",

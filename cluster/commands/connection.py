@@ -1,7 +1,7 @@
 """Connection-level commands: the proxy answers them for its clients, and each
 shard answers them for clients that connect to it directly (sharded mode)."""
 
-from cluster.commands import LOCAL, ALL, command, family, subcommand
+from cluster.commands import LOCAL, command, family, subcommand
 
 family("connection")
 

@@ -35,7 +35,8 @@ subcommand(config, "get", -3, "admin noscript loading stale", route=LOCAL,
            summary="Returns the effective values of configuration parameters.")
 subcommand(config, "set", -4, "admin noscript loading stale", route=ALL,
            merge="config_set",
-           tips=("request_policy:all_nodes", "response_policy:all_succeeded"), summary="Sets configuration parameters in-flight.")
+           tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
+           summary="Sets configuration parameters in-flight.")
 subcommand(config, "resetstat", 2, "admin noscript loading stale", route=ALL,
            merge="resetstat", summary="Resets the server's statistics.")
 subcommand(config, "rewrite", 2, "admin noscript loading stale", route=LOCAL,
@@ -45,7 +46,8 @@ subcommand(config, "help", 2, "loading stale", route=LOCAL,
 
 _ORDER_TIP = ("nondeterministic_output_order",)
 cmd = command("command", -1, "loading stale", acl="@connection", route=LOCAL,
-              since="2.8.13", tips=_ORDER_TIP, summary="Returns detailed information about all commands.")
+              since="2.8.13", tips=_ORDER_TIP,
+              summary="Returns detailed information about all commands.")
 subcommand(cmd, "count", 2, "loading stale", acl="@connection",
            summary="Returns a count of commands.")
 subcommand(cmd, "info", -2, "loading stale", acl="@connection", tips=_ORDER_TIP,

@@ -39,7 +39,8 @@ def test_info_parsed_by_redis_py(r):
     assert info["db0"] == {"keys": 2, "expires": 1, "avg_ttl": info["db0"]["avg_ttl"]}
     assert 0 < info["db0"]["avg_ttl"] <= 100_000
     assert info["used_memory"] > 0 and info["cluster_enabled"] == 1
-    assert info["role"] == "master" and info["tcp_port"] == r.connection_pool.connection_kwargs["port"]
+    assert info["role"] == "master"
+    assert info["tcp_port"] == r.connection_pool.connection_kwargs["port"]
     stats = r.info("commandstats")
     assert stats["cmdstat_set"]["calls"] >= 2
     assert stats["cmdstat_info"]["calls"] >= 1  # sent to both shards, counted once
@@ -154,6 +155,16 @@ def test_client_list_and_kill(server, r):
     victim.close()
     assert "victim" not in {c["name"] for c in r.client_list()}
     assert r.client_kill_filter(_id=victim_id) == 0
+
+
+def test_info_and_hello_with_cluster_mode_off():
+    with DamselflyProcess(shards=2, cluster_mode="off") as proc:
+        client = redis.Redis(port=proc.port)
+        info = client.info("cluster", "server")
+        assert info["cluster_enabled"] == 0 and info["redis_mode"] == "standalone"
+        hello = client.execute_command("HELLO", "2")
+        assert dict(zip(hello[::2], hello[1::2]))[b"mode"] == b"standalone"
+        client.close()
 
 
 def test_requirepass():
