@@ -484,15 +484,17 @@ class _ExactParser:
         if line is None:
             return None
         count = _parse_ll(line)
-        max_count = INT_MAX if self.authenticated else UNAUTH_MAX_MULTIBULK
-        if count is None or count > max_count:
+        if count is None or count > INT_MAX:
             raise ProtocolError("ERR Protocol error: invalid multibulk length")
+        if count > UNAUTH_MAX_MULTIBULK and not self.authenticated:
+            raise ProtocolError("ERR Protocol error: unauthenticated multibulk length")
         if count <= 0:
             self.pos = nxt
             return []
         args = []
         pos = nxt
-        max_bulk = self.max_bulk if self.authenticated else UNAUTH_MAX_BULK
+        max_bulk = self.max_bulk
+        authenticated = self.authenticated
         for _ in range(count):
             if pos >= len(buf):
                 self.need = pos + 1
@@ -508,6 +510,8 @@ class _ExactParser:
             size = _parse_ll(line)
             if size is None or size < 0 or size > max_bulk:
                 raise ProtocolError("ERR Protocol error: invalid bulk length")
+            if size > UNAUTH_MAX_BULK and not authenticated:
+                raise ProtocolError("ERR Protocol error: unauthenticated bulk length")
             if nxt + size + 2 > len(buf):
                 self.need = nxt + size + 2
                 return None

@@ -299,11 +299,17 @@ def test_bulk_length_over_proto_max_bulk_len():
 def test_unauthenticated_clients_get_small_limits():
     """Redis caps requests before AUTH: 10 arguments, 16 KiB per bulk."""
     eleven = b"*11\r\n" + b"$1\r\nx\r\n" * 11
-    parse_three_ways(eleven, [], "ERR Protocol error: invalid multibulk length",
+    parse_three_ways(eleven, [], "ERR Protocol error: unauthenticated multibulk length",
                      authenticated=False)
     parse_three_ways(eleven, [[b"x"] * 11])
     big = b"*2\r\n$4\r\nAUTH\r\n$16385\r\n"
-    parse_three_ways(big, [], "ERR Protocol error: invalid bulk length", authenticated=False)
+    parse_three_ways(big, [], "ERR Protocol error: unauthenticated bulk length",
+                     authenticated=False)
+    # A malformed length is reported as such first, as Redis checks it first.
+    parse_three_ways(b"*x\r\n", [], "ERR Protocol error: invalid multibulk length",
+                     authenticated=False)
+    parse_three_ways(b"*1\r\n$-1\r\n", [], "ERR Protocol error: invalid bulk length",
+                     authenticated=False)
     fits = b"*2\r\n$4\r\nAUTH\r\n$16384\r\n" + b"p" * 16384 + b"\r\n"
     parse_three_ways(fits, [[b"AUTH", b"p" * 16384]], step=1000, authenticated=False)
 
