@@ -102,8 +102,8 @@ def stats_fields(server) -> list:
 def _commandstats(server):
     out = []
     for name, (calls, seconds, rejected, failed) in server.cmdstats.items():
-        if name.startswith("df."):
-            continue  # internal commands are not commands a user sent
+        if name.startswith("df.") or not (calls or rejected or failed):
+            continue  # internal, or created for the call running now
         out.append(("cmdstat_" + name,
                     fmt.commandstat_line(calls, int(seconds * 1_000_000), rejected, failed)))
     return out
