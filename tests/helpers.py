@@ -167,7 +167,10 @@ class DamselflyProcess:
 class RedisProcess:
     """A reference redis-server (binary, else a testcontainers container)."""
 
-    def __init__(self):
+    def __init__(self, *extra_args: str):
+        """``extra_args`` go to the redis-server binary (``--requirepass pw``,
+        ``--cluster-enabled yes`` ...); tests that pass any need the binary."""
+        self.extra_args = extra_args
         self.proc = None
         self.container = None
         self.dir = tempfile.mkdtemp(prefix="redis-ref-")
@@ -192,10 +195,13 @@ class RedisProcess:
             self.port = free_port_block(1)
             self.proc = subprocess.Popen(
                 [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"],
+                 "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
+                 *self.extra_args],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             wait_port(self.port, proc=self.proc)
         else:
+            if self.extra_args:
+                raise RuntimeError("redis-server options need the redis-server binary")
             from testcontainers.redis import RedisContainer
 
             self.container = RedisContainer("redis:7.0").start()

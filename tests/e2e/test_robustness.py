@@ -9,8 +9,6 @@ from __future__ import annotations
 import random
 import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 
@@ -18,7 +16,7 @@ import hiredis
 import pytest
 
 from cluster.slots import SlotMap, split_slots
-from tests.helpers import DamselflyProcess, RawClient, free_port_block, wait_port
+from tests.helpers import DamselflyProcess, RawClient, RedisProcess
 
 # "bar" is on shard 0 and "foo" on shard 1 of a 2-shard server.
 SLOTS = SlotMap(split_slots(2))
@@ -123,14 +121,8 @@ def test_shard_ports_refuse_garbage_like_redis(server, redis_ref):
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
 def test_limits_before_auth_match_redis():
     """Before AUTH, Redis refuses more than 10 arguments and bulks over 16 KiB."""
-    port = free_port_block(1)
-    workdir = tempfile.mkdtemp(prefix="redis-auth-")
-    ref = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", "pw",
-         "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ref = RedisProcess("--requirepass", "pw").start()
     try:
-        wait_port(port, proc=ref)
         with DamselflyProcess(shards=2, requirepass="pw") as server:
             for data in (b"*11\r\n" + b"$1\r\nx\r\n" * 11,
                          b"*2\r\n$4\r\nAUTH\r\n$16385\r\n",
@@ -138,15 +130,13 @@ def test_limits_before_auth_match_redis():
                          b"*10\r\n" + b"$1\r\nx\r\n" * 10,
                          b"GET x\r\n",
                          b"*2\r\n$4\r\nAUTH\r\n$2\r\nno\r\n"):
-                assert exchange(server.port, data, 0.5) == exchange(port, data, 0.5), data[:20]
+                assert exchange(server.port, data, 0.5) == exchange(ref.port, data, 0.5), data[:20]
             with RawClient(server.port) as c:  # after AUTH the normal limits apply
                 assert c.call("AUTH", "pw") == b"OK"
                 assert c.call("ECHO", b"x" * 20000) == b"x" * 20000
                 assert c.call("MSET", *[b"k%d" % (i % 6) for i in range(12)]) == b"OK"
     finally:
-        ref.terminate()
-        ref.wait(5)
-        shutil.rmtree(workdir, ignore_errors=True)
+        ref.stop()
 
 
 # Odd but legal requests: the same replies as Redis, connection kept.

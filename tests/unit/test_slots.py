@@ -3,18 +3,15 @@ slot ranges must cover 0..16383 exactly once whatever the shard count."""
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import subprocess
-import tempfile
 
 import pytest
 
 from cluster.config import Config
 from cluster.slots import SLOT_COUNT, SlotMap, key_slot, split_slots
 from cluster.topology import Topology
-from tests.helpers import RawClient, free_port_block, wait_port
+from tests.helpers import RawClient, RedisProcess
 
 # Slots as a real redis-server 7.0 (cluster-enabled) answers CLUSTER KEYSLOT.
 KNOWN = {
@@ -62,26 +59,17 @@ def test_keys_with_the_same_tag_share_a_slot():
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
 def test_key_slot_matches_cluster_keyslot_for_random_keys():
     """A cluster-enabled redis-server is the judge for 2,000 random keys."""
-    port = free_port_block(1)
-    workdir = tempfile.mkdtemp(prefix="keyslot-")
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-         "--cluster-config-file", os.path.join(workdir, "nodes.conf"), "--save", "",
-         "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ref = RedisProcess("--cluster-enabled", "yes").start()
     try:
-        wait_port(port, proc=proc)
         rng = random.Random(11)
         alphabet = b"ab{}xyz:\x00\xff"
         keys = [bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
                 for _ in range(2000)]
-        with RawClient(port) as client:
+        with RawClient(ref.port) as client:
             slots = client.pipeline([("CLUSTER", "KEYSLOT", k) for k in keys])
         assert [key_slot(k) for k in keys] == slots
     finally:
-        proc.terminate()
-        proc.wait(5)
-        shutil.rmtree(workdir, ignore_errors=True)
+        ref.stop()
 
 
 @pytest.mark.parametrize("shards", [1, 2, 3, 7, 8, 64, 1000, 16384])
