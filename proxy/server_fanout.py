@@ -16,13 +16,20 @@ from cluster import info_sections as fmt
 from cluster.command_docs import find
 from cluster.commands import ALL as ALL_SHARDS
 from cluster.errors import CommandError
-from cluster.resp import Verbatim
+from cluster.resp import Verbatim, encode
 from cluster.session import apply_config_set
 from proxy.fanout import FANOUTS, MERGES, _first_error, merge_ok, to_all
 
 
 def info(worker, client, spec, args) -> None:
-    to_all(worker, client, spec, args, merge_info, fmt.requested(args[1:]))
+    sections = fmt.requested(args[1:])
+    if all(name in PROXY_SECTIONS for name in sections):  # no shard needed
+        slot = client.new_slot()
+        text = fmt.format_info([(name, PROXY_SECTIONS[name](worker)) for name in sections])
+        slot[1] = encode(Verbatim(text), client.proto)
+        client.deliver(slot)
+        return
+    to_all(worker, client, spec, args, merge_info, sections)
 
 
 def merge_info(gather, replies):

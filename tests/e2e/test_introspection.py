@@ -266,3 +266,21 @@ def test_info_on_a_shard_port_is_its_own(server):
     assert info["db0"]["keys"] == 1
     assert info["damselfly_role"] == "shard" and info["tcp_port"] == server.shard_ports[0]
     shard0.close()
+
+
+def test_config_set_requirepass_at_runtime(server):
+    admin = RawClient(server.port)
+    try:
+        assert admin.call("CONFIG", "SET", "requirepass", "runtime-pw") == b"OK"
+        with RawClient(server.port) as newcomer:
+            assert newcomer.call("GET", "k") == Err("NOAUTH Authentication required.")
+            assert newcomer.call("AUTH", "runtime-pw") == b"OK"
+            assert newcomer.call("GET", "k") is None
+        with RawClient(server.shard_ports[1]) as direct:
+            assert direct.call("PING") == Err("NOAUTH Authentication required.")
+        assert admin.call("PING") == b"PONG"  # connections already in stay in
+    finally:
+        assert admin.call("CONFIG", "SET", "requirepass", "") == b"OK"
+        admin.close()
+    with RawClient(server.port) as c:
+        assert c.call("PING") == b"PONG"
