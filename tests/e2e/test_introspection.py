@@ -284,3 +284,28 @@ def test_config_set_requirepass_at_runtime(server):
         admin.close()
     with RawClient(server.port) as c:
         assert c.call("PING") == b"PONG"
+
+
+def test_asyncio_client_config_and_clients_resp3(server):
+    async def main():
+        admin = redis.asyncio.Redis(port=server.port, protocol=3, client_name="async-admin")
+        other = redis.asyncio.Redis(port=server.port, protocol=2, client_name="async-other")
+        try:
+            assert await other.ping() is True
+            assert await admin.config_set("hz", "20") is True
+            assert await admin.config_get("hz") == {"hz": "20"}
+            names = {c["name"]: c for c in await admin.client_list()}
+            assert {"async-admin", "async-other"} <= set(names)
+            assert names["async-admin"]["resp"] == "3" and names["async-other"]["resp"] == "2"
+            killed = await admin.client_kill_filter(_id=int(names["async-other"]["id"]))
+            assert killed == 1
+            names = {c["name"] for c in await admin.client_list()}
+            assert "async-other" not in names
+            info = await admin.info("server")
+            assert info["hz"] == 20
+        finally:
+            await admin.config_set("hz", "10")
+            await admin.aclose()
+            await other.aclose()
+
+    asyncio.run(main())
