@@ -1,14 +1,15 @@
 """damselfly and redis-server side by side under redis-benchmark.
 
     python bench/run.py                      # 2 shards, 1 proxy worker, full run (~2-3 min)
-    python bench/run.py --quick              # a short smoke run (~30 s)
+    python bench/run.py --quick --repeat 1   # a short smoke run (~20 s)
     python bench/run.py --shards 1 --json    # also write bench/results/<time>.json
     python bench/run.py --cluster            # sharded mode, redis-benchmark --cluster to the shards
 
 Both servers are started here on free ports and stopped at the end.  Each test
 (GET, SET, INCR, MSET at -P 1 and -P 16, 50 clients, -r 100000) runs against
 redis-server and then against damselfly, alternating, so both see the same
-machine load; the table gives ops/s, the ratio damselfly/redis, and the CPU
+machine load, and each pair is repeated (--repeat, default 3); the table gives
+the median ops/s, the median of the pairs' ratios damselfly/redis, and the CPU
 seconds each server burnt per million operations (utime+stime from
 /proc/<pid>/stat, summed over every damselfly process).  The machine is shared
 and noisy: quote the ratios, not one absolute figure.
@@ -21,6 +22,7 @@ import csv
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -34,9 +36,10 @@ TESTS = ("get", "set", "incr", "mset")
 PIPELINES = (1, 16)
 CLIENTS = 50
 KEYSPACE = 100000
-# Requests per run: enough for a few seconds on damselfly at each depth.
-REQUESTS = {1: 200_000, 16: 1_000_000}
-QUICK_REQUESTS = {1: 40_000, 16: 200_000}
+# Requests per run: a couple of seconds on damselfly at each depth; each
+# pair of runs is repeated (--repeat) and the medians reported.
+REQUESTS = {1: 60_000, 16: 300_000}
+QUICK_REQUESTS = {1: 20_000, 16: 100_000}
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -120,10 +123,19 @@ def run(opts) -> dict:
         pipelines = [int(p) for p in opts.pipelines.split(",")] if opts.pipelines else PIPELINES
         for pipeline in pipelines:
             for test in tests:
-                row = {"test": test.upper(), "pipeline": pipeline}
-                for target in targets:
-                    row[target.name] = run_benchmark(target, test, pipeline, requests[pipeline])
-                row["ratio"] = row["damselfly"]["rps"] / row["redis"]["rps"]
+                runs = {t.name: [] for t in targets}
+                ratios = []
+                for r in range(opts.repeat):
+                    # Alternate who goes first, so neither always meets the other's wake.
+                    for target in (targets if r % 2 == 0 else targets[::-1]):
+                        runs[target.name].append(
+                            run_benchmark(target, test, pipeline, requests[pipeline]))
+                    ratios.append(runs["damselfly"][-1]["rps"] / runs["redis"][-1]["rps"])
+                row = {"test": test.upper(), "pipeline": pipeline,
+                       "ratio": statistics.median(ratios), "runs": runs}
+                for name, results in runs.items():
+                    row[name] = {key: statistics.median(x[key] for x in results)
+                                 for key in results[0]}
                 rows.append(row)
                 print_row(row, flush=True)
     finally:
@@ -133,6 +145,7 @@ def run(opts) -> dict:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "shards": opts.shards, "proxy_workers": opts.proxy_workers,
         "mode": "cluster" if opts.cluster else "proxy", "quick": opts.quick,
+        "repeat": opts.repeat,
         "clients": CLIENTS, "keyspace": KEYSPACE, "cpus": os.cpu_count(), "rows": rows,
     }
 
@@ -165,6 +178,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer requests: a smoke run")
     parser.add_argument("--cluster", action="store_true",
                         help="cluster_mode sharded, redis-benchmark --cluster straight to the shards")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per server and test; medians are reported (default 3)")
     parser.add_argument("--tests", help="comma-separated subset of %s" % ",".join(TESTS))
     parser.add_argument("--pipelines", help="comma-separated pipeline depths (default 1,16)")
     parser.add_argument("--json", nargs="?", const="", metavar="PATH",
