@@ -408,7 +408,10 @@ def apply_config_set(config, args) -> list:
             problem = "can't set immutable config"
         else:
             try:
-                pending.append((opt, opt.parse(args[i + 1].decode("utf-8", "replace"))))
+                value = opt.parse(args[i + 1].decode("utf-8", "replace"))
+                check = _VALUE_CHECKS.get(opt.name)
+                problem = check(value) if check is not None else None
+                pending.append((opt, value))
             except ConfigError:
                 problem = _config_value_problem(opt, args[i + 1])
         if problem:
@@ -420,6 +423,17 @@ def apply_config_set(config, args) -> list:
         config.values[opt.name] = value
     return pending
 
+
+def _check_save(value: str):
+    """``save``: pairs of non-negative integers, "<seconds> <changes> ..."."""
+    parts = value.split()
+    if len(parts) % 2 or not all(p.isdigit() for p in parts):
+        return "Invalid save parameters"
+    return None
+
+
+# Checks beyond the option's kind, as Redis makes them: name -> problem or None.
+_VALUE_CHECKS = {"save": _check_save}
 
 # Redis lists an enum's values in its own table order.
 _ENUM_ORDER = {

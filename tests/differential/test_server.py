@@ -129,6 +129,13 @@ def test_config_get_set_errors(diff):
     diff.run("CONFIG", "HELP")
 
 
+def test_config_set_save_schedule(diff):
+    for value in ("abc", "1", "1 2 3", "-1 5", "3600 1 300 100", "", "1 2"):
+        diff.run("CONFIG", "SET", "save", value)
+        diff.run("CONFIG", "GET", "save")
+    diff.run("CONFIG", "SET", "save", "")
+
+
 def test_config_set_multi_is_atomic(diff):
     diff.run("CONFIG", "SET", "maxmemory", "2mb", "maxmemory-policy", "allkeys-lru")
     diff.run("CONFIG", "GET", "maxmemory")
