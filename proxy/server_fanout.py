@@ -7,7 +7,10 @@ proxy's own process and port, clients are its clients, and the commands and
 connections counted are the ones clients sent to it.
 
 CONFIG SET is checked and applied in this proxy worker first (so an invalid
-request changes nothing anywhere), then on every shard.
+request changes nothing anywhere), then on every shard.  Other proxy workers
+(``proxy_workers`` > 1) keep their values until restarted: nothing carries a
+change between workers yet.  Likewise INFO's clients section, CLIENT LIST and
+CLIENT KILL see the connections of the worker that answers.
 """
 
 from __future__ import annotations
