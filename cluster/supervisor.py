@@ -138,16 +138,15 @@ class Supervisor:
         while time.monotonic() < deadline:
             if child.proc.poll() is not None:
                 return False
-            if child.port is None:
-                # Proxy workers share the port (SO_REUSEPORT): a connection
-                # that succeeds may have reached another worker, so look for
-                # this process's own listening socket.
-                listening = _has_listener(child.proc.pid, port)
-                if listening is not None:
-                    if listening:
-                        return True
-                    time.sleep(0.02)
-                    continue
+            # Look for this process's own listening socket: a connection that
+            # succeeds may have reached another proxy worker (they share the
+            # port), or whatever else holds the port while the child fails.
+            listening = _has_listener(child.proc.pid, port)
+            if listening is not None:
+                if listening:
+                    return True
+                time.sleep(0.02)
+                continue
             try:
                 with socket.create_connection((host, port), timeout=0.5):
                     return True

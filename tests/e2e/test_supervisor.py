@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.helpers import DamselflyProcess, Err, RawClient
+from cluster.supervisor import Child, restart_delay
+from tests.helpers import ROOT, DamselflyProcess, Err, RawClient, free_port_block
 
 # "bar" is on shard 0 and "foo" on shard 1 of a 2-shard server.
 KEY0, KEY1 = b"bar", b"foo"
@@ -197,8 +201,6 @@ def test_killed_supervisor_leaves_no_orphans():
 
 def test_restart_delay_policy():
     """Dying young doubles the delay (0.1 s up to 5 s); a long run resets it."""
-    from cluster.supervisor import Child, restart_delay
-
     child = Child("shard", 0, [], 1)
     child.started_at = 100.0
     delays = [restart_delay(child, 100.5) for _ in range(8)]
@@ -220,3 +222,32 @@ def test_crash_looping_shard_backs_off_then_recovers():
         for delay in ("0.1", "0.2", "0.4"):
             assert "shard 0 exited with -9; restarting in %ss" % delay in log
         assert wait_answer(server.port, KEY0, 10) is None
+
+
+@pytest.mark.parametrize("taken,label", [(0, "proxy 0"), (1, "shard 0"), (2, "shard 1")])
+def test_port_in_use_stops_start_up(taken, label):
+    """A port held by someone else must not pass for a started child: the
+    supervisor says which one failed, exits non-zero and leaves nothing."""
+    base = free_port_block(3)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", base + taken))
+    holder.listen(1)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cluster.cli", "--port", str(base), "--proactor_threads", "2",
+             "--bind", "127.0.0.1", "--dir", ROOT],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+            start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 1
+        assert err.splitlines()[-1] == "damselfly: %s did not start on port %d" % (
+            label, base + taken)
+        assert wait_group_empty(proc.pid, 5) == []
+    finally:
+        holder.close()
