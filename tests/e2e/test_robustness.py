@@ -280,6 +280,22 @@ def test_deep_pipeline_replies_arrive_in_order(server):
     assert_healthy(server.port)
 
 
+def test_big_values_and_pipelines_of_them(server):
+    """Values beyond the parser's 1 MB copy of a pending frame, alone and
+    back to back in one write, come back byte for byte."""
+    rng = random.Random(5)
+    big = bytes(rng.getrandbits(8) for _ in range(1 << 16)) * 300  # ~19.7 MB
+    with RawClient(server.port, timeout=60) as c:
+        assert c.call("SET", KEY0, big) == b"OK"
+        assert c.call("GET", KEY0) == big
+        values = [bytes([65 + i]) * (600_000 + i) for i in range(20)]
+        cmds = [("SET", b"big:%d" % i, v) for i, v in enumerate(values)]
+        assert c.pipeline(cmds) == [b"OK"] * 20
+        assert c.pipeline([("GET", b"big:%d" % i) for i in range(20)]) == values
+        assert c.call("DEL", KEY0, *[b"big:%d" % i for i in range(20)]) == 21
+    assert_healthy(server.port)
+
+
 def test_thousand_connections_opened_and_dropped(server):
     """Some idle, some mid-command, some with a whole command unread; the
     proxy must forget every one of them."""
