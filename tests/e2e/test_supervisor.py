@@ -134,6 +134,26 @@ def test_signal_stops_everything_quickly(signum, group):
         server.stop()
 
 
+def test_sigterm_with_a_shard_busy_still_stops_within_5_seconds():
+    """A shard stuck in a long command cannot run its signal handler: the
+    supervisor's grace period ends and it is killed."""
+    server = DamselflyProcess(shards=2).start()
+    try:
+        kids = list(children(server).values())
+        busy = RawClient(server.port, timeout=15)
+        busy.send_raw(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$2\r\n30\r\n")
+        time.sleep(0.3)
+        start = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(10)
+        assert time.monotonic() - start < 5
+        assert wait_gone(kids, 0.5) == []
+        assert wait_group_empty(server.proc.pid, 0.5) == []
+        busy.close()
+    finally:
+        server.stop()
+
+
 def test_killed_shard_is_restarted_and_clients_never_hang():
     with DamselflyProcess(shards=2) as server:
         with RawClient(server.port) as c:
