@@ -17,13 +17,22 @@ from cluster.resp import RawReply, encode, encode_command, encode_error
 from cluster.slots import key_slot
 
 
+_decoder = [hiredis.Reader(replyError=CommandError)]
+
+
 def decode_reply(data):
-    """Decode one encoded reply (bytes from a link) into Python values."""
+    """Decode one encoded reply (bytes from a link) into Python values.
+
+    One reader serves every call (making a reader costs more than parsing a
+    short reply); ``data`` is always one whole reply, so it is left empty.
+    """
     if type(data) is not bytes:
         return data  # already decoded (errors from a down link are bytes too)
-    reader = hiredis.Reader(replyError=CommandError)
+    reader = _decoder[0]
     reader.feed(data)
     value = reader.gets()
+    if value is False:  # pragma: no cover - a truncated reply: start afresh
+        _decoder[0] = hiredis.Reader(replyError=CommandError)
     return value
 
 
