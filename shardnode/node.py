@@ -251,11 +251,15 @@ class ShardConnection(asyncio.Protocol, Session):
             if entry is None:
                 return self._error(errors.unknown_command(args[0], args[1:]), None)
         spec, fn, plain = entry
-        if plain and self.plain:  # the common case: only arity to check
+        if plain and self.plain:  # the common case: arity (and in sharded mode, the slot)
             argc = len(args)
             arity = spec.arity
             if argc != arity and (arity > 0 or argc < -arity):
                 return self._error(errors.wrong_arity(spec.name), spec)
+            if self.slot_checked and spec.has_keys:
+                moved = self.check_slots(spec, args)
+                if moved is not None:
+                    return self._error(moved, spec)
         else:
             plain = False
             if spec.subcommands:
@@ -311,9 +315,9 @@ class ShardConnection(asyncio.Protocol, Session):
         return data
 
     def refresh_plain(self) -> None:
-        """Plain: authenticated, replies on, and no MOVED check to make."""
-        self.plain = (self.authenticated and not self.reply_mode
-                      and (self.internal or not self.server.sharded))
+        """Plain: authenticated and replies on.  Slot-checked: a direct client in sharded mode."""
+        self.plain = self.authenticated and not self.reply_mode
+        self.slot_checked = self.server.sharded and not self.internal
 
     def _error(self, text: str, spec) -> bytes:
         self.server.count_error(text)
@@ -329,13 +333,16 @@ class ShardConnection(asyncio.Protocol, Session):
 
     def check_slots(self, spec, args):
         """Sharded mode: CROSSSLOT across slots, MOVED for slots not ours."""
-        keys = spec.keys(args)
-        if not keys:
-            return None
-        slot = slot_of(keys[0])
-        for key in keys[1:]:
-            if slot_of(key) != slot:
-                return errors.CROSSSLOT
+        if spec.single_key:
+            slot = slot_of(args[1])
+        else:
+            keys = spec.keys(args)
+            if not keys:
+                return None
+            slot = slot_of(keys[0])
+            for key in keys[1:]:
+                if slot_of(key) != slot:
+                    return errors.CROSSSLOT
         owner = self.server.slot_owner[slot]
         if owner != self.server.index:
             topology = self.server.topology
