@@ -160,10 +160,10 @@ OPTIONS = [
            "sharded: each shard is announced as a master with its slots.",
            redis=False, choices=("off", "emulated", "sharded")),
     Option("cluster_announce_ip", "str", "",
-           "Address announced in CLUSTER replies; empty: the bind address "
-           "(emulated: the address the client connected to).", redis=True),
+           "Address announced in CLUSTER replies and MOVED; empty: the address "
+           "the client connected to.", redis=True),
     Option("announce_port", "int", 0,
-           "Port announced for the proxy in emulated mode; 0: the real port.",
+           "Port announced for the proxy node; 0: the port the client connected to.",
            redis=False, minimum=0, maximum=65535),
     Option("hz", "int", 10, "Background task frequency (active expiry cycles per second).",
            mutable=True, minimum=1, maximum=500),
