@@ -7,21 +7,26 @@ proxy's own process and port, clients are its clients, and the commands and
 connections counted are the ones clients sent to it.
 
 CONFIG SET is checked and applied in this proxy worker first (so an invalid
-request changes nothing anywhere), then on every shard.  Other proxy workers
-(``proxy_workers`` > 1) keep their values until restarted: nothing carries a
-change between workers yet.  Likewise INFO's clients section, CLIENT LIST and
-CLIENT KILL see the connections of the worker that answers.
+request changes nothing anywhere), then on every shard.  With several proxy
+workers, each follows shard 0's runtime values once a second
+(:func:`follow_shard_config`), so a change made through one worker reaches
+the others.  INFO's clients section, CLIENT LIST and CLIENT KILL see the
+connections of the worker that answers.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from cluster import info_sections as fmt
 from cluster.command_docs import find
 from cluster.commands import ALL as ALL_SHARDS
 from cluster.errors import CommandError
 from cluster.resp import Verbatim, encode
+from cluster.config import OPTIONS, ConfigError
 from cluster.session import apply_config_set
-from proxy.fanout import FANOUTS, MERGES, _first_error, merge_ok, to_all
+from proxy.fanout import FANOUTS, MERGES, _first_error, decode_reply, merge_ok, to_all
+from proxy.links import DEFAULT_CONTEXT
 
 
 def info(worker, client, spec, args) -> None:
@@ -201,7 +206,33 @@ def config_set(worker, client, spec, args) -> None:
     except CommandError as exc:
         client.error_reply(exc.args[0])
         return
+    worker.config_epoch = getattr(worker, "config_epoch", 0) + 1
     to_all(worker, client, spec, args, merge_ok)
+
+
+CONFIG_FOLLOW_SECONDS = 1.0
+_MUTABLE = [o for o in OPTIONS if o.mutable]
+_CONFIG_GET_MUTABLE = [b"CONFIG", b"GET"] + [o.redis_name.encode() for o in _MUTABLE]
+
+
+async def follow_shard_config(worker) -> None:
+    """Adopt shard 0's runtime values: every CONFIG SET through any worker
+    reaches every shard, so shard 0 holds the latest of them."""
+    link = worker.links[0]
+    while True:
+        await asyncio.sleep(CONFIG_FOLLOW_SECONDS)
+        epoch = getattr(worker, "config_epoch", 0)
+        reply = decode_reply(await link.request(DEFAULT_CONTEXT, _CONFIG_GET_MUTABLE))
+        if not isinstance(reply, list) or getattr(worker, "config_epoch", 0) != epoch:
+            continue  # shard down, or this worker's own CONFIG SET raced the read
+        values = dict(zip(reply[::2], reply[1::2]))
+        for opt in _MUTABLE:
+            raw = values.get(opt.redis_name.encode())
+            if raw is not None:
+                try:
+                    worker.config.values[opt.name] = opt.parse(raw.decode())
+                except ConfigError:
+                    pass
 
 
 def config_resetstat(worker, client, spec, args) -> None:

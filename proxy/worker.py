@@ -45,6 +45,7 @@ class ProxyWorker:
         # Commands the proxy answers itself (INFO commandstats): name ->
         # [calls, usec, rejected, failed]; shards count the rest.
         self.cmdstats: dict = {}
+        self._config_follower = None
         self._server = None
 
     def next_client_id(self) -> int:
@@ -96,6 +97,9 @@ class ProxyWorker:
 
     async def start(self):
         await asyncio.gather(*(link.connect() for link in self.links))
+        if self.config.proxy_workers > 1:  # CONFIG SET made through another worker
+            self._config_follower = asyncio.ensure_future(
+                server_fanout.follow_shard_config(self))
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET6 if ":" in self.config.bind else socket.AF_INET,
                              socket.SOCK_STREAM)
@@ -108,6 +112,8 @@ class ProxyWorker:
         return self._server
 
     async def close(self):
+        if self._config_follower is not None:
+            self._config_follower.cancel()
         if self._server is not None:
             self._server.close()
         for client in list(self.clients.values()):

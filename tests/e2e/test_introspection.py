@@ -309,3 +309,31 @@ def test_asyncio_client_config_and_clients_resp3(server):
             await other.aclose()
 
     asyncio.run(main())
+
+
+def test_config_set_reaches_every_proxy_worker():
+    """CONFIG SET through one worker: the other follows within seconds."""
+    with DamselflyProcess(shards=2, proxy_workers=2) as proc:
+        by_worker = {}
+        opened = []
+        for _ in range(40):  # SO_REUSEPORT spreads connections over workers
+            c = RawClient(proc.port)
+            opened.append(c)
+            by_worker.setdefault(c.call("CLIENT", "ID") >> 40, c)
+            if len(by_worker) == 2:
+                break
+        try:
+            assert len(by_worker) == 2, "every connection landed on one worker"
+            first, second = by_worker[0], by_worker[1]
+            assert first.call("CONFIG", "SET", "maxmemory-policy", "volatile-ttl") == b"OK"
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                got = second.call("CONFIG", "GET", "maxmemory-policy")
+                if got == [b"maxmemory-policy", b"volatile-ttl"]:
+                    break
+                time.sleep(0.1)
+            assert got == [b"maxmemory-policy", b"volatile-ttl"]
+            assert first.call("CONFIG", "GET", "maxmemory-policy")[1] == b"volatile-ttl"
+        finally:
+            for c in opened:
+                c.close()
