@@ -440,3 +440,11 @@ def test_cluster_mode_off_matches_a_plain_redis(cluster_off, redis_ref):
         assert c.call("CLUSTER", "SLOTS") == "ERR This instance has cluster support disabled"
         assert c.call("CLUSTER", "COUNTKEYSINSLOT", "1") == \
             "ERR This instance has cluster support disabled"
+
+
+def test_info_cluster_section(sharded, cluster_off):
+    for port in (sharded.port, *sharded.shard_ports):
+        with RawClient(port) as c:
+            assert c.call("INFO", "cluster") == b"# Cluster\r\ncluster_enabled:1\r\n"
+    with RawClient(cluster_off.port) as c:
+        assert c.call("INFO", "cluster") == b"# Cluster\r\ncluster_enabled:0\r\n"
