@@ -266,6 +266,11 @@ def test_info_on_a_shard_port_is_its_own(server):
     assert info["db0"]["keys"] == 1
     assert info["damselfly_role"] == "shard" and info["tcp_port"] == server.shard_ports[0]
     shard0.close()
+    # COMMAND is answered from the same table on a shard port as on the proxy.
+    with RawClient(server.port) as proxy, RawClient(server.shard_ports[0]) as shard:
+        for args in (("COMMAND", "COUNT"), ("COMMAND", "INFO", "mset", "client"),
+                     ("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2")):
+            assert shard.call(*args) == proxy.call(*args)
 
 
 def test_config_set_requirepass_at_runtime(server):
