@@ -350,6 +350,16 @@ class RequestParser:
         self._returned += len(out)
         self._returned_bytes = done
         self._tail = data[-9:] if len(data) >= 9 else (tail + data)[-9:]
+        pending = self._chunk_bytes - done
+        rebased = out and 0 < pending <= len(data) and data[len(data) - pending] == 42
+        if rebased:
+            # Commands ended in this read and what follows starts a frame
+            # ("*"): keep only that, so the copy never grows past one command.
+            self._chunks = chunks = [data[len(data) - pending :]]
+            self._chunk_bytes = pending
+            self._returned = self._returned_bytes = done = 0
+            self._tracking = True
+            self._check_after = 0
         if self._tracking:
             if self._chunk_bytes > self.TRACK_LIMIT:
                 self._tracking = False
@@ -358,7 +368,7 @@ class RequestParser:
                     or self._chunk_bytes == len(data) or not reader.has_data()):
                 # Check the pending frame's headers now, so a huge length is
                 # refused before its data is awaited.
-                return self._check_pending(out)
+                return self._check_pending(out, rebased)
         elif self._chunk_bytes - done > self.max_bulk + PROTO_MBULK_BIG_ARG:
             # Untracked: only a size guard on the command still incomplete.
             raise ProtocolError("ERR Protocol error: invalid bulk length", out)
@@ -380,18 +390,22 @@ class RequestParser:
         except ProtocolError as exc:
             return exc.args[1], exc.args[0], parser
 
-    def _check_pending(self, out):
+    def _check_pending(self, out, rebased):
+        """The exact parser over the copy; ``rebased``: ``out`` is not in it."""
         cmds, error, parser = self._reparse()
-        before = self._returned - len(out)
+        if rebased:
+            head, before = out, 0
+        else:
+            head, before = [], self._returned - len(out)
         if error is not None:
-            raise ProtocolError(error, cmds[before:])
+            raise ProtocolError(error, head + cmds[before:])
         rest = parser.buf[parser.pos :]
         if len(cmds) > self._returned:
             # hiredis read an inline command as RESP (a "$..." line after a
             # multibulk): the exact parser takes over from here.
             self._reset_reader()
             self._slow_buf = bytearray(rest)
-            return cmds[before:]
+            return head + cmds[before:]
         # Every command before parser.pos is verified: keep only the one
         # still incomplete, so the next check does not parse them again.
         self._chunks = [rest]
