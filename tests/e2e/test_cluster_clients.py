@@ -170,11 +170,38 @@ def test_proxy_never_moves_and_spans_shards(any_cluster):
         r.close()
 
 
-def test_plain_asyncio_redis_client_on_proxy(sharded):
+@pytest.fixture(scope="module")
+def cluster_off():
+    with DamselflyProcess(shards=2, cluster_mode="off") as proc:
+        yield proc
+
+
+@pytest.fixture(params=["off", "emulated", "sharded"])
+def every_mode(request, server, sharded, cluster_off):
+    proc = {"off": cluster_off, "emulated": server, "sharded": sharded}[request.param]
+    with RawClient(proc.port) as c:
+        c.call("FLUSHALL")
+    return request.param, proc
+
+
+def test_plain_clients_on_the_proxy_in_every_mode(every_mode):
     import asyncio_redis
 
+    mode, proc = every_mode
+    r = redis.Redis(port=proc.port)
+    try:
+        keys = ["plain:%d" % i for i in range(100)]
+        assert r.mset({k: k for k in keys})  # spans both shards
+        assert r.mget(keys) == [k.encode() for k in keys]
+        assert r.dbsize() == 100
+        if mode == "off":
+            with pytest.raises(redis.ResponseError, match="cluster support disabled"):
+                r.execute_command("CLUSTER", "SLOTS")
+    finally:
+        r.close()
+
     async def scenario():
-        conn = await asyncio_redis.Connection.create(host="127.0.0.1", port=sharded.port)
+        conn = await asyncio_redis.Connection.create(host="127.0.0.1", port=proc.port)
         try:
             await conn.set("ar:a", "1")
             await conn.set("ar:zz", "2")

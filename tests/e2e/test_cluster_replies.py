@@ -95,7 +95,8 @@ def _needs_redis():
 
 @pytest.fixture(scope="module")
 def sharded():
-    with DamselflyProcess(shards=2, cluster_mode="sharded") as proc:
+    # A wildcard bind: the announced address is then the one each client reached.
+    with DamselflyProcess(shards=2, cluster_mode="sharded", bind="0.0.0.0") as proc:
         yield proc
 
 
@@ -448,3 +449,15 @@ def test_info_cluster_section(sharded, cluster_off):
             assert c.call("INFO", "cluster") == b"# Cluster\r\ncluster_enabled:1\r\n"
     with RawClient(cluster_off.port) as c:
         assert c.call("INFO", "cluster") == b"# Cluster\r\ncluster_enabled:0\r\n"
+
+
+def test_announced_address_is_the_one_the_client_reached(sharded):
+    """Behind a wildcard bind, each client is told the address it used (127.0.0.2 is loopback too)."""
+    for host in ("127.0.0.1", "127.0.0.2"):
+        with RawClient(sharded.port, host=host) as c:
+            assert {r[2][0] for r in c.call("CLUSTER", "SLOTS")} == {host.encode()}
+            nodes = c.call("CLUSTER", "NODES").decode().splitlines()
+            assert {line.split()[1].split(":")[0] for line in nodes} == {host}
+        with RawClient(sharded.shard_ports[0], host=host) as c:
+            assert c.call("GET", "foo") == "MOVED 12182 %s:%d" % (host, sharded.shard_ports[1])
+            assert {r[2][0] for r in c.call("CLUSTER", "SLOTS")} == {host.encode()}
