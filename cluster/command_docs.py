@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 
 from cluster.commands import COMMANDS, lookup, resolve
+from cluster.commands.keyspecs import VARIABLE_KEY_FLAGS
 from cluster.errors import CommandError, SYNTAX, unknown_subcommand, wrong_arity
 from cluster.resp import SetReply
 
@@ -79,6 +80,10 @@ def key_specs(spec) -> list:
     if per_key and last >= first:
         return [_range_spec(pos, 0, 1, flags)
                 for pos, flags in zip(range(first, last + 1, step), spec.key_flags)]
+    if per_key:  # BITOP: one spec per leading key, the last one covers the rest
+        *leading, rest = spec.key_flags
+        return [_range_spec(first + i, 0, 1, flags) for i, flags in enumerate(leading)] \
+            + [_range_spec(first + len(leading), last, step, rest)]
     flags = spec.key_flags or _default_key_flags(spec)
     ks = _range_spec(first, last - first if last >= 0 else last, step, flags)
     if spec.key_notes:
@@ -197,10 +202,12 @@ def getkeys(args, with_flags: bool) -> list:
     out = []
     for p in positions:
         flags = specs[0][b"flags"]
-        for ks in specs:
+        for ks in specs:  # the last spec that starts at or before the key
             begin = ks[b"begin_search"][b"spec"].get(b"index")
-            if begin == p:
+            if begin is not None and begin <= p:
                 flags = ks[b"flags"]
+        if "variable_flags" in flags:  # SET ... GET, BITFIELD ... SET
+            flags = _ordered(VARIABLE_KEY_FLAGS[spec.name](request), _KEY_FLAG_ORDER)
         out.append([request[p], flags])
     return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hiredis
 
-from cluster.errors import CommandError
+from cluster.errors import CommandError, wrong_arity
 from cluster.resp import RawReply, encode, encode_command, encode_error
 from cluster.slots import key_slot
 
@@ -148,6 +148,9 @@ def to_all(worker, client, spec, args, merge, extra=None) -> None:
 def split(worker, client, spec, args, merge) -> None:
     """Group the key arguments (with their values, by key_step) by shard."""
     step = spec.key_step or 1
+    if (len(args) - spec.first_key) % step:  # MSET with a key missing its value
+        client.error_reply(wrong_arity(spec.name))  # before any shard writes
+        return
     positions = spec.key_positions(args)
     owner = worker.slot_owner
     groups: dict = {}

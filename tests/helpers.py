@@ -269,3 +269,17 @@ def encode(args) -> bytes:
             a = str(a).encode()
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(parts)
+
+
+def names_on_shard(shard: int, n: int, prefix: str = "k") -> list:
+    """``n`` key names (prefix + number) whose slots the given shard of the
+    2-shard ``server`` owns (slots below 8192 are shard 0's)."""
+    from cluster.slots import key_slot
+
+    out, i = [], 0
+    while len(out) < n:
+        name = "%s%d" % (prefix, i)
+        if (key_slot(name.encode()) >= 8192) == bool(shard):
+            out.append(name)
+        i += 1
+    return out

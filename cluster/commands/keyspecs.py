@@ -2,21 +2,38 @@
 
 Each hook is a pure function of the request's arguments and comes with a
 ``*_positions`` twin giving argument indexes; both the proxy (routing,
-splitting) and the shard (CROSSSLOT checks) call them through the spec.
+splitting) and the shard (CROSSSLOT checks) call them through the spec
+(``keys_hook=`` names the hook).  A hooked command is reported with the
+``movablekeys`` flag, so only commands Redis flags that way belong here
+(EVAL's numkeys, XREAD's STREAMS, SORT's BY/GET ...).  BITOP and LCS are
+plain ranges: ``keys=(2, -1, 1)`` and ``keys=(1, 2, 1)``.
 """
 
-
-def bitop(args):
-    return args[2:]
-
-
-def bitop_positions(args):
-    return list(range(2, len(args)))
+# Key flags that depend on the arguments (key specs flagged
+# ``variable_flags``): COMMAND GETKEYSANDFLAGS reports these, as Redis's
+# setGetKeys / bitfieldGetKeys do.
 
 
-def lcs(args):
-    return args[1:3]
+def _set_key_flags(args) -> tuple:
+    """SET reads the key only with GET."""
+    if any(arg.lower() == b"get" for arg in args[3:]):
+        return ("RW", "access", "update")
+    return ("OW", "update")
 
 
-def lcs_positions(args):
-    return [1, 2]
+def _bitfield_key_flags(args) -> tuple:
+    """BITFIELD writes with SET/INCRBY (or a request it cannot parse)."""
+    i = 2
+    while i < len(args):
+        remaining = len(args) - i - 1
+        name = args[i].lower()
+        if name == b"get" and remaining >= 2:
+            i += 3
+        elif name == b"overflow" and remaining >= 1:
+            i += 2
+        else:
+            return ("RW", "access", "update")
+    return ("RO", "access")
+
+
+VARIABLE_KEY_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
