@@ -198,7 +198,7 @@ class Session:
         return Verbatim(self.client_line() + b"\n")
 
     def cmd_client_list(self, args):
-        sessions = list(self.server.clients.values())
+        sessions = self._user_sessions()
         if len(args) > 2:
             opt = args[2].lower()
             if opt == b"id" and len(args) > 3:
@@ -232,9 +232,8 @@ class Session:
         )
 
     def cmd_client_kill(self, args):
-        server = self.server
         if len(args) == 3:  # old form: CLIENT KILL addr
-            for s in list(server.clients.values()):
+            for s in self._user_sessions():
                 if s.addr.encode() == args[2]:
                     s.kill()
                     return "OK"
@@ -272,13 +271,18 @@ class Session:
             else:
                 raise CommandError(errors.SYNTAX)
         killed = 0
-        for s in list(server.clients.values()):
+        for s in self._user_sessions():
             if skipme and s is self:
                 continue
             if all(f(s) for f in filters):
                 s.kill()
                 killed += 1
         return killed
+
+    def _user_sessions(self) -> list:
+        """Client connections, without the proxy's links to a shard: those are
+        the cluster's plumbing, not clients to list or kill."""
+        return [s for s in self.server.clients.values() if not getattr(s, "internal", False)]
 
     def kill(self) -> None:
         raise NotImplementedError

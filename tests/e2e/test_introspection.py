@@ -271,6 +271,11 @@ def test_info_on_a_shard_port_is_its_own(server):
         for args in (("COMMAND", "COUNT"), ("COMMAND", "INFO", "mset", "client"),
                      ("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2")):
             assert shard.call(*args) == proxy.call(*args)
+        # The proxy's links are not clients of the shard: not listed, not killable.
+        listed = shard.call("CLIENT", "LIST").splitlines()
+        assert len(listed) == 1 and listed[0].startswith(b"id=%d " % shard.call("CLIENT", "ID"))
+        assert shard.call("CLIENT", "KILL", "SKIPME", "yes") == 0
+        assert proxy.call("PING") == b"PONG"
 
 
 def test_config_set_requirepass_at_runtime(server):
