@@ -185,6 +185,8 @@ class Supervisor:
                     if time.monotonic() >= child.restart_at:
                         self.spawn(child)
                 elif child.proc is not None and child.proc.poll() is not None:
+                    if self.stopping:
+                        break  # it died of the same signal that stops us
                     code = child.proc.returncode
                     child.restarts += 1
                     delay = restart_delay(child, time.monotonic())
