@@ -453,3 +453,16 @@ def test_command_info_matches_redis(diff, name):
 def test_command_getkeys(diff, args):
     diff.run("COMMAND", "GETKEYS", *args)
     diff.run("COMMAND", "GETKEYSANDFLAGS", *args)
+
+
+def test_resp3_replies(diff):
+    """LCS IDX is a map in RESP3; the rest keep their RESP2 shapes."""
+    diff.both("HELLO", "3")
+    diff.run("MSET", A0, "ohmytext", A1, "mynewtext")
+    diff.run("LCS", A0, A1, "IDX", "WITHMATCHLEN")
+    diff.run("LCS", A0, A1, "LEN")
+    diff.run("INCRBYFLOAT", B0, "1.5")
+    diff.run("GET", "missing")
+    diff.run("SET", A0, "v", "NX")
+    diff.run("MGET", A0, "missing")
+    diff.run("GETEX", "missing")
