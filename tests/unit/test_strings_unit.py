@@ -72,3 +72,85 @@ def test_parse_infinities_and_long_inputs():
     assert parse_long_double(b"-Infinity") == float("-inf")
     assert parse_long_double(b"0" * 5000 + b"1") == 1  # beyond int()'s digit guard
     assert parse_long_double(b"1" + b"0" * 4500) > 10**4499
+
+
+# -- WRONGTYPE ---------------------------------------------------------------
+# No other value type exists yet to make a differential test of it, so the
+# handlers run here on a Database holding a list value.
+
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+
+
+@pytest.fixture
+def conn():
+    from types import SimpleNamespace
+
+    from shardnode.db import Keyspace
+
+    keyspace = Keyspace(dbnum=1, clock=lambda: 1_000_000)
+    db = keyspace.dbs[0]
+    db.set(b"list", [b"item"])
+    db.set(b"str", b"abc")
+    config = SimpleNamespace(proto_max_bulk_len=512 * 1024 * 1024)
+    return SimpleNamespace(db=db, server=SimpleNamespace(keyspace=keyspace, config=config))
+
+
+def _run(conn, *args):
+    from shardnode.registry import HANDLERS, load_families
+
+    load_families()
+    args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return HANDLERS[args[0].decode().lower()](conn, args)
+
+
+@pytest.mark.parametrize("args", [
+    ("GET", "list"), ("SET", "list", "v", "GET"), ("SET", "list", "v", "NX", "GET"),
+    ("GETEX", "list"), ("GETEX", "list", "EX", "10"), ("GETDEL", "list"),
+    ("GETSET", "list", "v"), ("APPEND", "list", "v"), ("STRLEN", "list"),
+    ("GETRANGE", "list", "0", "1"), ("SUBSTR", "list", "0", "1"),
+    ("SETRANGE", "list", "0", "v"), ("SETRANGE", "list", "0", ""), ("INCR", "list"),
+    ("DECR", "list"), ("INCRBY", "list", "1"), ("DECRBY", "list", "1"),
+    ("INCRBYFLOAT", "list", "1"), ("SETBIT", "list", "0", "1"), ("GETBIT", "list", "0"),
+    ("BITCOUNT", "list"), ("BITCOUNT", "list", "x"), ("BITPOS", "list", "1"),
+    ("BITOP", "AND", "dest", "str", "list"), ("BITFIELD", "list", "GET", "u8", "0"),
+    ("BITFIELD", "list", "SET", "u8", "0", "1"), ("BITFIELD_RO", "list", "GET", "u8", "0"),
+])
+def test_wrongtype(conn, args):
+    with pytest.raises(CommandError, match="^WRONGTYPE "):
+        _run(conn, *args)
+    assert conn.db.get(b"list") == [b"item"]
+    assert conn.db.get(b"dest") is None
+
+
+@pytest.mark.parametrize("args,error", [
+    # Redis checks these arguments before it looks the key up.
+    (("SETRANGE", "list", "-1", "v"), "ERR offset is out of range"),
+    (("INCRBY", "list", "x"), "ERR value is not an integer or out of range"),
+    (("GETRANGE", "list", "x", "1"), "ERR value is not an integer or out of range"),
+    (("SETBIT", "list", "0", "2"), "ERR bit is not an integer or out of range"),
+    (("GETBIT", "list", "-1"), "ERR bit offset is not an integer or out of range"),
+    (("BITPOS", "list", "2"), "ERR The bit argument must be 1 or 0."),
+    (("BITFIELD", "list", "GET", "u64", "0"), "ERR Invalid bitfield type. Use something "
+     "like i16 u8. Note that u64 is not supported but i64 is."),
+    (("SET", "list", "v", "EX", "0", "GET"), "ERR invalid expire time in 'set' command"),
+    (("LCS", "list", "str"), "ERR The specified keys must contain string values"),
+    (("LCS", "str", "list", "FOO"), "ERR The specified keys must contain string values"),
+])
+def test_errors_that_come_before_the_type_check(conn, args, error):
+    with pytest.raises(CommandError) as exc:
+        _run(conn, *args)
+    assert exc.value.args[0] == error
+
+
+def test_commands_that_overwrite_or_skip_other_types(conn):
+    assert _run(conn, "MGET", "list", "str") == [None, b"abc"]
+    assert _run(conn, "MSETNX", "list", "v", "new", "v") == 0
+    assert _run(conn, "SETNX", "list", "v") == 0
+    assert _run(conn, "SET", "list", "v") == "OK"
+    assert conn.db.get(b"list") == b"v"
+    conn.db.set(b"list", [b"item"])
+    assert _run(conn, "MSET", "list", "w") == "OK"
+    assert conn.db.get(b"list") == b"w"
+    conn.db.set(b"list", [b"item"])
+    assert _run(conn, "BITOP", "NOT", "list", "str") == 3
+    assert conn.db.get(b"list") == bytes(255 - c for c in b"abc")
