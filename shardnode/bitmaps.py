@@ -16,13 +16,6 @@ from shardnode.strings import clamp_range
 _U64 = (1 << 64) - 1
 _I64_MAX = (1 << 63) - 1
 
-_BIT_ARGUMENT = "ERR The bit argument must be 1 or 0."
-_BITOP_NOT_ONE_KEY = "ERR BITOP NOT must be called with a single source key."
-_BITFIELD_TYPE = ("ERR Invalid bitfield type. Use something like i16 u8. "
-                  "Note that u64 is not supported but i64 is.")
-_BITFIELD_OVERFLOW = "ERR Invalid OVERFLOW type specified"
-_BITFIELD_RO_WRITE = "ERR BITFIELD_RO only supports the GET subcommand"
-
 
 def _s64(x: int) -> int:
     """``x`` as C's int64_t after wrap-around."""
@@ -137,7 +130,7 @@ def bitcount(conn, args):
 def bitpos(conn, args):
     bit = parse_int(args[2])
     if bit not in (0, 1):
-        raise CommandError(_BIT_ARGUMENT)
+        raise CommandError(errors.BIT_ARGUMENT)
     value = conn.db.get_typed(args[1], bytes)
     if value is None:  # an endless run of clear bits
         return -1 if bit else 0
@@ -176,7 +169,7 @@ def bitop(conn, args):
     if op not in (b"and", b"or", b"xor", b"not"):
         raise CommandError(errors.SYNTAX)
     if op == b"not" and len(args) != 4:
-        raise CommandError(_BITOP_NOT_ONE_KEY)
+        raise CommandError(errors.BITOP_NOT_ONE_KEY)
     db = conn.db
     sources = []
     for key in args[3:]:
@@ -215,10 +208,10 @@ def _field_type(raw: bytes):
     """i1..i64 or u1..u63 (lower case only, as Redis): (signed, bits)."""
     signed = raw[:1] == b"i"
     if not signed and raw[:1] != b"u":
-        raise CommandError(_BITFIELD_TYPE)
-    bits = parse_int(raw[1:], _BITFIELD_TYPE)
+        raise CommandError(errors.BITFIELD_TYPE)
+    bits = parse_int(raw[1:], errors.BITFIELD_TYPE)
     if bits < 1 or bits > (64 if signed else 63):
-        raise CommandError(_BITFIELD_TYPE)
+        raise CommandError(errors.BITFIELD_TYPE)
     return signed, bits
 
 
@@ -296,7 +289,7 @@ def _parse_bitfield(conn, args):
         if name == b"overflow" and remaining >= 1:
             kind = _OVERFLOW_KINDS.get(args[i + 1].lower())
             if kind is None:
-                raise CommandError(_BITFIELD_OVERFLOW)
+                raise CommandError(errors.BITFIELD_OVERFLOW)
             i += 2
             continue
         opcode, needs = _OPCODES.get(name, (None, 0))
@@ -322,7 +315,7 @@ def _bitfield(conn, args, read_only: bool):
         return [_signed(_read_field(value, op[4], op[3]), op[3]) if op[2]
                 else _read_field(value, op[4], op[3]) for op in ops]
     if read_only:
-        raise CommandError(_BITFIELD_RO_WRITE)
+        raise CommandError(errors.BITFIELD_RO_WRITE)
     value, grown = _string_for_bit_write(db, key, highest)
     buf = bytearray(value)
     out = []

@@ -21,12 +21,6 @@ from shardnode.registry import handler
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)
 
-_DECREMENT_OVERFLOW = "ERR decrement would overflow"
-_OFFSET_OUT_OF_RANGE = "ERR offset is out of range"
-_LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
-_LCS_LEN_AND_IDX = "ERR If you want both the length and indexes, please just use IDX."
-_LCS_TOO_BIG = ("ERR Insufficient memory, transient memory for LCS exceeds "
-                "proto-max-bulk-len")
 
 
 def check_string_length(conn, size: int, append: int) -> None:
@@ -58,7 +52,8 @@ def get(conn, args):
 # SET / GETEX option bits (Redis's OBJ_* flags in t_string.c).
 _NX, _XX, _GET, _KEEPTTL, _PERSIST, _EX, _PX, _EXAT, _PXAT = (1 << i for i in range(9))
 _EXPIRES = _EX | _PX | _EXAT | _PXAT
-# Option -> (bit, options it may not be combined with, takes a value, SET only / GETEX only)
+# Option -> (bit, options it cannot be combined with, takes a value).  SET and GETEX
+# each accept their own table; anything else is a syntax error.
 _SET_OPTIONS = {
     b"nx": (_NX, _XX, False),
     b"xx": (_XX, _NX, False),
@@ -276,7 +271,7 @@ def setrange(conn, args):
     key, patch = args[1], args[3]
     offset = parse_int(args[2])
     if offset < 0:
-        raise CommandError(_OFFSET_OUT_OF_RANGE)
+        raise CommandError(errors.OFFSET_OUT_OF_RANGE)
     value = db.get_typed(key, bytes)
     if value is None:
         if not patch:
@@ -329,7 +324,7 @@ def incrby(conn, args):
 def decrby(conn, args):
     decrement = parse_int(args[2])
     if decrement == LLONG_MIN:  # negating it overflows
-        raise CommandError(_DECREMENT_OVERFLOW)
+        raise CommandError(errors.DECREMENT_OVERFLOW)
     return _incr_by(conn, args[1], -decrement)
 
 
@@ -522,7 +517,7 @@ def lcs(conn, args):
     db = conn.db
     a, b = db.get(args[1]), db.get(args[2])
     if (a is not None and type(a) is not bytes) or (b is not None and type(b) is not bytes):
-        raise CommandError(_LCS_NOT_STRINGS)
+        raise CommandError(errors.LCS_NOT_STRINGS)
     a = a or b""
     b = b or b""
     want_len = want_idx = with_match_len = False
@@ -543,9 +538,9 @@ def lcs(conn, args):
             raise CommandError(errors.SYNTAX)
         i += 1
     if want_len and want_idx:
-        raise CommandError(_LCS_LEN_AND_IDX)
+        raise CommandError(errors.LCS_LEN_AND_IDX)
     if (len(a) + 1) * (len(b) + 1) * 4 > conn.server.config.proto_max_bulk_len:
-        raise CommandError(_LCS_TOO_BIG)
+        raise CommandError(errors.LCS_TOO_BIG)
     table = LcsTable(a, b)
     if want_len:
         return table.length
