@@ -25,6 +25,7 @@ import time
 from functools import lru_cache
 
 from cluster import errors
+from cluster.commands.cluster_cmds import LAYOUT_SUBCOMMANDS
 from cluster.errors import CommandError
 from cluster.resp import Verbatim
 from cluster.session import parse_int
@@ -166,6 +167,12 @@ CLUSTER_HELP = (
     "SLOTS",
     "    Return information about slots range mappings. Each range is made of:",
     "    start, end, master and replicas IP addresses, ports and ids",
+    "REPLICAS <node-id>",
+    "    Return <node-id> replicas (damselfly's nodes have none).",
+    "COUNT-FAILURE-REPORTS <node-id>",
+    "    Return number of failure reports for <node-id>.",
+    "SAVECONFIG",
+    "    Force saving cluster configuration on disk.",
     "SHARDS",
     "    Return information about slot range mappings and the nodes associated with them.",
     "LINKS",
@@ -251,13 +258,37 @@ def cluster_handlers(me_of) -> dict:
         enabled(conn)
         return list(CLUSTER_HELP)
 
+    def known_node(conn, args):
+        view = view_of(conn)
+        node_id = args[2].decode("utf-8", "replace")
+        if not any(node.node_id == node_id for node in view.nodes):
+            raise CommandError(errors.UNKNOWN_NODE.format(node_id))
+
+    def replicas(conn, args):
+        known_node(conn, args)
+        return []  # every node is a master without replicas
+
+    def count_failure_reports(conn, args):
+        known_node(conn, args)
+        return 0
+
+    def saveconfig(conn, args):
+        enabled(conn)
+        return "OK"  # nothing to save: the layout is derived from the configuration
+
+    def layout_fixed(conn, args):
+        enabled(conn)
+        raise CommandError(errors.CLUSTER_LAYOUT_FIXED.format(
+            args[1].decode("utf-8", "replace").upper()))
+
     def ok(conn, args):
         # No replicas and no slot migration: READONLY, READWRITE and ASKING
         # change nothing, but clients send them and expect +OK.
         enabled(conn)
         return "OK"
 
-    return {
+    handlers = {"cluster|" + sub: layout_fixed for sub, *_ in LAYOUT_SUBCOMMANDS}
+    handlers.update({
         "cluster|slots": slots,
         "cluster|shards": shards,
         "cluster|nodes": nodes,
@@ -267,8 +298,13 @@ def cluster_handlers(me_of) -> dict:
         "cluster|keyslot": keyslot,
         "cluster|links": links,
         "cluster|help": help_,
+        "cluster|replicas": replicas,
+        "cluster|slaves": replicas,
+        "cluster|count-failure-reports": count_failure_reports,
+        "cluster|saveconfig": saveconfig,
         "readonly": ok,
         "readwrite": ok,
         "asking": ok,
-    }
+    })
+    return handlers
 

@@ -45,6 +45,7 @@ FLAGS = {
     "may_replicate": "may be replicated",
     "no_mandatory_keys": "keys are optional",
     "no_multi": "not allowed inside MULTI",
+    "no_async_loading": "refused while a replica loads its data in the background",
     "allow_busy": "allowed while a script is busy",
     "movablekeys": "key positions depend on the arguments",
 }

@@ -26,7 +26,8 @@ import pytest
 from cluster.cluster_replies import cluster_view
 from cluster.config import Config
 from cluster.topology import Topology
-from tests.helpers import DamselflyProcess, Err, RawClient, encode, free_port_block, wait_port
+from tests.helpers import (DamselflyProcess, Err, RawClient, _port_free, encode, free_port_block,
+                           wait_port)
 
 REDIS = shutil.which("redis-server")
 ID = re.compile(rb"[0-9a-f]{40}")
@@ -42,8 +43,15 @@ class RealCluster:
         self.procs = []
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # no orphan servers when one fails to start
+            raise
+
+    def _start(self):
         for i, _ in enumerate(self.ranges):
-            port = free_port_block(1)
+            port = self._free_port_with_bus()
             node_dir = os.path.join(self.dir, str(i))
             os.mkdir(node_dir)
             self.procs.append(subprocess.Popen(
@@ -66,8 +74,16 @@ class RealCluster:
             if all(self._converged(p) for p in self.ports):
                 return self
             time.sleep(0.1)
-        self.stop()
         raise TimeoutError("the reference cluster did not converge")
+
+    @staticmethod
+    def _free_port_with_bus() -> int:
+        """A free port whose cluster bus port (port + 10000) is free too."""
+        for _ in range(200):
+            port = free_port_block(1)
+            if port + 10000 < 65536 and _port_free(port + 10000):
+                return port
+        raise RuntimeError("no free port with a free bus port")
 
     def _converged(self, port) -> bool:
         with RawClient(port) as c:
@@ -295,6 +311,14 @@ ERROR_CASES = [
     ("READWRITE",),
     ("ASKING",),
     ("ASKING", "x"),
+    ("CLUSTER", "REPLICAS", "abc"),
+    ("CLUSTER", "SLAVES", "0123456789012345678901234567890123456789"),
+    ("CLUSTER", "REPLICAS"),
+    ("CLUSTER", "COUNT-FAILURE-REPORTS", "abc"),
+    ("CLUSTER", "SAVECONFIG"),
+    ("CLUSTER", "ADDSLOTS"),
+    ("CLUSTER", "SETSLOT", "1"),
+    ("CLUSTER", "MEET", "1.2.3.4"),
     ("GET", "foo"),
     ("MGET", "a", "b"),
     ("MGET", "{a}1", "{a}2"),
@@ -461,3 +485,34 @@ def test_announced_address_is_the_one_the_client_reached(sharded):
         with RawClient(sharded.shard_ports[0], host=host) as c:
             assert c.call("GET", "foo") == "MOVED 12182 %s:%d" % (host, sharded.shard_ports[1])
             assert {r[2][0] for r in c.call("CLUSTER", "SLOTS")} == {host.encode()}
+
+
+def test_node_questions_and_fixed_layout(sharded, real_sharded):
+    """REPLICAS/COUNT-FAILURE-REPORTS of a known node as Redis answers them;
+    commands that would change the slot layout say it follows the configuration."""
+    for mine_port, theirs_port in ((sharded.shard_ports[0], real_sharded.ports[0]),
+                                   (sharded.port, real_sharded.ports[2])):
+        with RawClient(mine_port) as mine, RawClient(theirs_port) as theirs:
+            for sub, reply in (("REPLICAS", []), ("SLAVES", []), ("COUNT-FAILURE-REPORTS", 0)):
+                for peer in (0, 1):
+                    with RawClient(sharded.shard_ports[peer]) as p:
+                        mine_id = p.call("CLUSTER", "MYID")
+                    with RawClient(real_sharded.ports[peer]) as p:
+                        theirs_id = p.call("CLUSTER", "MYID")
+                    assert mine.call("CLUSTER", sub, mine_id) == reply
+                    assert theirs.call("CLUSTER", sub, theirs_id) == reply
+            for cmd in (("ADDSLOTS", "1"), ("DELSLOTSRANGE", "1", "2"), ("FAILOVER",),
+                        ("RESET", "HARD"), ("SETSLOT", "1", "STABLE"), ("FORGET", "x")):
+                assert mine.call("CLUSTER", *cmd) == (
+                    "ERR CLUSTER %s is not supported: damselfly's slot layout follows its "
+                    "configuration (proactor_threads, cluster_mode)" % cmd[0])
+
+
+def test_command_info_lists_the_cluster_commands_like_redis(sharded, redis_ref):
+    with RawClient(sharded.port) as mine, RawClient(redis_ref.port) as theirs:
+        names = sorted(theirs.call("COMMAND", "INFO", "CLUSTER")[0][9], key=lambda e: e[0])
+        ours = sorted(mine.call("COMMAND", "INFO", "CLUSTER")[0][9], key=lambda e: e[0])
+        # MYSHARDID is Redis 7.2's (the version damselfly reports); the reference is 7.0.
+        assert [e for e in ours if e[0] != b"cluster|myshardid"] == names
+        for name in ("READONLY", "READWRITE", "ASKING"):
+            assert mine.call("COMMAND", "INFO", name) == theirs.call("COMMAND", "INFO", name)
