@@ -15,6 +15,7 @@ from shardnode.strings import clamp_range
 
 _U64 = (1 << 64) - 1
 _I64_MAX = (1 << 63) - 1
+_CHUNK_BITS = 8 * 65536  # BITCOUNT/BITPOS read big strings 64 KB at a time
 
 
 def _s64(x: int) -> int:
@@ -110,20 +111,23 @@ def bitcount(conn, args):
         return 0  # Redis looks the key up before it reads the range
     argc = len(args)
     if argc == 2:
-        return int.from_bytes(value, "big").bit_count()
-    if argc not in (4, 5):
+        first_bit, last_bit = 0, len(value) * 8 - 1
+    elif argc in (4, 5):
+        start = parse_int(args[2])
+        end = parse_int(args[3])
+        in_bits = argc == 5 and _range_unit(args[4])
+        if start < 0 and end < 0 and start > end:
+            return 0
+        start, end = clamp_range(start, end, len(value) * 8 if in_bits else len(value))
+        first_bit, last_bit = (start, end) if in_bits else (start * 8, end * 8 + 7)
+    else:
         raise CommandError(errors.SYNTAX)
-    start = parse_int(args[2])
-    end = parse_int(args[3])
-    in_bits = argc == 5 and _range_unit(args[4])
-    if start < 0 and end < 0 and start > end:
-        return 0
-    start, end = clamp_range(start, end, len(value) * 8 if in_bits else len(value))
-    if start > end:
-        return 0
-    if in_bits:
-        return _bits_of(value, start, end)[0].bit_count()
-    return int.from_bytes(value[start : end + 1], "big").bit_count()
+    count = 0
+    while first_bit <= last_bit:  # a chunk at a time: no int as big as the string
+        stop = min(last_bit, first_bit + _CHUNK_BITS - 1)
+        count += _bits_of(value, first_bit, stop)[0].bit_count()
+        first_bit = stop + 1
+    return count
 
 
 @handler("bitpos")
@@ -153,14 +157,24 @@ def bitpos(conn, args):
     if start > end:
         return -1  # an empty range holds neither a 0 nor a 1
     first_bit, last_bit = (start, end) if in_bits else (start * 8, end * 8 + 7)
-    bits, width = _bits_of(value, first_bit, last_bit)
-    if not bit:
-        bits ^= (1 << width) - 1
-    if bits:
-        return first_bit + width - bits.bit_length()
-    if bit or end_given:
-        return -1
+    found = _first_bit(value, first_bit, last_bit, bit)
+    if found >= 0 or bit or end_given:
+        return found
     return last_bit + 1  # no clear bit: the string reads on as zeros
+
+
+def _first_bit(value: bytes, first_bit: int, last_bit: int, bit: int) -> int:
+    """Position of the first ``bit`` in the range, or -1; a chunk at a time,
+    so a hit early in a big string costs little."""
+    while first_bit <= last_bit:
+        stop = min(last_bit, first_bit + _CHUNK_BITS - 1)
+        bits, width = _bits_of(value, first_bit, stop)
+        if not bit:
+            bits ^= (1 << width) - 1
+        if bits:
+            return first_bit + width - bits.bit_length()
+        first_bit = stop + 1
+    return -1
 
 
 @handler("bitop")

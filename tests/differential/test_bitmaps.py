@@ -147,6 +147,28 @@ def test_bitpos_matches_on_random_data(diff):
         diff.run("BITPOS", A0, bit, start // 8)
 
 
+def test_bitcount_bitpos_on_strings_longer_than_a_chunk(diff):
+    """Big strings are read 64 KB at a time: hits on both sides of a chunk
+    boundary and at the very end."""
+    size = 200 * 1024
+    diff.run("SETBIT", A0, str(size * 8 - 1), "1")
+    diff.run("BITPOS", A0, "1")
+    diff.run("SETBIT", A0, str(65536 * 8), "1")
+    diff.run("SETBIT", A0, str(65536 * 8 - 1), "1")
+    diff.run("BITCOUNT", A0)
+    diff.run("BITPOS", A0, "1")
+    diff.run("BITPOS", A0, "1", "65536")
+    diff.run("BITPOS", A0, "1", str(65536 * 8 + 1), "-1", "BIT")
+    diff.run("BITCOUNT", A0, "1", "-1")
+    diff.run("BITCOUNT", A0, str(65536 * 8), str(size * 8 - 2), "BIT")
+    diff.run("SET", B0, b"\xff" * size)
+    diff.run("BITPOS", B0, "0")
+    diff.run("BITPOS", B0, "0", "0", "-1")
+    diff.run("SETBIT", B0, str(size * 8 - 3), "0")
+    diff.run("BITPOS", B0, "0", "10")
+    diff.run("BITCOUNT", B0)
+
+
 # -- BITOP -----------------------------------------------------------------
 
 
