@@ -57,10 +57,19 @@ class ProxyWorker:
         self.errorstats[prefix] = self.errorstats.get(prefix, 0) + 1
 
     def fanout(self, client, spec, args) -> None:
+        queued = len(client.queue)
         try:
             fanout(self, client, spec, args)
-        except CommandError as exc:
-            client.error_reply(exc.args[0])
+        except Exception as exc:
+            # Drop the reply slots this command created (a late reply for a
+            # slot no longer queued is ignored), then answer with an error.
+            while len(client.queue) > queued:
+                client.queue.pop()
+            if isinstance(exc, CommandError):
+                client.error_reply(exc.args[0])
+            else:
+                log.exception("fan-out of %s failed", spec.name)
+                client.error_reply("ERR internal error while running '%s'" % spec.name)
 
     def flush_soon(self) -> None:
         """Write what this event-loop turn queued, once, after all its reads.
