@@ -466,3 +466,50 @@ def test_resp3_replies(diff):
     diff.run("SET", A0, "v", "NX")
     diff.run("MGET", A0, "missing")
     diff.run("GETEX", "missing")
+
+
+def test_random_mix_of_string_and_bitmap_commands(diff):
+    """A seeded random walk over the family, edge values included, with keys
+    on both shards (cross-shard MSETNX/BITOP/LCS among them)."""
+    import random
+
+    rng = random.Random(2024)
+    keys = [A0, A1, B0, B1]
+    numbers = ["0", "1", "-1", "7", "-7", "100", str(INT64_MAX), str(INT64_MIN), "x", "",
+               "3.5", "1e3", "-0", "63", "64", "#2", "8"]
+
+    def value():
+        return rng.choice(["", "a", "hello", "12", "-5", "3.14", "\x00\xff", "ohmytext",
+                           str(INT64_MAX - 1), "1e10", rng.choice(numbers)])
+
+    def some(options, most):
+        return rng.sample(options, rng.randrange(most + 1))
+
+    makers = [
+        lambda k: ["SET", k, value()] + some(["NX", "XX", "GET", "KEEPTTL"], 2),
+        lambda k: ["GET", k],
+        lambda k: ["APPEND", k, value()],
+        lambda k: ["INCR", k],
+        lambda k: ["INCRBY", k, rng.choice(numbers)],
+        lambda k: ["DECRBY", k, rng.choice(numbers)],
+        lambda k: ["INCRBYFLOAT", k, rng.choice(numbers + ["0.1", "-0.25", "1e-3"])],
+        lambda k: ["GETRANGE", k, rng.choice(numbers), rng.choice(numbers)],
+        lambda k: ["SETRANGE", k, rng.choice(numbers[:6]), value()],
+        lambda k: ["STRLEN", k],
+        lambda k: ["GETDEL", k],
+        lambda k: ["GETSET", k, value()],
+        lambda k: ["GETEX", k] + some(["PERSIST", "EX", "100", "PX"], 2),
+        lambda k: ["MSETNX", k, value(), rng.choice(keys), value()],
+        lambda k: ["SETBIT", k, rng.choice(numbers), rng.choice(["0", "1", "2"])],
+        lambda k: ["GETBIT", k, rng.choice(numbers)],
+        lambda k: ["BITCOUNT", k] + rng.sample(numbers, 2) + some(["BIT", "BYTE"], 1),
+        lambda k: ["BITPOS", k, rng.choice("01")] + some(numbers, 2) + some(["BIT", "BYTE"], 1),
+        lambda k: ["BITOP", rng.choice(["AND", "OR", "XOR", "NOT"]), k] +
+                  rng.sample(keys, rng.randrange(1, 4)),
+        lambda k: ["BITFIELD", k] + [rng.choice(x) for x in (
+            ["GET", "SET", "INCRBY", "OVERFLOW"], ["u8", "i5", "i64", "u63", "SAT", "FAIL"],
+            numbers, numbers)],
+        lambda k: ["LCS", k, rng.choice(keys)] + some(["LEN", "IDX", "WITHMATCHLEN"], 2),
+    ]
+    for _ in range(1500):
+        diff.run(*rng.choice(makers)(rng.choice(keys)))
