@@ -11,7 +11,7 @@ from cluster import errors
 from cluster.errors import CommandError
 from cluster.session import parse_int
 from shardnode.registry import handler
-from shardnode.strings import clamp_range
+from shardnode.strings import clamp_range, splice
 
 _U64 = (1 << 64) - 1
 _I64_MAX = (1 << 63) - 1
@@ -85,7 +85,7 @@ def setbit(conn, args):
     was_set = bool(old & mask)
     if grown or was_set != bool(on):
         new = old | mask if on else old & ~mask
-        db.set(args[1], value[:byte] + bytes((new,)) + value[byte + 1 :], keep_ttl=True)
+        db.set(args[1], splice(value, byte, bytes((new,))), keep_ttl=True)
     return int(was_set)
 
 

@@ -282,13 +282,18 @@ def setrange(conn, args):
     if not patch:
         return len(value)
     check_string_length(conn, offset, len(patch))
-    end = offset + len(patch)
-    if offset > len(value):
-        value = value + bytes(offset - len(value)) + patch
-    else:
-        value = value[:offset] + patch + value[end:]
+    value = splice(value, offset, patch)
     db.set(key, value, keep_ttl=True)
     return len(value)
+
+
+def splice(value: bytes, offset: int, patch: bytes) -> bytes:
+    """``value`` with ``patch`` written at ``offset`` (zero bytes fill any
+    gap), built in one copy: SETRANGE and SETBIT on big strings."""
+    if offset > len(value):
+        return b"".join((value, bytes(offset - len(value)), patch))
+    view = memoryview(value)
+    return b"".join((view[:offset], patch, view[offset + len(patch):]))
 
 
 # -- counters --------------------------------------------------------------
