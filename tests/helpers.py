@@ -283,3 +283,15 @@ def names_on_shard(shard: int, n: int, prefix: str = "k") -> list:
             out.append(name)
         i += 1
     return out
+
+
+def run_threads(threads, timeout: float = 30.0) -> None:
+    """Start the threads and wait for all; a thread still running is a hang."""
+    import time as _time
+
+    deadline = _time.monotonic() + timeout
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - _time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "threads still running: a hang"

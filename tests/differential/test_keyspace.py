@@ -9,21 +9,11 @@ import time
 
 import pytest
 
-from cluster.slots import key_slot
+from tests.helpers import names_on_shard
 
 
-def _names(shard: int, n: int, prefix: str = "k"):
-    out, i = [], 0
-    while len(out) < n:
-        name = "%s%d" % (prefix, i)
-        if (key_slot(name.encode()) >= 8192) == bool(shard):
-            out.append(name)
-        i += 1
-    return out
-
-
-A0, B0, C0 = _names(0, 3)  # shard 0
-A1, B1, C1 = _names(1, 3)  # shard 1
+A0, B0, C0 = names_on_shard(0, 3)  # shard 0
+A1, B1, C1 = names_on_shard(1, 3)  # shard 1
 
 
 def test_del_unlink_exists_touch_across_shards(diff):

@@ -9,28 +9,10 @@ import threading
 import time
 
 from cluster.slots import key_slot
-from tests.helpers import Err, RawClient
+from tests.helpers import Err, RawClient, names_on_shard, run_threads
 
-
-def _on_shard(shard: int, prefix: str) -> str:
-    i = 0
-    while (key_slot(("%s%d" % (prefix, i)).encode()) >= 8192) != bool(shard):
-        i += 1
-    return "%s%d" % (prefix, i)
-
-
-X = _on_shard(0, "x")  # shard 0
-Y = _on_shard(1, "y")  # shard 1
-
-
-def _run_all(threads, timeout=30.0):
-    """Start the threads and wait for all; a thread still running is a hang."""
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "coordinated commands hung"
+X = names_on_shard(0, 1, "x")[0]  # shard 0
+Y = names_on_shard(1, 1, "y")[0]  # shard 1
 
 
 def test_a_pipeline_sees_its_own_order(raw):
@@ -86,7 +68,7 @@ def test_copy_across_shards_and_databases(raw):
     raw.call("SELECT", "5")
     assert raw.call("GET", Y) == b"w"
     assert raw.call("TTL", Y) == -1
-    z = _on_shard(0, "z")
+    z = names_on_shard(0, 1, "z")[0]
     assert raw.call("COPY", Y, X, "DB", "0") == 0  # X exists in db 0
     assert raw.call("COPY", Y, z, "DB", "0") == 1  # from db 5 to db 0, across shards
     assert raw.call("EXISTS", z) == 0
@@ -158,7 +140,7 @@ def test_concurrent_ping_pong_is_serialisable_and_never_deadlocks(server, raw):
 
     threads = [threading.Thread(target=mover, args=(40, i % 4 == 0)) for i in range(20)]
     threads += [threading.Thread(target=reader) for _ in range(3)]
-    _run_all(threads)
+    run_threads(threads)
     assert not failures, failures[:5]
     where = [k for k in (X, Y) if raw.call("EXISTS", k)]
     assert len(where) == 1
@@ -170,8 +152,8 @@ def test_concurrent_ping_pong_is_serialisable_and_never_deadlocks(server, raw):
 
 def test_crossing_coordinated_commands_do_not_deadlock(server, raw):
     """Pairs locked in opposite key orders, plus plain traffic on both shards."""
-    a0, a1 = _on_shard(0, "a"), _on_shard(1, "a")
-    b0, b1 = _on_shard(0, "b"), _on_shard(1, "b")
+    a0, a1 = names_on_shard(0, 1, "a")[0], names_on_shard(1, 1, "a")[0]
+    b0, b1 = names_on_shard(0, 1, "b")[0], names_on_shard(1, 1, "b")[0]
     raw.pipeline([("SET", k, "v") for k in (a0, a1, b0, b1)])
     failures = []
 
@@ -192,7 +174,7 @@ def test_crossing_coordinated_commands_do_not_deadlock(server, raw):
                threading.Thread(target=worker, args=([(a1, a0), (b0, b1)],)),
                threading.Thread(target=worker, args=([(b0, a1), (a0, b1)],)),
                threading.Thread(target=worker, args=([(b1, a0), (a1, b0)],))]
-    _run_all(threads)
+    run_threads(threads)
     assert not failures, failures[:5]
     assert raw.call("MGET", a0, a1, b0, b1) == [b"v"] * 4
 
@@ -234,7 +216,7 @@ def test_shard_locks_hold_across_proxy_workers():
 
         threads = [threading.Thread(target=mover, args=(c, 30))
                    for group in clients.values() for c in group]
-        _run_all(threads)
+        run_threads(threads)
         assert not failures, failures[:5]
         with RawClient(proc.port) as raw:
             assert raw.call("EXISTS", X, Y) == 1

@@ -7,21 +7,11 @@ winner per key set), ordering inside a pipeline, and real client libraries.
 """
 
 import threading
-import time
 
-from tests.helpers import Err, RawClient, names_on_shard
+from tests.helpers import Err, RawClient, names_on_shard, run_threads
 
 X0, Y0 = names_on_shard(0, 2, "cx")
 X1, Y1 = names_on_shard(1, 2, "cx")
-
-
-def _run_all(threads, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "coordinated commands hung"
 
 
 def test_msetnx_has_one_winner_and_never_half_a_write(server, raw):
@@ -39,7 +29,7 @@ def test_msetnx_has_one_winner_and_never_half_a_write(server, raw):
                 wins[r][index] = c.call("MSETNX", "%s:%d" % (X0, r), tag,
                                         "%s:%d" % (X1, r), tag)
 
-    _run_all([threading.Thread(target=racer, args=(i,)) for i in range(clients)])
+    run_threads([threading.Thread(target=racer, args=(i,)) for i in range(clients)])
     for r in range(rounds):
         assert sorted(wins[r]) == [0] * (clients - 1) + [1], wins[r]
         winner = wins[r].index(1)
@@ -99,7 +89,7 @@ def test_bitop_from_both_shards_under_concurrent_writes(server, raw):
     threads = [threading.Thread(target=writer, args=(X0, (b"\x0f", b"\x01"))),
                threading.Thread(target=writer, args=(X1, (b"\xf0", b"\x10"))),
                threading.Thread(target=reader)]
-    _run_all(threads)
+    run_threads(threads)
     assert set(results) <= {b"\xff", b"\xf1", b"\x1f", b"\x11"}
 
 
