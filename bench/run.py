@@ -104,6 +104,7 @@ def warm_up(port: int) -> None:
 
 def run(opts) -> dict:
     requests = QUICK_REQUESTS if opts.quick else REQUESTS
+    _printed_header[0] = False
     flags = {}
     if opts.cluster:
         flags["cluster_mode"] = "sharded"

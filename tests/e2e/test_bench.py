@@ -1,0 +1,53 @@
+"""bench/run.py end to end, on the smallest run it can make.
+
+The benchmark starts its own damselfly and redis-server, drives both with
+redis-benchmark and reports ops/s, the ratio and CPU seconds per million
+operations; this checks the whole chain on one short GET run and that every
+process it started is gone afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from bench import run as bench
+
+
+def _own_servers() -> set:
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(os.getpid())],
+                         capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines()
+            if "redis-server" in line or "cluster.cli" in line}
+
+
+def test_cpu_seconds_counts_this_process():
+    before = bench.cpu_seconds([os.getpid()])
+    x = 0
+    for i in range(3_000_000):
+        x += i
+    assert bench.cpu_seconds([os.getpid()]) > before
+    assert bench.cpu_seconds([2**22 + 12345]) == 0  # a pid that does not exist
+
+
+@pytest.mark.skipif(shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None,
+                    reason="redis-benchmark and redis-server come with the redis packages CI installs")
+def test_quick_run_reports_both_servers(tmp_path, capsys):
+    path = tmp_path / "result.json"
+    assert bench.main(["--quick", "--repeat", "1", "--tests", "get", "--pipelines", "1",
+                       "--shards", "1", "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    assert result["shards"] == 1 and result["mode"] == "proxy"
+    (row,) = result["rows"]
+    assert row["test"] == "GET" and row["pipeline"] == 1
+    for name in ("redis", "damselfly"):
+        assert row[name]["rps"] > 0
+        assert row[name]["cpu_per_mops"] > 0
+    assert row["ratio"] == pytest.approx(row["damselfly"]["rps"] / row["redis"]["rps"])
+    table = capsys.readouterr().out
+    assert "| GET | 1 |" in table and "CPU-s/Mops" in table
+    assert not _own_servers()
