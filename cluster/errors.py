@@ -52,6 +52,7 @@ CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
 INVALID_SLOT = "ERR Invalid slot"
 INVALID_SLOT_OR_COUNT = "ERR Invalid slot or number of keys"
 UNKNOWN_NODE = "ERR Unknown node {}"
+SELECT_IN_CLUSTER = "ERR SELECT is not allowed in cluster mode"
 CLUSTER_LAYOUT_FIXED = ("ERR CLUSTER {} is not supported: damselfly's slot layout follows "
                         "its configuration (proactor_threads, cluster_mode)")
 SHARD_UNAVAILABLE = "CLUSTERDOWN The cluster is down: shard {} is unavailable"

@@ -38,6 +38,14 @@ def parse_int(raw: bytes, error: str = errors.NOT_INTEGER) -> int:
     return value
 
 
+def parse_db_number(raw: bytes) -> int:
+    """A database number as Redis's getIntFromObject reads it: a strict C int."""
+    index = parse_int(raw)
+    if not -(2**31) <= index < 2**31:
+        raise CommandError(errors.INT_OUT_OF_RANGE)
+    return index
+
+
 class Session:
     """Connection state shared by the proxy's and the shard's connections."""
 
@@ -86,7 +94,7 @@ class Session:
         return args[1]
 
     def cmd_select(self, args):
-        index = parse_int(args[1])
+        index = parse_db_number(args[1])
         if not 0 <= index < self.server.config.dbnum:
             raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
         self.on_select(index)
