@@ -12,11 +12,15 @@ Views, by ``cluster_mode``:
 - ``emulated``: one node, the proxy, owning 0-16383 at the address the client
   reached (``cluster_announce_ip`` / ``announce_port`` override it).  A shard
   asked directly tells the same story, with the proxy's configured port.
-- ``sharded``: every shard as a master with its slot range and own port, and
-  the proxy as a master without slots (clients route no key to it, but it is
-  a node: Lettuce needs a ``myself`` line from whatever node it asks).  The
-  address is ``cluster_announce_ip``, else the one the client reached: every
-  process of one damselfly shares the host, so that address reaches them all.
+- ``sharded``: every shard as a master with its slot range and own port.  The
+  proxy is not a node of its own: asked through the proxy, the view is shard
+  0's (``myself`` is shard 0, since Lettuce needs a ``myself`` line from
+  whatever node it asks).  Listing the proxy as a slot-less master would make
+  every "all masters" fan-out (DBSIZE, KEYS, SCAN from Lettuce or
+  ``redis-cli --cluster``) count the whole keyspace twice, as the proxy sees
+  every shard's keys.  The address is ``cluster_announce_ip``, else the one
+  the client reached: every process of one damselfly shares the host, so that
+  address reaches them all.
 """
 
 from __future__ import annotations
@@ -73,8 +77,7 @@ def cluster_view(topology, me, local_ip: str, local_port: int) -> ClusterView:
         return ClusterView([proxy], 0)
     nodes = [ClusterNode(s.node_id, topology.shard_id(s), ip, s.port, (s.slots,), s.index + 1)
              for s in topology.shards]
-    nodes.append(proxy)
-    return ClusterView(nodes, len(nodes) - 1 if me is None else me)
+    return ClusterView(nodes, 0 if me is None else me)
 
 
 # -- reply builders (pure: a view in, a reply value out) ------------------------

@@ -20,7 +20,10 @@ import subprocess
 import pytest
 import redis
 import redis.asyncio.cluster
+from redis._parsers import CommandsParser
+from redis._parsers.commands import RequestPolicy, ResponsePolicy
 from redis.cluster import RedisCluster
+from redis.commands.policies import DynamicPolicyResolver
 
 from tests.helpers import DamselflyProcess, RawClient
 
@@ -73,6 +76,13 @@ def test_redis_py_cluster_reads_and_writes_over_all_slots(any_cluster):
         per_node = [rc.get_redis_connection(n).dbsize() for n in rc.get_primaries()]
         assert sum(per_node) == KEYS + 3 + 200
         assert all(per_node)
+        # DBSIZE over every primary, summed: each key counted once (no node
+        # but the shards).  A bare dbsize() asks redis-py's default node only.
+        assert rc.dbsize(target_nodes=RedisCluster.PRIMARIES) == KEYS + 3 + 200
+        # COMMAND's tips give redis-py the same policy: every shard, summed.
+        policy = DynamicPolicyResolver(CommandsParser(rc)).resolve("dbsize")
+        assert (policy.request_policy, policy.response_policy) == (
+            RequestPolicy.ALL_SHARDS, ResponsePolicy.AGG_SUM)
     finally:
         rc.close()
     # Every key is where the topology says: on its shard (sharded) or behind the proxy.
@@ -229,6 +239,23 @@ def test_redis_cli_follows_moved(sharded):
     plain = subprocess.run([cli, "-p", str(first), "GET", "foo"], capture_output=True,
                            text=True, timeout=20).stdout.strip()
     assert plain == "MOVED 12182 127.0.0.1:%d" % second  # (no tty: no "(error)")
+
+
+def test_redis_cli_cluster_info_counts_each_key_once(sharded):
+    """redis-cli --cluster info asks DBSIZE of every master it is told of:
+    only the shards, so the total is the keyspace's size, not more."""
+    with RawClient(sharded.port) as c:
+        c.call("FLUSHALL")
+        assert c.call("MSET", *[x for i in range(300) for x in ("info:%d" % i, "v")]) == b"OK"
+    for seed in sharded.shard_ports:
+        out = subprocess.run(["redis-cli", "--cluster", "info", "127.0.0.1:%d" % seed],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "[OK] 300 keys in 2 masters." in out.stdout
+        lines = [line for line in out.stdout.splitlines() if " keys | " in line]
+        assert sorted(int(line.split(":")[1].split()[0]) for line in lines) == \
+            sorted(sharded.shard_ports)
+        assert all("8192 slots" in line for line in lines)
 
 
 @pytest.mark.parametrize("entry", ["proxy", "shard"])

@@ -3,7 +3,8 @@
 A real cluster is built the way damselfly looks in each mode:
 
 - ``sharded`` (2 shards): two redis-server masters owning 0-8191 and
-  8192-16383, plus a third master without slots (damselfly's proxy);
+  8192-16383, one per shard.  The proxy is no node: asked through the proxy,
+  damselfly answers as shard 0 does, so the proxy is compared with master 0;
 - ``emulated``: one redis-server owning every slot.
 
 Node ids, ports, epochs and ping times differ by nature and are replaced by
@@ -37,7 +38,7 @@ class RealCluster:
     """redis-server processes with cluster-enabled yes, slots assigned by hand."""
 
     def __init__(self, ranges):
-        self.ranges = ranges  # one (start, end) or None per master
+        self.ranges = ranges  # one (start, end) per master
         self.dir = tempfile.mkdtemp(prefix="redis-cluster-")
         self.ports = []
         self.procs = []
@@ -64,8 +65,7 @@ class RealCluster:
             wait_port(port, proc=proc)
         for port, slots in zip(self.ports, self.ranges):
             with RawClient(port) as c:
-                if slots is not None:
-                    assert c.call("CLUSTER", "ADDSLOTSRANGE", *slots) == b"OK"
+                assert c.call("CLUSTER", "ADDSLOTSRANGE", *slots) == b"OK"
                 for other in self.ports:
                     if other != port:
                         c.call("CLUSTER", "MEET", "127.0.0.1", other)
@@ -119,7 +119,7 @@ def sharded():
 @pytest.fixture(scope="module")
 def real_sharded():
     _needs_redis()
-    cluster = RealCluster([(0, 8191), (8192, 16383), None]).start()
+    cluster = RealCluster([(0, 8191), (8192, 16383)]).start()
     yield cluster
     cluster.stop()
 
@@ -144,7 +144,7 @@ class Normalizer:
     """Replaces one side's ids and ports with placeholders naming the same role."""
 
     def __init__(self, port_roles: dict, ip: bytes = None):
-        self.port_roles = port_roles  # port -> role name ("n0", "n1", "proxy")
+        self.port_roles = port_roles  # port -> role name ("n0", "n1")
         self.ip = ip
         self.id_roles = {}
 
@@ -194,22 +194,29 @@ def _raw_reply(port, *commands) -> bytes:
 
 
 def _sharded_sides(sharded, real_sharded):
-    ours = Normalizer({sharded.shard_ports[0]: "n0", sharded.shard_ports[1]: "n1",
-                       sharded.port: "proxy"})
+    # No role for the proxy's port: it must never appear in a topology reply.
+    ours = Normalizer({sharded.shard_ports[0]: "n0", sharded.shard_ports[1]: "n1"})
     ours.learn_ids(sharded.port)
-    real = Normalizer(dict(zip(real_sharded.ports, ("n0", "n1", "proxy"))))
+    real = Normalizer(dict(zip(real_sharded.ports, ("n0", "n1"))))
     real.learn_ids(real_sharded.ports[0])
     return ours, real
+
+
+def _node_pairs(sharded, real_sharded):
+    """(our port, the real master's port) that must answer alike: each shard
+    with its master, and the proxy with master 0 (the proxy tells shard 0's view)."""
+    return [(sharded.shard_ports[0], real_sharded.ports[0]),
+            (sharded.shard_ports[1], real_sharded.ports[1]),
+            (sharded.port, real_sharded.ports[0])]
 
 
 @pytest.mark.parametrize("proto", [2, 3])
 def test_cluster_slots_matches_redis_byte_for_byte(sharded, real_sharded, proto):
     ours, real = _sharded_sides(sharded, real_sharded)
     hello = [("HELLO", "3")] if proto == 3 else []
-    for node in range(3):  # each shard and the proxy; each real master
-        mine = _raw_reply(([*sharded.shard_ports, sharded.port])[node], *hello,
-                          ("CLUSTER", "SLOTS"))
-        theirs = _raw_reply(real_sharded.ports[node], *hello, ("CLUSTER", "SLOTS"))
+    for mine_port, theirs_port in _node_pairs(sharded, real_sharded):
+        mine = _raw_reply(mine_port, *hello, ("CLUSTER", "SLOTS"))
+        theirs = _raw_reply(theirs_port, *hello, ("CLUSTER", "SLOTS"))
         assert ours.raw(mine) == real.raw(theirs)
 
 
@@ -224,12 +231,12 @@ def test_cluster_shards_matches_redis(sharded, real_sharded, proto):
             reply = norm(c.call("CLUSTER", "SHARDS"))
         return sorted(reply, key=lambda shard: str(shard))  # Redis lists them in hash order
 
-    assert shards(sharded.port, ours) == shards(real_sharded.ports[2], real)
-    assert shards(sharded.shard_ports[1], ours) == shards(real_sharded.ports[1], real)
+    for mine_port, theirs_port in _node_pairs(sharded, real_sharded):
+        assert shards(mine_port, ours) == shards(theirs_port, real)
     # RESP3 sends maps; RESP2 flat arrays, as Redis does.
     data = _raw_reply(sharded.port, *([("HELLO", "3")] if proto == 3 else []),
                       ("CLUSTER", "SHARDS"))
-    assert data.startswith(b"*3\r\n" + (b"%2\r\n" if proto == 3 else b"*4\r\n"))
+    assert data.startswith(b"*2\r\n" + (b"%2\r\n" if proto == 3 else b"*4\r\n"))
 
 
 def _nodes_lines(port, norm):
@@ -251,10 +258,8 @@ def _nodes_lines(port, norm):
 
 def test_cluster_nodes_matches_redis(sharded, real_sharded):
     ours, real = _sharded_sides(sharded, real_sharded)
-    for node in range(3):
-        mine = _nodes_lines(([*sharded.shard_ports, sharded.port])[node], ours)
-        theirs = _nodes_lines(real_sharded.ports[node], real)
-        assert mine == theirs
+    for mine_port, theirs_port in _node_pairs(sharded, real_sharded):
+        assert _nodes_lines(mine_port, ours) == _nodes_lines(theirs_port, real)
     with RawClient(sharded.shard_ports[0]) as c:
         c.call("HELLO", "3")
         assert type(c.call("CLUSTER", "NODES")) is bytes
@@ -270,15 +275,18 @@ def _info_fields(port) -> dict:
 
 
 def test_cluster_info_matches_redis(sharded, real_sharded):
-    ours = _info_fields(sharded.port)
-    theirs = _info_fields(real_sharded.ports[2])
-    gossip = {k for k in theirs if k.startswith("cluster_stats_messages")}
-    assert list(ours) == [k for k in theirs if k not in gossip or k in ours]
-    for key in ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok",
-                "cluster_slots_pfail", "cluster_slots_fail", "cluster_known_nodes",
-                "cluster_size", "total_cluster_links_buffer_limit_exceeded"):
-        assert ours[key] == theirs[key], key
+    for mine_port, theirs_port in _node_pairs(sharded, real_sharded):
+        ours = _info_fields(mine_port)
+        theirs = _info_fields(theirs_port)
+        gossip = {k for k in theirs if k.startswith("cluster_stats_messages")}
+        assert list(ours) == [k for k in theirs if k not in gossip or k in ours]
+        for key in ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok",
+                    "cluster_slots_pfail", "cluster_slots_fail", "cluster_known_nodes",
+                    "cluster_size", "total_cluster_links_buffer_limit_exceeded"):
+            assert ours[key] == theirs[key], key
+        assert ours["cluster_known_nodes"] == ours["cluster_size"] == "2"
     assert _info_fields(sharded.shard_ports[1])["cluster_my_epoch"] == "2"
+    assert _info_fields(sharded.port)["cluster_my_epoch"] == "1"  # shard 0's
 
 
 ERROR_CASES = [
@@ -336,6 +344,47 @@ def test_shard_replies_and_errors_match_a_redis_master(sharded, real_sharded):
             assert a == b, cmd
 
 
+SELECT_CASES = [
+    ("SELECT", "0"),
+    ("SELECT", "1"),
+    ("SELECT", "15"),
+    ("SELECT", "16"),
+    ("SELECT", "-1"),
+    ("SELECT", "2147483647"),
+    ("SELECT", "2147483648"),
+    ("SELECT", "-2147483649"),
+    ("SELECT", "x"),
+    ("SELECT", "01"),
+    ("SELECT", ""),
+    ("SELECT",),
+    ("SELECT", "1", "2"),
+    ("SELECT", "0"),
+]
+
+
+def test_shard_serves_db_0_only_like_a_cluster_master(sharded, real_sharded, redis_ref):
+    """A shard refuses SELECT of any other database as a cluster-enabled
+    redis-server does; through the proxy SELECT works as on a plain Redis."""
+    with RawClient(sharded.shard_ports[0]) as mine, RawClient(real_sharded.ports[0]) as theirs:
+        for cmd in SELECT_CASES:
+            assert mine.call(*cmd) == theirs.call(*cmd), cmd
+        assert mine.call("SELECT", "1") == "ERR SELECT is not allowed in cluster mode"
+        # Still on database 0: a key written here is database 0's for the proxy.
+        assert mine.call("SET", "{b}select", "db0") == b"OK"  # slot 3300: shard 0
+    with RawClient(sharded.port) as proxy, RawClient(redis_ref.port) as plain:
+        for cmd in SELECT_CASES:
+            assert proxy.call(*cmd) == plain.call(*cmd), cmd
+        assert proxy.call("GET", "{b}select") == b"db0"
+        assert proxy.call("SELECT", "1") == b"OK"
+        assert proxy.call("GET", "{b}select") is None
+        assert proxy.call("SET", "{b}select", "db1") == b"OK"
+        assert proxy.call("GET", "{b}select") == b"db1"
+        assert proxy.call("DEL", "{b}select") == 1
+        assert proxy.call("SELECT", "0") == b"OK"
+        assert proxy.call("GET", "{b}select") == b"db0"
+        assert proxy.call("DEL", "{b}select") == 1
+
+
 def test_proxy_errors_match_redis_and_never_move(sharded, real_sharded):
     with RawClient(sharded.port) as mine, RawClient(real_sharded.ports[0]) as theirs:
         for cmd in ERROR_CASES:
@@ -379,17 +428,42 @@ def test_emulated_is_a_one_node_cluster_like_redis(server, real_single):
         "n0 127.0.0.1 n0 myself,master - 0 <pong> <epoch> connected 0-16383"]
 
 
+def _nodes_masked(client) -> list:
+    """CLUSTER NODES lines with the pong time (the clock at the call) masked."""
+    text = client.call("CLUSTER", "NODES").decode()
+    lines = [line.split(" ") for line in text.split("\n")[:-1]]
+    return [" ".join(f[:5] + ["<pong>"] + f[6:]) for f in lines]
+
+
 def test_proxy_and_shards_tell_the_same_topology(sharded):
+    """Through the proxy the topology is shard 0's, word for word (myself
+    included); every shard lists the same nodes, and only the shards."""
     with RawClient(sharded.port) as proxy, RawClient(sharded.shard_ports[0]) as s0, \
             RawClient(sharded.shard_ports[1]) as s1:
+        for cmd in (("CLUSTER", "SLOTS"), ("CLUSTER", "SHARDS"), ("CLUSTER", "INFO"),
+                    ("CLUSTER", "MYID"), ("CLUSTER", "MYSHARDID")):
+            assert proxy.call(*cmd) == s0.call(*cmd), cmd
+        assert _nodes_masked(proxy) == _nodes_masked(s0)
         slots = proxy.call("CLUSTER", "SLOTS")
-        assert s0.call("CLUSTER", "SLOTS") == slots == s1.call("CLUSTER", "SLOTS")
+        assert s1.call("CLUSTER", "SLOTS") == slots
+        assert s1.call("CLUSTER", "SHARDS") == s0.call("CLUSTER", "SHARDS")
         assert [r[:2] for r in slots] == [[0, 8191], [8192, 16383]]
-        ids = [c.call("CLUSTER", "MYID") for c in (s0, s1, proxy)]
-        assert [r[2][2] for r in slots] == ids[:2]
-        assert len(set(ids)) == 3 and all(ID.fullmatch(i) for i in ids)
-        shard_ids = [c.call("CLUSTER", "MYSHARDID") for c in (s0, s1, proxy)]
-        assert len(set(shard_ids + ids)) == 6 and all(ID.fullmatch(i) for i in shard_ids)
+        ids = [c.call("CLUSTER", "MYID") for c in (s0, s1)]
+        assert [r[2][2] for r in slots] == ids
+        assert [r[2][1] for r in slots] == sharded.shard_ports
+        assert len(set(ids)) == 2 and all(ID.fullmatch(i) for i in ids)
+        shard_ids = [c.call("CLUSTER", "MYSHARDID") for c in (s0, s1)]
+        assert len(set(shard_ids + ids)) == 4 and all(ID.fullmatch(i) for i in shard_ids)
+        # The same node lines everywhere, but for which one is "myself".
+        views = [_nodes_masked(c) for c in (proxy, s0, s1)]
+        for view, me in zip(views, (ids[0], ids[0], ids[1])):
+            assert len(view) == 2
+            assert [line.split(" ")[0].encode() for line in view
+                    if " myself,master " in line] == [me]
+        unflagged = [[line.replace("myself,master", "master") for line in view]
+                     for view in views]
+        assert unflagged[0] == unflagged[1] == unflagged[2]
+        assert all(":%d@" % sharded.port not in line for line in views[0])
 
 
 def test_node_ids_survive_a_shard_restart(sharded):
@@ -434,8 +508,13 @@ def test_sharded_views_follow_announce_ip_and_the_reached_address():
     view = cluster_view(topo, None, "192.168.5.9", 7000)
     assert [(n.ip, n.port, n.slots) for n in view.nodes] == [
         ("192.168.5.9", 7001, ((0, 5460),)), ("192.168.5.9", 7002, ((5461, 10921),)),
-        ("192.168.5.9", 7003, ((10922, 16383),)), ("192.168.5.9", 7000, ())]
-    assert view.myself is view.nodes[3]
+        ("192.168.5.9", 7003, ((10922, 16383),))]
+    assert view.myself is view.nodes[0]  # through the proxy: shard 0's view
+    shard0 = cluster_view(topo, 0, "192.168.5.9", 7001)
+    assert [(n.node_id, n.ip, n.port, n.slots, n.epoch) for n in shard0.nodes] == \
+        [(n.node_id, n.ip, n.port, n.slots, n.epoch) for n in view.nodes]
+    assert shard0.myself.node_id == view.myself.node_id == topo.shards[0].node_id
+    assert cluster_view(topo, 2, "192.168.5.9", 7003).myself.port == 7003
     assert cluster_view(topo, 1, "::ffff:10.0.0.1", 7002).myself.ip == "10.0.0.1"
     config.values["cluster_announce_ip"] = "203.0.113.7"
     topo = Topology(config)
@@ -490,8 +569,7 @@ def test_announced_address_is_the_one_the_client_reached(sharded):
 def test_node_questions_and_fixed_layout(sharded, real_sharded):
     """REPLICAS/COUNT-FAILURE-REPORTS of a known node as Redis answers them;
     commands that would change the slot layout say it follows the configuration."""
-    for mine_port, theirs_port in ((sharded.shard_ports[0], real_sharded.ports[0]),
-                                   (sharded.port, real_sharded.ports[2])):
+    for mine_port, theirs_port in _node_pairs(sharded, real_sharded):
         with RawClient(mine_port) as mine, RawClient(theirs_port) as theirs:
             for sub, reply in (("REPLICAS", []), ("SLAVES", []), ("COUNT-FAILURE-REPORTS", 0)):
                 for peer in (0, 1):
@@ -516,3 +594,13 @@ def test_command_info_lists_the_cluster_commands_like_redis(sharded, redis_ref):
         assert [e for e in ours if e[0] != b"cluster|myshardid"] == names
         for name in ("READONLY", "READWRITE", "ASKING"):
             assert mine.call("COMMAND", "INFO", name) == theirs.call("COMMAND", "INFO", name)
+    # DBSIZE tells cluster clients to ask every shard and sum (its tips), in
+    # both protocols: the proxy is no node, so that sum counts each key once.
+    for proto in (2, 3):
+        with RawClient(sharded.shard_ports[1]) as mine, RawClient(redis_ref.port) as theirs:
+            if proto == 3:
+                mine.call("HELLO", "3")
+                theirs.call("HELLO", "3")
+            entry = mine.call("COMMAND", "INFO", "DBSIZE")
+            assert entry == theirs.call("COMMAND", "INFO", "DBSIZE")
+            assert set(entry[0][7]) == {b"request_policy:all_shards", b"response_policy:agg_sum"}
