@@ -3,7 +3,7 @@
     python bench/run.py                      # 2 shards, 1 proxy worker, full run (~2-3 min)
     python bench/run.py --quick --repeat 1   # a short smoke run (~20 s)
     python bench/run.py --shards 1 --json    # also write bench/results/<time>.json
-    python bench/run.py --cluster            # sharded mode, redis-benchmark --cluster to the shards
+    python bench/run.py --cluster            # sharded mode: also redis-benchmark --cluster to the shards
 
 Both servers are started here on free ports and stopped at the end.  Each test
 (GET, SET, INCR, MSET at -P 1 and -P 16, 50 clients, -r 100000) runs against
@@ -115,25 +115,28 @@ def run(opts) -> dict:
         warm_up(redis.port)
         targets = [Target("redis", redis.port, [redis.proc.pid])]
         pids = damselfly_pids(damselfly)
+        targets.append(Target("damselfly", damselfly.port, pids))
         if opts.cluster:
-            targets.append(Target("damselfly", damselfly.shard_ports[0], pids, cluster=True))
-        else:
-            targets.append(Target("damselfly", damselfly.port, pids))
+            # The same sharded damselfly, driven straight to its shards.
+            targets.append(Target("direct", damselfly.shard_ports[0], pids, cluster=True))
         rows = []
         tests = opts.tests.split(",") if opts.tests else TESTS
         pipelines = [int(p) for p in opts.pipelines.split(",")] if opts.pipelines else PIPELINES
         for pipeline in pipelines:
             for test in tests:
                 runs = {t.name: [] for t in targets}
-                ratios = []
+                ratios = {t.name: [] for t in targets[1:]}
                 for r in range(opts.repeat):
-                    # Alternate who goes first, so neither always meets the other's wake.
+                    # Alternate who goes first, so none always meets another's wake.
                     for target in (targets if r % 2 == 0 else targets[::-1]):
                         runs[target.name].append(
                             run_benchmark(target, test, pipeline, requests[pipeline]))
-                    ratios.append(runs["damselfly"][-1]["rps"] / runs["redis"][-1]["rps"])
+                    for name in ratios:
+                        ratios[name].append(runs[name][-1]["rps"] / runs["redis"][-1]["rps"])
                 row = {"test": test.upper(), "pipeline": pipeline,
-                       "ratio": statistics.median(ratios), "runs": runs}
+                       "ratio": statistics.median(ratios["damselfly"]), "runs": runs}
+                if "direct" in ratios:
+                    row["ratio_direct"] = statistics.median(ratios["direct"])
                 for name, results in runs.items():
                     row[name] = {key: statistics.median(x[key] for x in results)
                                  for key in results[0]}
@@ -152,14 +155,25 @@ def run(opts) -> dict:
 
 
 HEADER = ("| test | -P | redis ops/s | damselfly ops/s | ratio | redis CPU-s/Mops "
-          "| damselfly CPU-s/Mops |\n|---|---|---|---|---|---|---|")
+          "| damselfly CPU-s/Mops |")
+# With --cluster: the same sharded server driven straight to the shards.
+DIRECT_HEADER = " direct ops/s | direct ratio | direct CPU-s/Mops |"
+
+
+def header(direct: bool) -> str:
+    text = HEADER + (DIRECT_HEADER if direct else "")
+    return text + "\n" + "|---" * text.count(" |") + "|"
 
 
 def format_row(row: dict) -> str:
     r, d = row["redis"], row["damselfly"]
-    return "| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f |" % (
+    text = "| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f |" % (
         row["test"], row["pipeline"], r["rps"], d["rps"], row["ratio"],
         r["cpu_per_mops"], d["cpu_per_mops"])
+    if "direct" in row:
+        x = row["direct"]
+        text += " %.0f | %.2f | %.1f |" % (x["rps"], row["ratio_direct"], x["cpu_per_mops"])
+    return text
 
 
 _printed_header = [False]
@@ -167,7 +181,7 @@ _printed_header = [False]
 
 def print_row(row: dict, flush: bool = False) -> None:
     if not _printed_header[0]:
-        print(HEADER)
+        print(header("direct" in row))
         _printed_header[0] = True
     print(format_row(row), flush=flush)
 
@@ -178,7 +192,8 @@ def main(argv=None) -> int:
     parser.add_argument("--proxy-workers", type=int, default=1, help="proxy workers (default 1)")
     parser.add_argument("--quick", action="store_true", help="fewer requests: a smoke run")
     parser.add_argument("--cluster", action="store_true",
-                        help="cluster_mode sharded, redis-benchmark --cluster straight to the shards")
+                        help="cluster_mode sharded; adds a 'direct' column: redis-benchmark "
+                             "--cluster straight to the shards, beside the proxy path")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per server and test; medians are reported (default 3)")
     parser.add_argument("--tests", help="comma-separated subset of %s" % ",".join(TESTS))
