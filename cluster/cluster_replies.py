@@ -69,11 +69,10 @@ def cluster_view(topology, me, local_ip: str, local_port: int) -> ClusterView:
     """
     config = topology.config
     ip = topology.announced_ip(local_ip)
-    proxy_port = config.announce_port or (local_port if me is None else config.port)
-    proxy_slots = ((0, SLOT_COUNT - 1),) if config.cluster_mode == "emulated" else ()
-    proxy = ClusterNode(topology.proxy_node_id, topology.proxy_shard_id, ip, proxy_port,
-                        proxy_slots, 0)
     if config.cluster_mode == "emulated":
+        proxy_port = config.announce_port or (local_port if me is None else config.port)
+        proxy = ClusterNode(topology.proxy_node_id, topology.proxy_shard_id, ip, proxy_port,
+                            ((0, SLOT_COUNT - 1),), 0)
         return ClusterView([proxy], 0)
     nodes = [ClusterNode(s.node_id, topology.shard_id(s), ip, s.port, (s.slots,), s.index + 1)
              for s in topology.shards]

@@ -163,7 +163,8 @@ OPTIONS = [
            "Address announced in CLUSTER replies and MOVED; empty: the address "
            "the client connected to.", redis=True),
     Option("announce_port", "int", 0,
-           "Port announced for the proxy node; 0: the port the client connected to.",
+           "Port announced for the proxy, the one node of emulated mode; 0: the port "
+           "the client connected to.",
            redis=False, minimum=0, maximum=65535),
     Option("hz", "int", 10, "Background task frequency (active expiry cycles per second).",
            mutable=True, minimum=1, maximum=500),

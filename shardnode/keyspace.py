@@ -10,7 +10,7 @@ from cluster import errors
 from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
-from cluster.session import parse_int
+from cluster.session import parse_db_number, parse_int
 from shardnode.db import ENCODINGS, TYPE_NAMES, copy_value, string_encoding
 from shardnode.registry import handler
 
@@ -20,9 +20,7 @@ _LLONG_MIN = -(2**63)
 
 def _db_index(conn, raw: bytes) -> int:
     """A database number as Redis's getIntFromObject + selectDb check it."""
-    index = parse_int(raw)
-    if not -(2**31) <= index < 2**31:
-        raise CommandError(errors.INT_OUT_OF_RANGE)
+    index = parse_db_number(raw)
     if not 0 <= index < conn.server.config.dbnum:
         raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
     return index
