@@ -441,11 +441,22 @@ class RequestParser:
         self._tail = b""
         self._check_after = 0
 
+    @property
+    def buffered(self) -> bool:
+        """Bytes are held that a further ``feed(b"")`` may turn into commands.
+
+        Before AUTH the exact parser hands out one command per call, because
+        Redis checks each command against the limits in force when it is
+        read: ``AUTH pw`` and a large command in one read must both pass.
+        """
+        return bool(self._slow_buf)
+
     def _feed_slow(self, data: bytes) -> list:
         buf = self._slow_buf
         buf += data
         parser = _ExactParser(bytes(buf), self.max_bulk, self.authenticated)
-        out = parser.parse_all()  # raises ProtocolError with parsed commands
+        # raises ProtocolError with the parsed commands
+        out = parser.parse_all(None if self.authenticated else 1)
         del buf[: parser.pos]
         if not buf:
             # Back at a boundary with nothing pending: hiredis again.
@@ -468,7 +479,8 @@ class _ExactParser:
         # nothing more can be learnt about it (the end of a bulk being read).
         self.need = 0
 
-    def parse_all(self) -> list:
+    def parse_all(self, limit=None) -> list:
+        """Every complete command, or at most ``limit`` of them."""
         try:
             while self.pos < len(self.buf):
                 cmd = self._one()
@@ -476,6 +488,8 @@ class _ExactParser:
                     break
                 if cmd:
                     self.out.append(cmd)
+                    if limit is not None and len(self.out) >= limit:
+                        break
         except ProtocolError as exc:
             raise ProtocolError(exc.args[0], self.out) from None
         return self.out

@@ -76,6 +76,19 @@ class ProxyClient(asyncio.Protocol, Session):
         self.transport = None
 
     def data_received(self, data):
+        more = self._take(data)
+        # Before AUTH the parser hands out one command at a time (see
+        # RequestParser.buffered): parse on once each has run.
+        while more and self.parser.buffered and not self.closing and self.backlog is None:
+            more = self._take(b"")
+        if self.closing:
+            self.worker.flush_links()
+            self.flush()
+        else:
+            self.worker.flush_soon()
+
+    def _take(self, data) -> bool:
+        """Parse and run what ``data`` completes; False once nothing more can run."""
         protocol_error = None
         try:
             cmds = self.parser.feed(data)
@@ -85,18 +98,15 @@ class ProxyClient(asyncio.Protocol, Session):
             self.backlog.extend(cmds)
             if protocol_error:
                 self.backlog.append(protocol_error)
-            return
+            return False
         self.process(cmds, 0)
         if protocol_error:
             if self.backlog is not None:
                 self.backlog.append(protocol_error)
             else:
                 self._protocol_error(protocol_error)
-        if self.closing:
-            self.worker.flush_links()
-            self.flush()
-        else:
-            self.worker.flush_soon()
+            return False
+        return bool(cmds)
 
     def _protocol_error(self, text: str) -> None:
         self.worker.count_error(text)

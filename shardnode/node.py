@@ -174,17 +174,25 @@ class ShardConnection(asyncio.Protocol, Session):
         self.transport = None
 
     def data_received(self, data):
-        try:
-            cmds = self.parser.feed(data)
-        except ProtocolError as exc:
-            cmds = exc.args[1]
-            self.protocol_error = exc.args[0]
-        if self.blocked or self.inbox:
-            self.inbox.extend(cmds)
-        else:
-            self.run(cmds, 0)
-        if self.protocol_error and not self.inbox:
-            self._fail_protocol()
+        while True:
+            try:
+                cmds = self.parser.feed(data)
+            except ProtocolError as exc:
+                cmds = exc.args[1]
+                self.protocol_error = exc.args[0]
+            if self.blocked or self.inbox:
+                self.inbox.extend(cmds)
+            else:
+                self.run(cmds, 0)
+            if self.protocol_error and not self.inbox:
+                self._fail_protocol()
+                return
+            # Before AUTH the parser hands out one command at a time (see
+            # RequestParser.buffered): parse on once each has run.
+            if not (cmds and self.parser.buffered and not self.blocked
+                    and not self.closing and self.transport is not None):
+                return
+            data = b""
 
     def _fail_protocol(self):
         text = self.protocol_error
@@ -241,6 +249,8 @@ class ShardConnection(asyncio.Protocol, Session):
         self.run(pending, 0)
         if self.protocol_error and not self.inbox:
             self._fail_protocol()
+        elif self.parser.buffered and not self.blocked:
+            self.data_received(b"")
 
     def execute(self, args) -> bytes | None:
         """Run one command; returns the encoded reply (None: send nothing)."""

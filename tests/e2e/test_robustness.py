@@ -16,7 +16,7 @@ import hiredis
 import pytest
 
 from cluster.slots import SlotMap, split_slots
-from tests.helpers import DamselflyProcess, RawClient, RedisProcess
+from tests.helpers import DamselflyProcess, RawClient, RedisProcess, encode
 
 # "bar" is on shard 0 and "foo" on shard 1 of a 2-shard server.
 SLOTS = SlotMap(split_slots(2))
@@ -135,6 +135,16 @@ def test_limits_before_auth_match_redis():
                 assert c.call("AUTH", "pw") == b"OK"
                 assert c.call("ECHO", b"x" * 20000) == b"x" * 20000
                 assert c.call("MSET", *[b"k%d" % (i % 6) for i in range(12)]) == b"OK"
+            # In one write, each command is read under the limits in force when
+            # its turn comes: AUTH first lifts them for what follows; a failed
+            # AUTH does not.
+            big = ("ECHO", b"x" * 20000)
+            many = ("MSET",) + tuple(b"k%d" % (i % 6) for i in range(12))
+            for first in (("AUTH", "pw"), ("AUTH", "wrong"), ("PING",)):
+                data = encode(first) + encode(big) + encode(many) + encode(("PING",))
+                expected = exchange(ref.port, data, 0.5)
+                for port in (server.port, server.shard_ports[0]):
+                    assert exchange(port, data, 0.5) == expected, (first, port)
     finally:
         ref.stop()
 
