@@ -18,6 +18,14 @@ _LLONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
 
 
+def in_cluster(conn) -> bool:
+    """A client on a shard port in sharded mode: Redis Cluster's db rules apply.
+
+    Proxy links are exempt: through the proxy, damselfly is a single Redis.
+    """
+    return conn.server.sharded and not conn.internal
+
+
 def _db_index(conn, raw: bytes) -> int:
     """A database number as Redis's getIntFromObject + selectDb check it."""
     index = parse_db_number(raw)
@@ -97,7 +105,7 @@ def renamenx(conn, args):
 def copy(conn, args):
     db = conn.db
     src, dst = args[1], args[2]
-    target = db
+    target_index = None
     replace = False
     i = 3
     while i < len(args):
@@ -105,11 +113,14 @@ def copy(conn, args):
         if opt == b"replace":
             replace = True
         elif opt == b"db" and i + 1 < len(args):
-            target = conn.server.keyspace.dbs[_db_index(conn, args[i + 1])]
+            target_index = _db_index(conn, args[i + 1])
             i += 1
         else:
             raise CommandError(errors.SYNTAX)
         i += 1
+    if in_cluster(conn) and (conn.db_index != 0 or target_index not in (None, 0)):
+        raise CommandError(errors.COPY_DB_IN_CLUSTER)
+    target = db if target_index is None else conn.server.keyspace.dbs[target_index]
     if target is db and src == dst:
         raise CommandError(errors.SAME_OBJECT)
     value = db.get(src)
@@ -128,6 +139,8 @@ def copy(conn, args):
 
 @handler("move")
 def move(conn, args):
+    if in_cluster(conn):
+        raise CommandError(errors.MOVE_IN_CLUSTER)
     db = conn.db
     key = args[1]
     target = conn.server.keyspace.dbs[_db_index(conn, args[2])]

@@ -5,6 +5,7 @@ import time
 from cluster import errors
 from cluster.errors import CommandError
 from cluster.session import apply_config_set, parse_int, rewrite_config
+from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
 
 
@@ -35,6 +36,8 @@ def flushall(conn, args):
 
 @handler("swapdb")
 def swapdb(conn, args):
+    if in_cluster(conn):
+        raise CommandError(errors.SWAPDB_IN_CLUSTER)
     try:
         a = parse_int(args[1])
     except CommandError:

@@ -385,6 +385,39 @@ def test_shard_serves_db_0_only_like_a_cluster_master(sharded, real_sharded, red
         assert proxy.call("DEL", "{b}select") == 1
 
 
+DB_RULE_CASES = [  # "{b}" keys hash to slot 3300, shard 0 / master 0
+    ("SET", "{b}dbrule", "1"),
+    ("MOVE", "{b}dbrule", "1"),
+    ("MOVE", "{b}dbrule", "x"),
+    ("COPY", "{b}dbrule", "{b}dbrule2", "DB", "1"),
+    ("COPY", "{b}dbrule", "{b}dbrule2", "DB", "99"),
+    ("COPY", "{b}dbrule", "{b}dbrule2", "DB", "x"),
+    ("COPY", "{b}dbrule", "{b}dbrule2", "DB", "0"),
+    ("COPY", "{b}dbrule", "{b}dbrule3"),
+    ("SWAPDB", "0", "1"),
+    ("SWAPDB", "0", "x"),
+    ("DEL", "{b}dbrule", "{b}dbrule2", "{b}dbrule3"),
+]
+
+
+def test_shard_refuses_other_databases_like_a_cluster_master(sharded, real_sharded, redis_ref):
+    """MOVE, SWAPDB and COPY ... DB n are refused on a shard port as a
+    cluster-enabled redis-server refuses them; through the proxy they work as
+    on a plain Redis."""
+    with RawClient(sharded.shard_ports[0]) as mine, RawClient(real_sharded.ports[0]) as theirs:
+        for cmd in DB_RULE_CASES:
+            assert mine.call(*cmd) == theirs.call(*cmd), cmd
+    with RawClient(sharded.port) as proxy, RawClient(redis_ref.port) as plain:
+        plain.call("FLUSHALL")
+        for cmd in DB_RULE_CASES[:1] + [("MOVE", "{b}dbrule", "1"), ("SELECT", "1"),
+                                        ("GET", "{b}dbrule"), ("SWAPDB", "0", "1"),
+                                        ("GET", "{b}dbrule"), ("SWAPDB", "0", "1"),
+                                        ("COPY", "{b}dbrule", "{b}dbrule2", "DB", "0"),
+                                        ("SELECT", "0"), ("GET", "{b}dbrule2"),
+                                        ("FLUSHALL",)]:
+            assert proxy.call(*cmd) == plain.call(*cmd), cmd
+
+
 def test_proxy_errors_match_redis_and_never_move(sharded, real_sharded):
     with RawClient(sharded.port) as mine, RawClient(real_sharded.ports[0]) as theirs:
         for cmd in ERROR_CASES:
