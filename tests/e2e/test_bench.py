@@ -52,3 +52,16 @@ def test_quick_run_reports_both_servers(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| GET | 1 |" in table and "CPU-s/Mops" in table
     assert _own_servers() <= servers_before
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None,
+                    reason="redis-server comes with the redis packages CI installs")
+def test_memory_bench_loads_both_servers(capsys):
+    from bench import memory
+
+    servers_before = _own_servers()
+    assert memory.main(["--keys", "3000", "--value-size", "16", "--shards", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "| redis | 3000 |" in table and "| damselfly | 3000 |" in table
+    assert "ratio damselfly/redis" in table
+    assert _own_servers() <= servers_before
