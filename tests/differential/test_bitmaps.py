@@ -23,11 +23,11 @@ MAX_BULK = 512 * 1024 * 1024
 
 
 def test_setbit_getbit(diff):
-    diff.run("GETBIT", A0, "0")
-    diff.run("SETBIT", A0, "7", "1")
-    diff.run("GET", A0)
-    diff.run("SETBIT", A0, "7", "1")
-    diff.run("SETBIT", A0, "7", "0")
+    assert diff.run("GETBIT", A0, "0") == 0
+    assert diff.run("SETBIT", A0, "7", "1") == 0
+    assert diff.run("GET", A0) == b"\x01"
+    assert diff.run("SETBIT", A0, "7", "1") == 1
+    assert diff.run("SETBIT", A0, "7", "0") == 1
     diff.run("SETBIT", A0, "0", "1")
     diff.run("SETBIT", A0, "100", "1")  # grows with zero bytes
     diff.run("GET", A0)
