@@ -38,6 +38,16 @@ def parse_int(raw: bytes, error: str = errors.NOT_INTEGER) -> int:
     return value
 
 
+def parse_choice(raw: bytes, yes: bytes, no: bytes) -> bool:
+    """One of two keywords (case-insensitive): True for ``yes``; else a syntax error."""
+    word = raw.lower()
+    if word == yes:
+        return True
+    if word == no:
+        return False
+    raise CommandError(errors.SYNTAX)
+
+
 def parse_db_number(raw: bytes) -> int:
     """A database number as Redis's getIntFromObject reads it: a strict C int."""
     index = parse_int(raw)
@@ -313,12 +323,7 @@ class Session:
         return "OK"
 
     def _on_off(self, raw: bytes) -> bool:
-        v = raw.lower()
-        if v == b"on":
-            return True
-        if v == b"off":
-            return False
-        raise CommandError(errors.SYNTAX)
+        return parse_choice(raw, b"on", b"off")
 
     def cmd_client_no_evict(self, args):
         self.noevict = self._on_off(args[2])

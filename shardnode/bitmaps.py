@@ -9,7 +9,7 @@ negative SET into an unsigned field under SAT ...) answer as Redis does.
 
 from cluster import errors
 from cluster.errors import CommandError
-from cluster.session import parse_int
+from cluster.session import parse_choice, parse_int
 from shardnode.registry import handler
 from shardnode.strings import clamp_range, splice
 
@@ -49,12 +49,7 @@ def _string_for_bit_write(db, key, max_bit: int):
 
 def _range_unit(raw: bytes) -> bool:
     """BYTE or BIT; True for BIT."""
-    unit = raw.lower()
-    if unit == b"bit":
-        return True
-    if unit == b"byte":
-        return False
-    raise CommandError(errors.SYNTAX)
+    return parse_choice(raw, b"bit", b"byte")
 
 
 def _bits_of(value: bytes, first_bit: int, last_bit: int) -> tuple:
