@@ -104,3 +104,11 @@ def wrong_arity(full_name: str) -> str:
 def _printable(raw: bytes) -> str:
     """Redis truncates to 128 bytes and escapes nothing but shows bytes as-is."""
     return raw[:128].decode("utf-8", "replace")
+
+# Transactions (multi.c).
+NO_MULTI = "ERR Command not allowed inside a transaction"
+MULTI_NESTED = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."

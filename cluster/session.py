@@ -91,6 +91,9 @@ class Session:
     def on_close_requested(self) -> None:
         self.closing = True
 
+    def on_reset(self) -> None:
+        """RESET: a subclass drops its transaction state here."""
+
     # -- commands -------------------------------------------------------
 
     def cmd_ping(self, args):
@@ -179,6 +182,7 @@ class Session:
         return "OK"
 
     def cmd_reset(self, args):
+        self.on_reset()
         self.on_select(0)
         self.proto = 2
         self.name = b""

@@ -28,6 +28,10 @@ from cluster.session import Session
 from cluster.slots import key_slot
 from proxy.links import context
 
+# Commands a client in MULTI runs at once instead of queueing them.
+TRANSACTION_CONTROL = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+QUEUED = b"+QUEUED\r\n"
+
 log = logging.getLogger("damselfly.proxy")
 
 # Name as sent -> spec, for the commands :meth:`ProxyClient.dispatch` forwards
@@ -47,12 +51,15 @@ class ProxyClient(asyncio.Protocol, Session):
         self.transport = None
         self.queue: deque = deque()  # reply slots awaiting their turn
         self.outbuf: list = []
-        self.backlog = None  # commands held while a coordinated one runs
-        self.barrier_slot = None
-        self.barrier_ready = None
+        self.backlog = None  # commands held while coordinated work is sent (hold())
         self.ctx = None
         self.parser = RequestParser(worker.config.proto_max_bulk_len)
         self.discard = None  # slots whose reply CLIENT REPLY OFF/SKIP drops
+        self.multi = None  # queued commands while in MULTI (proxy/transactions.py)
+        self.multi_failed = False
+        self.watch_shards: set = set()  # shards holding this client's WATCHes
+        self.session_shards: set = set()  # shards that keep a session for this client
+        self._session_ctx = None
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -74,6 +81,12 @@ class ProxyClient(asyncio.Protocol, Session):
     def connection_lost(self, exc):
         self.end_session()
         self.transport = None
+        if self.session_shards:  # the shards drop its watches, locks, parked requests
+            gone = [b"DF.GONE", b"%d" % self.id]
+            for shard in self.session_shards:
+                self.worker.links[shard].send_forget(None, gone)
+            self.session_shards = set()
+            self.worker.flush_soon()
 
     def data_received(self, data):
         more = self._take(data)
@@ -178,20 +191,28 @@ class ProxyClient(asyncio.Protocol, Session):
         if spec is None:
             spec = LOOKUP.get(args[0].lower())
         if spec is None or spec.group == "internal":  # DF.* only on shard links
-            self.error_reply(errors.unknown_command(args[0], args[1:]))
+            self._reject(errors.unknown_command(args[0], args[1:]))
             return
         if spec.subcommands:
             spec = resolve(spec, args)
             if type(spec) is str:
-                self.error_reply(spec)
+                self._reject(spec)
                 return
         if not spec.arity_ok(len(args)):
-            self.error_reply(errors.wrong_arity(spec.name))
+            self._reject(errors.wrong_arity(spec.name))
             return
         if not self.authenticated and "no_auth" not in spec.flags:
-            self.error_reply(errors.NOAUTH)
+            self._reject(errors.NOAUTH)
             return
         worker = self.worker
+        if self.multi is not None and spec.name not in TRANSACTION_CONTROL:
+            if "no_multi" in spec.flags:
+                self._reject(errors.NO_MULTI)
+                return
+            self.multi.append(args)
+            self.local_reply(QUEUED)
+            worker.stat_commands += 1
+            return
         worker.stat_commands += 1
         self.last_command = spec.name
         route = spec.route
@@ -210,7 +231,7 @@ class ProxyClient(asyncio.Protocol, Session):
             if len(shards) <= 1:
                 self.forward(shards.pop() if shards else 0, args)
             else:
-                worker.coordinator.start(self, spec, args, keys, shards)
+                worker.coordinator.run_command(self, spec, args)
             return
         if route is LOCAL:
             self.run_local(spec, args)
@@ -219,6 +240,12 @@ class ProxyClient(asyncio.Protocol, Session):
             worker.fanout(self, spec, args)
             return
         self.error_reply("ERR command routing %r is not supported" % route)
+
+    def _reject(self, text: str) -> None:
+        """A generic check failed; inside MULTI that dooms the transaction."""
+        if self.multi is not None:
+            self.multi_failed = True
+        self.error_reply(text)
 
     def forward(self, shard: int, args) -> None:
         slot = [self, None]
@@ -287,7 +314,8 @@ class ProxyClient(asyncio.Protocol, Session):
 
     def refresh_fast(self) -> None:
         """Allow the fast path of :meth:`dispatch` only in the plain state."""
-        self.fast = KEYED_FAST if self.authenticated and not self.reply_mode else NO_FAST
+        self.fast = KEYED_FAST if (self.authenticated and not self.reply_mode
+                                   and self.multi is None) else NO_FAST
 
     def _mark_discard(self, slot) -> None:
         if self.discard is None:
@@ -317,10 +345,6 @@ class ProxyClient(asyncio.Protocol, Session):
                 discard.discard(id(head))
                 continue
             out.append(data)
-        if self.barrier_slot is not None and queue and queue[0] is self.barrier_slot:
-            ready = self.barrier_ready
-            if ready is not None and not ready.done():
-                ready.set_result(True)
 
     def flush(self) -> None:
         if self.outbuf:
@@ -330,25 +354,38 @@ class ProxyClient(asyncio.Protocol, Session):
         if self.closing and not self.queue and self.transport is not None:
             self.transport.close()
 
-    # -- barriers for coordinated commands -------------------------------------
+    # -- holding later commands while coordinated work is sent -----------------
 
-    def begin_barrier(self, slot) -> asyncio.Future:
-        """Hold later commands; the future resolves when ``slot`` is next."""
-        self.backlog = []
-        self.barrier_slot = slot
-        self.barrier_ready = asyncio.get_running_loop().create_future()
-        if self.queue and self.queue[0] is slot:
-            self.barrier_ready.set_result(True)
-        return self.barrier_ready
+    def hold(self) -> None:
+        """Keep this client's next commands back until :meth:`release_hold`.
 
-    def end_barrier(self) -> None:
+        Coordinated work sends its requests over several rounds; the client's
+        later commands must reach each shard after them, as a client expects.
+        """
+        if self.backlog is None:
+            self.backlog = []
+
+    def release_hold(self) -> None:
         backlog, self.backlog = self.backlog, None
-        self.barrier_slot = None
-        self.barrier_ready = None
         if backlog and self.transport is not None:
             self.process(backlog, 0)
-        self.worker.flush_links()
-        self.worker.flush_clients()
+        self.worker.flush_soon()
+
+    # -- sessions on the shards ---------------------------------------------------
+
+    def session_ctx(self) -> tuple:
+        """The link context that runs requests in this client's shard sessions."""
+        ctx = self._session_ctx
+        if ctx is None or ctx[:3] != self.ctx:
+            ctx = self._session_ctx = self.ctx + (self.id,)
+        return ctx
+
+    def note_sessions(self, shards) -> None:
+        self.session_shards.update(shards)
+
+    def push(self, data: bytes) -> None:
+        """An out-of-band frame from a shard for this client, in reply order."""
+        self.local_reply(data)
 
     # -- Session hooks -----------------------------------------------------------
 
@@ -358,6 +395,13 @@ class ProxyClient(asyncio.Protocol, Session):
 
     def refresh_context(self) -> None:
         self.ctx = context(self.db_index, self.proto, self.notouch)
+
+    def on_reset(self) -> None:
+        from proxy.transactions import unwatch_all
+
+        self.multi = None
+        self.multi_failed = False
+        unwatch_all(self)
 
     def on_close_requested(self) -> None:
         self.closing = True

@@ -1,130 +1,397 @@
-"""Commands whose keys live on several shards, run as one atomic step.
+"""Atomic work across shards: MULTI/EXEC, and single commands whose keys span shards.
 
-The recipe is the same for every such command (RENAME, COPY, MSETNX, BITOP,
-LCS, and later transactions and scripts):
+Everything here runs as the client's *session* on the shards (``DF.CTX`` with
+the client id, see shardnode/internal.py), on the worker's shared links: a
+request that must wait for a lock is parked by its shard, and the link's
+pipeline moves on for every other client.
 
-1. the client's earlier commands finish first and its later ones wait (a
-   barrier), so the client sees its own commands in order;
-2. every shard involved is locked with ``DF.LOCK`` on a dedicated link, in
-   shard-id order -- two coordinated commands can therefore never deadlock;
-3. keys owned by other shards are exported to the executing shard, the
-   command runs there through the normal dispatch (``DF.RUN``), and the
-   foreign keys it wrote are imported back to their owners;
-4. every shard is unlocked.  No client ever observes half of the command.
+A :class:`Plan` turns a list of commands (a transaction, or one MGET/MSET/
+RENAME/... spanning shards) into *segments*: per-shard parts that run as
+``DF.EXEC`` on their own shard, and the occasional step that needs a value to
+travel (RENAME across shards: export, run, import, in Redis's DUMP format) or
+a custom fan-out (INFO, SCAN, CONFIG SET inside MULTI).  Execution:
 
-The executing shard is the owner of the key at ``spec.keys(args)[-1]`` for
-commands that write their last key with a database option (COPY), else of
-the first key.
+1. lock, shard after shard in shard-id order (so two coordinators never
+   deadlock), the keys the commands touch there (``DF.LOCK``; the whole shard
+   for FLUSHALL and the like).  When the plan is one segment and nothing is
+   WATCHed, the last shard is not locked first: its part waits for its keys
+   when it arrives, which is already atomic since every other shard involved
+   is held -- so a two-shard MGET costs two round trips;
+2. if a WATCHed key changed (``DF.LOCK`` says so), unlock and answer null;
+3. run the segments in order; 4. unlock.
+
+No client ever sees part of the work: every key it touches is locked on every
+shard before the first part runs, and other keys keep being served.
+Operations whose keys live on one shard take no lock at all: ``DF.EXEC`` on
+that shard runs them back to back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 
+from cluster.commands import ALL, KEYED, SPLIT
 from cluster.errors import CommandError
-from cluster.resp import encode_error
+from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot
-from proxy.fanout import decode_reply
-from proxy.links import IGNORE, ShardLink
+from proxy.fanout import FANOUTS, MERGES, decode_reply
+from proxy.links import IGNORE
 
 log = logging.getLogger("damselfly.proxy")
 
-# Commands executed on the shard of their last key (see module doc).
+# Commands executed on the shard of their last key (they write their last key
+# with a database option).
 RUN_ON_LAST_KEY = {"copy"}
+
+_UNLOCK = [b"DF.UNLOCK"]
+_UNWATCH = [b"UNWATCH"]
+
+
+class Plan:
+    """How a list of commands runs across shards (see module doc)."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        self.steps = []  # one per command: how its reply is made
+        self.segments = []  # dict shard -> [(db, args)], or a special step
+        self.current = None
+        self.locks: dict = {}  # shard -> [set of (db, key), exclusive, whole]
+
+    # -- building ----------------------------------------------------------------
+
+    def _segment(self) -> dict:
+        if self.current is None:
+            self.current = {}
+            self.segments.append(self.current)
+        return self.current
+
+    def _lock(self, shard, entries, exclusive, whole=False):
+        lock = self.locks.get(shard)
+        if lock is None:
+            lock = self.locks[shard] = [set(), False, False]
+        lock[0].update(entries)
+        lock[1] = lock[1] or exclusive
+        lock[2] = lock[2] or whole
+
+    def _part(self, shard, db, args, spec, keys):
+        part = self._segment().setdefault(shard, [])
+        part.append((db, args))
+        self._lock(shard, [(db, k) for k in keys], spec.is_write)
+        return (len(self.segments) - 1, shard, len(part) - 1)
+
+    def add(self, spec, args, db) -> None:
+        """Plan one command, already checked (lookup, arity, auth)."""
+        owner = self.worker.slot_owner
+        route = spec.route
+        if route is KEYED:
+            keys = spec.keys(args)
+            shards = {owner[key_slot(k)] for k in keys}
+            if len(shards) <= 1:
+                shard = shards.pop() if shards else 0
+                self.steps.append(("part", self._part(shard, db, args, spec, keys)))
+                return
+            for key in keys:
+                self._lock(owner[key_slot(key)], [(db, key)], True)
+            self._special(("move", spec, args, db))
+            return
+        if route is SPLIT:
+            self._split(spec, args, db)
+            return
+        if route is ALL and spec.merge in MERGES and spec.merge not in FANOUTS:
+            refs = [self._part(shard, db, args, spec, ()) for shard in range(len(self.worker.links))]
+            if spec.is_write:
+                for shard in range(len(refs)):
+                    self._lock(shard, (), True, whole=True)
+            self.steps.append(("merge", MERGES[spec.merge], refs, None, spec, args))
+            return
+        self._special(("fanout", spec, args, db))
+
+    def _special(self, step) -> None:
+        self.segments.append(step)
+        self.current = None
+        self.steps.append(("special", len(self.segments) - 1))
+
+    def _split(self, spec, args, db) -> None:
+        step = spec.key_step or 1
+        positions = spec.key_positions(args)
+        owner = self.worker.slot_owner
+        groups: dict = {}
+        for index, pos in enumerate(positions):
+            shard = owner[key_slot(args[pos])]
+            group = groups.get(shard)
+            if group is None:
+                group = groups[shard] = ([args[0]], [], [])
+            group[0].extend(args[pos : pos + step])
+            group[1].append(index)
+            group[2].append(args[pos])
+        order = sorted(groups)
+        refs = [self._part(shard, db, groups[shard][0], spec, groups[shard][2]) for shard in order]
+        extra = (len(positions), [groups[s][1] for s in order])
+        self.steps.append(("merge", MERGES[spec.merge], refs, extra, spec, args))
+
+    # -- shape ---------------------------------------------------------------------
+
+    def shards(self) -> list:
+        return sorted(self.locks)
+
+    def one_segment(self) -> bool:
+        return len(self.segments) <= 1 and all(type(s) is dict for s in self.segments)
+
+
+def _exec_args(flags: bytes, part) -> list:
+    out = [b"DF.EXEC", flags, b"%d" % len(part)]
+    for db, args in part:
+        out.append(b"%d" % db)
+        out.append(b"%d" % len(args))
+        out.extend(args)
+    return out
+
+
+def _lock_args(lock) -> list:
+    entries, exclusive, whole = lock
+    if whole:
+        return [b"DF.LOCK", b"a"]
+    out = [b"DF.LOCK", b"w" if exclusive else b"r", b"%d" % len(entries)]
+    for db, key in sorted(entries):
+        out.append(b"%d" % db)
+        out.append(key)
+    return out
+
+
+class _Capture:
+    """Stands in for the client when a custom fan-out runs inside EXEC."""
+
+    def __init__(self, client, ctx):
+        self.client = client
+        self.worker = client.worker
+        self.ctx = ctx
+        self.proto = client.proto
+        self.queue = []
+        self.future = asyncio.get_running_loop().create_future()
+
+    def new_slot(self):
+        return [self, None]
+
+    def deliver(self, slot):
+        if not self.future.done():
+            self.future.set_result(slot[1])
+
+    def error_reply(self, text):
+        if not self.future.done():
+            self.future.set_result(encode_error(text))
+
+    def forward(self, shard, args):
+        self.worker.links[shard].send(self.ctx, encode_command(args), [self, None])
 
 
 class Coordinator:
     def __init__(self, worker):
         self.worker = worker
-        self.idle: dict = {}  # shard index -> [dedicated ShardLink]
 
-    def start(self, client, spec, args, keys, shards) -> None:
+    # -- entry points ------------------------------------------------------------
+
+    def run_command(self, client, spec, args) -> None:
+        """One command whose keys span shards (MGET, MSET, RENAME ...)."""
+        plan = Plan(self.worker)
+        plan.add(spec, args, client.db_index)
         slot = client.new_slot()
-        ready = client.begin_barrier(slot)
-        asyncio.ensure_future(self._run(client, spec, args, keys, sorted(shards), slot, ready))
+        client.hold()
+        asyncio.ensure_future(self._run(client, plan, slot, False, False))
 
-    async def _run(self, client, spec, args, keys, shards, slot, ready):
+    def run_exec(self, client, queued) -> None:
+        """EXEC of a client's queued commands (proxy/transactions.py planned the locals)."""
+        slot = client.new_slot()
+        client.hold()
+        asyncio.ensure_future(self._run(client, queued, slot, True, bool(client.watch_shards)))
+
+    # -- execution -----------------------------------------------------------------
+
+    async def _run(self, client, plan, slot, is_exec, watching):
         try:
-            await ready
-            data = await self.execute(client.ctx, spec, args, keys, shards)
+            data = await self.execute(client, plan, is_exec, watching)
         except Exception:
-            log.exception("coordinated %s failed", spec.name)
-            data = encode_error("ERR internal error while coordinating '%s'" % spec.name)
+            log.exception("coordinated work failed")
+            data = encode_error("ERR internal error while coordinating a command")
         slot[1] = data
         client.deliver(slot)
-        client.end_barrier()
+        client.release_hold()
 
-    async def _link(self, shard: int) -> ShardLink:
-        pool = self.idle.setdefault(shard, [])
-        while pool:
-            link = pool.pop()
-            if link.transport is not None and not link.closed:
-                return link
-        link = ShardLink(self.worker, self.worker.topology.shards[shard], dedicated=True)
-        await asyncio.wait_for(link.connect(), 2.0)
-        return link
+    def _send(self, shard, ctx, args) -> None:
+        """Send and forget (the reply is dropped)."""
+        self.worker.links[shard].send(ctx, encode_command(args), [IGNORE, None])
 
-    def _release(self, shard: int, link: ShardLink) -> None:
-        if link.transport is not None and not link.closed:
-            self.idle.setdefault(shard, []).append(link)
-        else:
-            link.close()
+    def _request(self, shard, ctx, args) -> asyncio.Future:
+        """Send now (so requests keep the order they are made in); await the reply."""
+        link = self.worker.links[shard]
+        future = asyncio.get_running_loop().create_future()
+        link.send(ctx, encode_command(args), [_Future(future), None])
+        self.worker.flush_soon()
+        return future
 
-    async def execute(self, ctx, spec, args, keys, shards) -> bytes:
-        """Lock, export, run, import, unlock; returns the reply's bytes."""
-        owner = self.worker.slot_owner
-        anchor = keys[-1] if spec.name in RUN_ON_LAST_KEY else keys[0]
-        executor = owner[key_slot(anchor)]
-        links = {}
+    async def execute(self, client, plan, is_exec, watching) -> bytes:
+        worker = self.worker
+        ctx = client.session_ctx()
+        client.note_sessions(plan.locks)
+        watch_shards = sorted(client.watch_shards) if watching else []
+        for shard in watch_shards:
+            plan._lock(shard, (), False)
+        shards = plan.shards()
+        simple = plan.one_segment()
+        part_replies: dict = {}
+        if simple and len(shards) == 1 and not plan.locks[shards[0]][2]:
+            shard = shards[0]
+            part = plan.segments[0].get(shard, []) if plan.segments else []
+            pending = self._request(shard, ctx, _exec_args(b"w" if watching else b"", part))
+            client.release_hold()
+            reply = decode_reply(await pending)
+            if watching:
+                self._unwatch(client, ctx, skip=shard)
+            if isinstance(reply, CommandError):
+                return encode_error(reply.args[0])
+            if reply is None:
+                return encode(NULL_ARRAY, client.proto)
+            part_replies[(0, shard)] = reply
+            return self._assemble(client, plan, part_replies, is_exec)
+        # Lock in shard order; the last shard too unless the plan is simple.
+        to_lock = shards if (watching or not simple) else shards[:-1]
         locked = []
         try:
-            for shard in shards:
-                try:
-                    links[shard] = await self._link(shard)
-                except (OSError, asyncio.TimeoutError):
-                    return self.worker.links[shard].unavailable
-            for shard in shards:  # in shard-id order: no deadlock
-                reply = await links[shard].request(ctx, [b"DF.LOCK"])
-                if reply != b"+OK\r\n":
-                    return reply if reply.startswith(b"-") else encode_error("ERR lock failed")
+            dirty = False
+            for shard in to_lock:
+                reply = decode_reply(await self._request(shard, ctx, _lock_args(plan.locks[shard])))
+                if isinstance(reply, CommandError):
+                    return encode_error(reply.args[0])
                 locked.append(shard)
-            foreign: dict = {}
-            for key in dict.fromkeys(keys):
-                shard = owner[key_slot(key)]
-                if shard != executor:
-                    foreign.setdefault(shard, []).append(key)
-            exports = await asyncio.gather(*(
-                links[shard].request(ctx, [b"DF.EXPORT"] + ks) for shard, ks in foreign.items()
-            ))
-            run = [b"DF.RUN", b"0"]
-            count = 0
-            for (shard, ks), data in zip(foreign.items(), exports):
-                blobs = decode_reply(data)
-                if isinstance(blobs, CommandError):
-                    return data
-                for key, blob in zip(ks, blobs):
-                    run += [key, blob or b""]
-                    count += 1
-            run[1] = b"%d" % count
-            run.extend(args)
-            result = decode_reply(await links[executor].request(ctx, run))
-            if isinstance(result, CommandError):
-                return encode_error(result.args[0])
-            reply, writes = result[0], result[1:]
-            back: dict = {}
-            for i in range(0, len(writes), 2):
-                back.setdefault(owner[key_slot(writes[i])], []).extend(writes[i : i + 2])
-            if back:
-                await asyncio.gather(*(
-                    links[shard].request(ctx, [b"DF.IMPORT"] + kv) for shard, kv in back.items()
-                ))
-            return reply
+                if reply == 1:
+                    dirty = True
+            if dirty:
+                client.release_hold()
+                return encode(NULL_ARRAY, client.proto)
+            if simple:
+                segment = plan.segments[0] if plan.segments else {}
+                futures = {shard: self._request(shard, ctx, _exec_args(b"u", segment.get(shard, [])))
+                           for shard in shards}
+                locked = []  # every part unlocks its shard
+                client.release_hold()
+                results = await asyncio.gather(*futures.values())
+                for shard, data in zip(futures, results):
+                    part_replies[(0, shard)] = decode_reply(data)
+            else:
+                specials = {}
+                for index, segment in enumerate(plan.segments):
+                    if type(segment) is dict:
+                        futures = {shard: self._request(shard, ctx, _exec_args(b"", part))
+                                   for shard, part in segment.items()}
+                        results = await asyncio.gather(*futures.values())
+                        for shard, data in zip(futures, results):
+                            part_replies[(index, shard)] = decode_reply(data)
+                    elif segment[0] == "move":
+                        specials[index] = await self._move(client, ctx, *segment[1:])
+                    else:
+                        specials[index] = await self._fanout(client, ctx, *segment[1:])
+                part_replies["specials"] = specials
         finally:
             for shard in locked:
-                links[shard].send(ctx, b"*1\r\n$9\r\nDF.UNLOCK\r\n",
-                                  [IGNORE, None])
-                links[shard].flush()
-            for shard, link in links.items():
-                self._release(shard, link)
+                self._send(shard, ctx, _UNLOCK)
+            if watching:
+                self._unwatch(client, ctx)
+            worker.flush_soon()
+        for key, reply in part_replies.items():
+            if isinstance(reply, CommandError) and key != "specials":
+                return encode_error(reply.args[0])
+        return self._assemble(client, plan, part_replies, is_exec)
 
+    def _unwatch(self, client, ctx, skip=None):
+        for shard in client.watch_shards:
+            if shard != skip:
+                self._send(shard, ctx, _UNWATCH)
+        client.watch_shards = set()
+
+    def _assemble(self, client, plan, part_replies, is_exec) -> bytes:
+        proto = client.proto
+        out = []
+        specials = part_replies.get("specials", {})
+        for step in plan.steps:
+            kind = step[0]
+            if kind == "local":
+                out.append(step[1])
+            elif kind == "part":
+                index, shard, pos = step[1]
+                out.append(part_replies[(index, shard)][pos])
+            elif kind == "special":
+                out.append(specials[step[1]])
+            else:
+                _, merge, refs, extra, spec, args = step
+                raws = [part_replies[(i, s)][p] for i, s, p in refs]
+                gather = SimpleNamespace(extra=extra, spec=spec, args=args,
+                                         parts=[[None, raw] for raw in raws], client=client)
+                try:
+                    value = merge(gather, [decode_reply(raw) for raw in raws])
+                    out.append(encode(value, proto))
+                except CommandError as exc:
+                    out.append(encode_error(exc.args[0]))
+        if not is_exec:
+            return out[0]
+        return b"*%d\r\n%b" % (len(out), b"".join(out))
+
+    async def _move(self, client, ctx, spec, args, db) -> bytes:
+        """A command needing keys of several shards, under locks the caller holds."""
+        owner = self.worker.slot_owner
+        keys = spec.keys(args)
+        anchor = keys[-1] if spec.name in RUN_ON_LAST_KEY else keys[0]
+        executor = owner[key_slot(anchor)]
+        foreign: dict = {}
+        for key in dict.fromkeys(keys):
+            shard = owner[key_slot(key)]
+            if shard != executor:
+                foreign.setdefault(shard, []).append(key)
+        exported = await asyncio.gather(*(
+            self._request(shard, ctx, [b"DF.EXPORT", b"%d" % db] + ks)
+            for shard, ks in foreign.items()))
+        run = [b"DF.RUN", b"%d" % db, b"0"]
+        count = 0
+        for (shard, ks), data in zip(foreign.items(), exported):
+            values = decode_reply(data)
+            if isinstance(values, CommandError):
+                return data
+            for i, key in enumerate(ks):
+                run += [key, values[2 * i] or b"", b"%d" % values[2 * i + 1]]
+                count += 1
+        run[2] = b"%d" % count
+        run.extend(args)
+        result = decode_reply(await self._request(executor, ctx, run))
+        if isinstance(result, CommandError):
+            return encode_error(result.args[0])
+        reply, writes = result[0], result[1:]
+        back: dict = {}
+        for i in range(0, len(writes), 3):
+            back.setdefault(owner[key_slot(writes[i])], []).extend(
+                [writes[i], writes[i + 1] or b"", b"%d" % writes[i + 2]])
+        if back:
+            await asyncio.gather(*(
+                self._request(shard, ctx, [b"DF.IMPORT", b"%d" % db] + kv)
+                for shard, kv in back.items()))
+        return reply
+
+    async def _fanout(self, client, ctx, spec, args, db) -> bytes:
+        capture = _Capture(client, ctx)
+        try:
+            self.worker.fanout(capture, spec, args)
+        except Exception:  # pragma: no cover - fanout reports its own errors
+            log.exception("fan-out inside EXEC failed")
+            return encode_error("ERR internal error while running '%s'" % spec.name)
+        self.worker.flush_soon()
+        return await capture.future
+
+
+class _Future:
+    __slots__ = ("future",)
+
+    def __init__(self, future):
+        self.future = future
+
+    def deliver(self, slot):
+        if not self.future.done():
+            self.future.set_result(slot[1])

@@ -151,23 +151,10 @@ def split(worker, client, spec, args, merge) -> None:
     if (len(args) - spec.first_key) % step:  # MSET with a key missing its value
         client.error_reply(wrong_arity(spec.name))  # before any shard writes
         return
-    positions = spec.key_positions(args)
     owner = worker.slot_owner
-    groups: dict = {}
-    for index, pos in enumerate(positions):
-        shard = owner[key_slot(args[pos])]
-        group = groups.get(shard)
-        if group is None:
-            group = groups[shard] = ([args[0]], [])
-        group[0].extend(args[pos : pos + step])
-        group[1].append(index)
-    if len(groups) == 1:
-        client.forward(next(iter(groups)), args)
+    shards = {owner[key_slot(args[pos])] for pos in spec.key_positions(args)}
+    if len(shards) == 1:
+        client.forward(shards.pop(), args)
         return
-    slot = client.new_slot()
-    order = sorted(groups)
-    extra = (len(positions), [groups[s][1] for s in order])
-    gather = Gather(client, slot, merge, spec, args, extra)
-    parts = [gather.add_part() for _ in order]
-    for shard, part in zip(order, parts):
-        worker.links[shard].send(client.ctx, encode_command(groups[shard][0]), part)
+    # Keys on several shards: atomic, under key locks (proxy/coordinator.py).
+    worker.coordinator.run_command(client, spec, args)

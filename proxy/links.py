@@ -70,12 +70,12 @@ class FutureTarget:
 class ShardLink(asyncio.Protocol):
     """One connection to one shard; reconnects by itself when it drops."""
 
-    def __init__(self, worker, shard, dedicated: bool = False):
+    def __init__(self, worker, shard):
         self.worker = worker
         self.shard = shard  # ShardInfo
-        self.dedicated = dedicated  # coordination link, not the shared one
         self.transport = None
         self.pending = deque()
+        self.deferred: dict = {}  # tag -> slot of a parked request
         self.reader = hiredis.Reader()
         self.ctx = None
         self.wbuf: list = []
@@ -118,17 +118,16 @@ class ShardLink(asyncio.Protocol):
         self.transport = None
         self.wbuf = []
         pending, self.pending = self.pending, deque()
+        pending.extend(self.deferred.values())
+        self.deferred = {}
         for slot in pending:
             slot[1] = self.unavailable
             slot[0].deliver(slot)
         self.worker.flush_clients()
         self.connected = asyncio.get_event_loop().create_future()
         if not self.closed:
-            if not self.dedicated:
-                log.warning("link to shard %d lost; reconnecting", self.shard.index)
-                asyncio.ensure_future(self.connect())
-            else:
-                self.closed = True
+            log.warning("link to shard %d lost; reconnecting", self.shard.index)
+            asyncio.ensure_future(self.connect())
 
     def close(self):
         self.closed = True
@@ -145,13 +144,19 @@ class ShardLink(asyncio.Protocol):
             return
         if not self.wbuf:
             self.worker.dirty_links.append(self)
-        if ctx is not self.ctx:
+        if ctx is not self.ctx and ctx is not None:
             self.ctx = ctx
-            self.wbuf.append(encode_command(
-                [b"DF.CTX", b"%d" % ctx[0], b"%d" % ctx[1], b"t" if ctx[2] else b"-"]))
+            switch = [b"DF.CTX", b"%d" % ctx[0], b"%d" % ctx[1], b"t" if ctx[2] else b"-"]
+            if len(ctx) > 3:  # a client's session (see ProxyClient.session_ctx)
+                switch.append(b"%d" % ctx[3])
+            self.wbuf.append(encode_command(switch))
             self.pending.append([IGNORE, None])
         self.wbuf.append(payload)
         self.pending.append(slot)
+
+    def send_forget(self, ctx, args) -> None:
+        """Send a request whose reply nobody needs (ctx None: any context)."""
+        self.send(ctx, encode_command(args), [IGNORE, None])
 
     def flush(self) -> None:
         if self.wbuf:
@@ -176,7 +181,26 @@ class ShardLink(asyncio.Protocol):
             reply = reader.gets()
             if reply is False:
                 break
-            slot = pending.popleft()
-            slot[1] = reply
-            slot[0].deliver(slot)
+            if type(reply) is bytes:  # the oldest request's reply
+                slot = pending.popleft()
+                slot[1] = reply
+                slot[0].deliver(slot)
+            else:
+                self._out_of_order(reply)
         self.worker.flush_soon()
+
+    def _out_of_order(self, frame) -> None:
+        """A parked request (``:tag``), a deferred reply or a push (see shardnode/node.py)."""
+        if type(frame) is int:
+            self.deferred[frame] = self.pending.popleft()
+            return
+        kind, number, payload = frame
+        if kind == b"D":
+            slot = self.deferred.pop(number, None)
+            if slot is not None:
+                slot[1] = payload
+                slot[0].deliver(slot)
+        elif kind == b"P":
+            client = self.worker.clients.get(number)
+            if client is not None:
+                client.push(payload)

@@ -9,6 +9,7 @@ from cluster.command_docs import command_reply
 from cluster.errors import CommandError
 from cluster.session import SESSION_HANDLERS, rewrite_config
 from proxy.cluster_local import CLUSTER_HANDLERS
+from proxy.transactions import TRANSACTION_HANDLERS
 
 
 def _command(client, args):
@@ -38,3 +39,4 @@ LOCAL_HANDLERS.update({
     "config|rewrite": _config_rewrite,
 })
 LOCAL_HANDLERS.update(CLUSTER_HANDLERS)
+LOCAL_HANDLERS.update(TRANSACTION_HANDLERS)

@@ -14,8 +14,14 @@ Layout, per database:
   touched in that second, so the cost is one dict slot per key.
 
 Values are native Python objects; a string is ``bytes``.  Every mutation goes
-through :meth:`Keyspace.before_write` first -- the single hook where the
-snapshot, WATCH, notifications, AOF and memory accounting attach.
+through :meth:`Keyspace.before_write` first -- the key-level hook, where
+WATCH (built in: :class:`shardnode.sessions.WatchTable`), the snapshot's
+serialise-before-write, wake-ups of blocked clients and memory accounting
+attach.  A value changed in place (a container growing) is announced with
+:meth:`Database.touch_write` before the change, so the hook sees it too.
+Foreign keys that a cross-shard command borrows for a moment go through
+:meth:`Database.borrow` / :meth:`Database.give_back`, which deliberately fire
+no hook: nothing on this shard changed.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import random
 from binascii import crc_hqx
 
 from cluster.errors import CommandError, WRONGTYPE
+from shardnode.sessions import WatchTable
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 
@@ -172,6 +179,30 @@ class Database:
         """Announce an in-place mutation of an existing value (APPEND, LPUSH)."""
         self.keyspace.before_write(self, key, slot_of(key))
 
+    def borrow(self, key: bytes, value, deadline) -> None:
+        """Place another shard's key here for one command (no hook: see module doc)."""
+        slot = slot_of(key)
+        bucket = self.slots.get(slot)
+        if bucket is not None and key in bucket:
+            self._remove(key, slot, bucket)
+        if value is None:
+            return
+        bucket = self.slots.get(slot)
+        if bucket is None:
+            bucket = self.slots[slot] = {}
+        bucket[key] = value
+        self.size += 1
+        self.access[key] = self.keyspace.now_s
+        if deadline is not None:
+            self.expires[key] = deadline
+
+    def give_back(self, key: bytes) -> None:
+        """Remove a borrowed key again, whatever the command did to it."""
+        slot = slot_of(key)
+        bucket = self.slots.get(slot)
+        if bucket is not None and key in bucket:
+            self._remove(key, slot, bucket)
+
     def delete(self, key: bytes) -> bool:
         slot = slot_of(key)
         bucket = self.slots.get(slot)
@@ -279,6 +310,7 @@ class Keyspace:
         # Callables (db, key, slot) run before any mutation; see module doc.
         self.write_listeners: list = []
         self.flush_listeners: list = []
+        self.watches = WatchTable(dbnum)
 
     def tick(self) -> int:
         """Read the clock once; commands in this batch share the reading."""
@@ -288,17 +320,30 @@ class Keyspace:
         return now
 
     def before_write(self, db: Database, key: bytes, slot: int) -> None:
+        """The key-level hook: ``key`` is about to change (see module doc)."""
         self.dirty += 1
+        if self.watches.count:
+            self.watches.touch(db.index, key)
         if self.write_listeners:
             for listener in self.write_listeners:
                 listener(db, key, slot)
 
     def before_flush(self, db: Database) -> None:
         self.dirty += 1
+        if self.watches.count:
+            self.watches.touch_db(db.index, db.exists)
         for listener in self.flush_listeners:
             listener(db)
 
     def swap(self, a: int, b: int) -> None:
+        if self.watches.count:
+            first, second = self.dbs[a], self.dbs[b]
+
+            def exists(key):
+                return first.exists(key) or second.exists(key)
+
+            self.watches.touch_db(a, exists)
+            self.watches.touch_db(b, exists)
         for listener in self.flush_listeners:
             listener(self.dbs[a])
             listener(self.dbs[b])

@@ -1,26 +1,47 @@
 """Internal commands the proxy sends to a shard (``DF.*``).
 
-Coordinated commands (keys on several shards) run like this, driven by the
-proxy's coordinator on dedicated links:
+Only links that presented the cluster secret (``DF.LINK``) may send them.
 
-1. ``DF.LOCK`` on every shard involved, in shard-id order;
-2. ``DF.EXPORT`` the keys that live elsewhere than the executing shard;
-3. ``DF.RUN`` on the executing shard: the foreign keys are installed, the
-   command runs as if all keys were local, and the foreign keys it wrote are
-   returned with their new state (then removed again);
-4. ``DF.IMPORT`` that state back on the owners; ``DF.UNLOCK`` everywhere.
+Sessions: ``DF.CTX <db> <proto> <flags> [<client-id>]`` sets what the link's
+next requests run with; with a client id they run in that client's
+:class:`~shardnode.sessions.ClientSession` (made on first use).  ``DF.GONE
+<client-id>`` drops the session when the client disconnects.
 
-A value travels as a pickle of ``(value, deadline_ms or None)``; only links
-that presented the cluster secret may send these commands.
+Commands whose keys live on several shards run under key-level locks, which
+the proxy's coordinator takes shard after shard in shard-id order (so two of
+them never deadlock):
+
+- ``DF.LOCK <r|w|a> <n> [<db> <key>]*``: lock the keys (``a``: the whole
+  shard) for the session; waits (parks) while another session holds them.
+  Replies 1 if a key the session WATCHes has changed, else 0.
+- ``DF.EXEC <flags> <n> [<db> <argc> <arg>*]*``: run commands back to back
+  for the session (waiting for their keys first); flags ``w``: abort with a
+  null reply if a watched key changed, and forget the watches; ``u``:
+  release the session's locks afterwards.  Replies with the list of the
+  commands' encoded replies.
+- ``DF.UNLOCK``: release the session's locks.
+
+When one command needs keys of two shards (RENAME, COPY, MSETNX, BITOP, LCS)
+the values travel in Redis's DUMP format (the one serialiser,
+:mod:`shardnode.values`), never as pickle:
+
+- ``DF.EXPORT <db> key...``: ``[payload-or-nil, deadline-or--1]`` per key;
+- ``DF.RUN <db> <n> [key payload deadline]* <command...>``: borrow the foreign
+  keys, run the command, return ``[reply, key, payload, deadline ...]`` for
+  the foreign keys it wrote, and give them back;
+- ``DF.IMPORT <db> [key payload deadline]*``: the owners store the result
+  through the keyspace (hooks fire there, where the keys live).
 """
 
 import hmac
-import pickle
 
+from cluster import errors
 from cluster.errors import CommandError
+from cluster.resp import NULL_ARRAY
 from cluster.session import parse_int
-from shardnode.db import slot_of
 from shardnode.registry import handler
+from shardnode.sessions import ClientSession, lock_request
+from shardnode.transactions import plan_locks, run_queued, watches_hold
 
 
 @handler("df.link")
@@ -30,6 +51,8 @@ def df_link(conn, args):
     conn.internal = True
     conn.authenticated = True
     conn.parser.authenticated = True
+    conn.sessions = {}
+    conn.session = None
     return "OK"
 
 
@@ -37,115 +60,204 @@ def df_link(conn, args):
 def df_ctx(conn, args):
     conn.on_select(parse_int(args[1]))
     conn.proto = parse_int(args[2])
-    flags = args[3]
-    conn.notouch = b"t" in flags
+    conn.notouch = b"t" in args[3]
+    if len(args) > 4:
+        client_id = int(args[4])
+        session = conn.sessions.get(client_id)
+        if session is None:
+            session = conn.sessions[client_id] = ClientSession(client_id)
+        conn.session = session
+    else:
+        conn.session = None
     return "OK"
+
+
+@handler("df.gone")
+def df_gone(conn, args):
+    session = conn.sessions.pop(int(args[1]), None)
+    if session is not None:
+        if conn.session is session:
+            conn.session = None
+        conn.server.drop_session(session)
+    return "OK"
+
+
+def _session(conn):
+    if conn.session is None:
+        raise CommandError("ERR internal command without a client session")
+    return conn.session
+
+
+def _pairs(args, start):
+    n = parse_int(args[start])
+    return [(int(args[i]), args[i + 1]) for i in range(start + 1, start + 1 + 2 * n, 2)]
+
+
+@lock_request("df.lock")
+def df_lock_wants(conn, args):
+    mode = args[1]
+    if mode == b"a":
+        return (), True, True
+    return _pairs(args, 2), mode == b"w", False
 
 
 @handler("df.lock")
 def df_lock(conn, args):
-    # Dispatch already made other holders' commands wait, so the shard is free.
-    conn.server.acquire(conn)
-    return "OK"
+    session = _session(conn)
+    locks = conn.server.locks
+    if args[1] == b"a":
+        locks.acquire_all(session)
+    else:
+        locks.acquire(session, _pairs(args, 2), args[1] == b"w")
+    return 0 if watches_hold(conn, session) else 1
 
 
 @handler("df.unlock")
 def df_unlock(conn, args):
-    conn.server.release(conn)
+    conn.server.release_locks(_session(conn))
     return "OK"
 
 
-def export_value(db, key):
+def _commands(args):
+    """Decode ``<n> [<db> <argc> <arg>*]*`` from args[2:] into [(db, args)]."""
+    n = parse_int(args[2])
+    out = []
+    i = 3
+    for _ in range(n):
+        db, argc = int(args[i]), int(args[i + 1])
+        out.append((db, args[i + 2 : i + 2 + argc]))
+        i += 2 + argc
+    return out
+
+
+def _with_selects(commands, current):
+    """The commands as one list, with a SELECT wherever the database changes.
+
+    The proxy answers SELECT itself, so every SELECT here is one added.
+    """
+    flat = []
+    for db, cmd in commands:
+        if db != current:
+            flat.append(_SELECTS[db] if db < len(_SELECTS) else [b"SELECT", b"%d" % db])
+            current = db
+        flat.append(cmd)
+    return flat
+
+
+_SELECTS = [[b"SELECT", b"%d" % db] for db in range(16)]
+
+
+@lock_request("df.exec")
+def df_exec_wants(conn, args):
+    commands = _commands(args)
+    if not commands:
+        return None
+    return plan_locks(_with_selects(commands, conn.db_index), conn.db_index)
+
+
+@handler("df.exec")
+def df_exec(conn, args):
+    session = _session(conn)
+    flags = args[1]
+    commands = _commands(args)
+    start_db = conn.db_index
+    flat = _with_selects(commands, start_db)
+    try:
+        if b"w" in flags:
+            replies = run_queued(conn, flat, session)
+        else:
+            replies = conn.run_transaction(flat)
+    finally:
+        conn.on_select(start_db)
+        if b"u" in flags:
+            conn.server.release_locks(session)
+    if replies is None:
+        return NULL_ARRAY
+    if len(flat) != len(commands):
+        replies = [reply for cmd, reply in zip(flat, replies) if cmd[0] != b"SELECT"]
+    return [b"" if reply is None else reply for reply in replies]
+
+
+# -- values crossing shards ------------------------------------------------------
+
+
+def _export(db, key):
+    from shardnode.values import dump_payload
+
     value = db.get(key)
     if value is None:
-        return None
-    return pickle.dumps((value, db.deadline(key)), protocol=5)
+        return [None, -1]
+    deadline = db.deadline(key)
+    return [dump_payload(value), -1 if deadline is None else deadline]
 
 
 @handler("df.export")
 def df_export(conn, args):
-    return [export_value(conn.db, key) for key in args[1:]]
+    db = conn.server.keyspace.dbs[int(args[1])]
+    out = []
+    for key in args[2:]:
+        out.extend(_export(db, key))
+    return out
 
 
-def install(db, key, blob):
-    """Place a foreign key's value without firing write hooks."""
-    slot = slot_of(key)
-    bucket = db.slots.setdefault(slot, {})
-    if key in bucket:
-        db._remove(key, slot, bucket)
-        bucket = db.slots.setdefault(slot, {})
-    if blob:
-        value, deadline = pickle.loads(blob)
-        bucket[key] = value
-        db.size += 1
-        if deadline is not None:
-            db.expires[key] = deadline
-    elif not bucket:
-        del db.slots[slot]
+def _triples(args, start, count):
+    from shardnode.values import load_payload
 
-
-def uninstall(db, key):
-    slot = slot_of(key)
-    bucket = db.slots.get(slot)
-    if bucket is not None and key in bucket:
-        db._remove(key, slot, bucket)
+    for i in range(start, start + 3 * count, 3):
+        payload = args[i + 1]
+        deadline = int(args[i + 2])
+        yield args[i], (load_payload(payload) if payload else None), (
+            None if deadline < 0 else deadline)
 
 
 @handler("df.run")
 def df_run(conn, args):
-    n = parse_int(args[1])
-    pairs = args[2 : 2 + 2 * n]
-    command = args[2 + 2 * n :]
+    db = conn.server.keyspace.dbs[int(args[1])]
+    n = parse_int(args[2])
+    command = args[3 + 3 * n :]
     if not command:
         raise CommandError("ERR DF.RUN without a command")
-    db = conn.db
-    foreign = {}
-    for i in range(0, len(pairs), 2):
-        foreign[pairs[i]] = pairs[i + 1]
-        install(db, pairs[i], pairs[i + 1])
-    written = {}
+    foreign = []
+    for key, value, deadline in _triples(args, 3, n):
+        db.borrow(key, value, deadline)
+        foreign.append(key)
+    written = set()
+    borrowed = set(foreign)
 
     def track(wdb, key, slot):
-        if key in foreign:
-            written[(wdb.index, key)] = wdb
+        if wdb is db and key in borrowed:
+            written.add(key)
 
     keyspace = conn.server.keyspace
     keyspace.write_listeners.append(track)
+    internal, sharded = conn.internal, conn.server.sharded
+    conn.internal = False  # the reply unwrapped, no slot checks
+    conn.server.sharded = False
+    conn.in_exec = True  # the coordinator holds the locks
     try:
-        # Run through the normal dispatch, unwrapped and without slot checks.
-        conn.internal = False
-        sharded = conn.server.sharded
-        conn.server.sharded = False
-        try:
-            reply = conn.execute(command)
-        finally:
-            conn.internal = True
-            conn.server.sharded = sharded
+        reply = conn.execute(command)
     finally:
+        conn.internal, conn.server.sharded, conn.in_exec = internal, sharded, False
         keyspace.write_listeners.remove(track)
     out = [reply if reply is not None else b""]
-    for (index, key), wdb in written.items():
-        if wdb is db:
-            out.append(key)
-            out.append(export_value(db, key) or b"")
     for key in foreign:
-        uninstall(db, key)
+        if key in written:
+            out.append(key)
+            out.extend(_export(db, key))
+        db.give_back(key)
     return out
 
 
 @handler("df.import")
 def df_import(conn, args):
-    db = conn.db
-    if len(args) % 2 == 0:
-        raise CommandError("ERR DF.IMPORT takes key/value pairs")
-    for i in range(1, len(args), 2):
-        key, blob = args[i], args[i + 1]
-        if blob:
-            value, deadline = pickle.loads(blob)
-            db.set(key, value)
-            if deadline is not None:
-                db.set_deadline(key, deadline)
-        else:
+    db = conn.server.keyspace.dbs[int(args[1])]
+    if (len(args) - 2) % 3:
+        raise CommandError("ERR DF.IMPORT takes key/payload/deadline triples")
+    for key, value, deadline in _triples(args, 2, (len(args) - 2) // 3):
+        if value is None:
             db.delete(key)
+            continue
+        db.set(key, value)
+        if deadline is not None:
+            db.set_deadline(key, deadline)
     return "OK"
-

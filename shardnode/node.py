@@ -11,8 +11,19 @@ commands, and in sharded cluster mode CROSSSLOT/MOVED.
 
 Proxy links (connections that sent ``DF.LINK <secret>``) get each reply
 wrapped as one bulk string, so the proxy can forward it without decoding.
-While a coordinated command holds the shard (``DF.LOCK``), every other
-connection's commands wait in its inbox, in order.
+The link protocol (frames from shard to proxy) is:
+
+- ``$<n> <reply>``: the reply to the link's oldest unanswered request;
+- ``:<tag>``: that request is *parked* (it waits for a key lock held by a
+  transaction); its reply comes later, out of band, and the link's pipeline
+  moves on for every other client;
+- ``*3 D <tag> <reply>``: the deferred reply of the parked request ``tag``;
+- ``*3 P <client-id> <payload>``: a push for one client of the link
+  (wake-ups, pub/sub messages, invalidations).
+
+A direct client whose command must wait for a lock stops reading: its later
+commands wait in its inbox, in order, and run when the lock is released.
+Per-client state (WATCH, locks) lives in :mod:`shardnode.sessions`.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from cluster.resp import NO_REPLY, RequestParser, encode, encode_error
 from cluster.session import Session
 from shardnode.db import Keyspace, slot_of
 from shardnode.registry import HANDLERS, load_families
+from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
 
 log = logging.getLogger("damselfly.shard")
 
@@ -46,8 +58,11 @@ class ShardServer:
         self.clients: dict = {}
         self._client_id = 0
         self.started = time.time()
-        self.lock_owner = None
-        self.lock_waiters: deque = deque()
+        self.locks = LockTable()
+        self.watches = self.keyspace.watches
+        self.parked: deque = deque()  # link requests waiting for a lock (Parked)
+        self.lock_waiters: deque = deque()  # direct connections waiting for a lock
+        self._park_tag = 0
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE 0|1
         self.sharded = config.cluster_mode == "sharded"
         self.slot_owner = topology.slot_map.owner
@@ -91,25 +106,50 @@ class ShardServer:
 
     def _expiry_cycle(self):
         """Remove due keys in bounded steps; come back soon while more are due."""
-        if self.lock_owner is not None or not self.active_expire_enabled:
+        if not self.active_expire_enabled:
             self._schedule_expiry()
             return
         removed = self.keyspace.active_expire(budget=500)
         self._schedule_expiry(0.001 if removed >= 500 else None)
 
-    # -- coordination lock ---------------------------------------------------
+    # -- key locks and parked requests ----------------------------------------
 
-    def acquire(self, conn) -> None:
-        self.lock_owner = conn
+    def next_park_tag(self) -> int:
+        self._park_tag += 1
+        return self._park_tag
 
-    def release(self, conn) -> None:
-        if self.lock_owner is not conn:
-            return
-        self.lock_owner = None
-        waiters, self.lock_waiters = self.lock_waiters, deque()
-        loop = asyncio.get_event_loop()
-        for waiter in waiters:
-            loop.call_soon(waiter.resume)
+    def release_locks(self, session) -> None:
+        """Drop ``session``'s locks; whatever waited for them runs now, in order."""
+        if self.locks.release(session):
+            self.run_parked()
+
+    def run_parked(self) -> None:
+        parked = self.parked
+        if parked:
+            self.parked = deque()
+            stalled = set()  # sessions with an earlier request still waiting
+            for request in parked:
+                if request.conn.transport is None:
+                    continue
+                if request.session is not None and request.session in stalled:
+                    self.parked.append(request)
+                    continue
+                if not request.conn.resume_parked(request):
+                    self.parked.append(request)
+                    if request.session is not None:
+                        stalled.add(request.session)
+        if self.lock_waiters:
+            waiters, self.lock_waiters = self.lock_waiters, deque()
+            for waiter in waiters:
+                waiter.resume()
+
+    def drop_session(self, session) -> None:
+        """The client went away: its watches, locks and parked requests go."""
+        self.watches.unwatch_all(session)
+        if any(request.session is session for request in self.parked):
+            self.parked = deque(r for r in self.parked if r.session is not session)
+        session.waiting = 0
+        self.release_locks(session)
 
     # -- errors ------------------------------------------------------------
 
@@ -144,6 +184,28 @@ def build_dispatch() -> dict:
     return table
 
 
+class Parked:
+    """A link request waiting for a key lock, with the context it arrived in."""
+
+    __slots__ = ("conn", "session", "args", "db_index", "proto", "notouch", "tag")
+
+    def __init__(self, conn, args, tag):
+        self.conn = conn
+        self.session = conn.session
+        self.args = args
+        self.db_index = conn.db_index
+        self.proto = conn.proto
+        self.notouch = conn.notouch
+        self.tag = tag
+
+
+# Returned by execute() for a direct client's command that must wait for a lock.
+PARKED = object()
+
+# Commands a connection in MULTI runs at once instead of queueing them.
+TRANSACTION_CONTROL = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+
+
 class ShardConnection(asyncio.Protocol, Session):
     """One client or proxy link."""
 
@@ -156,6 +218,12 @@ class ShardConnection(asyncio.Protocol, Session):
         self.parser = RequestParser(server.config.proto_max_bulk_len)
         self.db = server.keyspace.dbs[0]
         self.protocol_error = None
+        self.session = None  # the client the running request belongs to
+        self.sessions = None  # links: proxy client id -> ClientSession
+        self.multi = None  # the queued commands while in MULTI
+        self.multi_failed = False  # a queue-time error: EXEC answers EXECABORT
+        self.in_exec = False  # running a transaction's commands: no queueing, no lock waits
+        self.retrying = None  # the parked request being retried
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -164,14 +232,23 @@ class ShardConnection(asyncio.Protocol, Session):
         peer = transport.get_extra_info("peername") or ("?", 0)
         sock = transport.get_extra_info("sockname") or ("?", 0)
         self.init_session(self.server, "%s:%s" % peer[:2], "%s:%s" % sock[:2])
+        self.session = ClientSession(self.id)
         self.parser.authenticated = self.authenticated
         self.refresh_plain()
         self.server.stat_connections += 1
 
     def connection_lost(self, exc):
         self.end_session()
-        self.server.release(self)
         self.transport = None
+        server = self.server
+        if self.sessions is not None:  # a link: every client behind it is gone
+            sessions, self.sessions = self.sessions, {}
+            for session in sessions.values():
+                server.drop_session(session)
+        elif self.session is not None:
+            server.drop_session(self.session)
+        if server.parked:
+            server.parked = deque(r for r in server.parked if r.conn is not self)
 
     def data_received(self, data):
         while True:
@@ -216,12 +293,11 @@ class ShardConnection(asyncio.Protocol, Session):
         n = len(cmds)
         i = start
         while i < n:
-            owner = server.lock_owner
-            if owner is not None and owner is not self:
-                self._block(cmds[i:])
-                break
             reply = execute(cmds[i])
             if reply is not None:
+                if reply is PARKED:
+                    self._block(cmds[i:])
+                    break
                 out.append(reply)
             i += 1
             if self.closing:
@@ -232,6 +308,7 @@ class ShardConnection(asyncio.Protocol, Session):
             self.transport.close()
 
     def _block(self, rest) -> None:
+        """A direct client waits for a lock: it stops here, in order."""
         self.blocked = True
         self.inbox.extend(rest)
         self.server.lock_waiters.append(self)
@@ -239,7 +316,7 @@ class ShardConnection(asyncio.Protocol, Session):
             self.transport.pause_reading()
 
     def resume(self) -> None:
-        """The shard lock was released: run what waited, in order."""
+        """A lock was released: run what waited, in order."""
         if self.transport is None:
             return
         self.blocked = False
@@ -252,6 +329,75 @@ class ShardConnection(asyncio.Protocol, Session):
         elif self.parser.buffered and not self.blocked:
             self.data_received(b"")
 
+    def _park(self, spec, args):
+        """The command touches a key locked by another client: it waits.
+
+        A direct client stops (:data:`PARKED`); on a link only this request
+        waits and the link gets ``:<tag>`` in its place (see module doc).
+        """
+        if not self.internal or self.retrying is not None:
+            return PARKED  # resume_parked keeps the request where it was
+        server = self.server
+        tag = server.next_park_tag()
+        server.parked.append(Parked(self, args, tag))
+        if self.session is not None:
+            self.session.waiting += 1
+        return b":%d\r\n" % tag
+
+    def resume_parked(self, request) -> bool:
+        """Retry a parked link request; True once it ran (its reply is pushed)."""
+        saved = (self.session, self.db_index, self.proto, self.notouch)
+        self.session = request.session
+        self.on_select(request.db_index)
+        self.proto = request.proto
+        self.notouch = request.notouch
+        self.retrying = request
+        try:
+            reply = self.execute(request.args)
+        finally:
+            self.retrying = None
+            session, db_index, self.proto, self.notouch = saved
+            self.session = session
+            self.on_select(db_index)
+        if reply is PARKED:
+            return False
+        if request.session is not None:
+            request.session.waiting -= 1
+        if self.transport is not None and reply is not None:
+            self.transport.write(b"*3\r\n$1\r\nD\r\n:%d\r\n%b" % (request.tag, reply))
+        return True
+
+    def push(self, client_id: int, payload: bytes) -> None:
+        """An out-of-band frame for one client behind this link."""
+        if self.transport is not None:
+            self.transport.write(b"*3\r\n$1\r\nP\r\n:%d\r\n$%d\r\n%b\r\n"
+                                 % (client_id, len(payload), payload))
+
+    def check_locks(self, spec, args):
+        """None when the command may run now; else what :meth:`_park` returns."""
+        session = self.session
+        if session is not None and session.waiting and self.retrying is None:
+            return self._park(spec, args)  # behind this client's earlier request
+        locks = self.server.locks
+        special = LOCK_REQUESTS.get(spec.name)
+        if special is not None:
+            wanted = special(self, args)
+            if wanted is None:
+                return None
+            keys, exclusive, whole = wanted
+        elif spec.has_keys:
+            db = self.db_index
+            keys = [(db, key) for key in spec.keys(args)]
+            exclusive, whole = spec.is_write, False
+        else:
+            keys, exclusive, whole = (), False, spec.is_write and spec.route == "all"
+        if whole:
+            if locks.conflict_any(session):
+                return self._park(spec, args)
+        elif locks.conflict(session, keys, exclusive):
+            return self._park(spec, args)
+        return None
+
     def execute(self, args) -> bytes | None:
         """Run one command; returns the encoded reply (None: send nothing)."""
         server = self.server
@@ -259,7 +405,7 @@ class ShardConnection(asyncio.Protocol, Session):
         if entry is None:
             entry = server.dispatch.get(args[0].lower())
             if entry is None:
-                return self._error(errors.unknown_command(args[0], args[1:]), None)
+                return self._reject(errors.unknown_command(args[0], args[1:]), None)
         spec, fn, plain = entry
         if plain and self.plain:  # the common case: arity (and in sharded mode, the slot)
             argc = len(args)
@@ -270,23 +416,37 @@ class ShardConnection(asyncio.Protocol, Session):
                 moved = self.check_slots(spec, args)
                 if moved is not None:
                     return self._error(moved, spec)
+            if server.locks.held and not self.in_exec:
+                parked = self.check_locks(spec, args)
+                if parked is not None:
+                    return parked
         else:
             plain = False
             if spec.subcommands:
                 spec = resolve(spec, args)
                 if type(spec) is str:
-                    return self._error(spec, None)
+                    return self._reject(spec, None)
                 fn = HANDLERS[spec.name]
             if not spec.arity_ok(len(args)):
-                return self._error(errors.wrong_arity(spec.name), spec)
+                return self._reject(errors.wrong_arity(spec.name), spec)
             if spec.group == "internal" and not self.internal and spec.name != "df.link":
-                return self._error(errors.unknown_command(args[0], args[1:]), None)
+                return self._reject(errors.unknown_command(args[0], args[1:]), None)
             if not self.authenticated and "no_auth" not in spec.flags:
-                return self._error(errors.NOAUTH, spec)
+                return self._reject(errors.NOAUTH, spec)
             if server.sharded and spec.has_keys and not self.internal:
                 moved = self.check_slots(spec, args)
                 if moved is not None:
-                    return self._error(moved, spec)
+                    return self._reject(moved, spec)
+            if self.multi is not None and not self.in_exec:
+                if "no_multi" in spec.flags:
+                    return self._reject(errors.NO_MULTI, spec)
+                if spec.name not in TRANSACTION_CONTROL:
+                    self.multi.append(args)
+                    return self._encoded("QUEUED")
+            if server.locks.held and not self.in_exec:
+                parked = self.check_locks(spec, args)
+                if parked is not None:
+                    return parked
         stats = server.cmdstats.get(spec.name)
         if stats is None:
             stats = server.cmdstats[spec.name] = [0, 0.0, 0, 0]
@@ -324,9 +484,37 @@ class ShardConnection(asyncio.Protocol, Session):
             return b"$%d\r\n%b\r\n" % (len(data), data)  # _wrap, inlined
         return data
 
+    def _encoded(self, reply) -> bytes:
+        data = encode(reply, self.proto)
+        return self._wrap(data) if self.internal else data
+
+    def _reject(self, text: str, spec) -> bytes:
+        """A generic check failed; inside MULTI that dooms the transaction."""
+        if self.multi is not None and not self.in_exec:
+            self.multi_failed = True
+        return self._error(text, spec)
+
+    def run_transaction(self, commands) -> list:
+        """Run queued commands back to back; their encoded replies (None for
+        none), unwrapped.
+
+        The caller checked the locks for every key first, so nothing waits
+        and no other client runs in between: the transaction is atomic.
+        """
+        internal, self.in_exec = self.internal, True
+        self.internal = False
+        replies = []
+        try:
+            for args in commands:
+                replies.append(self.execute(args))  # None: CLIENT REPLY OFF
+        finally:
+            self.internal = internal
+            self.in_exec = False
+        return replies
+
     def refresh_plain(self) -> None:
         """Plain: authenticated and replies on.  Slot-checked: a direct client in sharded mode."""
-        self.plain = self.authenticated and not self.reply_mode
+        self.plain = self.authenticated and not self.reply_mode and self.multi is None
         self.slot_checked = self.server.sharded and not self.internal
 
     def _error(self, text: str, spec) -> bytes:
@@ -368,6 +556,12 @@ class ShardConnection(asyncio.Protocol, Session):
 
     def on_close_requested(self) -> None:
         self.closing = True
+
+    def on_reset(self) -> None:
+        self.multi = None
+        self.multi_failed = False
+        if self.session is not None:
+            self.server.watches.unwatch_all(self.session)
 
     def kill(self) -> None:
         if self.transport is not None:

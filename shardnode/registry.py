@@ -35,5 +35,6 @@ def load_families():
         keyspace,
         server,
         strings,
+        transactions,
     )
     return HANDLERS

@@ -186,6 +186,7 @@ def _load():
         strings,
         bitmaps,
         keyspace,
+        transactions,
         cluster_cmds,
         internal,
     )

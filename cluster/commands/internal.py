@@ -11,16 +11,22 @@ family("internal")
 # DF.LINK <secret> <worker-id>: marks a connection as a proxy link; replies
 # are then each wrapped as one bulk string so the proxy forwards them as bytes.
 command("df.link", 3, "fast no_auth", route=KEYED)
-# DF.CTX <db> <proto> <flags>: the database, RESP version and client flags
-# (notouch) that the link's following commands run with.
-command("df.ctx", 4, "fast", route=KEYED)
-# DF.LOCK / DF.UNLOCK: hold the shard for one coordinated command.
-command("df.lock", 1, "fast", route=KEYED)
+# DF.CTX <db> <proto> <flags> [<client-id>]: the database, RESP version and
+# client flags (notouch) the link's next requests run with, and the client
+# session they belong to (see shardnode/internal.py).
+command("df.ctx", -4, "fast", route=KEYED)
+# DF.GONE <client-id>: the client disconnected; its session goes.
+command("df.gone", 2, "fast", route=KEYED)
+# DF.LOCK <r|w|a> <n> [<db> <key>]*: key-level locks for the session.
+command("df.lock", -3, "fast", route=KEYED)
+# DF.UNLOCK: release the session's locks.
 command("df.unlock", 1, "fast", route=KEYED)
-# DF.EXPORT key [key ...]: values (with TTL) of keys, for a coordinated command.
-command("df.export", -2, "readonly", route=KEYED)
-# DF.RUN <n> key blob ... <command...>: run a command with n foreign keys
-# imported; replies [reply, [key, blob-or-nil] ...] for the foreign keys.
-command("df.run", -3, "write", route=KEYED)
-# DF.IMPORT key blob-or-empty [...]: write back the foreign keys' new state.
-command("df.import", -3, "write", route=KEYED)
+# DF.EXEC <flags> <n> [<db> <argc> <arg>*]*: commands run back to back.
+command("df.exec", -3, "", route=KEYED)
+# DF.EXPORT <db> key [key ...]: values (DUMP payload, deadline) of keys.
+command("df.export", -3, "readonly", route=KEYED)
+# DF.RUN <db> <n> [key payload deadline]* <command...>: run a command with n
+# foreign keys borrowed; replies [reply, key, payload, deadline ...].
+command("df.run", -4, "write", route=KEYED)
+# DF.IMPORT <db> [key payload deadline]*: the foreign keys' new state.
+command("df.import", -2, "write", route=KEYED)

@@ -1,0 +1,155 @@
+"""MULTI/EXEC/DISCARD/WATCH/UNWATCH on a shard.
+
+A direct client's transaction is Redis's: :meth:`ShardConnection.execute`
+queues its commands while ``conn.multi`` is a list (generic checks first; a
+failed check dooms the transaction), and EXEC runs them back to back.  Before
+EXEC runs, every key its commands touch must be free of other clients' locks
+(:data:`shardnode.sessions.LOCK_REQUESTS`); if one is not, EXEC waits like
+any command, so a transaction never interleaves with a cross-shard one.
+
+Through the proxy, WATCH and UNWATCH arrive on a link with the client's
+session (``DF.CTX`` with its id) and EXEC arrives as ``DF.EXEC`` (see
+shardnode/internal.py), which runs the same :func:`run_queued`.
+"""
+
+from __future__ import annotations
+
+from cluster import errors
+from cluster.commands import lookup, resolve
+from cluster.errors import CommandError
+from cluster.resp import NULL_ARRAY, RawReply
+from shardnode.registry import handler
+from shardnode.sessions import lock_request
+
+
+def plan_locks(commands, db: int):
+    """((db, key) pairs, exclusive, whole shard) for a list of commands.
+
+    SELECT inside the list moves the database of the commands after it.
+    """
+    entries = []
+    exclusive = whole = False
+    for args in commands:
+        spec = lookup(args[0])
+        if spec is None:
+            continue
+        if spec.subcommands:
+            spec = resolve(spec, args)
+            if type(spec) is str:
+                continue
+        if spec.name == "select" and len(args) == 2 and args[1].isdigit():
+            db = int(args[1])
+            continue
+        if spec.is_write:
+            exclusive = True
+        if spec.has_keys:
+            try:
+                keys = spec.keys(args)
+            except Exception:  # malformed: the command itself will say so
+                continue
+            entries.extend((db, key) for key in keys)
+        elif spec.is_write and spec.route == "all":
+            whole = True
+    return entries, exclusive, whole
+
+
+def watches_hold(conn, session) -> bool:
+    """True if no key ``session`` watches has changed (expired ones count as changed)."""
+    if not session.watched:
+        return True
+    dbs = conn.server.keyspace.dbs
+    for db, key in session.watched:
+        dbs[db].peek(key)  # lazy expiry fires the key-level hook
+    return not session.dirty
+
+
+def end_watch(conn, session) -> None:
+    conn.server.watches.unwatch_all(session)
+
+
+def run_queued(conn, commands, session) -> list:
+    """EXEC's work: the encoded replies of ``commands``, or NULL_ARRAY if a watch broke."""
+    if not watches_hold(conn, session):
+        end_watch(conn, session)
+        return None
+    end_watch(conn, session)
+    return conn.run_transaction(commands)
+
+
+# -- direct clients ------------------------------------------------------------
+
+
+@handler("multi")
+def multi(conn, args):
+    if conn.multi is not None:
+        raise CommandError(errors.MULTI_NESTED)
+    conn.multi = []
+    conn.multi_failed = False
+    return "OK"
+
+
+def _leave_multi(conn):
+    queued, failed = conn.multi, conn.multi_failed
+    conn.multi = None
+    conn.multi_failed = False
+    conn.refresh_plain()
+    return queued, failed
+
+
+@handler("exec")
+def exec_(conn, args):
+    if conn.multi is None:
+        raise CommandError(errors.EXEC_WITHOUT_MULTI)
+    queued, failed = _leave_multi(conn)
+    session = conn.session
+    if failed:
+        end_watch(conn, session)
+        raise CommandError(errors.EXECABORT)
+    replies = run_queued(conn, queued, session)
+    if replies is None:
+        return NULL_ARRAY
+    replies = [reply for reply in replies if reply is not None]
+    return RawReply(b"*%d\r\n%b" % (len(replies), b"".join(replies)))
+
+
+@lock_request("exec")
+def exec_locks(conn, args):
+    if conn.multi is None or conn.multi_failed or not conn.multi:
+        return None
+    return plan_locks(conn.multi, conn.db_index)
+
+
+@handler("discard")
+def discard(conn, args):
+    if conn.multi is None:
+        raise CommandError(errors.DISCARD_WITHOUT_MULTI)
+    _leave_multi(conn)
+    end_watch(conn, conn.session)
+    return "OK"
+
+
+@handler("watch")
+def watch(conn, args):
+    if conn.multi is not None:
+        raise CommandError(errors.WATCH_IN_MULTI)
+    session = conn.session
+    if session is None:
+        raise CommandError("ERR WATCH needs a client session")
+    db = conn.db
+    watches = conn.server.watches
+    for key in args[1:]:
+        db.peek(key)  # a key already past its deadline goes now, not after WATCH
+        watches.watch(session, db.index, key)
+    return "OK"
+
+
+@lock_request("watch")
+def _watch_waits_for_nothing(conn, args):
+    return None
+
+
+@handler("unwatch")
+def unwatch(conn, args):
+    if conn.session is not None:
+        end_watch(conn, conn.session)
+    return "OK"
