@@ -11,8 +11,14 @@ from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
 from cluster.session import parse_db_number, parse_int
-from shardnode.db import ENCODINGS, TYPE_NAMES, copy_value, string_encoding
 from shardnode.registry import handler
+from shardnode.values import (
+    TYPE_NAMES,
+    copy_value,
+    encoding_of,
+    string_encoding,
+    type_name,
+)
 
 _LLONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
@@ -65,7 +71,7 @@ def touch(conn, args):
 @handler("type")
 def type_(conn, args):
     value = conn.db.peek(args[1])
-    return "none" if value is None else TYPE_NAMES[type(value)]
+    return "none" if value is None else type_name(value)
 
 
 # -- renaming, copying, moving ---------------------------------------------
@@ -341,8 +347,7 @@ def object_encoding(conn, args):
     value = conn.db.peek(args[2])
     if value is None:
         return None
-    encoding = ENCODINGS.get(type(value))
-    return (encoding(value) if encoding else "unknown").encode()
+    return encoding_of(value).encode()
 
 
 @handler("object|freq")
