@@ -78,6 +78,14 @@ BITFIELD_OVERFLOW = "ERR Invalid OVERFLOW type specified"
 BITFIELD_RO_WRITE = "ERR BITFIELD_RO only supports the GET subcommand"
 
 
+# DUMP / RESTORE (cluster.c, object.c).
+BUSYKEY = "BUSYKEY Target key name already exists."
+DUMP_PAYLOAD_INVALID = "ERR DUMP payload version or checksum are wrong"
+BAD_DATA_FORMAT = "ERR Bad data format"
+INVALID_TTL = "ERR Invalid TTL value, must be >= 0"
+INVALID_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
+INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
+
 def unknown_command(name: bytes, args) -> str:
     """Redis 7.0's text: the name and the first arguments, each quoted,
     until the arguments shown reach 128 bytes (the last one cut to fit)."""

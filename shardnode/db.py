@@ -13,7 +13,9 @@ Layout, per database:
   value is the keyspace's one int per clock second, shared by every key
   touched in that second, so the cost is one dict slot per key.
 
-Values are native Python objects; a string is ``bytes``.  Every mutation goes
+Values are native Python objects; a string is ``bytes``; what a value is
+(TYPE, encoding, size, copy, RDB form) is ``shardnode/values.py``'s to say.
+Every mutation goes
 through :meth:`Keyspace.before_write` first -- the key-level hook, where
 WATCH (built in: :class:`shardnode.sessions.WatchTable`), the snapshot's
 serialise-before-write, wake-ups of blocked clients and memory accounting
@@ -43,43 +45,6 @@ def slot_of(key: bytes) -> int:
         if end > start + 1:
             return crc_hqx(key[start + 1 : end], 0) & 16383
     return crc_hqx(key, 0) & 16383
-
-
-# Python type of a value -> Redis type name (TYPE, SCAN TYPE).  Families that
-# add a type register it here.
-TYPE_NAMES = {bytes: "string"}
-
-
-def type_name(value) -> str:
-    return TYPE_NAMES[type(value)]
-
-
-def string_encoding(value: bytes) -> str:
-    """Redis's choice for a string: int, embstr (<= 44 bytes) or raw."""
-    if len(value) <= 20 and value:
-        body = value[1:] if value[:1] == b"-" else value
-        if body.isdigit() and (body == b"0" or body[:1] != b"0") and value != b"-0" \
-                and -(2**63) <= int(value) < 2**63:
-            return "int"
-    return "embstr" if len(value) <= 44 else "raw"
-
-
-# Python type of a value -> function giving its OBJECT ENCODING name.
-# Families that add a type register it here, beside TYPE_NAMES.
-ENCODINGS = {bytes: string_encoding}
-
-# Python type -> function returning an independent copy (COPY).  Immutable
-# values are shared; types without an entry are deep-copied.
-COPIERS = {bytes: lambda value: value}
-
-
-def copy_value(value):
-    copier = COPIERS.get(type(value))
-    if copier is not None:
-        return copier(value)
-    import copy
-
-    return copy.deepcopy(value)
 
 
 class Database:

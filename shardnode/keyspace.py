@@ -11,8 +11,16 @@ from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
 from cluster.session import parse_db_number, parse_int
-from shardnode.db import ENCODINGS, TYPE_NAMES, copy_value, string_encoding
 from shardnode.registry import handler
+from shardnode.values import (
+    TYPE_NAMES,
+    copy_value,
+    dump_payload,
+    encoding_of,
+    load_payload,
+    string_encoding,
+    type_name,
+)
 
 _LLONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
@@ -65,7 +73,7 @@ def touch(conn, args):
 @handler("type")
 def type_(conn, args):
     value = conn.db.peek(args[1])
-    return "none" if value is None else TYPE_NAMES[type(value)]
+    return "none" if value is None else type_name(value)
 
 
 # -- renaming, copying, moving ---------------------------------------------
@@ -157,6 +165,96 @@ def move(conn, args):
         target.set_deadline(key, deadline)
     db.delete(key)
     return 1
+
+
+# -- serialisation ---------------------------------------------------------
+
+
+@handler("dump")
+def dump(conn, args):
+    value = conn.db.get(args[1])
+    return None if value is None else dump_payload(value)
+
+
+_LRU_CLOCK_MAX = (1 << 24) - 1  # Redis keeps a 24-bit LRU clock in seconds
+
+
+def _idle_as_redis_keeps_it(now_s: int, idle: int) -> int:
+    """The idle seconds Redis reports after RESTORE ... IDLETIME ``idle``.
+
+    Redis stores the access time in a 24-bit clock, so an idle time past
+    2**24 - 1 seconds (194 days) wraps, and one above LLONG_MAX / 1000
+    overflows its ms scaling first (objectSetLRUOrLFU); OBJECT IDLETIME then
+    reads what is left.  Reproduced so both servers report the same idle time.
+    """
+    scaled = (idle * 1000 + 2**63) % 2**64 - 2**63  # int64 overflow of idle * 1000
+    idle = abs(scaled) // 1000 * (1 if scaled >= 0 else -1)  # C division truncates
+    clock = now_s & _LRU_CLOCK_MAX
+    lru = clock - idle
+    if lru < 0:
+        lru += _LRU_CLOCK_MAX
+    lru &= (1 << 24) - 1
+    return clock - lru if clock >= lru else clock + _LRU_CLOCK_MAX - lru
+
+
+@handler("restore")
+def restore(conn, args):
+    """RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f].
+
+    Checks run in Redis's order (restoreCommand): the options, BUSYKEY, the
+    TTL, then the payload (version and CRC-64, then its contents).  A TTL that
+    is already due (ABSTTL in the past, or a relative TTL that overflows)
+    creates nothing and still replies OK; with REPLACE the old key is gone.
+    IDLETIME sets the access time OBJECT IDLETIME reads (under an LFU policy
+    Redis ignores it, and so do we).  FREQ is parsed and checked as Redis does,
+    but the shard keeps no LFU counters yet, so it sets nothing: OBJECT FREQ
+    still reads 0 under an LFU policy, where Redis would read the given value.
+    """
+    replace = absttl = False
+    idle = freq = None
+    i, argc = 4, len(args)
+    while i < argc:
+        option = args[i].lower()
+        has_value = i + 1 < argc
+        if option == b"replace":
+            replace = True
+        elif option == b"absttl":
+            absttl = True
+        elif option == b"idletime" and has_value and freq is None:
+            idle = parse_int(args[i + 1])
+            if idle < 0:
+                raise CommandError(errors.INVALID_IDLETIME)
+            i += 1
+        elif option == b"freq" and has_value and idle is None:
+            freq = parse_int(args[i + 1])
+            if not 0 <= freq <= 255:
+                raise CommandError(errors.INVALID_FREQ)
+            i += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 1
+    db = conn.db
+    key = args[1]
+    if not replace and db.get(key) is not None:
+        raise CommandError(errors.BUSYKEY)
+    ttl = parse_int(args[2])
+    if ttl < 0:
+        raise CommandError(errors.INVALID_TTL)
+    value = load_payload(args[3])
+    if replace:
+        db.delete(key)
+    keyspace = conn.server.keyspace
+    now = keyspace.now_ms
+    if ttl and not absttl:
+        ttl += now
+    if ttl and (ttl <= now or ttl > _LLONG_MAX):  # past, or wrapped negative in C
+        return "OK"
+    db.set(key, value)
+    if ttl:
+        db.set_deadline(key, ttl)
+    if idle is not None and not _lfu(conn):
+        db.access[key] = keyspace.now_s - _idle_as_redis_keeps_it(keyspace.now_s, idle)
+    return "OK"
 
 
 # -- expiry ----------------------------------------------------------------
@@ -341,8 +439,7 @@ def object_encoding(conn, args):
     value = conn.db.peek(args[2])
     if value is None:
         return None
-    encoding = ENCODINGS.get(type(value))
-    return (encoding(value) if encoding else "unknown").encode()
+    return encoding_of(value).encode()
 
 
 @handler("object|freq")

@@ -45,6 +45,15 @@ command("move", 3, "write fast", keys=(1, 1, 1), acl="@keyspace",
         key_flags=("RW", "access", "update"),
         summary="Moves a key to another database.")
 
+# -- serialisation ---------------------------------------------------------
+
+command("dump", 2, "readonly", keys=(1, 1, 1), acl="@keyspace", since="2.6.0",
+        key_flags=("RO", "access"), tips=("nondeterministic_output",),
+        summary="Returns a serialized representation of the value stored at a key.")
+command("restore", -4, "write denyoom", keys=(1, 1, 1), acl="@keyspace @dangerous",
+        since="2.6.0", key_flags=("OW", "update"),
+        summary="Creates a key from the serialized representation of a value.")
+
 # -- expiry ----------------------------------------------------------------
 
 command("expire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace",

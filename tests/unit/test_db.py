@@ -4,7 +4,7 @@ the helpers keyspace commands rely on, on a clock the tests move by hand."""
 import pytest
 
 from cluster.errors import CommandError
-from shardnode.db import Keyspace, copy_value, slot_of, string_encoding
+from shardnode.db import Keyspace, slot_of
 
 
 class Clock:
@@ -151,22 +151,3 @@ def test_random_key_skips_expired_keys(ks, clock):
     db.set_deadline(b"gone", clock.ms)
     db.set(b"here", b"v")
     assert {db.random_key() for _ in range(20)} == {b"here"}
-
-
-@pytest.mark.parametrize("value,encoding", [
-    (b"0", "int"), (b"-1", "int"), (b"123", "int"), (b"9223372036854775807", "int"),
-    (b"-9223372036854775808", "int"), (b"9223372036854775808", "embstr"),
-    (b"-0", "embstr"), (b"007", "embstr"), (b"+5", "embstr"), (b" 5", "embstr"),
-    (b"", "embstr"), (b"x" * 44, "embstr"), (b"x" * 45, "raw"), (b"1" * 21, "embstr"),
-])
-def test_string_encoding(value, encoding):
-    assert string_encoding(value) == encoding
-
-
-def test_copy_value_is_independent():
-    original = {b"f": [b"1", b"2"]}
-    copied = copy_value(original)
-    copied[b"f"].append(b"3")
-    assert original == {b"f": [b"1", b"2"]}
-    blob = b"immutable"
-    assert copy_value(blob) is blob
