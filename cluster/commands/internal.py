@@ -24,3 +24,6 @@ command("df.export", -2, "readonly", route=KEYED)
 command("df.run", -3, "write", route=KEYED)
 # DF.IMPORT key blob-or-empty [...]: write back the foreign keys' new state.
 command("df.import", -3, "write", route=KEYED)
+# DF.JOURNAL [count]: the shard's last journal entries, SELECTs included
+# (shardnode/journal.py): what tests read of the command-level hook.
+command("df.journal", -1, "readonly admin", route=KEYED)
