@@ -103,7 +103,9 @@ class Supervisor:
     def __init__(self, config: Config):
         self.config = config
         self.topology = Topology(config)
-        self.secret = secrets.token_hex(16)
+        # The internal secret: DAMSELFLY_SECRET from the environment if set (so a
+        # test or an operator can reach the internal commands), else random.
+        self.secret = os.environ.get("DAMSELFLY_SECRET") or secrets.token_hex(16)
         self.env = dict(os.environ)
         self.env["DAMSELFLY_CONFIG"] = json.dumps(config.to_dict())
         self.env["DAMSELFLY_SECRET"] = self.secret

@@ -358,8 +358,9 @@ def _bitfield(conn, args, read_only: bool):
             out.append(None)
             continue
         out.append(reply)
-        _write_field(buf, offset, bits, new)
-        changed = True
+        if new != old:  # as Redis: a write that leaves the bits alone changes nothing
+            _write_field(buf, offset, bits, new)
+            changed = True
     if changed:
         db.set(key, bytes(buf), keep_ttl=True)
     return out

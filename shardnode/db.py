@@ -34,6 +34,7 @@ from binascii import crc_hqx
 
 from cluster.errors import CommandError, WRONGTYPE
 from shardnode.sessions import WatchTable
+from shardnode.journal import Journal
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 
@@ -218,6 +219,7 @@ class Database:
         self.keyspace.before_write(self, key, slot)
         self._remove(key, slot, bucket)
         self.keyspace.stats_expired += 1
+        self.keyspace.journal.expired(self.index, key)  # the command-level hook: DEL
 
     def _rebuild_heap(self):
         self.heap = [(d, k) for k, d in self.expires.items()]
@@ -271,6 +273,7 @@ class Keyspace:
         self.touch = True
         self.dbs = [Database(i, self) for i in range(dbnum)]
         self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
+        self.journal = Journal(self)  # writes as they took effect (shardnode/journal.py)
         self.stats_expired = 0
         # Callables (db, key, slot) run before any mutation; see module doc.
         self.write_listeners: list = []

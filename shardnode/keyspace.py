@@ -11,6 +11,7 @@ from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
 from cluster.session import parse_db_number, parse_int
+from shardnode.journal import journal_as
 from shardnode.registry import handler
 from shardnode.values import (
     TYPE_NAMES,
@@ -263,7 +264,12 @@ _EXPIRE_FLAGS = {b"nx": 1, b"xx": 2, b"gt": 4, b"lt": 8}
 
 
 def _expire(conn, args, name: str, unit_ms: int, absolute: bool):
-    """EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX/XX/GT/LT (Redis 7)."""
+    """EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX/XX/GT/LT (Redis 7).
+
+    Journalled with the absolute deadline, ``PEXPIREAT k <ms>`` and the
+    options as sent (as Redis 7.0 propagates it), or ``DEL k`` when the
+    deadline has passed already.
+    """
     flags = 0
     for opt in args[3:]:
         flag = _EXPIRE_FLAGS.get(opt.lower())
@@ -301,8 +307,10 @@ def _expire(conn, args, name: str, unit_ms: int, absolute: bool):
             return 0
     if when <= now:
         db.delete(key)
+        journal_as(conn, [b"DEL", key])
     else:
         db.set_deadline(key, when)
+        journal_as(conn, [b"PEXPIREAT", key, b"%d" % when, *args[3:]])
     return 1
 
 

@@ -465,6 +465,8 @@ class ShardConnection(asyncio.Protocol, Session):
         stats[0] += 1
         stats[1] += _perf() - t0
         server.stat_commands += 1
+        if spec.is_write and server.keyspace.dirty != server.keyspace.journal.mark:
+            server.keyspace.journal.command_done(self, args)  # journalled as sent
         if not plain:  # AUTH, HELLO, CLIENT REPLY, DF.LINK ... may change the state
             self.parser.authenticated = self.authenticated
             if self.internal and not self.parser.trusted:

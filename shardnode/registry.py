@@ -32,6 +32,7 @@ def load_families():
         cluster_cmds,
         connection,
         internal,
+        journal,
         keyspace,
         server,
         strings,

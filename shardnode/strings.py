@@ -16,6 +16,7 @@ from fractions import Fraction
 from cluster import errors
 from cluster.errors import CommandError
 from cluster.session import parse_int
+from shardnode.journal import journal_as
 from shardnode.registry import handler
 
 LLONG_MAX = 2**63 - 1
@@ -113,8 +114,13 @@ def expire_deadline(conn, raw: bytes, flags: int, name: str) -> int:
     return when
 
 
-def _set(conn, key, value, flags, deadline, ok_reply, abort_reply):
-    """Redis's setGenericCommand once the options are parsed."""
+def _set(conn, args, key, value, flags, deadline, ok_reply, abort_reply):
+    """Redis's setGenericCommand once the options are parsed.
+
+    Journalled as Redis propagates it: with an expiry as ``SET k v PXAT
+    <ms>`` (a replica must not count the TTL from its own clock), else
+    without GET (the reply is nobody's business downstream).
+    """
     db = conn.db
     old = None
     if flags & _GET:
@@ -125,6 +131,9 @@ def _set(conn, key, value, flags, deadline, ok_reply, abort_reply):
     db.set(key, value, keep_ttl=bool(flags & _KEEPTTL))
     if deadline is not None:
         db.set_deadline(key, deadline)
+        journal_as(conn, [b"SET", key, value, b"PXAT", b"%d" % deadline])
+    elif flags & _GET:
+        journal_as(conn, args[:3] + [a for a in args[3:] if a.lower() != b"get"])
     return old if flags & _GET else ok_reply
 
 
@@ -135,28 +144,29 @@ def set_(conn, args):
         return "OK"
     flags, expire = parse_string_options(args, 3, _SET_OPTIONS)
     deadline = None if expire is None else expire_deadline(conn, expire, flags, "set")
-    return _set(conn, args[1], args[2], flags, deadline, "OK", None)
+    return _set(conn, args, args[1], args[2], flags, deadline, "OK", None)
 
 
 @handler("setnx")
 def setnx(conn, args):
-    return _set(conn, args[1], args[2], _NX, None, 1, 0)
+    return _set(conn, args, args[1], args[2], _NX, None, 1, 0)
 
 
 @handler("setex")
 def setex(conn, args):
     deadline = expire_deadline(conn, args[2], _EX, "setex")
-    return _set(conn, args[1], args[3], _EX, deadline, "OK", None)
+    return _set(conn, args, args[1], args[3], _EX, deadline, "OK", None)
 
 
 @handler("psetex")
 def psetex(conn, args):
     deadline = expire_deadline(conn, args[2], _PX, "psetex")
-    return _set(conn, args[1], args[3], _PX, deadline, "OK", None)
+    return _set(conn, args, args[1], args[3], _PX, deadline, "OK", None)
 
 
 @handler("getex")
 def getex(conn, args):
+    """Journalled as the TTL change it made: PEXPIREAT, DEL or PERSIST."""
     flags, expire = parse_string_options(args, 2, _GETEX_OPTIONS)
     db = conn.db
     key = args[1]
@@ -167,10 +177,12 @@ def getex(conn, args):
         deadline = expire_deadline(conn, expire, flags, "getex")
         if flags & (_EXAT | _PXAT) and deadline <= conn.server.keyspace.now_ms:
             db.delete(key)
+            journal_as(conn, [b"DEL", key])
         else:
             db.set_deadline(key, deadline)
-    elif flags & _PERSIST:
-        db.persist(key)
+            journal_as(conn, [b"PEXPIREAT", key, b"%d" % deadline])
+    elif flags & _PERSIST and db.persist(key):
+        journal_as(conn, [b"PERSIST", key])
     return value
 
 
@@ -180,6 +192,7 @@ def getdel(conn, args):
     value = db.get_typed(args[1], bytes)
     if value is not None:
         db.delete(args[1])
+        journal_as(conn, [b"DEL", args[1]])
     return value
 
 
@@ -188,6 +201,7 @@ def getset(conn, args):
     db = conn.db
     old = db.get_typed(args[1], bytes)
     db.set(args[1], args[2])
+    journal_as(conn, [b"SET", args[1], args[2]])  # as Redis propagates GETSET
     return old
 
 
@@ -478,6 +492,9 @@ def incrbyfloat(conn, args):
         raise CommandError(errors.NAN_OR_INF)
     text = format_long_double(total)
     db.set(key, text, keep_ttl=True)
+    # The result, not the increment: replaying the sum must not depend on
+    # the replica's float arithmetic.
+    journal_as(conn, [b"SET", key, text, b"KEEPTTL"])
     return text
 
 

@@ -1,0 +1,257 @@
+"""The command-level hook: a shard's journal of writes as they took effect.
+
+After a write command has run, the shard records what it did as Redis's
+propagation would write it to an AOF or a replica: ``SET k v EX 10`` as
+``SET k v PXAT <ms>``, an expiry as ``DEL``, ``INCRBYFLOAT`` as ``SET ..
+KEEPTTL``, a write that changed nothing as nothing.  The AOF writer, the
+replication stream and keyspace notifications are meant to read it; today
+tests read it (``DF.JOURNAL``).
+
+How an entry gets there:
+
+- :meth:`shardnode.node.ShardConnection.execute`, after a write-flagged
+  command returned, compares ``keyspace.dirty`` with :attr:`Journal.mark`
+  (the dirty count the journal has accounted for).  If the command changed
+  the keyspace it is journalled as sent.  Reads cost one flag check.
+- A handler whose effect differs from its request says so with
+  :func:`journal_as` once its writes are done (several entries, or none).
+  That records the entries and accounts for every write so far, so the
+  command is not journalled again as sent.
+- Expiry, lazy or active, is journalled where it happens
+  (``Database._expire``) as ``DEL key`` by :meth:`Journal.expired`, which
+  accounts for exactly that one write: a command that also wrote keys is
+  still journalled after the DEL, as Redis propagates them.
+
+The database is made explicit the way an AOF does it: the stream carries a
+``SELECT <db>`` before an entry whose database differs from the previous
+one's.  Each buffered entry keeps its database index, and
+:meth:`Journal.tail` rebuilds the stream for any window, starting with a
+SELECT, so a window reads like an AOF of its own.
+
+Listeners (:meth:`Journal.attach`) receive that stream as bytes, one chunk
+per entry (a SELECT, when needed, prefixed to the chunk), ready to append to
+an AOF or send to a replica.  A new listener's first chunk always starts
+with a SELECT.  Nothing is encoded while no listener is attached: the
+in-memory buffer keeps the argument lists and encodes them when read.
+
+For cross-shard commands (DF.RUN / DF.IMPORT in ``shardnode/internal.py``)
+the rule is that a shard journals only the keys it owns:
+
+- ``with journal.suspended():`` runs a block without recording anything
+  (foreign keys installed for a moment, the command run over them);
+  leaving the block accounts for its writes, so the command around it is
+  not journalled as sent either;
+- :meth:`Journal.record_key_state` then journals an owned key's whole
+  current state as one entry (``SET key value [PXAT ms]`` for a string,
+  ``RESTORE key <abs-ms> <payload> REPLACE ABSTTL`` for other types once the
+  value layer's ``dump_payload`` exists, ``DEL key`` for a missing key).
+
+Whatever resets ``keyspace.dirty`` (a SAVE) must call :meth:`Journal.sync`
+after it, or the next write compares against a stale mark.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from contextlib import contextmanager
+
+from cluster import errors
+from cluster.errors import CommandError
+from cluster.resp import encode_command
+from cluster.session import parse_int
+from cluster.slots import key_slot
+from shardnode.registry import handler
+
+DEFAULT_CAPACITY = 1024  # entries the in-memory buffer keeps (DF.JOURNAL); it
+# holds their arguments, so a count, not bytes, bounds it
+
+
+class Journal:
+    """One shard's journal: a bounded buffer of entries and the listeners."""
+
+    def __init__(self, keyspace, capacity: int = DEFAULT_CAPACITY):
+        self.keyspace = keyspace
+        self.mark = keyspace.dirty  # dirty count accounted for by the journal
+        self.entries: deque = deque(maxlen=capacity)  # (db index, args)
+        self.listeners: list = []
+        self.stream_db = None  # database the listeners' stream last SELECTed
+        self.suspended_depth = 0
+        self.recorded = 0  # entries ever recorded (SELECTs not counted)
+
+    # -- recording -----------------------------------------------------------
+
+    def record(self, db_index: int, args) -> None:
+        """Append one entry (a command's arguments, bytes) in database ``db_index``."""
+        if self.suspended_depth:
+            return
+        self.entries.append((db_index, args))
+        self.recorded += 1
+        if self.listeners:
+            data = encode_command(args)
+            if db_index != self.stream_db:
+                self.stream_db = db_index
+                data = encode_command((b"SELECT", b"%d" % db_index)) + data
+            for listener in self.listeners:
+                listener(data)
+
+    def command_done(self, conn, args) -> None:
+        """A write command changed the keyspace and did not say how: as sent.
+
+        The hot path of every write (SET, INCR): :meth:`record` inlined.
+        """
+        self.mark = self.keyspace.dirty
+        if self.suspended_depth:
+            return
+        if self.listeners:
+            self.record(conn.db.index, args)
+            return
+        self.entries.append((conn.db.index, args))
+        self.recorded += 1
+
+    def record_effect(self, db_index: int, commands) -> None:
+        """The running command took effect as ``commands`` (see :func:`journal_as`)."""
+        self.mark = self.keyspace.dirty
+        for args in commands:
+            self.record(db_index, args)
+
+    def expired(self, db_index: int, key: bytes) -> None:
+        """A key expired (lazily or actively): its one write, as ``DEL key``."""
+        self.mark += 1
+        self.record(db_index, [b"DEL", key])
+
+    def record_key_state(self, db, key: bytes) -> None:
+        """Journal ``key``'s whole current state in ``db`` as one entry.
+
+        For a key that arrived from another shard (DF.IMPORT): whatever the
+        command did to it, replaying this entry gives its value and deadline.
+        Reads the buckets directly, so no lazy expiry or access is recorded.
+        """
+        self.mark = self.keyspace.dirty
+        bucket = db.slots.get(key_slot(key))
+        value = None if bucket is None else bucket.get(key)
+        deadline = db.expires.get(key)
+        if value is None or (deadline is not None and deadline <= self.keyspace.now_ms):
+            self.record(db.index, [b"DEL", key])
+        elif type(value) is bytes:
+            entry = [b"SET", key, value]
+            if deadline is not None:
+                entry += [b"PXAT", b"%d" % deadline]
+            self.record(db.index, entry)
+        else:
+            from shardnode import values  # the value layer's serialiser (DUMP)
+
+            payload = values.dump_payload(value)
+            self.record(db.index, [b"RESTORE", key, b"%d" % (deadline or 0), payload,
+                                   b"REPLACE", b"ABSTTL"])
+
+    def sync(self) -> None:
+        """Account for every write so far without recording one."""
+        self.mark = self.keyspace.dirty
+
+    @contextmanager
+    def suspended(self):
+        """Record nothing during the block; its writes count as accounted for."""
+        self.suspended_depth += 1
+        try:
+            yield self
+        finally:
+            self.suspended_depth -= 1
+            self.mark = self.keyspace.dirty
+
+    # -- reading -------------------------------------------------------------
+
+    def attach(self, listener) -> None:
+        """Send every later entry to ``listener`` (a callable taking bytes)."""
+        self.listeners.append(listener)
+        self.stream_db = None  # its first chunk must say which database
+
+    def detach(self, listener) -> None:
+        self.listeners.remove(listener)
+
+    def tail(self, count: int | None = None) -> list:
+        """The last ``count`` entries (all buffered ones by default) as a
+        stream of commands: a SELECT first and wherever the database changes."""
+        entries = list(self.entries)
+        if count is not None:
+            entries = entries[len(entries) - count:] if count < len(entries) else entries
+        out = []
+        current = None
+        for db_index, args in entries:
+            if db_index != current:
+                current = db_index
+                out.append([b"SELECT", b"%d" % db_index])
+            out.append(list(args))
+        return out
+
+
+def journal_as(conn, *commands) -> None:
+    """The running write command took effect as ``commands`` (lists of bytes).
+
+    Call it after the command's writes: it records the entries and accounts
+    for every write so far, so the command is not journalled as sent.  With
+    no commands the write is journalled as nothing.
+    """
+    conn.server.keyspace.journal.record_effect(conn.db.index, commands)
+
+
+# How each write command is journalled when it changed the keyspace (a write
+# that changed nothing is journalled as nothing).  Checked against what Redis
+# 7.0 appends to its AOF; tests/unit/test_journal.py keeps the table complete.
+AS_SENT = "as sent"
+EFFECTS = {
+    # strings
+    "set": "SET k v PXAT <ms> with EX/PX/EXAT/PXAT (NX/XX/GET dropped); "
+           "else as sent without GET",
+    "setnx": AS_SENT,
+    "setex": "SET k v PXAT <ms>",
+    "psetex": "SET k v PXAT <ms>",
+    "getex": "PEXPIREAT k <ms>; DEL k for a deadline in the past; PERSIST k",
+    "getdel": "DEL k",
+    "getset": "SET k v",
+    "mset": AS_SENT,
+    "msetnx": AS_SENT,
+    "append": AS_SENT,
+    "setrange": AS_SENT,
+    "incr": AS_SENT,
+    "decr": AS_SENT,
+    "incrby": AS_SENT,
+    "decrby": AS_SENT,
+    "incrbyfloat": "SET k <new value> KEEPTTL",
+    # bitmaps
+    "setbit": AS_SENT,
+    "bitop": AS_SENT,
+    "bitfield": AS_SENT + " (only GETs, or writes that left every bit as it was: nothing)",
+    # keyspace
+    "del": AS_SENT,
+    "unlink": AS_SENT,
+    "rename": AS_SENT,
+    "renamenx": AS_SENT,
+    "copy": AS_SENT,
+    "move": AS_SENT,
+    "expire": "PEXPIREAT k <ms> [options]; DEL k for a deadline in the past",
+    "pexpire": "PEXPIREAT k <ms> [options]; DEL k for a deadline in the past",
+    "expireat": "PEXPIREAT k <ms> [options]; DEL k for a deadline in the past",
+    "pexpireat": "PEXPIREAT k <ms> [options]; DEL k for a deadline in the past",
+    "persist": AS_SENT,
+    # server
+    "flushdb": AS_SENT,
+    "flushall": AS_SENT,
+    "swapdb": AS_SENT,
+    # internal: the executing shard suspends the journal around the command
+    # and each shard journals the state of the keys it owns (internal.py)
+    "df.run": "the state of each owned key the command wrote (record_key_state)",
+    "df.import": "the state of each imported key (record_key_state)",
+}
+
+
+@handler("df.journal")
+def df_journal(conn, args):
+    """DF.JOURNAL [count]: the last entries as commands, SELECTs included."""
+    if len(args) > 2:
+        raise CommandError(errors.SYNTAX)
+    count = None
+    if len(args) == 2:
+        count = parse_int(args[1])
+        if count < 0:
+            raise CommandError(errors.SYNTAX)
+    return conn.server.keyspace.journal.tail(count)
