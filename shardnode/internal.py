@@ -17,8 +17,8 @@ that presented the cluster secret may send these commands.
 import hmac
 import pickle
 
+from cluster.args import parse_int
 from cluster.errors import CommandError
-from cluster.session import parse_int
 from shardnode.db import slot_of
 from shardnode.registry import handler
 

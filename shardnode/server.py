@@ -3,8 +3,9 @@
 import time
 
 from cluster import errors
+from cluster.args import parse_int
 from cluster.errors import CommandError
-from cluster.session import apply_config_set, parse_int, rewrite_config
+from cluster.session import apply_config_set, rewrite_config
 from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
 
