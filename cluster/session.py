@@ -411,6 +411,17 @@ def apply_config_set(config, args) -> list:
     return pending
 
 
+def warn_not_implemented(applied, log) -> None:
+    """Log, for the (option, value) pairs CONFIG SET applied, those that ask
+    for a feature not implemented yet (see cluster.config.Option)."""
+    from cluster.config import not_implemented_warning
+
+    for opt, value in applied:
+        warning = not_implemented_warning(opt, value)
+        if warning:
+            log.warning(warning)
+
+
 def _check_save(value: str):
     """``save``: pairs of non-negative integers, "<seconds> <changes> ..."."""
     parts = value.split()

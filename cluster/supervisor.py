@@ -223,6 +223,8 @@ def run(config: Config) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    for warning in config.not_implemented_warnings():
+        log.warning(warning)
     supervisor.start()
     try:
         supervisor.watch()

@@ -1,13 +1,16 @@
 """Server commands on a shard: DBSIZE, FLUSH*, SWAPDB, INFO, CONFIG, DEBUG."""
 
+import logging
 import time
 
 from cluster import errors
 from cluster.args import parse_int
 from cluster.errors import CommandError
-from cluster.session import apply_config_set, rewrite_config
+from cluster.session import apply_config_set, rewrite_config, warn_not_implemented
 from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
+
+log = logging.getLogger("damselfly.shard")
 
 
 @handler("dbsize")
@@ -75,7 +78,9 @@ def debug(conn, args):
 
 @handler("config|set")
 def config_set(conn, args):
-    apply_config_set(conn.server.config, args)
+    applied = apply_config_set(conn.server.config, args)
+    if not conn.internal:  # a client's own request; the proxy warns for what it forwards
+        warn_not_implemented(applied, log)
     return "OK"
 
 
