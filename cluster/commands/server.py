@@ -26,6 +26,10 @@ command("swapdb", 3, "write fast", acl="@keyspace @dangerous", route=ALL,
         merge="ok", since="4.0.0", summary="Swaps two Redis databases.")
 command("debug", -2, "admin noscript loading stale", route=ALL, merge="first",
         summary="A container for debugging commands.")
+command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", route=LOCAL,
+        complexity="O(N) when saving, where N is the total number of keys in all databases "
+                   "when saving data, otherwise O(1)",
+        summary="Stops the whole server, saving the data first if asked to.")
 command("monitor", 1, "admin noscript loading stale", route=LOCAL,
         summary="Listens for all requests received by the server in real time.")
 
