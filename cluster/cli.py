@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from cluster.config import ConfigError, load_config
+from cluster.config import LOG_LEVELS, ConfigError, load_config
 
 
 def main(argv=None) -> int:
@@ -15,7 +15,7 @@ def main(argv=None) -> int:
         print("damselfly: %s" % exc, file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=logging.DEBUG if config.loglevel == "debug" else logging.INFO,
+        level=LOG_LEVELS[config.loglevel],
         format="%(asctime)s supervisor %(levelname)s %(message)s",
         filename=config.logfile or None,
     )

@@ -29,10 +29,10 @@ import time
 from functools import lru_cache
 
 from cluster import errors
+from cluster.args import parse_int
 from cluster.commands.cluster_cmds import LAYOUT_SUBCOMMANDS
 from cluster.errors import CommandError
 from cluster.resp import Verbatim
-from cluster.session import parse_int
 from cluster.slots import SLOT_COUNT, key_slot
 
 CLUSTER_BUS_OFFSET = 10000  # Redis's default cluster bus port: port + 10000

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import logging
 import os
 import re
 
@@ -67,12 +68,19 @@ MAXMEMORY_POLICIES = (
 
 
 class Option:
+    """One setting.  ``implemented=False`` marks an option that is accepted
+    (configs and clients set it) but has no effect yet: setting it to
+    anything but its default logs :func:`not_implemented_warning`, and INFO
+    reports its default (:meth:`Config.effective`).  The issue that
+    implements the feature flips the flag."""
+
     __slots__ = ("name", "kind", "default", "doc", "mutable", "redis_name",
-                 "choices", "minimum", "maximum")
+                 "choices", "minimum", "maximum", "implemented")
 
     def __init__(self, name, kind, default, doc, mutable=False, redis=True,
-                 choices=None, minimum=None, maximum=None):
+                 choices=None, minimum=None, maximum=None, implemented=True):
         self.name = name
+        self.implemented = implemented
         self.kind = kind  # int, size, str, bool, enum
         self.default = default
         self.doc = doc
@@ -147,12 +155,16 @@ OPTIONS = [
            mutable=True),
     Option("dbnum", "int", 16, "Number of databases (SELECT 0..dbnum-1).",
            redis=False, minimum=1, maximum=1024),
+    # Not implemented yet: no memory limit is enforced, nothing is evicted.
     Option("maxmemory", "size", 0, "Memory limit for the data, split among shards; 0: none.",
-           mutable=True, minimum=0),
+           mutable=True, minimum=0, implemented=False),
     Option("maxmemory_policy", "enum", "noeviction",
-           "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES),
-    Option("dir", "str", ".", "Working directory for snapshots and node ids."),
-    Option("dbfilename", "str", "dump.rdb", "Snapshot file name.", mutable=True),
+           "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES,
+           implemented=False),
+    # Not implemented yet: there are no snapshots to put anywhere.
+    Option("dir", "str", ".", "Working directory for snapshots.", implemented=False),
+    Option("dbfilename", "str", "dump.rdb", "Snapshot file name.", mutable=True,
+           implemented=False),
     Option("proto_max_bulk_len", "size", 512 * 1024 * 1024,
            "Largest bulk string a client may send.", mutable=True, minimum=1),
     Option("cluster_mode", "enum", "emulated",
@@ -173,13 +185,14 @@ OPTIONS = [
     Option("logfile", "str", "", "Log file; empty: standard error."),
     Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
            mutable=True, minimum=1, maximum=2**32 - 1),
+    # Not implemented yet: no snapshots, no append-only file.
     Option("save", "str", "",
            "Snapshot schedule as Redis writes it (\"3600 1 300 100\"); empty: none.",
-           mutable=True),
+           mutable=True, implemented=False),
     Option("appendonly", "bool", False, "Log every write to an append-only file.",
-           mutable=True),
+           mutable=True, implemented=False),
     Option("appendfsync", "enum", "everysec", "When the append-only file is fsynced.",
-           mutable=True, choices=("always", "everysec", "no")),
+           mutable=True, choices=("always", "everysec", "no"), implemented=False),
 ]
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 for _o in OPTIONS:
@@ -188,6 +201,21 @@ for _o in OPTIONS:
 
 def option(name: str):
     return OPTION_BY_NAME.get(name.lower().replace("-", "_")) or OPTION_BY_NAME.get(name.lower())
+
+
+# Redis's log levels as Python's: Python has no level between INFO and
+# WARNING for "notice", so verbose and notice both show INFO.
+LOG_LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
+              "warning": logging.WARNING}
+
+
+def not_implemented_warning(opt: Option, value) -> str | None:
+    """The warning for setting ``opt`` to ``value``, or None: only an option
+    not implemented yet, set to something other than its default, asks for a
+    feature that is not there."""
+    if opt.implemented or value == opt.default:
+        return None
+    return "%s is accepted but not implemented yet" % opt.name
 
 
 class Config:
@@ -209,6 +237,16 @@ class Config:
         if opt is None:
             raise ConfigError("unknown configuration key '%s'" % name)
         self.values[opt.name] = opt.parse(raw)
+
+    def effective(self, name: str):
+        """The value in force: an option not implemented yet acts as its default."""
+        opt = OPTION_BY_NAME[name]
+        return self.values[name] if opt.implemented else opt.default
+
+    def not_implemented_warnings(self) -> list:
+        """One warning per option set to a value whose feature is missing."""
+        warnings = (not_implemented_warning(o, self.values[o.name]) for o in OPTIONS)
+        return [w for w in warnings if w]
 
     def get_matching(self, pattern: str) -> dict:
         """CONFIG GET: Redis names (and our own) matching a glob pattern."""
@@ -273,6 +311,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
             names.append("--" + o.name.replace("_", "-"))
         default = format_value(o.kind, o.default)
         help_text = "%s (default: %s; %s)" % (o.doc, default or '""', o.expects())
+        if not o.implemented:
+            help_text += " Accepted but not implemented yet."
         parser.add_argument(*names, dest=o.name, metavar=o.kind.upper(),
                             default=None, help=help_text.replace("%", "%%"))
     return parser

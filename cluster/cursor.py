@@ -7,8 +7,8 @@ shards (SCAN, and the HSCAN/SSCAN/ZSCAN of the type families).
 from __future__ import annotations
 
 from cluster import errors
+from cluster.args import parse_int
 from cluster.errors import CommandError
-from cluster.session import parse_int
 
 _U64 = 2**64
 

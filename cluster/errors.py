@@ -28,6 +28,10 @@ class ProtocolError(Exception):
 SYNTAX = "ERR syntax error"
 NOT_INTEGER = "ERR value is not an integer or out of range"
 NOT_FLOAT = "ERR value is not a valid float"
+MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"  # score ranges (zslParseRange)
+MIN_MAX_NOT_LEX = "ERR min or max not valid string range item"  # lex ranges
+SHUTDOWN_FAILED = "ERR Errors trying to SHUTDOWN. Check logs."
+NO_SHUTDOWN_IN_PROGRESS = "ERR No shutdown in progress."
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NO_SUCH_KEY = "ERR no such key"
 OUT_OF_RANGE = "ERR index out of range"

@@ -16,15 +16,17 @@ import os
 import signal
 import sys
 
-from cluster.config import Config
+from cluster.config import LOG_LEVELS, Config
 
 
 def child_setup(label: str):
     """(config, secret) from the environment; logging and uvloop set up."""
     config = Config(json.loads(os.environ.get("DAMSELFLY_CONFIG", "{}")))
     secret = os.environ.get("DAMSELFLY_SECRET", "")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s " + label + " %(levelname)s %(message)s")
+    # The same level and file as the supervisor (O_APPEND keeps lines whole).
+    where = {"filename": config.logfile} if config.logfile else {"stream": sys.stderr}
+    logging.basicConfig(level=LOG_LEVELS[config.loglevel],
+                        format="%(asctime)s " + label + " %(levelname)s %(message)s", **where)
     try:
         import uvloop
 

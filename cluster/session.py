@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from cluster import errors
+from cluster.args import parse_choice, parse_db_number, parse_int
 from cluster.errors import CommandError
 from cluster.resp import NO_REPLY, Verbatim
 
@@ -23,37 +24,6 @@ SERVER_NAME = "redis"
 SERVER_VERSION = "7.2.0"  # the Redis version whose behaviour we follow
 
 _BAD_NAME_CHARS = set(range(0, 33)) | {127}
-
-
-def parse_int(raw: bytes, error: str = errors.NOT_INTEGER) -> int:
-    """Redis's string2ll: a strict 64-bit integer or the given error."""
-    if len(raw) > 20 or not raw:
-        raise CommandError(error)
-    body = raw[1:] if raw[:1] == b"-" else raw
-    if not body.isdigit() or (len(body) > 1 and body[:1] == b"0") or raw == b"-0":
-        raise CommandError(error)
-    value = int(raw)
-    if not -(2**63) <= value < 2**63:
-        raise CommandError(error)
-    return value
-
-
-def parse_choice(raw: bytes, yes: bytes, no: bytes) -> bool:
-    """One of two keywords (case-insensitive): True for ``yes``; else a syntax error."""
-    word = raw.lower()
-    if word == yes:
-        return True
-    if word == no:
-        return False
-    raise CommandError(errors.SYNTAX)
-
-
-def parse_db_number(raw: bytes) -> int:
-    """A database number as Redis's getIntFromObject reads it: a strict C int."""
-    index = parse_int(raw)
-    if not -(2**31) <= index < 2**31:
-        raise CommandError(errors.INT_OUT_OF_RANGE)
-    return index
 
 
 class Session:
@@ -443,6 +413,17 @@ def apply_config_set(config, args) -> list:
     for opt, value in pending:
         config.values[opt.name] = value
     return pending
+
+
+def warn_not_implemented(applied, log) -> None:
+    """Log, for the (option, value) pairs CONFIG SET applied, those that ask
+    for a feature not implemented yet (see cluster.config.Option)."""
+    from cluster.config import not_implemented_warning
+
+    for opt, value in applied:
+        warning = not_implemented_warning(opt, value)
+        if warning:
+            log.warning(warning)
 
 
 def _check_save(value: str):

@@ -3,6 +3,11 @@
 A key's slot is CRC16-XMODEM of the key, or of the first non-empty
 ``{hash tag}`` in it, modulo 16384 -- Redis Cluster's definition.
 ``binascii.crc_hqx(data, 0)`` is exactly CRC16-XMODEM, computed in C.
+
+This is the one slot function: the shard uses it as is, and the proxy's hot
+path inlines only its no-tag case (``crc_hqx(key, 0) & SLOT_MASK``);
+tests/unit/test_slots.py routes thousands of keys through both proxy paths
+to check that they agree with :func:`key_slot`.
 """
 
 from __future__ import annotations

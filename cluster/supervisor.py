@@ -3,7 +3,8 @@
 It computes nothing the children cannot compute themselves: each child gets
 the resolved configuration (JSON in DAMSELFLY_CONFIG) and the internal secret
 (DAMSELFLY_SECRET) and derives the same topology.  A child that dies is
-restarted (a shard within a second); SIGTERM/SIGINT stop everything, and the
+restarted (a shard within a second); SIGTERM/SIGINT stop everything (SHUTDOWN,
+sent to any child, sends SIGTERM here: DAMSELFLY_SUPERVISOR_PID), and the
 children are bound to the supervisor's life (PR_SET_PDEATHSIG) so that none
 outlives it even if it is killed outright.
 """
@@ -109,6 +110,8 @@ class Supervisor:
         self.env = dict(os.environ)
         self.env["DAMSELFLY_CONFIG"] = json.dumps(config.to_dict())
         self.env["DAMSELFLY_SECRET"] = self.secret
+        # Whoever receives SHUTDOWN signals this process (cluster.shutdown).
+        self.env["DAMSELFLY_SUPERVISOR_PID"] = str(os.getpid())
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.env["PYTHONPATH"] = root + os.pathsep + self.env.get("PYTHONPATH", "")
         py = sys.executable
@@ -225,6 +228,8 @@ def run(config: Config) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    for warning in config.not_implemented_warnings():
+        log.warning(warning)
     supervisor.start()
     try:
         supervisor.watch()

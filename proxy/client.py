@@ -25,7 +25,7 @@ from cluster.commands import ALL, KEYED, LOCAL, LOOKUP, SPLIT, resolve
 from cluster.errors import CommandError, ProtocolError
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
 from cluster.session import Session
-from cluster.slots import key_slot
+from cluster.slots import SLOT_MASK, key_slot
 from proxy.links import context
 
 # Commands a client in MULTI runs at once instead of queueing them.
@@ -161,7 +161,8 @@ class ProxyClient(asyncio.Protocol, Session):
                     key = item[1]
                     slot = [self, None]
                     queue.append(slot)
-                    link = links[owner[key_slot(key) if b"{" in key else crc_hqx(key, 0) & 16383]]
+                    link = links[owner[key_slot(key) if b"{" in key
+                                       else crc_hqx(key, 0) & SLOT_MASK]]
                     link.send(ctx, encode_command(item), slot)
                     fast_count += 1
                     last = spec
@@ -222,7 +223,7 @@ class ProxyClient(asyncio.Protocol, Session):
                 if b"{" in key:
                     shard = worker.slot_owner[key_slot(key)]
                 else:
-                    shard = worker.slot_owner[crc_hqx(key, 0) & 16383]
+                    shard = worker.slot_owner[crc_hqx(key, 0) & SLOT_MASK]
                 self.forward(shard, args)
                 return
             keys = spec.keys(args)

@@ -1,15 +1,22 @@
 """Commands the proxy answers itself, by spec name.
 
 Connection commands come from the shared Session; COMMAND from the table;
-CLUSTER from cluster emulation.  A unit test checks every LOCAL spec has an
-entry here.
+CLUSTER from cluster emulation; SHUTDOWN asks the supervisor to stop.  A unit
+test checks every LOCAL spec has an entry here.
 """
+
+import asyncio
+import logging
 
 from cluster.command_docs import command_reply
 from cluster.errors import CommandError
+from cluster.resp import NO_REPLY
 from cluster.session import SESSION_HANDLERS, rewrite_config
+from cluster.shutdown import check_shutdown, request_stop
 from proxy.cluster_local import CLUSTER_HANDLERS
 from proxy.transactions import TRANSACTION_HANDLERS
+
+log = logging.getLogger("damselfly.proxy")
 
 
 def _command(client, args):
@@ -25,6 +32,23 @@ def _config_rewrite(client, args):
     return "OK"
 
 
+def _shutdown(client, args):
+    """No reply: the connection closes once the replies of the commands sent
+    before SHUTDOWN are out, then the supervisor stops every process."""
+    check_shutdown(args, client.worker.config, log)
+    client.on_close_requested()
+    asyncio.ensure_future(_stop_after_earlier_replies(client))
+    return NO_REPLY
+
+
+async def _stop_after_earlier_replies(client, limit: float = 1.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while client.queue and client.transport is not None and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+    request_stop()
+
+
 LOCAL_HANDLERS = dict(SESSION_HANDLERS)
 LOCAL_HANDLERS.update({
     "command": _command,
@@ -37,6 +61,7 @@ LOCAL_HANDLERS.update({
     "command|help": _command,
     "monitor": _monitor,
     "config|rewrite": _config_rewrite,
+    "shutdown": _shutdown,
 })
 LOCAL_HANDLERS.update(CLUSTER_HANDLERS)
 LOCAL_HANDLERS.update(TRANSACTION_HANDLERS)

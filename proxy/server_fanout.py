@@ -17,6 +17,7 @@ connections of the worker that answers.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from cluster import info_sections as fmt
 from cluster.command_docs import find
@@ -24,9 +25,11 @@ from cluster.commands import ALL as ALL_SHARDS
 from cluster.errors import CommandError
 from cluster.resp import Verbatim, encode
 from cluster.config import OPTIONS, ConfigError
-from cluster.session import apply_config_set
+from cluster.session import apply_config_set, warn_not_implemented
 from proxy.fanout import FANOUTS, MERGES, _first_error, decode_reply, merge_ok, to_all
 from proxy.links import DEFAULT_CONTEXT
+
+log = logging.getLogger("damselfly.proxy")
 
 
 def info(worker, client, spec, args) -> None:
@@ -202,10 +205,11 @@ PROXY_PATCHES = {
 
 def config_set(worker, client, spec, args) -> None:
     try:
-        apply_config_set(worker.config, args)
+        applied = apply_config_set(worker.config, args)
     except CommandError as exc:
         client.error_reply(exc.args[0])
         return
+    warn_not_implemented(applied, log)
     worker.config_epoch = getattr(worker, "config_epoch", 0) + 1
     to_all(worker, client, spec, args, merge_ok)
 

@@ -8,8 +8,8 @@ negative SET into an unsigned field under SAT ...) answer as Redis does.
 """
 
 from cluster import errors
+from cluster.args import parse_choice, parse_int
 from cluster.errors import CommandError
-from cluster.session import parse_choice, parse_int
 from shardnode.registry import handler
 from shardnode.strings import clamp_range, splice
 

@@ -5,8 +5,9 @@ cluster mode, tests, redis-cli on a shard port).
 """
 
 from cluster import errors
+from cluster.args import parse_db_number
 from cluster.errors import CommandError
-from cluster.session import SESSION_HANDLERS, parse_db_number
+from cluster.session import SESSION_HANDLERS
 from shardnode.registry import handler
 
 for _name, _fn in SESSION_HANDLERS.items():

@@ -30,22 +30,15 @@ from __future__ import annotations
 
 import heapq
 import random
-from binascii import crc_hqx
 
 from cluster.errors import CommandError, WRONGTYPE
 from shardnode.sessions import WatchTable
 from shardnode.journal import Journal
+from cluster.slots import key_slot as slot_of  # the one slot function, by its local name
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 
 
-def slot_of(key: bytes) -> int:
-    if b"{" in key:
-        start = key.index(b"{")
-        end = key.find(b"}", start + 1)
-        if end > start + 1:
-            return crc_hqx(key[start + 1 : end], 0) & 16383
-    return crc_hqx(key, 0) & 16383
 
 
 class Database:

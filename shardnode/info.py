@@ -50,8 +50,10 @@ def _memory(server):
         ("used_memory_rss_human", fmt.human_bytes(rss)),
         ("used_memory_peak", peak),
         ("used_memory_peak_human", fmt.human_bytes(peak)),
-        ("maxmemory", config.maxmemory),
-        ("maxmemory_human", fmt.human_bytes(config.maxmemory)),
+        # The limit in force (none until eviction lands: Config.effective); the
+        # policy as configured, which OBJECT FREQ / IDLETIME already follow.
+        ("maxmemory", config.effective("maxmemory")),
+        ("maxmemory_human", fmt.human_bytes(config.effective("maxmemory"))),
         ("maxmemory_policy", config.maxmemory_policy),
         ("mem_fragmentation_ratio", "%.2f" % (rss / used if used else 1.0)),
         ("mem_allocator", "libc"),
@@ -70,7 +72,7 @@ def _persistence(server):
         ("rdb_last_bgsave_time_sec", -1),
         ("rdb_current_bgsave_time_sec", -1),
         ("rdb_saves", 0),
-        ("aof_enabled", 1 if server.config.values.get("appendonly") else 0),
+        ("aof_enabled", 1 if server.config.effective("appendonly") else 0),
         ("aof_rewrite_in_progress", 0),
         ("aof_rewrite_scheduled", 0),
         ("aof_last_rewrite_time_sec", -1),

@@ -35,10 +35,9 @@ the values travel in Redis's DUMP format (the one serialiser,
 
 import hmac
 
-from cluster import errors
+from cluster.args import parse_int
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
-from cluster.session import parse_int
 from shardnode.registry import handler
 from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold

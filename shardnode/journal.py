@@ -58,7 +58,7 @@ from contextlib import contextmanager
 from cluster import errors
 from cluster.errors import CommandError
 from cluster.resp import encode_command
-from cluster.session import parse_int
+from cluster.args import parse_int
 from cluster.slots import key_slot
 from shardnode.registry import handler
 

@@ -7,10 +7,10 @@ on different shards the proxy's coordinator runs them here through DF.RUN.
 """
 
 from cluster import errors
+from cluster.args import parse_db_number, parse_int
 from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
-from cluster.session import parse_db_number, parse_int
 from shardnode.journal import journal_as
 from shardnode.registry import handler
 from shardnode.values import (

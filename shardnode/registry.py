@@ -6,7 +6,7 @@ connection and the request's arguments and returns a reply value (see
 ``cluster.resp``) or raises ``CommandError``; it never writes to a transport.
 """
 
-from cluster.commands import all_specs
+from cluster.commands import FAMILIES, all_specs
 
 HANDLERS: dict = {}  # spec name ("get", "client|list") -> function
 _SPEC_NAMES = {spec.name for spec in all_specs()}
@@ -26,16 +26,10 @@ def handler(*names):
 
 
 def load_families():
-    """Import every family module so its handlers register."""
-    from shardnode import (  # noqa: F401
-        bitmaps,
-        cluster_cmds,
-        connection,
-        internal,
-        journal,
-        keyspace,
-        server,
-        strings,
-        transactions,
-    )
+    """Import ``shardnode.<name>`` for every family of the command table, so
+    its handlers register.  A family without a shard module fails here."""
+    from importlib import import_module
+
+    for name in FAMILIES:
+        import_module("shardnode." + name)
     return HANDLERS

@@ -1,12 +1,18 @@
-"""Server commands on a shard: DBSIZE, FLUSH*, SWAPDB, INFO, CONFIG, DEBUG."""
+"""Server commands on a shard: DBSIZE, FLUSH*, SWAPDB, INFO, CONFIG, DEBUG, SHUTDOWN."""
 
+import logging
 import time
 
 from cluster import errors
+from cluster.args import parse_int
 from cluster.errors import CommandError
-from cluster.session import apply_config_set, parse_int, rewrite_config
+from cluster.resp import NO_REPLY
+from cluster.session import apply_config_set, rewrite_config, warn_not_implemented
+from cluster.shutdown import check_shutdown, request_stop
 from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
+
+log = logging.getLogger("damselfly.shard")
 
 
 @handler("dbsize")
@@ -74,7 +80,9 @@ def debug(conn, args):
 
 @handler("config|set")
 def config_set(conn, args):
-    apply_config_set(conn.server.config, args)
+    applied = apply_config_set(conn.server.config, args)
+    if not conn.internal:  # a client's own request; the proxy warns for what it forwards
+        warn_not_implemented(applied, log)
     return "OK"
 
 
@@ -100,6 +108,15 @@ def info(conn, args):
     from shardnode.info import shard_info
 
     return shard_info(conn, args)
+
+
+@handler("shutdown")
+def shutdown(conn, args):
+    """A client on this shard's port stops the whole server; it gets no reply."""
+    check_shutdown(args, conn.server.config, log)
+    conn.on_close_requested()
+    request_stop()
+    return NO_REPLY
 
 
 @handler("monitor")

@@ -10,12 +10,11 @@ double) with exact rationals, so that ``INCRBYFLOAT k 0.1`` gives "0.1" and
 not the 17th digit a double would show.
 """
 
-import re
 from fractions import Fraction
 
 from cluster import errors
+from cluster.args import parse_int, parse_long_double, round_long_double
 from cluster.errors import CommandError
-from cluster.session import parse_int
 from shardnode.journal import journal_as
 from shardnode.registry import handler
 
@@ -347,122 +346,12 @@ def decrby(conn, args):
     return _incr_by(conn, args[1], -decrement)
 
 
-# Long double (x87 80-bit extended): 64-bit significand, exponents down to
-# the least subnormal 2**-16445, overflow at 2**16384.
-_LD_DIGITS = 64
-_LD_LEAST_EXP = -16445
-_LD_OVERFLOW_BITS = 16384
-_LD_MAX_CHARS = 5 * 1024  # Redis's MAX_LONG_DOUBLE_CHARS
-_INF = float("inf")
-
-_DECIMAL = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\Z")
-_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?\Z")
-_INFINITY = re.compile(rb"([+-]?)(?:inf|infinity)\Z", re.IGNORECASE)
-
-
-def _long_int(digits: bytes, base: int = 10) -> int:
-    """int() for digit strings longer than Python's 4300-digit guard."""
-    if len(digits) <= 4000:
-        return int(digits, base)
-    half = len(digits) // 2
-    return _long_int(digits[:half], base) * base ** (len(digits) - half) + \
-        _long_int(digits[half:], base)
-
-
 def _long_str(n: int) -> str:
     """str() for non-negative ints beyond Python's 4300-digit guard."""
     if n < 10**4000:
         return str(n)
     high, low = divmod(n, 10**4000)
     return _long_str(high) + str(low).rjust(4000, "0")
-
-
-def round_long_double(q: Fraction):
-    """``q`` rounded to the nearest long double (ties to even); ``_INF``
-    (signed) on overflow.  A non-zero ``q`` may round to 0 (underflow)."""
-    n, d = q.numerator, q.denominator
-    if n == 0:
-        return q
-    sign = -1 if n < 0 else 1
-    n = abs(n)
-    exp = n.bit_length() - d.bit_length() - _LD_DIGITS + 1  # n/d/2**exp < 2**64
-    if (n >> exp if exp >= 0 else n << -exp) < d << (_LD_DIGITS - 1):
-        exp -= 1  # n/d/2**exp must be in [2**63, 2**64)
-    exp = max(exp, _LD_LEAST_EXP)
-    num, den = (n, d << exp) if exp >= 0 else (n << -exp, d)
-    mant, rest = divmod(num, den)
-    if 2 * rest > den or (2 * rest == den and mant & 1):
-        mant += 1
-    if mant.bit_length() + exp > _LD_OVERFLOW_BITS:
-        return sign * _INF
-    value = Fraction(mant << exp) if exp >= 0 else Fraction(mant, 1 << -exp)
-    return value if sign > 0 else -value
-
-
-def parse_long_double(raw: bytes):
-    """Redis's string2ld (strtold plus its checks) or ``errors.NOT_FLOAT``.
-
-    Decimal and hexadecimal notations and inf/infinity are accepted; NaN,
-    blanks, overflow and underflow to zero are not.
-    """
-    if not raw or len(raw) >= _LD_MAX_CHARS:
-        raise CommandError(errors.NOT_FLOAT)
-    m = _DECIMAL.match(raw)
-    if m is not None:
-        sign, whole, frac, exp10 = m.groups()
-        frac = frac or b""
-        if not whole and not frac:
-            raise CommandError(errors.NOT_FLOAT)
-        digits = (whole + frac).lstrip(b"0")
-        if not digits:
-            return Fraction(0)
-        scale = _exponent(exp10) - len(frac)
-        magnitude = len(digits) + scale  # the value is below 10**magnitude
-        if magnitude > 4940:
-            raise CommandError(errors.NOT_FLOAT)  # overflow: HUGE_VALL
-        if magnitude < -4960:
-            raise CommandError(errors.NOT_FLOAT)  # underflow to zero
-        mantissa = _long_int(digits)
-        exact = Fraction(mantissa * 10**scale) if scale >= 0 else Fraction(mantissa, 10**-scale)
-        return _checked(round_long_double(exact if sign != b"-" else -exact))
-    m = _HEX.match(raw)
-    if m is not None:
-        sign, whole, frac, exp2 = m.groups()
-        frac = frac or b""
-        if not whole and not frac:
-            raise CommandError(errors.NOT_FLOAT)  # "0x" alone: strtold stops at x
-        digits = (whole + frac).lstrip(b"0")
-        if not digits:
-            return Fraction(0)
-        scale = _exponent(exp2) - 4 * len(frac)
-        bits = 4 * len(digits) + scale
-        if bits > _LD_OVERFLOW_BITS + 8 or bits < _LD_LEAST_EXP - 8:
-            raise CommandError(errors.NOT_FLOAT)
-        mantissa = _long_int(digits, 16)
-        exact = Fraction(mantissa << scale) if scale >= 0 else Fraction(mantissa, 1 << -scale)
-        return _checked(round_long_double(exact if sign != b"-" else -exact))
-    m = _INFINITY.match(raw)
-    if m is not None:
-        return -_INF if m.group(1) == b"-" else _INF
-    raise CommandError(errors.NOT_FLOAT)
-
-
-def _exponent(raw) -> int:
-    """An exponent's value; absurdly long ones are clamped (they overflow or
-    underflow whatever the digits)."""
-    if not raw:
-        return 0
-    negative = raw[:1] == b"-"
-    digits = raw.lstrip(b"+-").lstrip(b"0") or b"0"
-    if len(digits) > 12:
-        return -(10**12) if negative else 10**12
-    return -int(digits) if negative else int(digits)
-
-
-def _checked(value):
-    if value == 0 or value in (_INF, -_INF):  # ERANGE with 0 or HUGE_VALL
-        raise CommandError(errors.NOT_FLOAT)
-    return value
 
 
 def format_long_double(value: Fraction) -> bytes:

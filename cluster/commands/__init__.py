@@ -178,18 +178,19 @@ def subcommand(parent: CommandSpec, sub, arity, flags="", keys=None, acl="",
     return spec
 
 
+# The command families, each named once, in COMMAND's listing order.  Family
+# ``name`` declares its specs in ``cluster.commands.<name>``; the shardnode
+# binds their handlers from ``shardnode.<name>`` (shardnode.registry).
+FAMILIES = ("connection", "server", "strings", "bitmaps", "keyspace", "transactions", "cluster_cmds",
+            "internal")
+
+
 def _load():
-    # Import order is COMMAND's listing order; each module registers on import.
-    from cluster.commands import (  # noqa: F401
-        connection,
-        server,
-        strings,
-        bitmaps,
-        keyspace,
-        transactions,
-        cluster_cmds,
-        internal,
-    )
+    # Each module registers its specs on import.
+    from importlib import import_module
+
+    for name in FAMILIES:
+        import_module("cluster.commands." + name)
 
 
 _load()

@@ -14,57 +14,57 @@ _TOPOLOGY = "stale"  # answered by a stale replica too
 _NONDETERMINISTIC = ("nondeterministic_output",)
 
 cluster = command("cluster", -2, "", route=LOCAL, since="3.0.0",
-                  summary="A container for Redis Cluster commands.")
+                  summary="Commands about the cluster and its nodes.")
 subcommand(cluster, "slots", 2, _TOPOLOGY, since="3.0.0", tips=_NONDETERMINISTIC,
-           summary="Returns the mapping of cluster slots to nodes.")
+           summary="Lists slot ranges with the nodes that serve them.")
 subcommand(cluster, "shards", 2, _TOPOLOGY, since="7.0.0", tips=_NONDETERMINISTIC,
-           summary="Returns the mapping of cluster slots to shards.")
+           summary="Lists the cluster's shards with their slots and nodes.")
 subcommand(cluster, "nodes", 2, _TOPOLOGY, since="3.0.0", tips=_NONDETERMINISTIC,
-           summary="Returns the cluster configuration for a node.")
+           summary="Describes every node of the cluster, one per line.")
 subcommand(cluster, "info", 2, _TOPOLOGY, since="3.0.0", tips=_NONDETERMINISTIC,
-           summary="Returns information about the state of a node.")
+           summary="Reports the cluster's state and counters.")
 subcommand(cluster, "myid", 2, _TOPOLOGY, since="3.0.0",
-           summary="Returns the ID of a node.")
+           summary="Tells the id of the node answering.")
 subcommand(cluster, "myshardid", 2, _TOPOLOGY, since="7.2.0", tips=_NONDETERMINISTIC,
-           summary="Returns the shard ID of a node.")
+           summary="Tells the shard id of the node answering.")
 subcommand(cluster, "keyslot", 3, _TOPOLOGY, since="3.0.0",
-           summary="Returns the hash slot for a key.")
+           summary="Tells which hash slot a key belongs to.")
 subcommand(cluster, "countkeysinslot", 3, _TOPOLOGY, since="3.0.0",
-           summary="Returns the number of keys in a hash slot.")
+           summary="Counts the keys stored in one hash slot.")
 subcommand(cluster, "getkeysinslot", 4, _TOPOLOGY, since="3.0.0", tips=_NONDETERMINISTIC,
-           summary="Returns the key names in a hash slot.")
+           summary="Lists up to a given number of keys stored in one hash slot.")
 subcommand(cluster, "links", 2, _TOPOLOGY, since="7.0.0", tips=_NONDETERMINISTIC,
-           summary="Returns a list of all TCP links to and from peer nodes.")
+           summary="Describes the connections between this node and its peers.")
 subcommand(cluster, "help", 2, "loading stale", since="5.0.0",
-           summary="Returns helpful text about the different subcommands.")
+           summary="Lists the CLUSTER subcommands and what they do.")
 _ADMIN = "admin stale"
 subcommand(cluster, "replicas", 3, _ADMIN, since="5.0.0", tips=_NONDETERMINISTIC,
-           summary="Lists the replica nodes of a master node.")
+           summary="Lists the replicas of a given master node.")
 subcommand(cluster, "slaves", 3, _ADMIN, since="3.0.0", tips=_NONDETERMINISTIC,
-           summary="Lists the replica nodes of a master node.")
+           summary="Lists the replicas of a given master node (CLUSTER REPLICAS' old name).")
 subcommand(cluster, "count-failure-reports", 3, _ADMIN, since="3.0.0",
            tips=_NONDETERMINISTIC,
-           summary="Returns the number of active failure reports active for a node.")
+           summary="Counts the failure reports other nodes hold about a node.")
 subcommand(cluster, "saveconfig", 2, _ADMIN + " no_async_loading", since="3.0.0",
-           summary="Forces a node to save the cluster configuration to disk.")
+           summary="Writes the node's cluster configuration to disk now.")
 
 # The slot layout follows the configuration (proactor_threads, cluster_mode),
 # so the commands that would change it are declared (COMMAND lists them as
 # Redis does) and answer one error saying so.
 LAYOUT_SUBCOMMANDS = (
-    ("addslots", -3, "3.0.0", "Assigns new hash slots to a node."),
-    ("addslotsrange", -4, "7.0.0", "Assigns new hash slot ranges to a node."),
-    ("delslots", -3, "3.0.0", "Sets hash slots as unbound for a node."),
-    ("delslotsrange", -4, "7.0.0", "Sets hash slot ranges as unbound for a node."),
-    ("flushslots", 2, "3.0.0", "Deletes all slots information from a node."),
-    ("setslot", -4, "3.0.0", "Binds a hash slot to a node."),
-    ("meet", -4, "3.0.0", "Forces a node to handshake with another node."),
-    ("forget", 3, "3.0.0", "Removes a node from the nodes table."),
-    ("replicate", 3, "3.0.0", "Configure a node as replica of a master node."),
-    ("failover", -2, "3.0.0", "Forces a replica to perform a manual failover of its master."),
-    ("set-config-epoch", 3, "3.0.0", "Sets the configuration epoch for a new node."),
-    ("bumpepoch", 2, "3.0.0", "Advances the cluster config epoch."),
-    ("reset", -2, "3.0.0", "Resets a node."),
+    ("addslots", -3, "3.0.0", "Gives hash slots to the node answering."),
+    ("addslotsrange", -4, "7.0.0", "Gives ranges of hash slots to the node answering."),
+    ("delslots", -3, "3.0.0", "Takes hash slots away from the node answering."),
+    ("delslotsrange", -4, "7.0.0", "Takes ranges of hash slots away from the node answering."),
+    ("flushslots", 2, "3.0.0", "Takes every hash slot away from the node answering."),
+    ("setslot", -4, "3.0.0", "Changes the state or the owner of one hash slot."),
+    ("meet", -4, "3.0.0", "Connects the node answering to another node, joining their clusters."),
+    ("forget", 3, "3.0.0", "Drops a node from the node table of the node answering."),
+    ("replicate", 3, "3.0.0", "Makes the node answering a replica of a given master."),
+    ("failover", -2, "3.0.0", "Has a replica take over from its master."),
+    ("set-config-epoch", 3, "3.0.0", "Sets the configuration epoch of a fresh node."),
+    ("bumpepoch", 2, "3.0.0", "Moves the node's configuration epoch forward."),
+    ("reset", -2, "3.0.0", "Returns a node to an empty cluster state."),
 )
 for _name, _arity, _since, _summary in LAYOUT_SUBCOMMANDS:
     subcommand(cluster, _name, _arity,
@@ -73,10 +73,8 @@ for _name, _arity, _since, _summary in LAYOUT_SUBCOMMANDS:
                tips=_NONDETERMINISTIC if _name == "bumpepoch" else ())
 
 command("readonly", 1, "loading stale fast", acl="@connection", route=LOCAL,
-        since="3.0.0", summary="Enables read-only queries for a connection to a "
-        "Redis Cluster replica node.")
+        since="3.0.0", summary="Lets this connection read from a cluster replica.")
 command("readwrite", 1, "loading stale fast", acl="@connection", route=LOCAL,
-        since="3.0.0", summary="Enables read-write queries for a connection to a "
-        "Redis Cluster replica node.")
+        since="3.0.0", summary="Ends READONLY for this connection.")
 command("asking", 1, "fast", acl="@connection", route=LOCAL, since="3.0.0",
-        summary="Signals that a cluster client is following an -ASK redirect.")
+        summary="Marks the next command as following an ASK redirection.")

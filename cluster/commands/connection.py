@@ -7,44 +7,51 @@ family("connection")
 
 command("ping", -1, "fast", acl="@connection", route=LOCAL, since="1.0.0",
         tips=("request_policy:all_shards", "response_policy:all_succeeded"),
-        summary="Returns the server's liveliness response.")
+        summary="Checks that the server answers: PONG, or the message given.")
 command("echo", 2, "loading stale fast", acl="@connection", route=LOCAL,
-        summary="Returns the given string.")
+        summary="Replies with the message it was sent.")
 command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@connection",
-        route=LOCAL, since="6.0.0", summary="Handshakes with the Redis server.")
+        route=LOCAL, since="6.0.0",
+        summary="Picks the protocol version, optionally logs in and names the connection, "
+                "and describes the server.")
 command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@connection",
-        route=LOCAL, summary="Authenticates the connection.")
+        route=LOCAL,
+        summary="Logs the connection in with a password (and optionally a user name).")
 command("select", 2, "loading stale fast", acl="@connection", route=LOCAL,
-        summary="Changes the selected database.")
+        summary="Switches the connection to another numbered database.")
 command("quit", -1, "noscript loading stale fast no_auth allow_busy",
-        acl="@connection", route=LOCAL, summary="Closes the connection.")
+        acl="@connection", route=LOCAL, summary="Asks the server to close this connection.")
 command("reset", 1, "noscript loading stale fast no_auth allow_busy",
         acl="@connection", route=LOCAL, since="6.2.0",
-        summary="Resets the connection.")
+        summary="Returns the connection to its initial state.")
 
 client = command("client", -2, "", acl="", route=LOCAL, since="2.4.0",
-                 summary="A container for client connection commands.")
+                 summary="Commands about client connections.")
 _CLIENT = "noscript loading stale"
 subcommand(client, "setname", 3, _CLIENT, acl="@slow @connection",
-           since="2.6.9", summary="Sets the connection name.")
+           since="2.6.9", summary="Gives this connection a name.")
 subcommand(client, "getname", 2, _CLIENT, acl="@slow @connection",
-           since="2.6.9", summary="Returns the name of the connection.")
+           since="2.6.9", summary="Tells the name given to this connection.")
 subcommand(client, "id", 2, _CLIENT, acl="@slow @connection", since="5.0.0",
-           summary="Returns the unique client ID of the connection.")
+           summary="Tells this connection's numeric id.")
 subcommand(client, "info", 2, _CLIENT, acl="@slow @connection", since="6.2.0",
            tips=("nondeterministic_output",),
-           summary="Returns information about the connection.")
+           summary="Describes this connection in one line.")
 subcommand(client, "list", -2, "admin " + _CLIENT, acl="@slow @connection",
-           since="2.4.0", tips=("nondeterministic_output",), summary="Lists open connections.")
+           since="2.4.0", tips=("nondeterministic_output",),
+           summary="Describes every open connection, one per line.")
 subcommand(client, "kill", -3, "admin " + _CLIENT, acl="@slow @connection",
-           since="2.4.0", summary="Terminates open connections.")
+           since="2.4.0", summary="Closes the connections that match a filter.")
 subcommand(client, "setinfo", 4, _CLIENT, acl="@slow @connection",
-           since="7.2.0", summary="Sets information specific to the client.")
+           since="7.2.0",
+           summary="Records the client library's name or version for this connection.")
 subcommand(client, "no-evict", 3, "admin " + _CLIENT, acl="@slow @connection",
-           since="7.0.0", summary="Sets the client eviction mode.")
+           since="7.0.0", summary="Turns client eviction on or off for this connection.")
 subcommand(client, "no-touch", 3, _CLIENT, acl="@slow @connection",
-           since="7.2.0", summary="Controls whether commands alter LRU/LFU.")
+           since="7.2.0",
+           summary="Decides whether this connection's commands update keys' access time.")
 subcommand(client, "reply", 3, _CLIENT, acl="@slow @connection",
-           since="3.2.0", summary="Instructs the server whether to reply.")
+           since="3.2.0",
+           summary="Turns replies to this connection on, off, or off for the next command.")
 subcommand(client, "help", 2, "loading stale", acl="@slow @connection",
-           since="5.0.0", summary="Returns helpful text about subcommands.")
+           since="5.0.0", summary="Lists the CLIENT subcommands and what they do.")

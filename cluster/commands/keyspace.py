@@ -16,34 +16,33 @@ _SUM_TIPS = ("request_policy:multi_shard", "response_policy:agg_sum")
 
 command("del", -2, "write", keys=(1, -1, 1), acl="@keyspace", route=SPLIT,
         merge="sum", tips=_SUM_TIPS, key_flags=("RM", "delete"),
-        summary="Deletes one or more keys.")
+        summary="Removes keys.")
 command("unlink", -2, "write fast", keys=(1, -1, 1), acl="@keyspace", route=SPLIT,
         merge="sum", since="4.0.0", tips=_SUM_TIPS, key_flags=("RM", "delete"),
-        summary="Asynchronously deletes one or more keys.")
+        summary="Removes keys, freeing their memory in the background.")
 command("exists", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace",
         route=SPLIT, merge="sum", tips=_SUM_TIPS, key_flags=("RO",),
-        summary="Determines whether one or more keys exist.")
+        summary="Counts how many of the given keys exist.")
 command("touch", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace",
         route=SPLIT, merge="sum", since="3.2.1", tips=_SUM_TIPS, key_flags=("RO",),
-        summary="Returns the number of existing keys out of those specified after "
-                "updating the time they were last accessed.")
+        summary="Marks keys as just accessed and counts those that exist.")
 command("type", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
-        key_flags=("RO",), summary="Determines the type of value stored at a key.")
+        key_flags=("RO",), summary="Tells the type of the value at a key.")
 
 # -- renaming, copying, moving ---------------------------------------------
 
 command("rename", 3, "write", keys=(1, 2, 1), acl="@keyspace",
         key_flags=(("RW", "access", "delete"), ("OW", "update")),
-        summary="Renames a key and overwrites the destination.")
+        summary="Gives a key a new name, replacing any key of that name.")
 command("renamenx", 3, "write fast", keys=(1, 2, 1), acl="@keyspace",
         key_flags=(("RW", "access", "delete"), ("OW", "insert")),
-        summary="Renames a key only when the target key name doesn't exist.")
+        summary="Gives a key a new name, unless a key of that name exists.")
 command("copy", -3, "write denyoom", keys=(1, 2, 1), acl="@keyspace", since="6.2.0",
         key_flags=(("RO", "access"), ("OW", "update")),
-        summary="Copies the value of a key to a new key.")
+        summary="Duplicates the value at a key under another key, possibly in another database.")
 command("move", 3, "write fast", keys=(1, 1, 1), acl="@keyspace",
         key_flags=("RW", "access", "update"),
-        summary="Moves a key to another database.")
+        summary="Transfers a key to another database.")
 
 # -- serialisation ---------------------------------------------------------
 
@@ -58,59 +57,59 @@ command("restore", -4, "write denyoom", keys=(1, 1, 1), acl="@keyspace @dangerou
 
 command("expire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace",
         key_flags=("RW", "update"),
-        summary="Sets the expiration time of a key in seconds.")
+        summary="Gives a key a time to live in seconds.")
 command("pexpire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace", since="2.6.0",
         key_flags=("RW", "update"),
-        summary="Sets the expiration time of a key in milliseconds.")
+        summary="Gives a key a time to live in milliseconds.")
 command("expireat", -3, "write fast", keys=(1, 1, 1), acl="@keyspace", since="1.2.0",
         key_flags=("RW", "update"),
-        summary="Sets the expiration time of a key to a Unix timestamp.")
+        summary="Makes a key expire at a Unix time in seconds.")
 command("pexpireat", -3, "write fast", keys=(1, 1, 1), acl="@keyspace", since="2.6.0",
         key_flags=("RW", "update"),
-        summary="Sets the expiration time of a key to a Unix milliseconds timestamp.")
+        summary="Makes a key expire at a Unix time in milliseconds.")
 command("ttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
         key_flags=("RO", "access"), tips=("nondeterministic_output",),
-        summary="Returns the expiration time in seconds of a key.")
+        summary="Tells how many seconds a key has left to live.")
 command("pttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace", since="2.6.0",
         key_flags=("RO", "access"), tips=("nondeterministic_output",),
-        summary="Returns the expiration time in milliseconds of a key.")
+        summary="Tells how many milliseconds a key has left to live.")
 command("expiretime", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
         since="7.0.0", key_flags=("RO", "access"),
-        summary="Returns the expiration time of a key as a Unix timestamp.")
+        summary="Tells the Unix time, in seconds, at which a key expires.")
 command("pexpiretime", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
         since="7.0.0", key_flags=("RO", "access"),
-        summary="Returns the expiration time of a key as a Unix milliseconds timestamp.")
+        summary="Tells the Unix time, in milliseconds, at which a key expires.")
 command("persist", 2, "write fast", keys=(1, 1, 1), acl="@keyspace", since="2.2.0",
         key_flags=("RW", "update"),
-        summary="Removes the expiration time of a key.")
+        summary="Makes a key permanent by removing its expiry.")
 
 # -- the whole keyspace ----------------------------------------------------
 
 command("keys", 2, "readonly", acl="@keyspace @dangerous", route=ALL,
         merge="concat", tips=("request_policy:all_shards", "nondeterministic_output_order"),
-        summary="Returns all key names that match a pattern.")
+        summary="Lists the keys whose names match a glob pattern.")
 command("scan", -2, "readonly", acl="@keyspace", route=ALL, merge="scan",
         since="2.8.0", tips=("nondeterministic_output", "request_policy:special"),
-        summary="Iterates over the key names in the database.")
+        summary="Walks the keyspace a page at a time with a cursor.")
 command("randomkey", 1, "readonly", acl="@keyspace", route=ALL, merge="randomkey",
         tips=("request_policy:all_shards", "nondeterministic_output"),
-        summary="Returns a random key name from the database.")
+        summary="Picks a key at random.")
 
 # -- OBJECT ----------------------------------------------------------------
 
 obj = command("object", -2, "", since="2.2.3",
-              summary="A container for object introspection commands.")
+              summary="Commands that look inside the value stored at a key.")
 subcommand(obj, "help", 2, "loading stale", acl="@keyspace", since="6.2.0",
-           summary="Returns helpful text about the different subcommands.")
+           summary="Lists the OBJECT subcommands and what they do.")
 subcommand(obj, "encoding", 3, "readonly", keys=(2, 2, 1), acl="@keyspace",
            key_flags=("RO",), tips=("nondeterministic_output",),
-           summary="Returns the internal encoding of a Redis object.")
+           summary="Tells how the value at a key is laid out in memory.")
 subcommand(obj, "idletime", 3, "readonly", keys=(2, 2, 1), acl="@keyspace",
            key_flags=("RO",), tips=("nondeterministic_output",),
-           summary="Returns the time since the last access to a Redis object.")
+           summary="Tells how many seconds ago a key was last accessed.")
 subcommand(obj, "freq", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="4.0.0",
            key_flags=("RO",), tips=("nondeterministic_output",),
-           summary="Returns the logarithmic access frequency counter of a Redis object.")
+           summary="Tells a key's access frequency counter (under an LFU policy).")
 subcommand(obj, "refcount", 3, "readonly", keys=(2, 2, 1), acl="@keyspace",
            key_flags=("RO",), tips=("nondeterministic_output",),
-           summary="Returns the reference count of a value of a key.")
+           summary="Tells how many references the value at a key has.")

@@ -6,59 +6,66 @@ family("server")
 
 command("time", 1, "loading stale fast", route=LOCAL, since="2.6.0",
         tips=("nondeterministic_output",),
-        summary="Returns the server time.")
+        summary="Tells the server's clock as Unix seconds and microseconds.")
 command("dbsize", 1, "readonly fast", acl="@keyspace", route=ALL, merge="sum",
         tips=("request_policy:all_shards", "response_policy:agg_sum"),
-        summary="Returns the number of keys in the database.")
+        summary="Counts the keys in the selected database.")
 command("info", -1, "loading stale", acl="@dangerous", route=ALL, merge="info",
         tips=("nondeterministic_output", "request_policy:all_shards",
               "response_policy:special"),
-        summary="Returns information and statistics about the server.")
+        summary="Reports the server's state and counters, by section.")
 command("flushdb", -1, "write", acl="@keyspace @dangerous", route=ALL,
         merge="ok", tips=("request_policy:all_shards",
                           "response_policy:all_succeeded"),
-        summary="Removes all keys from the current database.")
+        summary="Deletes every key of the selected database.")
 command("flushall", -1, "write", acl="@keyspace @dangerous", route=ALL,
         merge="ok", tips=("request_policy:all_shards",
                           "response_policy:all_succeeded"),
-        summary="Removes all keys from all databases.")
+        summary="Deletes every key of every database.")
 command("swapdb", 3, "write fast", acl="@keyspace @dangerous", route=ALL,
-        merge="ok", since="4.0.0", summary="Swaps two Redis databases.")
+        merge="ok", since="4.0.0", summary="Exchanges the contents of two databases.")
 command("debug", -2, "admin noscript loading stale", route=ALL, merge="first",
-        summary="A container for debugging commands.")
+        summary="Commands for testing and troubleshooting the server.")
+command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", route=LOCAL,
+        complexity="O(N) when saving, where N is the total number of keys in all databases "
+                   "when saving data, otherwise O(1)",
+        summary="Stops the whole server, saving the data first if asked to.")
 command("monitor", 1, "admin noscript loading stale", route=LOCAL,
-        summary="Listens for all requests received by the server in real time.")
+        summary="Streams every command the server receives, as it runs.")
 
 config = command("config", -2, "", route=LOCAL, since="2.0.0",
-                 summary="A container for server configuration commands.")
+                 summary="Commands that read or change the server's settings.")
 subcommand(config, "get", -3, "admin noscript loading stale", route=LOCAL,
-           summary="Returns the effective values of configuration parameters.")
+           since="2.0.0", summary="Reads the settings whose names match the given patterns.")
 subcommand(config, "set", -4, "admin noscript loading stale", route=ALL,
            merge="config_set",
            tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
-           summary="Sets configuration parameters in-flight.")
+           since="2.0.0", summary="Changes settings while the server runs.")
 subcommand(config, "resetstat", 2, "admin noscript loading stale", route=ALL,
-           merge="resetstat", summary="Resets the server's statistics.")
+           merge="resetstat", since="2.0.0",
+           summary="Zeroes the statistics counters that INFO reports.")
 subcommand(config, "rewrite", 2, "admin noscript loading stale", route=LOCAL,
-           summary="Persists the effective configuration to file.")
+           since="2.8.0", summary="Writes the running settings back to the configuration file.")
 subcommand(config, "help", 2, "loading stale", route=LOCAL,
-           summary="Returns helpful text about the different subcommands.")
+           since="5.0.0", summary="Lists the CONFIG subcommands and what they do.")
 
 _ORDER_TIP = ("nondeterministic_output_order",)
 cmd = command("command", -1, "loading stale", acl="@connection", route=LOCAL,
               since="2.8.13", tips=_ORDER_TIP,
-              summary="Returns detailed information about all commands.")
+              summary="Describes every command the server knows.")
 subcommand(cmd, "count", 2, "loading stale", acl="@connection",
-           summary="Returns a count of commands.")
+           since="2.8.13", summary="Counts the commands the server knows.")
 subcommand(cmd, "info", -2, "loading stale", acl="@connection", tips=_ORDER_TIP,
-           summary="Returns information about one, multiple or all commands.")
+           since="2.8.13", summary="Describes the named commands, or all of them.")
 subcommand(cmd, "docs", -2, "loading stale", acl="@connection", tips=_ORDER_TIP,
-           summary="Returns documentary information about one, multiple or all commands.")
+           since="7.0.0",
+           summary="Gives the documentation of the named commands, or of all of them.")
 subcommand(cmd, "list", -2, "loading stale", acl="@connection", tips=_ORDER_TIP,
-           summary="Returns a list of command names.")
+           since="7.0.0", summary="Lists command names, all or those that pass a filter.")
 subcommand(cmd, "getkeys", -3, "loading stale", acl="@connection",
-           summary="Extracts the key names from an arbitrary command.")
+           since="2.8.13", summary="Tells which arguments of a full command are keys.")
 subcommand(cmd, "getkeysandflags", -3, "loading stale", acl="@connection",
-           summary="Extracts the key names and access flags for an arbitrary command.")
+           since="7.0.0",
+           summary="Tells which arguments of a full command are keys, and how each is accessed.")
 subcommand(cmd, "help", 2, "loading stale", acl="@connection",
-           summary="Returns helpful text about the different subcommands.")
+           since="5.0.0", summary="Lists the COMMAND subcommands and what they do.")

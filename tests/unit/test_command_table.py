@@ -25,6 +25,23 @@ def test_every_spec_has_a_shard_handler():
         assert spec.name in handlers, "no shard handler for %s" % spec.name
 
 
+def test_one_list_of_families_serves_specs_and_handlers():
+    """FAMILIES names every spec module of cluster/commands and every shard
+    module that registers handlers, each once."""
+    from pathlib import Path
+
+    from cluster.commands import FAMILIES
+
+    root = Path(__file__).resolve().parents[2]
+    assert len(set(FAMILIES)) == len(FAMILIES)
+    spec_modules = {p.stem for p in (root / "cluster" / "commands").glob("*.py")} - {
+        "__init__", "keyspecs"}  # the package itself, and the key-finding hooks
+    assert set(FAMILIES) == spec_modules
+    handler_modules = {p.stem for p in (root / "shardnode").glob("*.py")
+                       if "\n@handler(" in p.read_text()}
+    assert set(FAMILIES) == handler_modules
+
+
 def test_every_local_spec_has_a_proxy_handler():
     from proxy.local import LOCAL_HANDLERS
 

@@ -114,3 +114,67 @@ def test_topology_from_config():
     assert [s.node_id for s in again.shards] == [s.node_id for s in topo.shards]
     explicit = Topology(Config({"port": 7000, "proactor_threads": 2, "shard_port": 9000}))
     assert [s.port for s in explicit.shards] == [9000, 9001]
+
+
+# -- every copy of the slot function agrees with key_slot ------------------------
+
+def _tricky_keys() -> list:
+    """Keys around hash tags: empty tags, "{" without "}", several tags, bytes."""
+    rng = random.Random(29)
+    alphabet = b"ab{}:\x00\xff"
+    keys = list(KNOWN) + [bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 10)))
+                          for _ in range(3000)]
+    keys += [b"user:%d" % i for i in range(500)]  # the common case: no tag at all
+    return keys
+
+
+class _RecordingLinks:
+    """Stands for a worker's links: remembers which index each request went to."""
+
+    def __init__(self):
+        self.sent = []
+
+    def __getitem__(self, index):
+        sent = self.sent
+
+        class Link:
+            def send(self, ctx, payload, slot):
+                sent.append(index)
+
+        return Link()
+
+
+def _routing_client():
+    """A ProxyClient whose worker maps slot s to "shard" s, so routing shows the slot."""
+    from types import SimpleNamespace
+
+    from proxy.client import KEYED_FAST, ProxyClient
+
+    worker = SimpleNamespace(
+        config=Config(), slot_owner=list(range(SLOT_COUNT)), links=_RecordingLinks(),
+        stat_commands=0, clients={})
+    client = ProxyClient(worker)
+    client.fast, client.ctx, client.authenticated = KEYED_FAST, None, True
+    client.reply_mode, client.closing, client.last_command = 0, False, "NULL"
+    return client, worker.links.sent
+
+
+def test_shard_db_slot_function_is_key_slot():
+    from shardnode.db import slot_of
+
+    assert slot_of is key_slot
+
+
+def test_proxy_fast_path_routes_by_key_slot():
+    client, sent = _routing_client()
+    keys = _tricky_keys()
+    client.process([[b"GET", k] for k in keys], 0)
+    assert sent == [key_slot(k) for k in keys]
+
+
+def test_proxy_dispatch_routes_by_key_slot():
+    client, sent = _routing_client()
+    client.fast = {}  # a connection outside the plain state: every command is dispatched
+    keys = _tricky_keys()
+    client.process([[b"get", k] for k in keys], 0)
+    assert sent == [key_slot(k) for k in keys]

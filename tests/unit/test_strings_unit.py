@@ -6,13 +6,9 @@ from fractions import Fraction
 
 import pytest
 
+from cluster.args import parse_long_double, round_long_double
 from cluster.errors import CommandError
-from shardnode.strings import (
-    LcsTable,
-    format_long_double,
-    parse_long_double,
-    round_long_double,
-)
+from shardnode.strings import LcsTable, format_long_double
 
 
 def _naive_lcs_table(a: bytes, b: bytes):

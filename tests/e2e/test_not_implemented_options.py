@@ -1,0 +1,53 @@
+"""Options accepted but not implemented yet: configs and clients may set them,
+each setting logs a warning, and INFO does not claim the feature is active."""
+
+from __future__ import annotations
+
+import time
+
+from tests.helpers import DamselflyProcess, RawClient
+
+
+def _info_fields(text: bytes) -> dict:
+    return dict(line.split(":", 1) for line in text.decode().splitlines()
+                if ":" in line and not line.startswith("#"))
+
+
+def _wait_for_log(proc, text: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = proc.log()
+        if text in log:
+            return log
+        time.sleep(0.05)
+    raise AssertionError("%r not logged:\n%s" % (text, proc.log()))
+
+
+def test_options_not_implemented_are_accepted_warned_and_not_reported_active():
+    with DamselflyProcess(shards=2, appendonly="yes", maxmemory="1mb",
+                          maxmemory_policy="allkeys-lru") as proc:
+        for name in ("appendonly", "maxmemory", "maxmemory_policy"):
+            _wait_for_log(proc, "%s is accepted but not implemented yet" % name)
+        assert "hz is accepted" not in proc.log()
+        with RawClient(proc.port) as proxy, RawClient(proc.shard_ports[1]) as shard:
+            assert proxy.call("CONFIG", "GET", "appendonly") == [b"appendonly", b"yes"]
+            assert proxy.call("CONFIG", "GET", "maxmemory") == [b"maxmemory", b"1048576"]
+            for client in (proxy, shard):
+                info = _info_fields(client.call("INFO", "persistence", "memory"))
+                assert info["aof_enabled"] == "0"
+                assert info["maxmemory"] == "0"
+                assert info["maxmemory_policy"] == "allkeys-lru"  # as configured: no limit
+
+            # CONFIG SET through the proxy: one warning (the shards it forwards to keep quiet).
+            assert proxy.call("CONFIG", "SET", "save", "3600 1") == b"OK"
+            assert proxy.call("CONFIG", "GET", "save") == [b"save", b"3600 1"]
+            log = _wait_for_log(proc, "save is accepted but not implemented yet")
+            time.sleep(0.3)
+            assert proc.log().count("save is accepted but not implemented yet") == 1, log
+            # A client on a shard's own port is warned by that shard.
+            assert shard.call("CONFIG", "SET", "appendfsync", "always") == b"OK"
+            _wait_for_log(proc, "shard-1 WARNING appendfsync is accepted but not implemented yet")
+            # Setting an option back to its default asks for nothing.
+            assert proxy.call("CONFIG", "SET", "dbfilename", "dump.rdb") == b"OK"
+            time.sleep(0.3)
+            assert "dbfilename is accepted" not in proc.log()
