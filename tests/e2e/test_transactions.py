@@ -36,16 +36,10 @@ TOTAL = 20_000
 
 @pytest.fixture(scope="module")
 def server():
+    """This module's own server (conftest's ``r`` follows it), so it can be a
+    redis-server stand-in."""
     with server_under_test() as proc:
         yield proc
-
-
-@pytest.fixture
-def r(server):
-    client = redis.Redis(port=server.port, socket_timeout=10)
-    client.flushall()
-    yield client
-    client.close()
 
 
 async def _transfer_storm(port: int, clients: int, per_client: int, stats: dict) -> None:
