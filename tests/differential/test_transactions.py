@@ -18,7 +18,8 @@ import time
 import pytest
 
 from tests.conftest import Differential
-from tests.helpers import Err, RawClient, encode, names_on_shard, read_raw_replies, server_under_test
+from tests.helpers import (Err, RawClient, encode, names_on_shard, read_raw_replies,
+                           server_under_test)
 
 A, A2 = names_on_shard(0, 2, "a")
 B, B2 = names_on_shard(1, 2, "b")
@@ -246,6 +247,16 @@ def test_multi_key_commands_across_shards_inside_multi(diff):
     ) == [OK, [b"1", b"2", b"3", b"old", None], 5, 0, 1, OK, 1, 0, 1, 0, 4, 0]
 
 
+def test_queued_commands_are_invisible_until_exec(diff, other):
+    assert diff.run("MULTI") == OK
+    assert diff.run("SET", A, "1") == QUEUED
+    assert diff.run("DEL", B) == QUEUED
+    other.run("SET", B, "b")
+    assert other.run("MGET", A, B) == [None, b"b"]
+    assert diff.run("EXEC") == [OK, 1]
+    assert other.run("MGET", A, B) == [b"1", None]
+
+
 def test_transactions_in_a_pipeline(diff):
     commands = [
         ("SET", A, "0"),
@@ -318,7 +329,8 @@ def _raw_after_hello3(client, commands) -> bytes:
 
 def test_resp3_exec_shapes(diff):
     diff.run("SET", A, "1")
-    commands = [("MULTI",), ("GET", A), ("GET", "missing"), ("INCR", A), ("SET", B, "y", "NX", "GET"),
+    commands = [("MULTI",), ("GET", A), ("GET", "missing"), ("INCR", A),
+                ("SET", B, "y", "NX", "GET"),
                 ("INCRBYFLOAT", A, "1.5"), ("DEL", "missing"), ("MGET", A, "missing"),
                 ("CONFIG", "GET", "maxmemory"), ("EXEC",),
                 ("MULTI",), ("GET", B), ("NOSUCH",), ("EXEC",),
@@ -382,6 +394,11 @@ OTHER_CLIENT_CASES = {
     "rename away": ([("SET", "K", "1")], [("RENAME", "K", "elsewhere")], True),
     "rename onto": ([("SET", "src", "1")], [("RENAME", "src", "K")], True),
     "copy onto": ([("SET", "src", "1")], [("COPY", "src", "K")], True),
+    "another transaction": ([("SET", "K", "1")], [("MULTI",), ("SET", "K", "2"), ("EXEC",)], True),
+    "another transaction, discarded": (
+        [("SET", "K", "1")], [("MULTI",), ("SET", "K", "2"), ("DISCARD",)], False),
+    "another transaction, aborted": (
+        [("SET", "K", "1")], [("MULTI",), ("SET", "K", "2"), ("NOSUCH",), ("EXEC",)], False),
     "missing key created": ([], [("SET", "K", "1")], True),
     "missing key created then deleted": ([], [("SET", "K", "1"), ("DEL", "K")], True),
     "missing key deleted": ([], [("DEL", "K")], False),
@@ -521,9 +538,10 @@ def test_watch_in_another_db(diff, other):
 
 @pytest.mark.parametrize("key", [A, B])
 def test_watched_key_expiring_before_exec_aborts(diff, key):
-    diff.run("SET", key, "1", "PX", "100")
+    diff.run("SET", key, "1", "PX", "400")
     assert diff.run("WATCH", key) == OK
-    time.sleep(0.25)
+    assert all(pttl > 0 for pttl in diff.both("PTTL", key))  # watched while alive
+    time.sleep(0.6)
     assert transaction(diff, ("PING",)) is None
 
 

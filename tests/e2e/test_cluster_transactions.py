@@ -25,7 +25,8 @@ from types import SimpleNamespace
 import pytest
 
 from tests.e2e.test_cluster_replies import RealCluster, real_sharded  # noqa: F401 (a fixture)
-from tests.helpers import AGAINST_REDIS, DamselflyProcess, Err, RawClient, RedisProcess, names_on_shard
+from tests.helpers import (AGAINST_REDIS, DamselflyProcess, Err, RawClient, RedisProcess,
+                           names_on_shard)
 
 # Shard / master 0 owns slots 0-8191, shard / master 1 owns 8192-16383.
 K0, K0B = names_on_shard(0, 2, "k")  # two keys, two slots, both on node 0
@@ -180,12 +181,13 @@ def test_commands_in_different_slots_are_queued_then_exec_is_crossslot(node):
 
 
 def test_keyless_and_connection_commands_inside_multi(node):
-    (a, b), _, _ = _keys(node)
+    (a, _), _, _ = _keys(node)
     assert node.run("MULTI") == OK
     for cmd in [("SET", a, "1"), ("KEYS", "*"), ("DBSIZE",), ("SELECT", "1"), ("SELECT", "0"),
                 ("READONLY",), ("READWRITE",), ("ECHO", "e"), ("FLUSHALL",), ("DBSIZE",)]:
         assert node.run(*cmd) == QUEUED
-    assert node.run("EXEC") == [OK, [a.encode()], 1, Err("ERR SELECT is not allowed in cluster mode"),
+    assert node.run("EXEC") == [OK, [a.encode()], 1,
+                                Err("ERR SELECT is not allowed in cluster mode"),
                                 OK, OK, OK, b"e", OK, 0]
 
 
