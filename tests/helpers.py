@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -295,3 +296,42 @@ def run_threads(threads, timeout: float = 30.0) -> None:
     for t in threads:
         t.join(max(0.0, deadline - _time.monotonic()))
     assert not any(t.is_alive() for t in threads), "threads still running: a hang"
+
+
+
+AGAINST_REDIS = os.environ.get("DAMSELFLY_TESTS_AGAINST") == "redis"
+
+
+@contextlib.contextmanager
+def server_under_test(**options):
+    """The server a test-first module exercises: damselfly (2 shards), or, with
+    ``DAMSELFLY_TESTS_AGAINST=redis`` in the environment, a second real
+    redis-server standing in for it.  Tests written before their feature
+    lands run that way to show that their expectations are Redis's own."""
+    if AGAINST_REDIS:
+        proc = RedisProcess().start()
+        try:
+            yield proc
+        finally:
+            proc.stop()
+    else:
+        with DamselflyProcess(shards=2, **options) as proc:
+            yield proc
+
+
+def read_raw_replies(client: RawClient, n: int) -> bytes:
+    """The exact bytes of the next ``n`` replies on ``client``, read no further
+    than their end: RESP3 shapes (``_`` against ``*-1``) compare where the
+    decoded values would not tell them apart."""
+    counter = hiredis.Reader(replyError=Err)
+    data = b""
+    seen = 0
+    while seen < n:
+        chunk = client.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        data += chunk
+        counter.feed(chunk)
+        while seen < n and counter.gets() is not False:
+            seen += 1
+    return data
