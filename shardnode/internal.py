@@ -35,6 +35,7 @@ the values travel in Redis's DUMP format (the one serialiser,
 
 import hmac
 
+from cluster import errors
 from cluster.args import parse_int
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
@@ -222,22 +223,29 @@ def df_run(conn, args):
         foreign.append(key)
     written = set()
     borrowed = set(foreign)
+    owned_writes = []
 
     def track(wdb, key, slot):
         if wdb is db and key in borrowed:
             written.add(key)
+        else:
+            owned_writes.append((wdb, key))
 
     keyspace = conn.server.keyspace
+    journal = keyspace.journal
     keyspace.write_listeners.append(track)
     internal, sharded = conn.internal, conn.server.sharded
     conn.internal = False  # the reply unwrapped, no slot checks
     conn.server.sharded = False
     conn.in_exec = True  # the coordinator holds the locks
     try:
-        reply = conn.execute(command)
+        with journal.suspended():  # this shard journals only the keys it owns
+            reply = conn.execute(command)
     finally:
         conn.internal, conn.server.sharded, conn.in_exec = internal, sharded, False
         keyspace.write_listeners.remove(track)
+    for wdb, key in dict.fromkeys(owned_writes):
+        journal.record_key_state(wdb, key)
     out = [reply if reply is not None else b""]
     for key in foreign:
         if key in written:
@@ -252,11 +260,26 @@ def df_import(conn, args):
     db = conn.server.keyspace.dbs[int(args[1])]
     if (len(args) - 2) % 3:
         raise CommandError("ERR DF.IMPORT takes key/payload/deadline triples")
+    journal = conn.server.keyspace.journal
     for key, value, deadline in _triples(args, 2, (len(args) - 2) // 3):
         if value is None:
             db.delete(key)
-            continue
-        db.set(key, value)
-        if deadline is not None:
-            db.set_deadline(key, deadline)
+        else:
+            db.set(key, value)
+            if deadline is not None:
+                db.set_deadline(key, deadline)
+        journal.record_key_state(db, key)  # what the key is now, owned here
     return "OK"
+
+
+@handler("df.journal")
+def df_journal(conn, args):
+    """DF.JOURNAL [count]: the last entries as commands, SELECTs included."""
+    if len(args) > 2:
+        raise CommandError(errors.SYNTAX)
+    count = None
+    if len(args) == 2:
+        count = parse_int(args[1])
+        if count < 0:
+            raise CommandError(errors.SYNTAX)
+    return conn.server.keyspace.journal.tail(count)

@@ -55,12 +55,8 @@ from __future__ import annotations
 from collections import deque
 from contextlib import contextmanager
 
-from cluster import errors
-from cluster.errors import CommandError
 from cluster.resp import encode_command
-from cluster.args import parse_int
 from cluster.slots import key_slot
-from shardnode.registry import handler
 
 DEFAULT_CAPACITY = 1024  # entries the in-memory buffer keeps (DF.JOURNAL); it
 # holds their arguments, so a count, not bytes, bounds it
@@ -233,6 +229,8 @@ EFFECTS = {
     "expireat": "PEXPIREAT k <ms> [options]; DEL k for a deadline in the past",
     "pexpireat": "PEXPIREAT k <ms> [options]; DEL k for a deadline in the past",
     "persist": AS_SENT,
+    "restore": "RESTORE k <abs ms> payload [options] ABSTTL for a relative TTL; "
+               "DEL k when the deadline has passed",
     # server
     "flushdb": AS_SENT,
     "flushall": AS_SENT,
@@ -242,16 +240,3 @@ EFFECTS = {
     "df.run": "the state of each owned key the command wrote (record_key_state)",
     "df.import": "the state of each imported key (record_key_state)",
 }
-
-
-@handler("df.journal")
-def df_journal(conn, args):
-    """DF.JOURNAL [count]: the last entries as commands, SELECTs included."""
-    if len(args) > 2:
-        raise CommandError(errors.SYNTAX)
-    count = None
-    if len(args) == 2:
-        count = parse_int(args[1])
-        if count < 0:
-            raise CommandError(errors.SYNTAX)
-    return conn.server.keyspace.journal.tail(count)

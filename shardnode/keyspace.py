@@ -249,10 +249,13 @@ def restore(conn, args):
     if ttl and not absttl:
         ttl += now
     if ttl and (ttl <= now or ttl > _LLONG_MAX):  # past, or wrapped negative in C
+        journal_as(conn, [b"DEL", key])  # only REPLACE changed anything
         return "OK"
     db.set(key, value)
     if ttl:
         db.set_deadline(key, ttl)
+        if not absttl:  # journalled with the absolute deadline, as Redis propagates it
+            journal_as(conn, [args[0], key, b"%d" % ttl] + list(args[3:]) + [b"ABSTTL"])
     if idle is not None and not _lfu(conn):
         db.access[key] = keyspace.now_s - _idle_as_redis_keeps_it(keyspace.now_s, idle)
     return "OK"

@@ -55,7 +55,7 @@ class Shard:
         self(*args)
         n = self.journal.recorded - before
         added = list(self.journal.entries)[-n:] if n else []
-        return [[a.decode() for a in entry] for _, entry in added]
+        return [[a.decode("latin-1") for a in entry] for _, entry in added]
 
 
 @pytest.fixture
@@ -177,7 +177,8 @@ def test_every_write_command_is_in_the_table_of_effects():
     tested = {words(c)[0].lower() for c, e in REWRITES if e and words(e[0]) != words(c)}
     # Every rewrite of the data commands is exercised above (bitfield's only
     # differs by what it leaves out; df.* belong to the coordinator).
-    assert rewritten - tested == {"bitfield", "df.run", "df.import"}
+    # RESTORE's payload is no word: test_restore_journals_an_absolute_deadline.
+    assert rewritten - tested == {"bitfield", "df.run", "df.import", "restore"}
 
 
 def test_bitop_that_changes_nothing_is_not_journalled(shard):
@@ -329,3 +330,16 @@ def test_df_journal_is_internal(shard):
     assert shard("DF.JOURNAL", "-1") == ("error", "ERR syntax error")
     assert shard("DF.JOURNAL", "1", "2") == ("error", "ERR syntax error")
     assert shard.new_entries("DF.JOURNAL") == []
+
+
+def test_restore_journals_an_absolute_deadline(shard):
+    """RESTORE with a relative TTL is propagated with ABSTTL, an expired one as DEL."""
+    from shardnode.values import dump_payload
+
+    payload = dump_payload(b"v")
+    got = shard.new_entries(b"RESTORE", b"r", b"100", payload)
+    assert got == [["RESTORE", "r", str(NOW + 100), payload.decode("latin-1"), "ABSTTL"]]
+    got = shard.new_entries(b"RESTORE", b"r", b"0", payload, b"REPLACE")
+    assert got == [["RESTORE", "r", "0", payload.decode("latin-1"), "REPLACE"]]
+    got = shard.new_entries(b"RESTORE", b"r", b"5", payload, b"REPLACE", b"ABSTTL")
+    assert got == [["DEL", "r"]]
