@@ -52,6 +52,7 @@ class ProxyClient(asyncio.Protocol, Session):
         self.queue: deque = deque()  # reply slots awaiting their turn
         self.outbuf: list = []
         self.backlog = None  # commands held while coordinated work is sent (hold())
+        self.hold_owner = None
         self.ctx = None
         self.parser = RequestParser(worker.config.proto_max_bulk_len)
         self.discard = None  # slots whose reply CLIENT REPLY OFF/SKIP drops
@@ -200,6 +201,11 @@ class ProxyClient(asyncio.Protocol, Session):
                 self._reject(spec)
                 return
         if not spec.arity_ok(len(args)):
+            if spec.name == "exec":
+                from proxy.transactions import abort_exec
+
+                self.error_reply(abort_exec(self, errors.wrong_arity(spec.name)))
+                return
             self._reject(errors.wrong_arity(spec.name))
             return
         if not self.authenticated and "no_auth" not in spec.flags:
@@ -211,7 +217,11 @@ class ProxyClient(asyncio.Protocol, Session):
                 self._reject(errors.NO_MULTI)
                 return
             self.multi.append(args)
-            self.local_reply(QUEUED)
+            if self.reply_mode:  # CLIENT REPLY OFF / SKIP
+                if self.reply_mode == 2:
+                    self.reply_mode = 0
+            else:
+                self.local_reply(QUEUED)
             worker.stat_commands += 1
             return
         worker.stat_commands += 1
@@ -357,16 +367,19 @@ class ProxyClient(asyncio.Protocol, Session):
 
     # -- holding later commands while coordinated work is sent -----------------
 
-    def hold(self) -> None:
-        """Keep this client's next commands back until :meth:`release_hold`.
+    def hold(self, owner) -> None:
+        """Keep this client's next commands back until ``owner`` releases them.
 
         Coordinated work sends its requests over several rounds; the client's
         later commands must reach each shard after them, as a client expects.
         """
-        if self.backlog is None:
-            self.backlog = []
+        self.backlog = []
+        self.hold_owner = owner
 
-    def release_hold(self) -> None:
+    def release_hold(self, owner) -> None:
+        if self.hold_owner is not owner:
+            return  # released already; a later command may hold the client now
+        self.hold_owner = None
         backlog, self.backlog = self.backlog, None
         if backlog and self.transport is not None:
             self.process(backlog, 0)

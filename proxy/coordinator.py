@@ -37,7 +37,7 @@ from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot
 from proxy.fanout import FANOUTS, MERGES, decode_reply
-from proxy.links import IGNORE
+from proxy.links import IGNORE, FutureTarget
 
 log = logging.getLogger("damselfly.proxy")
 
@@ -152,7 +152,7 @@ def _exec_args(flags: bytes, part) -> list:
 def _lock_args(lock) -> list:
     entries, exclusive, whole = lock
     if whole:
-        return [b"DF.LOCK", b"a"]
+        return [b"DF.LOCK", b"a", b"0"]
     out = [b"DF.LOCK", b"w" if exclusive else b"r", b"%d" % len(entries)]
     for db, key in sorted(entries):
         out.append(b"%d" % db)
@@ -197,13 +197,13 @@ class Coordinator:
         plan = Plan(self.worker)
         plan.add(spec, args, client.db_index)
         slot = client.new_slot()
-        client.hold()
+        client.hold(plan)
         asyncio.ensure_future(self._run(client, plan, slot, False, False))
 
     def run_exec(self, client, queued) -> None:
         """EXEC of a client's queued commands (proxy/transactions.py planned the locals)."""
         slot = client.new_slot()
-        client.hold()
+        client.hold(queued)
         asyncio.ensure_future(self._run(client, queued, slot, True, bool(client.watch_shards)))
 
     # -- execution -----------------------------------------------------------------
@@ -216,7 +216,7 @@ class Coordinator:
             data = encode_error("ERR internal error while coordinating a command")
         slot[1] = data
         client.deliver(slot)
-        client.release_hold()
+        client.release_hold(plan)
 
     def _send(self, shard, ctx, args) -> None:
         """Send and forget (the reply is dropped)."""
@@ -226,17 +226,22 @@ class Coordinator:
         """Send now (so requests keep the order they are made in); await the reply."""
         link = self.worker.links[shard]
         future = asyncio.get_running_loop().create_future()
-        link.send(ctx, encode_command(args), [_Future(future), None])
+        link.send(ctx, encode_command(args), [FutureTarget(future), None])
         self.worker.flush_soon()
         return future
 
     async def execute(self, client, plan, is_exec, watching) -> bytes:
-        worker = self.worker
+        """Run ``plan`` (see module doc); the client's reply bytes.
+
+        The client's later commands are released (``release_hold``) only once
+        everything this plan sends -- parts, unlocks, unwatches -- is queued on
+        the links, so they reach every shard after it.
+        """
         ctx = client.session_ctx()
         client.note_sessions(plan.locks)
-        watch_shards = sorted(client.watch_shards) if watching else []
-        for shard in watch_shards:
-            plan._lock(shard, (), False)
+        if watching:
+            for shard in client.watch_shards:
+                plan._lock(shard, (), False)
         shards = plan.shards()
         simple = plan.one_segment()
         part_replies: dict = {}
@@ -244,10 +249,10 @@ class Coordinator:
             shard = shards[0]
             part = plan.segments[0].get(shard, []) if plan.segments else []
             pending = self._request(shard, ctx, _exec_args(b"w" if watching else b"", part))
-            client.release_hold()
-            reply = decode_reply(await pending)
             if watching:
                 self._unwatch(client, ctx, skip=shard)
+            client.release_hold(plan)
+            reply = decode_reply(await pending)
             if isinstance(reply, CommandError):
                 return encode_error(reply.args[0])
             if reply is None:
@@ -257,6 +262,15 @@ class Coordinator:
         # Lock in shard order; the last shard too unless the plan is simple.
         to_lock = shards if (watching or not simple) else shards[:-1]
         locked = []
+
+        def finish():
+            for shard in locked:
+                self._send(shard, ctx, _UNLOCK)
+            locked.clear()
+            if watching:
+                self._unwatch(client, ctx)
+            client.release_hold(plan)
+
         try:
             dirty = False
             for shard in to_lock:
@@ -264,17 +278,17 @@ class Coordinator:
                 if isinstance(reply, CommandError):
                     return encode_error(reply.args[0])
                 locked.append(shard)
-                if reply == 1:
+                if reply == 1 and watching:  # a watched key changed
                     dirty = True
             if dirty:
-                client.release_hold()
+                finish()
                 return encode(NULL_ARRAY, client.proto)
             if simple:
                 segment = plan.segments[0] if plan.segments else {}
                 futures = {shard: self._request(shard, ctx, _exec_args(b"u", segment.get(shard, [])))
                            for shard in shards}
-                locked = []  # every part unlocks its shard
-                client.release_hold()
+                locked.clear()  # every part unlocks its shard
+                finish()
                 results = await asyncio.gather(*futures.values())
                 for shard, data in zip(futures, results):
                     part_replies[(0, shard)] = decode_reply(data)
@@ -293,11 +307,8 @@ class Coordinator:
                         specials[index] = await self._fanout(client, ctx, *segment[1:])
                 part_replies["specials"] = specials
         finally:
-            for shard in locked:
-                self._send(shard, ctx, _UNLOCK)
-            if watching:
-                self._unwatch(client, ctx)
-            worker.flush_soon()
+            finish()
+            self.worker.flush_soon()
         for key, reply in part_replies.items():
             if isinstance(reply, CommandError) and key != "specials":
                 return encode_error(reply.args[0])
@@ -384,14 +395,3 @@ class Coordinator:
             return encode_error("ERR internal error while running '%s'" % spec.name)
         self.worker.flush_soon()
         return await capture.future
-
-
-class _Future:
-    __slots__ = ("future",)
-
-    def __init__(self, future):
-        self.future = future
-
-    def deliver(self, slot):
-        if not self.future.done():
-            self.future.set_result(slot[1])

@@ -53,12 +53,26 @@ def exec_(client, args):
         spec = lookup(args[0])
         if spec.subcommands:
             spec = resolve(spec, args)
-        if spec.route is LOCAL:
+        if spec.name == "unwatch":  # too late: the watches decide this EXEC
+            plan.steps.append(("local", encode("OK", client.proto)))
+        elif spec.route is LOCAL:
             plan.steps.append(("local", _run_local(client, spec, args)))
         else:
             plan.add(spec, args, client.db_index)
     client.worker.coordinator.run_exec(client, plan)
     return NO_REPLY
+
+
+def abort_exec(client, reason: str) -> str:
+    """EXEC refused by a generic check: the transaction and the watches end."""
+    client.multi = None
+    client.multi_failed = False
+    unwatch_all(client)
+    return exec_abort_text(reason)
+
+
+def exec_abort_text(reason: str) -> str:
+    return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]
 
 
 def _run_local(client, spec, args) -> bytes:

@@ -297,7 +297,7 @@ class Keyspace:
             listener(db)
 
     def swap(self, a: int, b: int) -> None:
-        if self.watches.count:
+        if self.watches.count and a != b:  # SWAPDB 0 0 changes nothing a WATCH sees
             first, second = self.dbs[a], self.dbs[b]
 
             def exists(key):

@@ -177,7 +177,8 @@ def build_dispatch() -> dict:
         for sub in spec.subcommands.values():
             if sub.name not in HANDLERS:
                 raise LookupError("no shard handler for %r" % sub.name)
-        plain = not spec.subcommands and spec.group not in ("internal", "connection")
+        plain = not spec.subcommands and spec.group not in ("internal", "connection",
+                                                            "transactions")
         entry = (spec, fn, plain)
         table[spec.name_bytes] = entry
         table[spec.name_bytes.upper()] = entry
@@ -224,6 +225,7 @@ class ShardConnection(asyncio.Protocol, Session):
         self.multi_failed = False  # a queue-time error: EXEC answers EXECABORT
         self.in_exec = False  # running a transaction's commands: no queueing, no lock waits
         self.retrying = None  # the parked request being retried
+        self.out = None  # replies of the batch being run (see emit)
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -288,7 +290,7 @@ class ShardConnection(asyncio.Protocol, Session):
         keyspace = server.keyspace
         keyspace.tick()
         keyspace.touch = not self.notouch  # CLIENT NO-TOUCH: reads keep access times
-        out = []
+        out = self.out = []
         execute = self.execute
         n = len(cmds)
         i = start
@@ -302,6 +304,7 @@ class ShardConnection(asyncio.Protocol, Session):
             i += 1
             if self.closing:
                 break
+        self.out = None
         if out and self.transport is not None:
             self.transport.write(b"".join(out))
         if self.closing and self.transport is not None:
@@ -363,23 +366,32 @@ class ShardConnection(asyncio.Protocol, Session):
             return False
         if request.session is not None:
             request.session.waiting -= 1
-        if self.transport is not None and reply is not None:
-            self.transport.write(b"*3\r\n$1\r\nD\r\n:%d\r\n%b" % (request.tag, reply))
+        if reply is not None:
+            self.emit(b"*3\r\n$1\r\nD\r\n:%d\r\n%b" % (request.tag, reply))
         return True
+
+    def emit(self, frame: bytes) -> None:
+        """Write an out-of-band frame after every reply this connection has made
+        so far (a ``:tag`` still in the batch being run must reach the proxy first)."""
+        if self.out is not None:
+            self.out.append(frame)
+        elif self.transport is not None:
+            self.transport.write(frame)
 
     def push(self, client_id: int, payload: bytes) -> None:
         """An out-of-band frame for one client behind this link."""
-        if self.transport is not None:
-            self.transport.write(b"*3\r\n$1\r\nP\r\n:%d\r\n$%d\r\n%b\r\n"
-                                 % (client_id, len(payload), payload))
+        self.emit(b"*3\r\n$1\r\nP\r\n:%d\r\n$%d\r\n%b\r\n"
+                  % (client_id, len(payload), payload))
 
     def check_locks(self, spec, args):
         """None when the command may run now; else what :meth:`_park` returns."""
+        special = LOCK_REQUESTS.get(spec.name)
+        if special is None and spec.group == "internal":
+            return None  # DF.CTX, DF.UNLOCK, DF.GONE ... never wait
         session = self.session
         if session is not None and session.waiting and self.retrying is None:
             return self._park(spec, args)  # behind this client's earlier request
         locks = self.server.locks
-        special = LOCK_REQUESTS.get(spec.name)
         if special is not None:
             wanted = special(self, args)
             if wanted is None:
@@ -427,10 +439,14 @@ class ShardConnection(asyncio.Protocol, Session):
                 if type(spec) is str:
                     return self._reject(spec, None)
                 fn = HANDLERS[spec.name]
-            if not spec.arity_ok(len(args)):
-                return self._reject(errors.wrong_arity(spec.name), spec)
             if spec.group == "internal" and not self.internal and spec.name != "df.link":
                 return self._reject(errors.unknown_command(args[0], args[1:]), None)
+            if not spec.arity_ok(len(args)):
+                if spec.name == "exec":  # the transaction ends, as in Redis
+                    from shardnode.transactions import abort_exec
+
+                    return self._error(abort_exec(self, errors.wrong_arity(spec.name)), spec)
+                return self._reject(errors.wrong_arity(spec.name), spec)
             if not self.authenticated and "no_auth" not in spec.flags:
                 return self._reject(errors.NOAUTH, spec)
             if server.sharded and spec.has_keys and not self.internal:

@@ -18,6 +18,7 @@ from cluster import errors
 from cluster.commands import lookup, resolve
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, RawReply
+from shardnode.db import slot_of
 from shardnode.registry import handler
 from shardnode.sessions import lock_request
 
@@ -96,12 +97,42 @@ def _leave_multi(conn):
     return queued, failed
 
 
+def abort_exec(conn, reason: str) -> str:
+    """EXEC refused by a generic check: the transaction and the watches end."""
+    _leave_multi(conn)
+    end_watch(conn, conn.session)
+    return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]
+
+
+def _one_slot(conn, queued) -> bool:
+    """Sharded mode: a direct client's transaction stays in one slot, as in Redis Cluster."""
+    slot = None
+    for args in queued:
+        spec = lookup(args[0])
+        if spec is None or not spec.has_keys:
+            continue
+        if spec.subcommands:
+            spec = resolve(spec, args)
+            if type(spec) is str:
+                continue
+        for key in spec.keys(args):
+            key_slot = slot_of(key)
+            if slot is None:
+                slot = key_slot
+            elif key_slot != slot:
+                return False
+    return True
+
+
 @handler("exec")
 def exec_(conn, args):
     if conn.multi is None:
         raise CommandError(errors.EXEC_WITHOUT_MULTI)
     queued, failed = _leave_multi(conn)
     session = conn.session
+    if conn.slot_checked and not _one_slot(conn, queued):  # before EXECABORT, as Redis
+        end_watch(conn, session)
+        raise CommandError(errors.CROSSSLOT)
     if failed:
         end_watch(conn, session)
         raise CommandError(errors.EXECABORT)

@@ -335,3 +335,16 @@ def read_raw_replies(client: RawClient, n: int) -> bytes:
         while seen < n and counter.gets() is not False:
             seen += 1
     return data
+
+
+def start_with_secret(secret: str, **options) -> DamselflyProcess:
+    """A damselfly whose internal secret the test knows (DF.* commands on shard ports)."""
+    env_before = os.environ.get("DAMSELFLY_SECRET")
+    os.environ["DAMSELFLY_SECRET"] = secret
+    try:
+        return DamselflyProcess(**options).start()
+    finally:
+        if env_before is None:
+            del os.environ["DAMSELFLY_SECRET"]
+        else:
+            os.environ["DAMSELFLY_SECRET"] = env_before

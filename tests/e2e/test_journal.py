@@ -15,16 +15,14 @@ import time
 import hiredis
 import pytest
 
-from tests.helpers import DamselflyProcess, RawClient, RedisProcess, names_on_shard
+from tests.helpers import start_with_secret, RawClient, RedisProcess, names_on_shard
 
 SECRET = "journal-test-secret"
 
 
 @pytest.fixture(scope="module")
 def damselfly():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAMSELFLY_SECRET", SECRET)
-        proc = DamselflyProcess(shards=2).start()
+    proc = start_with_secret(SECRET, shards=2)
     yield proc
     proc.stop()
 
