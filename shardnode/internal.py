@@ -49,6 +49,7 @@ def df_link(conn, args):
     if not hmac.compare_digest(args[1], conn.server.secret):
         raise CommandError("ERR unknown command 'DF.LINK'")
     conn.internal = True
+    conn.wrap = True
     conn.authenticated = True
     conn.parser.authenticated = True
     conn.sessions = {}
@@ -234,15 +235,14 @@ def df_run(conn, args):
     keyspace = conn.server.keyspace
     journal = keyspace.journal
     keyspace.write_listeners.append(track)
-    internal, sharded = conn.internal, conn.server.sharded
-    conn.internal = False  # the reply unwrapped, no slot checks
-    conn.server.sharded = False
+    wrap = conn.wrap
+    conn.wrap = False  # the reply goes back unwrapped, inside DF.RUN's reply
     conn.in_exec = True  # the coordinator holds the locks
     try:
         with journal.suspended():  # this shard journals only the keys it owns
             reply = conn.execute(command)
     finally:
-        conn.internal, conn.server.sharded, conn.in_exec = internal, sharded, False
+        conn.wrap, conn.in_exec = wrap, False
         keyspace.write_listeners.remove(track)
     for wdb, key in dict.fromkeys(owned_writes):
         journal.record_key_state(wdb, key)

@@ -213,7 +213,8 @@ class ShardConnection(asyncio.Protocol, Session):
     def __init__(self, server: ShardServer):
         self.server = server
         self.transport = None
-        self.internal = False
+        self.internal = False  # a proxy link (DF.LINK): trusted, no slot checks
+        self.wrap = False  # replies wrapped in one bulk string (a link, outside DF.EXEC)
         self.inbox: deque = deque()
         self.blocked = False
         self.parser = RequestParser(server.config.proto_max_bulk_len)
@@ -278,7 +279,7 @@ class ShardConnection(asyncio.Protocol, Session):
         self.protocol_error = None
         self.server.count_error(text)
         if self.transport:
-            self.transport.write(self._wrap(encode_error(text)) if self.internal
+            self.transport.write(self._wrap(encode_error(text)) if self.wrap
                                  else encode_error(text))
             self.transport.close()
 
@@ -498,13 +499,13 @@ class ShardConnection(asyncio.Protocol, Session):
         if reply is NO_REPLY:
             return None
         data = encode(reply, self.proto)
-        if self.internal:
+        if self.wrap:
             return b"$%d\r\n%b\r\n" % (len(data), data)  # _wrap, inlined
         return data
 
     def _encoded(self, reply) -> bytes:
         data = encode(reply, self.proto)
-        return self._wrap(data) if self.internal else data
+        return self._wrap(data) if self.wrap else data
 
     def _reject(self, text: str, spec) -> bytes:
         """A generic check failed; inside MULTI that dooms the transaction."""
@@ -519,14 +520,14 @@ class ShardConnection(asyncio.Protocol, Session):
         The caller checked the locks for every key first, so nothing waits
         and no other client runs in between: the transaction is atomic.
         """
-        internal, self.in_exec = self.internal, True
-        self.internal = False
+        wrap, self.in_exec = self.wrap, True
+        self.wrap = False
         replies = []
         try:
             for args in commands:
                 replies.append(self.execute(args))  # None: CLIENT REPLY OFF
         finally:
-            self.internal = internal
+            self.wrap = wrap
             self.in_exec = False
         return replies
 
@@ -541,7 +542,7 @@ class ShardConnection(asyncio.Protocol, Session):
             stats = self.server.cmdstats.setdefault(spec.name, [0, 0.0, 0, 0])
             stats[2] += 1
         data = encode_error(text)
-        return self._wrap(data) if self.internal else data
+        return self._wrap(data) if self.wrap else data
 
     @staticmethod
     def _wrap(data: bytes) -> bytes:

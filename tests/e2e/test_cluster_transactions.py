@@ -222,3 +222,18 @@ def test_through_the_proxy_a_transaction_spans_shards(sharded, redis_ref):  # no
                     [OK, OK, [b"1", b"2"], OK], [None, b"2", b"1"]]
         assert plain.pipeline(commands) == expected
         assert mine.pipeline(commands) == expected
+
+
+def test_through_the_proxy_slots_of_one_shard_mix_freely(sharded, redis_ref):  # noqa: F811
+    """The proxy is a single Redis to its clients: a transaction part whose
+    keys share a shard but not a slot runs there without CROSSSLOT, and so do
+    multi-key commands across those slots."""
+    a, c = names_on_shard(0, 2, "q")
+    b = names_on_shard(1, 1, "q")[0]
+    commands = [("FLUSHALL",), ("MULTI",), ("MSET", a, "1", c, "3"), ("MGET", a, c, b),
+                ("RENAME", a, "x" + c), ("EXEC",), ("MGET", a, c, "x" + c),
+                ("MSET", a, "5", c, "6", b, "7"), ("MGET", c, a, b)]
+    with RawClient(sharded.port) as mine, RawClient(redis_ref.port) as plain:
+        expected = plain.pipeline(commands)
+        assert expected[5] == [OK, [b"1", b"3", None], OK]
+        assert mine.pipeline(commands) == expected
