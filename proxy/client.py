@@ -61,6 +61,7 @@ class ProxyClient(asyncio.Protocol, Session):
         self.watch_shards: set = set()  # shards holding this client's WATCHes
         self.session_shards: set = set()  # shards that keep a session for this client
         self._session_ctx = None
+        self.coordinating = 0  # coordinated operations in flight (proxy/coordinator.py)
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -82,7 +83,16 @@ class ProxyClient(asyncio.Protocol, Session):
     def connection_lost(self, exc):
         self.end_session()
         self.transport = None
-        if self.session_shards:  # the shards drop its watches, locks, parked requests
+        if not self.coordinating:
+            self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """The client is gone: its shards drop its watches, locks, parked requests.
+
+        With coordinated work in flight this waits until that work is done
+        (the coordinator calls it), so no session outlives its client.
+        """
+        if self.session_shards:
             gone = [b"DF.GONE", b"%d" % self.id]
             for shard in self.session_shards:
                 self.worker.links[shard].send_forget(None, gone)

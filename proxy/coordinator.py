@@ -198,12 +198,14 @@ class Coordinator:
         plan.add(spec, args, client.db_index)
         slot = client.new_slot()
         client.hold(plan)
+        client.coordinating += 1  # until _run ends (see ProxyClient.end_sessions)
         asyncio.ensure_future(self._run(client, plan, slot, False, False))
 
     def run_exec(self, client, queued) -> None:
         """EXEC of a client's queued commands (proxy/transactions.py planned the locals)."""
         slot = client.new_slot()
         client.hold(queued)
+        client.coordinating += 1
         asyncio.ensure_future(self._run(client, queued, slot, True, bool(client.watch_shards)))
 
     # -- execution -----------------------------------------------------------------
@@ -214,9 +216,13 @@ class Coordinator:
         except Exception:
             log.exception("coordinated work failed")
             data = encode_error("ERR internal error while coordinating a command")
+        finally:
+            client.coordinating -= 1
         slot[1] = data
         client.deliver(slot)
         client.release_hold(plan)
+        if client.transport is None and not client.coordinating:
+            client.end_sessions()  # it disconnected meanwhile
 
     def _send(self, shard, ctx, args) -> None:
         """Send and forget (the reply is dropped)."""

@@ -154,3 +154,42 @@ def test_internal_commands_need_the_secret(damselfly):
         reply = c.call("DF.LOCK", "w", "1", "0", "k")
         assert str(reply).startswith("ERR unknown command 'DF.LOCK'")
         assert str(c.call("DF.LINK", "wrong", "0")).startswith("ERR unknown command")
+
+
+def test_df_gone_drops_the_session_and_its_locks(damselfly):
+    """The proxy says a client went away: its locks go at once, the link stays."""
+    key = names_on_shard(0, 1, "gonelock")[0]
+    with RawClient(damselfly.port) as c:
+        c.call("SET", key, "1")
+    link = Link(damselfly.shard_ports[0], 79)
+    assert link.call("WATCH", key) == b"OK"
+    assert link.call("DF.LOCK", "w", "1", "0", key) == 0
+    writer = Pending(damselfly.port)
+    try:
+        writer.send(["INCR", key])
+        assert writer.replies(1, 0.3) == []
+        assert link.call("DF.GONE", "79") == b"OK"
+        assert writer.replies(1, 5) == [2]
+        # A new session under the same id starts clean: no watch, no lock.
+        assert link.call("DF.CTX", "0", "2", "-", "79") == b"OK"
+        assert link.call("DF.LOCK", "r", "0") == 0
+        assert link.call("DF.UNLOCK") == b"OK"
+    finally:
+        writer.close()
+        link.close()
+
+
+def test_a_client_that_disconnects_mid_transaction_leaves_no_lock(damselfly):
+    """Through the proxy: clients that vanish right after EXEC (replies unread)
+    never leave a key locked behind them."""
+    a, b = names_on_shard(0, 1, "mid")[0], names_on_shard(1, 1, "mid")[0]
+    for _ in range(30):
+        c = Pending(damselfly.port)
+        c.send(["WATCH", a, b], ["MULTI"], ["INCR", a], ["INCR", b], ["EXEC"], ["MGET", a, b])
+        c.close()
+    with RawClient(damselfly.port, timeout=5) as c:
+        t0 = time.monotonic()
+        values = c.call("MGET", a, b)
+        assert c.call("INCR", a) and c.call("INCR", b)
+        assert time.monotonic() - t0 < 2
+        assert values[0] == values[1]  # every transfer whole or not at all
