@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from binascii import crc_hqx
 from collections import deque
-import time
 from time import perf_counter
 
 from cluster import errors
