@@ -19,7 +19,15 @@ import yaml
 
 
 class ConfigError(Exception):
-    """One line: which key, what was given, what is expected."""
+    """One line: which key, what was given, what is expected.
+
+    ``problem`` is Redis's own wording when the option has one (CONFIG SET
+    quotes it after "CONFIG SET failed ... - ").
+    """
+
+    def __init__(self, text: str, problem: str | None = None):
+        super().__init__(text)
+        self.problem = problem
 
 
 _SIZE = re.compile(r"^\s*(-?\d+)\s*([kmg]b?|b)?\s*$", re.I)
@@ -61,6 +69,74 @@ def format_value(kind: str, value) -> str:
     return str(value)
 
 
+# client_output_buffer_limit: Redis's client classes, in its CONFIG GET order
+# ("replica" is read as "slave", the name Redis 7.0 still prints).
+BUFFER_LIMIT_CLASSES = ("normal", "slave", "pubsub")
+DEFAULT_BUFFER_LIMITS = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+_MEMTOULL = re.compile(r"([0-9]*)(b|k|kb|m|mb|g|gb)?\Z", re.I)
+_STRTOLL = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)\Z")
+
+
+class BufferLimitError(ValueError):
+    """A client_output_buffer_limit value Redis refuses; args[0] is its wording."""
+
+
+def _limit_bytes(text: str) -> int:
+    """Redis's memtoull: digits and an optional unit, saturating, modulo 2**64."""
+    m = _MEMTOULL.match(text)
+    if m is None or len(m.group(1)) >= 128:
+        raise BufferLimitError
+    unit = m.group(2).lower() if m.group(2) else None
+    return min(int(m.group(1) or 0), 2**64 - 1) * _UNITS[unit] % 2**64
+
+
+def _limit_seconds(text: str) -> int:
+    """Redis's strtoll (saturating) stored in a C int: negative is refused.
+    An empty field is 0 (strtoll stops at once, on the terminating NUL)."""
+    if not text:
+        return 0
+    m = _STRTOLL.match(text)
+    if m is None:
+        raise BufferLimitError
+    value = max(min(int(m.group(1)), 2**63 - 1), -(2**63)) & 0xFFFFFFFF
+    if value >= 2**31:
+        raise BufferLimitError
+    return value
+
+
+def parse_buffer_limits(text: str, current: str = DEFAULT_BUFFER_LIMITS) -> str:
+    """``<class> <hard> <soft> <soft seconds> ...`` merged into ``current``.
+
+    Classes not named keep their values, as CONFIG SET does in Redis; the
+    result is the full canonical form CONFIG GET prints.  Redis splits on
+    single spaces, so doubled or trailing spaces count as (empty) fields.
+    """
+    fields = text.split(" ") if text else []
+    if len(fields) % 4:
+        raise BufferLimitError("Wrong number of arguments in buffer limit configuration.")
+    limits = buffer_limits(current)
+    for i in range(0, len(fields), 4):
+        name = fields[i].lower()
+        if name == "replica":
+            name = "slave"
+        if name not in limits:
+            raise BufferLimitError(
+                "Invalid client class specified in buffer limit configuration.")
+        try:
+            limits[name] = (_limit_bytes(fields[i + 1]), _limit_bytes(fields[i + 2]),
+                            _limit_seconds(fields[i + 3]))
+        except BufferLimitError:
+            raise BufferLimitError("Error in hard, soft or soft_seconds setting in "
+                                   "buffer limit configuration.") from None
+    return " ".join("%s %d %d %d" % ((name,) + limits[name]) for name in BUFFER_LIMIT_CLASSES)
+
+
+def buffer_limits(canonical: str) -> dict:
+    """Class -> (hard bytes, soft bytes, soft seconds) of a canonical value."""
+    f = canonical.split()
+    return {f[i]: (int(f[i + 1]), int(f[i + 2]), int(f[i + 3])) for i in range(0, len(f), 4)}
+
+
 MAXMEMORY_POLICIES = (
     "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
@@ -81,7 +157,7 @@ class Option:
                  choices=None, minimum=None, maximum=None, implemented=True):
         self.name = name
         self.implemented = implemented
-        self.kind = kind  # int, size, str, bool, enum
+        self.kind = kind  # int, size, str, bool, enum, limits
         self.default = default
         self.doc = doc
         self.mutable = mutable
@@ -91,7 +167,9 @@ class Option:
         self.minimum = minimum
         self.maximum = maximum
 
-    def parse(self, raw):
+    def parse(self, raw, current=None):
+        """The value of ``raw``; ``current`` is the running value, for kinds
+        (``limits``) where a new value only changes the parts it names."""
         kind = self.kind
         try:
             if kind == "int":
@@ -106,12 +184,17 @@ class Option:
                 value = str(raw).strip().lower()
                 if value not in self.choices:
                     raise ValueError(raw)
+            elif kind == "limits":
+                if not isinstance(raw, str):
+                    raise ValueError(raw)
+                value = parse_buffer_limits(raw, self.default if current is None else current)
             else:
                 value = "" if raw is None else str(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
+            problem = exc.args[0] if isinstance(exc, BufferLimitError) and exc.args else None
             raise ConfigError(
-                "invalid value %r for '%s': expected %s" % (raw, self.name, self.expects())
-            ) from None
+                "invalid value %r for '%s': expected %s" % (raw, self.name, self.expects()),
+                problem) from None
         if self.minimum is not None and value < self.minimum or (
             self.maximum is not None and value > self.maximum
         ):
@@ -129,6 +212,9 @@ class Option:
             what = "an integer"
         elif self.kind == "bool":
             return "yes or no"
+        elif self.kind == "limits":
+            return ("<class> <hard> <soft> <soft seconds> per class (normal, replica, "
+                    "pubsub), sizes with Redis units, 0: no limit")
         else:
             return "a string"
         if self.minimum is not None and self.maximum is not None:
@@ -183,6 +269,10 @@ OPTIONS = [
     Option("loglevel", "enum", "notice", "Log verbosity.", mutable=True,
            choices=("debug", "verbose", "notice", "warning")),
     Option("logfile", "str", "", "Log file; empty: standard error."),
+    Option("client_output_buffer_limit", "limits", DEFAULT_BUFFER_LIMITS,
+           "Replies buffered for a client that does not read them: at the hard limit, "
+           "or over the soft limit for its seconds, the client is disconnected. "
+           "The proxy enforces the normal class.", mutable=True),
     Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
            mutable=True, minimum=1, maximum=2**32 - 1),
     # Not implemented yet: no snapshots, no append-only file.
@@ -330,11 +420,11 @@ def load_config(argv=None) -> Config:
             opt = option(str(key))
             if opt is None:
                 raise ConfigError("unknown configuration key '%s' in %s" % (key, path))
-            config.values[opt.name] = opt.parse(raw)
+            config.values[opt.name] = opt.parse(raw, config.values[opt.name])
     for o in OPTIONS:
         raw = getattr(args, o.name)
         if raw is not None:
-            config.values[o.name] = o.parse(raw)
+            config.values[o.name] = o.parse(raw, config.values[o.name])
     return config
 
 

@@ -399,12 +399,13 @@ def apply_config_set(config, args) -> list:
             problem = "can't set immutable config"
         else:
             try:
-                value = opt.parse(args[i + 1].decode("utf-8", "replace"))
+                value = opt.parse(args[i + 1].decode("utf-8", "replace"),
+                                  config.values[opt.name])
                 check = _VALUE_CHECKS.get(opt.name)
                 problem = check(value) if check is not None else None
                 pending.append((opt, value))
-            except ConfigError:
-                problem = _config_value_problem(opt, args[i + 1])
+            except ConfigError as exc:
+                problem = exc.problem or _config_value_problem(opt, args[i + 1])
         if problem:
             raise CommandError(
                 "ERR CONFIG SET failed (possibly related to argument '%s') - %s"

@@ -11,6 +11,7 @@ import logging
 import socket
 import time
 
+from cluster.config import buffer_limits
 from cluster.errors import CommandError
 from proxy.client import ProxyClient
 from proxy import keyspace_fanout, server_fanout  # noqa: F401  (register fan-outs)
@@ -47,6 +48,8 @@ class ProxyWorker:
         self.cmdstats: dict = {}
         self._config_follower = None
         self._server = None
+        self._limit_text = None
+        self._limit = None
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -103,6 +106,21 @@ class ProxyWorker:
             self.dirty_clients = []
             for client in clients:
                 client.flush()
+            limit = self.normal_output_limit()
+            if limit is not None:
+                for client in clients:
+                    client.check_output_limit(*limit)
+
+    def normal_output_limit(self):
+        """(hard, soft, soft seconds) of client_output_buffer_limit's normal
+        class, or None when it sets no limit; parsed again only when the
+        value changes (CONFIG SET)."""
+        text = self.config.values["client_output_buffer_limit"]
+        if text is not self._limit_text:
+            hard, soft, seconds = buffer_limits(text)["normal"]
+            self._limit = (hard, soft, seconds) if hard or soft else None
+            self._limit_text = text
+        return self._limit
 
     async def start(self):
         await asyncio.gather(*(link.connect() for link in self.links))
