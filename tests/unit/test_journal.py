@@ -44,7 +44,7 @@ class Shard:
         reader = hiredis.Reader(replyError=lambda text: ("error", text))
         reader.feed(data)
         reply = reader.gets()
-        if self.conn.internal:  # wrapped as one bulk string, as for a proxy link
+        if self.conn.wrap:  # wrapped as one bulk string, as for a proxy link
             reader.feed(reply)
             reply = reader.gets()
         return reply
@@ -322,7 +322,7 @@ def test_df_journal_is_internal(shard):
     shard("SET", "a", "1")
     shard("INCRBYFLOAT", "a", "1")
     assert shard("DF.JOURNAL")[0] == "error"  # not a proxy link: unknown command
-    shard.conn.internal = True
+    shard.conn.internal = shard.conn.wrap = True  # as DF.LINK makes a proxy link
     assert shard("DF.JOURNAL") == [[b"SELECT", b"0"], [b"SET", b"a", b"1"],
                                    [b"SET", b"a", b"2", b"KEEPTTL"]]
     assert shard("DF.JOURNAL", "1") == [[b"SELECT", b"0"], [b"SET", b"a", b"2", b"KEEPTTL"]]

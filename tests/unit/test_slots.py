@@ -156,6 +156,7 @@ def _routing_client():
     client = ProxyClient(worker)
     client.fast, client.ctx, client.authenticated = KEYED_FAST, None, True
     client.reply_mode, client.closing, client.last_command = 0, False, "NULL"
+    client.budget = 1 << 30  # routing only: flow control is tests/e2e/test_fairness.py's
     return client, worker.links.sent
 
 
