@@ -209,19 +209,25 @@ class Session:
 
     def client_line(self) -> bytes:
         now = time.time()
-        flags = b"N"
+        multi = getattr(self, "multi", None)
+        flags = b"x" if multi is not None else b"N"  # x: inside MULTI
+        omem = self.output_bytes()
         return (
             b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
-            b"sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
-            b"rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s "
+            b"sub=0 psub=0 ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
+            b"rbs=1024 rbp=0 obl=0 oll=0 omem=%d tot-mem=%d events=r cmd=%s "
             b"user=default redir=-1 resp=%d lib-name=%s lib-ver=%s"
             % (
                 self.id, self.addr.encode(), self.laddr.encode(), 8 + self.id % 1000,
                 self.name, int(now - self.created), int(now - self.last_active),
-                flags, self.db_index, self.last_command.encode(), self.proto,
-                self.lib_name, self.lib_ver,
+                flags, self.db_index, -1 if multi is None else len(multi), omem, omem,
+                self.last_command.encode(), self.proto, self.lib_name, self.lib_ver,
             )
         )
+
+    def output_bytes(self) -> int:
+        """Reply bytes buffered for this client (CLIENT LIST omem); 0 where none are kept."""
+        return 0
 
     def cmd_client_kill(self, args):
         if len(args) == 3:  # old form: CLIENT KILL addr

@@ -299,6 +299,9 @@ class ProxyClient(asyncio.Protocol, Session):
         if self.parser.buffered:
             self.data_received(b"")
 
+    def output_bytes(self) -> int:
+        return self.buffered_reply_bytes()
+
     def buffered_reply_bytes(self) -> int:
         """Reply bytes waiting for this client: the socket's buffer, outbuf and
         the replies queued behind one still missing."""

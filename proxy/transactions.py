@@ -43,9 +43,9 @@ def exec_(client, args):
     if client.multi is None:
         raise CommandError(errors.EXEC_WITHOUT_MULTI)
     queued, failed = client.multi, client.multi_failed
-    client.multi = None
     client.multi_failed = False
     if failed:
+        client.multi = None
         unwatch_all(client)
         raise CommandError(errors.EXECABORT)
     plan = Plan(client.worker)
@@ -59,6 +59,7 @@ def exec_(client, args):
             plan.steps.append(("local", _run_local(client, spec, args)))
         else:
             plan.add(spec, args, client.db_index)
+    client.multi = None  # connection commands above still saw the transaction (CLIENT INFO)
     client.worker.coordinator.run_exec(client, plan)
     return NO_REPLY
 

@@ -128,15 +128,20 @@ def _one_slot(conn, queued) -> bool:
 def exec_(conn, args):
     if conn.multi is None:
         raise CommandError(errors.EXEC_WITHOUT_MULTI)
-    queued, failed = _leave_multi(conn)
+    queued, failed = conn.multi, conn.multi_failed
     session = conn.session
     if conn.slot_checked and not _one_slot(conn, queued):  # before EXECABORT, as Redis
+        _leave_multi(conn)
         end_watch(conn, session)
         raise CommandError(errors.CROSSSLOT)
     if failed:
+        _leave_multi(conn)
         end_watch(conn, session)
         raise CommandError(errors.EXECABORT)
-    replies = run_queued(conn, queued, session)
+    try:  # still in MULTI while its commands run (CLIENT INFO shows flags=x)
+        replies = run_queued(conn, queued, session)
+    finally:
+        _leave_multi(conn)
     if replies is None:
         return NULL_ARRAY
     replies = [reply for reply in replies if reply is not None]

@@ -559,3 +559,20 @@ def test_key_already_expired_when_watched(diff, other, key):
             other.run(*cmd)
         assert transaction(diff, ("GET", key)) == (None if aborts else [None])
         diff.run("DEL", key)
+
+
+def test_client_info_shows_the_transaction(diff):
+    """CLIENT INFO/LIST: flags=x and multi=<queued> while in MULTI, as Redis."""
+    def fields(line):
+        return dict(item.split(b"=", 1) for item in line.split() if b"=" in item)
+
+    for reply in diff.both("CLIENT", "INFO"):
+        assert (fields(reply)[b"flags"], fields(reply)[b"multi"]) == (b"N", b"-1")
+    assert diff.run("MULTI") == OK
+    assert diff.run("SET", A, "1") == QUEUED
+    assert diff.run("GET", A) == QUEUED
+    for reply in diff.both("CLIENT", "INFO"):  # queued, then run by EXEC
+        assert reply == QUEUED
+    ref, ours = diff.both("EXEC")
+    assert fields(ref[2])[b"flags"] == fields(ours[2])[b"flags"] == b"x"
+    assert fields(ref[2])[b"multi"] == fields(ours[2])[b"multi"] == b"3"
