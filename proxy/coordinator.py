@@ -45,7 +45,6 @@ log = logging.getLogger("damselfly.proxy")
 # with a database option).
 RUN_ON_LAST_KEY = {"copy"}
 
-_UNLOCK = [b"DF.UNLOCK"]
 _UNWATCH = [b"UNWATCH"]
 
 
@@ -140,8 +139,8 @@ class Plan:
         return len(self.segments) <= 1 and all(type(s) is dict for s in self.segments)
 
 
-def _exec_args(flags: bytes, part) -> list:
-    out = [b"DF.EXEC", flags, b"%d" % len(part)]
+def _exec_args(client_id: bytes, flags: bytes, part) -> list:
+    out = [b"DF.EXEC", client_id, flags, b"%d" % len(part)]
     for db, args in part:
         out.append(b"%d" % db)
         out.append(b"%d" % len(args))
@@ -149,11 +148,11 @@ def _exec_args(flags: bytes, part) -> list:
     return out
 
 
-def _lock_args(lock) -> list:
+def _lock_args(client_id: bytes, lock) -> list:
     entries, exclusive, whole = lock
     if whole:
-        return [b"DF.LOCK", b"a", b"0"]
-    out = [b"DF.LOCK", b"w" if exclusive else b"r", b"%d" % len(entries)]
+        return [b"DF.LOCK", client_id, b"a", b"0"]
+    out = [b"DF.LOCK", client_id, b"w" if exclusive else b"r", b"%d" % len(entries)]
     for db, key in sorted(entries):
         out.append(b"%d" % db)
         out.append(key)
@@ -243,7 +242,8 @@ class Coordinator:
         everything this plan sends -- parts, unlocks, unwatches -- is queued on
         the links, so they reach every shard after it.
         """
-        ctx = client.session_ctx()
+        ctx = client.ctx  # the session is named in each request (see shardnode/internal.py)
+        cid = b"%d" % client.id
         client.note_sessions(plan.locks)
         if watching:
             for shard in client.watch_shards:
@@ -254,7 +254,7 @@ class Coordinator:
         if simple and len(shards) == 1 and not plan.locks[shards[0]][2]:
             shard = shards[0]
             part = plan.segments[0].get(shard, []) if plan.segments else []
-            pending = self._request(shard, ctx, _exec_args(b"w" if watching else b"", part))
+            pending = self._request(shard, ctx, _exec_args(cid, b"w" if watching else b"", part))
             if watching:
                 self._unwatch(client, ctx, skip=shard)
             client.release_hold(plan)
@@ -271,7 +271,7 @@ class Coordinator:
 
         def finish():
             for shard in locked:
-                self._send(shard, ctx, _UNLOCK)
+                self._send(shard, ctx, [b"DF.UNLOCK", cid])
             locked.clear()
             if watching:
                 self._unwatch(client, ctx)
@@ -280,7 +280,7 @@ class Coordinator:
         try:
             dirty = False
             for shard in to_lock:
-                reply = decode_reply(await self._request(shard, ctx, _lock_args(plan.locks[shard])))
+                reply = decode_reply(await self._request(shard, ctx, _lock_args(cid, plan.locks[shard])))
                 if isinstance(reply, CommandError):
                     return encode_error(reply.args[0])
                 locked.append(shard)
@@ -291,7 +291,7 @@ class Coordinator:
                 return encode(NULL_ARRAY, client.proto)
             if simple:
                 segment = plan.segments[0] if plan.segments else {}
-                futures = {shard: self._request(shard, ctx, _exec_args(b"u", segment.get(shard, [])))
+                futures = {shard: self._request(shard, ctx, _exec_args(cid, b"u", segment.get(shard, [])))
                            for shard in shards}
                 locked.clear()  # every part unlocks its shard
                 finish()
@@ -302,7 +302,7 @@ class Coordinator:
                 specials = {}
                 for index, segment in enumerate(plan.segments):
                     if type(segment) is dict:
-                        futures = {shard: self._request(shard, ctx, _exec_args(b"", part))
+                        futures = {shard: self._request(shard, ctx, _exec_args(cid, b"", part))
                                    for shard, part in segment.items()}
                         results = await asyncio.gather(*futures.values())
                         for shard, data in zip(futures, results):
@@ -321,9 +321,11 @@ class Coordinator:
         return self._assemble(client, plan, part_replies, is_exec)
 
     def _unwatch(self, client, ctx, skip=None):
+        """Forget the client's watches (UNWATCH runs in its session: DF.CTX)."""
+        session_ctx = client.session_ctx()
         for shard in client.watch_shards:
             if shard != skip:
-                self._send(shard, ctx, _UNWATCH)
+                self._send(shard, session_ctx, _UNWATCH)
         client.watch_shards = set()
 
     def _assemble(self, client, plan, part_replies, is_exec) -> bytes:
@@ -393,7 +395,7 @@ class Coordinator:
         return reply
 
     async def _fanout(self, client, ctx, spec, args, db) -> bytes:
-        capture = _Capture(client, ctx)
+        capture = _Capture(client, client.session_ctx())  # runs in the session holding the locks
         try:
             self.worker.fanout(capture, spec, args)
         except Exception:  # pragma: no cover - fanout reports its own errors

@@ -11,15 +11,20 @@ Commands whose keys live on several shards run under key-level locks, which
 the proxy's coordinator takes shard after shard in shard-id order (so two of
 them never deadlock):
 
-- ``DF.LOCK <r|w|a> <n> [<db> <key>]*``: lock the keys (``a``: the whole
-  shard) for the session; waits (parks) while another session holds them.
-  Replies 1 if a key the session WATCHes has changed, else 0.
-- ``DF.EXEC <flags> <n> [<db> <argc> <arg>*]*``: run commands back to back
-  for the session (waiting for their keys first); flags ``w``: abort with a
-  null reply if a watched key changed, and forget the watches; ``u``:
-  release the session's locks afterwards.  Replies with the list of the
-  commands' encoded replies.
-- ``DF.UNLOCK``: release the session's locks.
+- ``DF.LOCK <client-id> <r|w|a> <n> [<db> <key>]*``: lock the keys (``a``:
+  the whole shard) for the client's session; waits (parks) while another
+  session holds them.  Replies 1 if a key the session WATCHes has changed,
+  else 0.
+- ``DF.EXEC <client-id> <flags> <n> [<db> <argc> <arg>*]*``: run commands
+  back to back for the session (waiting for their keys first); flags ``w``:
+  abort with a null reply if a watched key changed, and forget the watches;
+  ``u``: release the session's locks afterwards.  Replies with the list of
+  the commands' encoded replies.
+- ``DF.UNLOCK <client-id>``: release the session's locks.
+
+These name the client in an argument rather than with ``DF.CTX``, so a
+coordinated command costs no context switches on a link busy with other
+clients' plain requests.
 
 When one command needs keys of two shards (RENAME, COPY, MSETNX, BITOP, LCS)
 the values travel in Redis's DUMP format (the one serialiser,
@@ -83,10 +88,13 @@ def df_gone(conn, args):
     return "OK"
 
 
-def _session(conn):
-    if conn.session is None:
-        raise CommandError("ERR internal command without a client session")
-    return conn.session
+def _session(conn, raw: bytes):
+    """The session of proxy client ``raw`` on this link, made on first use."""
+    client_id = int(raw)
+    session = conn.sessions.get(client_id)
+    if session is None:
+        session = conn.sessions[client_id] = ClientSession(client_id)
+    return session
 
 
 def _pairs(args, start):
@@ -96,34 +104,35 @@ def _pairs(args, start):
 
 @lock_request("df.lock")
 def df_lock_wants(conn, args):
-    mode = args[1]
+    session = _session(conn, args[1])
+    mode = args[2]
     if mode == b"a":
-        return (), True, True
-    return _pairs(args, 2), mode == b"w", False
+        return (), True, True, session
+    return _pairs(args, 3), mode == b"w", False, session
 
 
 @handler("df.lock")
 def df_lock(conn, args):
-    session = _session(conn)
+    session = _session(conn, args[1])
     locks = conn.server.locks
-    if args[1] == b"a":
+    if args[2] == b"a":
         locks.acquire_all(session)
     else:
-        locks.acquire(session, _pairs(args, 2), args[1] == b"w")
+        locks.acquire(session, _pairs(args, 3), args[2] == b"w")
     return 0 if watches_hold(conn, session) else 1
 
 
 @handler("df.unlock")
 def df_unlock(conn, args):
-    conn.server.release_locks(_session(conn))
+    conn.server.release_locks(_session(conn, args[1]))
     return "OK"
 
 
 def _commands(args):
-    """Decode ``<n> [<db> <argc> <arg>*]*`` from args[2:] into [(db, args)]."""
-    n = parse_int(args[2])
+    """Decode ``<n> [<db> <argc> <arg>*]*`` from args[3:] into [(db, args)]."""
+    n = parse_int(args[3])
     out = []
-    i = 3
+    i = 4
     for _ in range(n):
         db, argc = int(args[i]), int(args[i + 1])
         out.append((db, args[i + 2 : i + 2 + argc]))
@@ -153,13 +162,14 @@ def df_exec_wants(conn, args):
     commands = _commands(args)
     if not commands:
         return None
-    return plan_locks(_with_selects(commands, conn.db_index), conn.db_index)
+    entries, exclusive, whole = plan_locks(_with_selects(commands, conn.db_index), conn.db_index)
+    return entries, exclusive, whole, _session(conn, args[1])
 
 
 @handler("df.exec")
 def df_exec(conn, args):
-    session = _session(conn)
-    flags = args[1]
+    session = _session(conn, args[1])
+    flags = args[2]
     commands = _commands(args)
     start_db = conn.db_index
     flat = _with_selects(commands, start_db)

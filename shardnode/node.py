@@ -198,9 +198,9 @@ class Parked:
 
     __slots__ = ("conn", "session", "args", "db_index", "proto", "notouch", "tag")
 
-    def __init__(self, conn, args, tag):
+    def __init__(self, conn, args, tag, session):
         self.conn = conn
-        self.session = conn.session
+        self.session = session
         self.args = args
         self.db_index = conn.db_index
         self.proto = conn.proto
@@ -379,7 +379,7 @@ class ShardConnection(asyncio.Protocol, Session):
         elif self.parser.buffered and not self.blocked and not self.inbox:
             self.data_received(b"")
 
-    def _park(self, spec, args):
+    def _park(self, spec, args, session):
         """The command touches a key locked by another client: it waits.
 
         A direct client stops (:data:`PARKED`); on a link only this request
@@ -389,9 +389,9 @@ class ShardConnection(asyncio.Protocol, Session):
             return PARKED  # resume_parked keeps the request where it was
         server = self.server
         tag = server.next_park_tag()
-        server.parked.append(Parked(self, args, tag))
-        if self.session is not None:
-            self.session.waiting += 1
+        server.parked.append(Parked(self, args, tag, session))
+        if session is not None:
+            session.waiting += 1
         return b":%d\r\n" % tag
 
     def resume_parked(self, request) -> bool:
@@ -436,25 +436,28 @@ class ShardConnection(asyncio.Protocol, Session):
         if special is None and spec.group == "internal":
             return None  # DF.CTX, DF.UNLOCK, DF.GONE ... never wait
         session = self.session
-        if session is not None and session.waiting and self.retrying is None:
-            return self._park(spec, args)  # behind this client's earlier request
-        locks = self.server.locks
         if special is not None:
             wanted = special(self, args)
             if wanted is None:
                 return None
-            keys, exclusive, whole = wanted
-        elif spec.has_keys:
+            if len(wanted) == 4:  # DF.LOCK / DF.EXEC name their client's session
+                keys, exclusive, whole, session = wanted
+            else:
+                keys, exclusive, whole = wanted
+        if session is not None and session.waiting and self.retrying is None:
+            return self._park(spec, args, session)  # behind this client's earlier request
+        locks = self.server.locks
+        if special is None and spec.has_keys:
             db = self.db_index
             keys = [(db, key) for key in spec.keys(args)]
             exclusive, whole = spec.is_write, False
-        else:
+        elif special is None:
             keys, exclusive, whole = (), False, spec.is_write and spec.route == "all"
         if whole:
             if locks.conflict_any(session):
-                return self._park(spec, args)
+                return self._park(spec, args, session)
         elif locks.conflict(session, keys, exclusive):
-            return self._park(spec, args)
+            return self._park(spec, args, session)
         return None
 
     def execute(self, args) -> bytes | None:

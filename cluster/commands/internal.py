@@ -17,12 +17,12 @@ command("df.link", 3, "fast no_auth", route=KEYED)
 command("df.ctx", -4, "fast", route=KEYED)
 # DF.GONE <client-id>: the client disconnected; its session goes.
 command("df.gone", 2, "fast", route=KEYED)
-# DF.LOCK <r|w|a> <n> [<db> <key>]*: key-level locks for the session.
-command("df.lock", -3, "fast", route=KEYED)
-# DF.UNLOCK: release the session's locks.
-command("df.unlock", 1, "fast", route=KEYED)
-# DF.EXEC <flags> <n> [<db> <argc> <arg>*]*: commands run back to back.
-command("df.exec", -3, "", route=KEYED)
+# DF.LOCK <client-id> <r|w|a> <n> [<db> <key>]*: key-level locks for a session.
+command("df.lock", -4, "fast", route=KEYED)
+# DF.UNLOCK <client-id>: release the session's locks.
+command("df.unlock", 2, "fast", route=KEYED)
+# DF.EXEC <client-id> <flags> <n> [<db> <argc> <arg>*]*: commands run back to back.
+command("df.exec", -4, "", route=KEYED)
 # DF.EXPORT <db> key [key ...]: values (DUMP payload, deadline) of keys.
 command("df.export", -3, "readonly", route=KEYED)
 # DF.RUN <db> <n> [key payload deadline]* <command...>: run a command with n

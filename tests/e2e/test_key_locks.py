@@ -30,6 +30,7 @@ class Link:
     """A raw internal link to one shard; replies arrive wrapped in a bulk string."""
 
     def __init__(self, port, client_id):
+        self.id = str(client_id)
         self.raw = RawClient(port)
         assert self.call("DF.LINK", SECRET, "9") == b"OK"
         assert self.call("DF.CTX", "0", "2", "-", str(client_id)) == b"OK"
@@ -88,7 +89,7 @@ def test_a_locked_key_waits_while_the_rest_of_the_shard_answers(damselfly):
     with RawClient(damselfly.port) as c:
         c.call("MSET", locked, "before", other, "o", remote, "r")
     link = Link(damselfly.shard_ports[0], 4242)
-    assert link.call("DF.LOCK", "w", "1", "0", locked) == 0
+    assert link.call("DF.LOCK", link.id, "w", "1", "0", locked) == 0
     waiter = Pending(damselfly.port)  # through the proxy
     direct = Pending(damselfly.shard_ports[0])  # straight to the shard
     reader = Pending(damselfly.port)
@@ -103,7 +104,7 @@ def test_a_locked_key_waits_while_the_rest_of_the_shard_answers(damselfly):
             assert value == expected and took < 0.5
         value, took = timed_get(damselfly.shard_ports[0], other)
         assert value == b"o" and took < 0.5
-        assert link.call("DF.UNLOCK") == b"OK"
+        assert link.call("DF.UNLOCK", link.id) == b"OK"
         # The parked SET runs, then its client's next reply follows in order.
         assert waiter.replies(2, 5) == [b"OK", b"o"]
         assert direct.replies(1, 5) in ([b"before"], [b"after"])
@@ -119,7 +120,7 @@ def test_a_dropped_link_releases_its_locks(damselfly):
     with RawClient(damselfly.port) as c:
         c.call("SET", key, "v")
     link = Link(damselfly.shard_ports[1], 77)
-    assert link.call("DF.LOCK", "w", "1", "0", key) == 0
+    assert link.call("DF.LOCK", link.id, "w", "1", "0", key) == 0
     waiter = Pending(damselfly.port)
     try:
         waiter.send(["INCR", key], ["GET", key])
@@ -135,14 +136,14 @@ def test_shared_locks_let_readers_through(damselfly):
     with RawClient(damselfly.port) as c:
         c.call("SET", key, "1")
     link = Link(damselfly.shard_ports[0], 78)
-    assert link.call("DF.LOCK", "r", "1", "0", key) == 0
+    assert link.call("DF.LOCK", link.id, "r", "1", "0", key) == 0
     writer = Pending(damselfly.port)
     try:
         value, took = timed_get(damselfly.port, key)
         assert value == b"1" and took < 0.5
         writer.send(["INCR", key])
         assert writer.replies(1, 0.3) == []
-        assert link.call("DF.UNLOCK") == b"OK"
+        assert link.call("DF.UNLOCK", link.id) == b"OK"
         assert writer.replies(1, 5) == [2]
     finally:
         writer.close()
@@ -151,7 +152,7 @@ def test_shared_locks_let_readers_through(damselfly):
 
 def test_internal_commands_need_the_secret(damselfly):
     with RawClient(damselfly.shard_ports[0]) as c:
-        reply = c.call("DF.LOCK", "w", "1", "0", "k")
+        reply = c.call("DF.LOCK", "1", "w", "1", "0", "k")
         assert str(reply).startswith("ERR unknown command 'DF.LOCK'")
         assert str(c.call("DF.LINK", "wrong", "0")).startswith("ERR unknown command")
 
@@ -163,7 +164,7 @@ def test_df_gone_drops_the_session_and_its_locks(damselfly):
         c.call("SET", key, "1")
     link = Link(damselfly.shard_ports[0], 79)
     assert link.call("WATCH", key) == b"OK"
-    assert link.call("DF.LOCK", "w", "1", "0", key) == 0
+    assert link.call("DF.LOCK", link.id, "w", "1", "0", key) == 0
     writer = Pending(damselfly.port)
     try:
         writer.send(["INCR", key])
@@ -172,8 +173,8 @@ def test_df_gone_drops_the_session_and_its_locks(damselfly):
         assert writer.replies(1, 5) == [2]
         # A new session under the same id starts clean: no watch, no lock.
         assert link.call("DF.CTX", "0", "2", "-", "79") == b"OK"
-        assert link.call("DF.LOCK", "r", "0") == 0
-        assert link.call("DF.UNLOCK") == b"OK"
+        assert link.call("DF.LOCK", link.id, "r", "0") == 0
+        assert link.call("DF.UNLOCK", link.id) == b"OK"
     finally:
         writer.close()
         link.close()
