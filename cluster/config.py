@@ -173,6 +173,9 @@ OPTIONS = [
     Option("logfile", "str", "", "Log file; empty: standard error."),
     Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
            mutable=True, minimum=1, maximum=2**32 - 1),
+    Option("tcp_backlog", "int", 511,
+           "Listen backlog of the proxy and shard sockets (the kernel caps it at "
+           "net.core.somaxconn).", minimum=0, maximum=2**31 - 1),
     Option("save", "str", "",
            "Snapshot schedule as Redis writes it (\"3600 1 300 100\"); empty: none.",
            mutable=True),
