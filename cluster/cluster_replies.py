@@ -262,9 +262,8 @@ def cluster_handlers(me_of) -> dict:
 
     def known_node(conn, args):
         view = view_of(conn)
-        node_id = args[2].decode("utf-8", "replace")
-        if not any(node.node_id == node_id for node in view.nodes):
-            raise CommandError(errors.UNKNOWN_NODE.format(node_id))
+        if not any(node.node_id.encode() == args[2] for node in view.nodes):
+            raise CommandError(errors.UNKNOWN_NODE.format(errors.echo(args[2])))
 
     def replicas(conn, args):
         known_node(conn, args)
@@ -281,7 +280,7 @@ def cluster_handlers(me_of) -> dict:
     def layout_fixed(conn, args):
         enabled(conn)
         raise CommandError(errors.CLUSTER_LAYOUT_FIXED.format(
-            args[1].decode("utf-8", "replace").upper()))
+            errors.echo(args[1]).upper()))
 
     def ok(conn, args):
         # No replicas and no slot migration: READONLY, READWRITE and ASKING

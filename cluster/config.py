@@ -275,6 +275,9 @@ OPTIONS = [
            "The proxy enforces the normal class.", mutable=True),
     Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
            mutable=True, minimum=1, maximum=2**32 - 1),
+    Option("tcp_backlog", "int", 511,
+           "Listen backlog of the proxy and shard sockets (the kernel caps it at "
+           "net.core.somaxconn).", minimum=0, maximum=2**31 - 1),
     # Not implemented yet: no snapshots, no append-only file.
     Option("save", "str", "",
            "Snapshot schedule as Redis writes it (\"3600 1 300 100\"); empty: none.",

@@ -5,6 +5,8 @@ them from here rather than spelling them out again.  Texts are those of
 Redis 7.0 (``src/server.c`` shared objects and the per-command messages).
 """
 
+from __future__ import annotations
+
 
 class CommandError(Exception):
     """An error reply.  ``str(err)`` is the text after the leading ``-``.
@@ -93,29 +95,40 @@ INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
 def unknown_command(name: bytes, args) -> str:
     """Redis 7.0's text: the name and the first arguments, each quoted,
     until the arguments shown reach 128 bytes (the last one cut to fit)."""
-    shown = ""
+    shown = b""
     for a in args:
         if len(shown) >= 128:
             break
-        shown += "'%s' " % _printable(a[: 128 - len(shown)])
+        shown += b"'%s' " % _c_string(a, 128 - len(shown))
     return "ERR unknown command '%s', with args beginning with: %s" % (
-        _printable(name), shown)
+        echo(name, 128), shown.decode("utf-8", "surrogateescape"))
 
 
 def unknown_subcommand(sub: bytes, container: str) -> str:
-    return "ERR unknown subcommand '%s'. Try %s HELP." % (
-        _printable(sub)[:128],
-        container.upper(),
-    )
+    return "ERR unknown subcommand '%s'. Try %s HELP." % (echo(sub, 128), container.upper())
 
 
 def wrong_arity(full_name: str) -> str:
     return "ERR wrong number of arguments for '%s' command" % full_name
 
 
-def _printable(raw: bytes) -> str:
-    """Redis truncates to 128 bytes and escapes nothing but shows bytes as-is."""
-    return raw[:128].decode("utf-8", "replace")
+def echo(raw: bytes, limit: int | None = None) -> str:
+    """Client bytes inside an error text, as Redis prints them with ``%.<limit>s``.
+
+    The bytes go out as the client sent them, never re-coded: error texts are
+    str, so bytes that are not UTF-8 ride along as surrogate escapes, which
+    :func:`cluster.resp.encode_error` turns back into the same bytes.  A NUL
+    ends the text, as it ends a C string.
+    """
+    return _c_string(raw, limit).decode("utf-8", "surrogateescape")
+
+
+def _c_string(raw: bytes, limit: int | None) -> bytes:
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raw = raw[:nul]
+    return raw if limit is None else raw[:limit]
+
 
 # Transactions (multi.c).
 NO_MULTI = "ERR Command not allowed inside a transaction"

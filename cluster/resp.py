@@ -118,8 +118,11 @@ def encode_bulk(b: bytes) -> bytes:
 
 
 def encode_error(text: str) -> bytes:
-    # A newline would end the error early and desynchronise the client.
-    return b"-" + text.replace("\r", " ").replace("\n", " ").encode() + CRLF
+    """An error line.  A newline would end it early and desynchronise the
+    client; client bytes echoed in the text come back as they were sent
+    (surrogate escapes, see :func:`cluster.errors.echo`)."""
+    return b"-" + text.replace("\r", " ").replace("\n", " ").encode(
+        "utf-8", "surrogateescape") + CRLF
 
 
 def format_double(value: float) -> bytes:

@@ -126,7 +126,7 @@ class Session:
                 i += 2
             else:
                 raise CommandError("ERR Syntax error in HELLO option '%s'"
-                                   % args[i].decode("utf-8", "replace"))
+                                   % errors.echo(args[i]))
         if not self.authenticated:
             raise CommandError(
                 "NOAUTH HELLO must be called with the client already authenticated, "
@@ -200,7 +200,7 @@ class Session:
                 kind = args[3].lower()
                 if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                     raise CommandError("ERR Unknown client type '%s'"
-                                       % args[3].decode("utf-8", "replace"))
+                                       % errors.echo(args[3]))
                 if kind != b"normal":
                     sessions = []
             else:
@@ -257,7 +257,7 @@ class Session:
                 kind = val.lower()
                 if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                     raise CommandError("ERR Unknown client type '%s'"
-                                       % val.decode("utf-8", "replace"))
+                                       % errors.echo(val))
                 filters.append(lambda s, k=kind: k == b"normal")
             elif opt == b"skipme":
                 if val.lower() not in (b"yes", b"no"):
@@ -290,7 +290,7 @@ class Session:
         value = args[3]
         if attr not in (b"lib-name", b"lib-ver"):
             raise CommandError("ERR Unrecognized option '%s'"
-                               % args[2].decode("utf-8", "replace"))
+                               % errors.echo(args[2]))
         if any(c in _BAD_NAME_CHARS for c in value):
             raise CommandError(
                 "ERR %s cannot contain spaces, newlines or special characters."

@@ -133,9 +133,11 @@ class ProxyWorker:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((self.config.bind, self.config.port))
-        sock.listen(1024)
+        sock.listen(self.config.tcp_backlog)
         sock.setblocking(False)
-        self._server = await loop.create_server(lambda: ProxyClient(self), sock=sock)
+        # create_server listens again, with its own default backlog unless told.
+        self._server = await loop.create_server(lambda: ProxyClient(self), sock=sock,
+                                                backlog=self.config.tcp_backlog)
         return self._server
 
     async def close(self):

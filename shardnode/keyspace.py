@@ -277,7 +277,7 @@ def _expire(conn, args, name: str, unit_ms: int, absolute: bool):
     for opt in args[3:]:
         flag = _EXPIRE_FLAGS.get(opt.lower())
         if flag is None:
-            raise CommandError("ERR Unsupported option %s" % opt.decode("utf-8", "replace"))
+            raise CommandError("ERR Unsupported option %s" % errors.echo(opt))
         flags |= flag
     if flags & 1 and flags & 14:
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")

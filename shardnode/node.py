@@ -91,7 +91,8 @@ class ShardServer:
     async def start(self, host: str, port: int):
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: ShardConnection(self), host, port, reuse_address=True, backlog=1024
+            lambda: ShardConnection(self), host, port, reuse_address=True,
+            backlog=self.config.tcp_backlog
         )
         self._schedule_expiry()
         return self._server

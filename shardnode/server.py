@@ -74,8 +74,7 @@ def debug(conn, args):
     if sub == b"set-active-expire" and len(args) == 3:
         conn.server.active_expire_enabled = args[2] != b"0"
         return "OK"
-    raise CommandError("ERR unknown subcommand '%s'. Try DEBUG HELP."
-                       % args[1].decode("utf-8", "replace"))
+    raise CommandError(errors.unknown_subcommand(args[1], "debug"))
 
 
 @handler("config|set")

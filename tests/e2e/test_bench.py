@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
 from bench import run as bench
+from tests.reference import reference_binary
 
 
 def _own_servers() -> set:
@@ -34,9 +34,9 @@ def test_cpu_seconds_counts_this_process():
     assert bench.cpu_seconds([2**22 + 12345]) == 0  # a pid that does not exist
 
 
-@pytest.mark.skipif(shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None,
-                    reason="redis-benchmark and redis-server come with the redis packages CI installs")
 def test_quick_run_reports_both_servers(tmp_path, capsys):
+    reference_binary("redis-benchmark")  # both come with the redis packages CI installs
+    reference_binary("redis-server")
     path = tmp_path / "result.json"
     servers_before = _own_servers()  # the session's shared servers are children too
     assert bench.main(["--quick", "--repeat", "1", "--tests", "get", "--pipelines", "1",
@@ -54,9 +54,8 @@ def test_quick_run_reports_both_servers(tmp_path, capsys):
     assert _own_servers() <= servers_before
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None,
-                    reason="redis-server comes with the redis packages CI installs")
 def test_memory_bench_loads_both_servers(capsys):
+    reference_binary()
     from bench import memory
 
     servers_before = _own_servers()

@@ -29,6 +29,7 @@ from cluster.config import Config
 from cluster.topology import Topology
 from tests.helpers import (DamselflyProcess, Err, RawClient, _port_free, encode, free_port_block,
                            wait_port)
+from tests.reference import reference_binary
 
 REDIS = shutil.which("redis-server")
 ID = re.compile(rb"[0-9a-f]{40}")
@@ -105,8 +106,7 @@ class RealCluster:
 
 
 def _needs_redis():
-    if REDIS is None:
-        pytest.skip("redis-server is not installed")
+    reference_binary()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import time
 import hiredis
 import pytest
 
-from tests.helpers import start_with_secret, RawClient, RedisProcess, names_on_shard
+from tests.helpers import RawClient, RedisProcess, names_on_shard, start_with_secret
+from tests.reference import missing_reference
 
 SECRET = "journal-test-secret"
 
@@ -30,7 +31,7 @@ def damselfly():
 @pytest.fixture(scope="module")
 def aof_redis():
     if not RedisProcess.available():
-        pytest.skip("no redis-server binary")
+        missing_reference("no redis-server binary")
     proc = RedisProcess("--appendonly", "yes", "--appendfsync", "always").start()
     yield proc
     proc.stop()

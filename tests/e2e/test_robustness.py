@@ -7,7 +7,6 @@ same error line, and the connection is closed, as Redis does."""
 from __future__ import annotations
 
 import random
-import shutil
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from cluster.slots import SlotMap, split_slots
 from tests.helpers import DamselflyProcess, RawClient, RedisProcess, encode
+from tests.reference import reference_binary
 
 # "bar" is on shard 0 and "foo" on shard 1 of a 2-shard server.
 SLOTS = SlotMap(split_slots(2))
@@ -118,9 +118,9 @@ def test_shard_ports_refuse_garbage_like_redis(server, redis_ref):
     assert_healthy(server.port)
 
 
-@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
 def test_limits_before_auth_match_redis():
     """Before AUTH, Redis refuses more than 10 arguments and bulks over 16 KiB."""
+    reference_binary()
     ref = RedisProcess("--requirepass", "pw").start()
     try:
         with DamselflyProcess(shards=2, requirepass="pw") as server:

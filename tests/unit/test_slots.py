@@ -4,7 +4,6 @@ slot ranges must cover 0..16383 exactly once whatever the shard count."""
 from __future__ import annotations
 
 import random
-import shutil
 
 import pytest
 
@@ -12,6 +11,7 @@ from cluster.config import Config
 from cluster.slots import SLOT_COUNT, SlotMap, key_slot, split_slots
 from cluster.topology import Topology
 from tests.helpers import RawClient, RedisProcess
+from tests.reference import reference_binary
 
 # Slots as a real redis-server 7.0 (cluster-enabled) answers CLUSTER KEYSLOT.
 KNOWN = {
@@ -56,9 +56,9 @@ def test_keys_with_the_same_tag_share_a_slot():
         assert key_slot(a) == key_slot(b) == key_slot(tag)
 
 
-@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
 def test_key_slot_matches_cluster_keyslot_for_random_keys():
     """A cluster-enabled redis-server is the judge for 2,000 random keys."""
+    reference_binary()
     ref = RedisProcess("--cluster-enabled", "yes").start()
     try:
         rng = random.Random(11)

@@ -1,0 +1,95 @@
+"""A burst of clients connecting at once: the listen backlog (``tcp_backlog``,
+Redis's tcp-backlog) holds them until they are accepted, so none waits for the
+kernel's one-second SYN retry.  Linux caps the backlog at net.core.somaxconn."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import socket
+import struct
+import time
+
+from tests.helpers import DamselflyProcess, Err, RawClient
+
+CLIENTS = 5000
+BATCH = 1000  # connections opened at the same instant; all stay open to the end
+
+# struct tcp_info (linux/tcp.h): tcpi_total_retrans is the u32 at byte 100.
+# A SYN the kernel dropped because the accept queue was full is retransmitted
+# after a second, and counted there.
+TCP_INFO_SIZE = 104
+TOTAL_RETRANS = 100
+
+
+def _raise_open_files_limit(needed: int) -> None:
+    """The servers inherit this process's limit, and each side holds a socket per client."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                    else needed, hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == resource.RLIM_INFINITY or soft >= needed, "open files limit %d" % soft
+
+
+async def _ping(port: int, writers: list):
+    """Connect, PING, PONG: (seconds taken, kernel retransmissions); None if
+    refused or unanswered after 5 s (its connection lost in an overflow)."""
+    started = time.monotonic()
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+        writers.append(writer)
+        writer.write(b"PING\r\n")
+        line = await asyncio.wait_for(reader.readline(), 5)
+    except (ConnectionError, asyncio.TimeoutError):
+        return None
+    took = time.monotonic() - started
+    assert line == b"+PONG\r\n", line
+    info = writer.get_extra_info("socket").getsockopt(
+        socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
+    (retrans,) = struct.unpack_from("I", info, TOTAL_RETRANS)
+    return took, retrans
+
+
+async def _burst(port: int, clients: int, batch: int) -> list:
+    results, writers = [], []
+    try:
+        for start in range(0, clients, batch):
+            results += await asyncio.gather(
+                *(_ping(port, writers) for _ in range(min(batch, clients - start))))
+    finally:
+        for writer in writers:
+            writer.close()
+    return results
+
+
+def test_burst_of_clients_is_held_by_the_backlog():
+    _raise_open_files_limit(2 * CLIENTS + 1000)
+    with DamselflyProcess(shards=1, tcp_backlog=4096) as server:
+        with RawClient(server.port) as client:
+            assert client.call("CONFIG", "GET", "tcp-backlog") == [b"tcp-backlog", b"4096"]
+        for port in (server.port, server.shard_ports[0]):
+            results = asyncio.run(_burst(port, CLIENTS, BATCH))
+            assert None not in results, "%d refused" % results.count(None)
+            assert sum(retrans for _, retrans in results) == 0
+            slowest = max(took for took, _ in results)
+            assert slowest < 1.0, "slowest connection %.3f s" % slowest
+
+
+def test_backlog_reaches_the_listening_sockets():
+    """A tiny backlog overflows under the same burst: the option is what listen() gets.
+
+    The kernel then drops SYNs (retried a second later) or, with syncookies,
+    answers some connections with a reset."""
+    with DamselflyProcess(shards=1, tcp_backlog=8) as server:
+        for port in (server.port, server.shard_ports[0]):
+            results = asyncio.run(_burst(port, BATCH, BATCH))
+            assert any(r is None or r[0] >= 1.0 or r[1] > 0 for r in results)
+
+
+def test_tcp_backlog_is_read_only_at_runtime(server):
+    with RawClient(server.port) as client:
+        assert client.call("CONFIG", "GET", "tcp-backlog") == [b"tcp-backlog", b"511"]
+        reply = client.call("CONFIG", "SET", "tcp-backlog", "100")
+        assert isinstance(reply, Err) and "can't set immutable config" in reply
+        assert client.call("CONFIG", "GET", "tcp-backlog") == [b"tcp-backlog", b"511"]
