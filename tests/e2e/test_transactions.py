@@ -271,3 +271,30 @@ def test_killed_shard_leaves_no_lock_held():
             pipe.incr(Y)
             assert pipe.execute() == [2, 3]
         client.close()
+
+
+def test_a_write_on_a_shard_port_breaks_a_watch_made_through_the_proxy():
+    """WATCH lives on the shard that owns the key, so a client writing there
+    directly (as a cluster client does) is seen like any other."""
+    with DamselflyProcess(shards=2) as proc:
+        for shard, key in ((0, X), (1, Y)):
+            watcher = redis.Redis(port=proc.port, socket_timeout=10)
+            direct = redis.Redis(port=proc.shard_ports[shard], socket_timeout=10)
+            try:
+                with watcher.pipeline(transaction=True) as pipe:
+                    pipe.watch(key)
+                    direct.set(key, "from the shard port")
+                    pipe.multi()
+                    pipe.set(key, "from the watcher")
+                    with pytest.raises(redis.WatchError):
+                        pipe.execute()
+                assert watcher.get(key) == b"from the shard port"
+                with watcher.pipeline(transaction=True) as pipe:  # untouched: it runs
+                    pipe.watch(key)
+                    pipe.multi()
+                    pipe.set(key, "second")
+                    assert pipe.execute() == [True]
+                assert direct.get(key) == b"second"
+            finally:
+                watcher.close()
+                direct.close()
