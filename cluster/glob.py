@@ -55,33 +55,50 @@ def _class(pattern: bytes, i: int, nocase: bool):
     negate = i < n and pattern[i] == 0x5E  # '^'
     if negate:
         i += 1
-    members = set()
+    items = []  # bytes compared exactly (int) and ranges (lo, hi) as written
     while True:
         if i >= n:
             break  # unterminated: the class is the rest of the pattern
         c = pattern[i]
         if c == 0x5C and n - i >= 2:  # an escaped byte compares exactly
             i += 1
-            members.add(pattern[i])
+            items.append(-1 - pattern[i])
         elif c == 0x5D:  # ']'
             i += 1
             break
         elif n - i >= 3 and pattern[i + 1] == 0x2D:  # 'a-z'
-            lo, hi = _signed(c), _signed(pattern[i + 2])
-            if lo > hi:
-                lo, hi = hi, lo
-            if nocase:
-                lo, hi = _lower(lo), _lower(hi)
-                members.update(b for b in range(256) if lo <= _lower(_signed(b)) <= hi)
-            else:
-                members.update(b for b in range(256) if lo <= _signed(b) <= hi)
+            items.append((c, pattern[i + 2]))
             i += 2
         else:
-            members.update(_literal(c, nocase))
+            items.append(c)
         i += 1
+    return _members(tuple(items), negate, nocase), i
+
+
+@lru_cache(maxsize=1024)
+def _members(items: tuple, negate: bool, nocase: bool) -> bytes:
+    """The bytes a class matches; ``items``: a byte (>= 0, compared as a literal),
+    -1 - byte (escaped: compared exactly, even without case) or a range (lo, hi)."""
+    members = set()
+    for item in items:
+        if item.__class__ is int:
+            if item < 0:
+                members.add(-1 - item)
+            else:
+                members.update(_literal(item, nocase))
+            continue
+        lo, hi = _signed(item[0]), _signed(item[1])
+        if lo > hi:
+            lo, hi = hi, lo
+        if nocase:
+            lo, hi = _lower(lo), _lower(hi)
+            members.update(b for b in range(256) if lo <= _lower(_signed(b)) <= hi)
+        else:  # -128..-1 are the bytes 128..255
+            members.update(range(lo + 256 if lo < 0 else 256, (hi if hi < 0 else -1) + 257))
+            members.update(range(lo if lo > 0 else 0, hi + 1))
     if negate:
         members = set(range(256)) - members
-    return bytes(sorted(members)), i
+    return bytes(sorted(members))
 
 
 def _parse(pattern: bytes, nocase: bool):
@@ -109,6 +126,7 @@ def _parse(pattern: bytes, nocase: bool):
     return runs
 
 
+@lru_cache(maxsize=1024)
 def _regex_class(members: bytes) -> bytes:
     if not members:
         return b"(?!)"
@@ -116,7 +134,14 @@ def _regex_class(members: bytes) -> bytes:
         return b"."
     if len(members) == 1:
         return re.escape(members)
-    return b"[" + b"".join(b"\\x%02x" % c for c in members) + b"]"
+    # Sorted members as runs: [\x61-\x7a] rather than 26 bytes.
+    runs, start = [], members[0]
+    for prev, c in zip(members, members[1:]):
+        if c != prev + 1:
+            runs.append((start, prev))
+            start = c
+    runs.append((start, members[-1]))
+    return b"[" + b"".join(b"\\x%02x-\\x%02x" % run for run in runs) + b"]"
 
 
 def _run(sets) -> bytes:

@@ -37,7 +37,7 @@ import re
 
 import hiredis
 
-from cluster.errors import CommandError, ProtocolError
+from cluster.errors import CommandError, ProtocolError, echo
 
 CRLF = b"\r\n"
 OK = b"+OK\r\n"
@@ -242,39 +242,54 @@ class RequestParser:
     stream is malformed it raises :class:`ProtocolError` carrying the text
     Redis would send; commands parsed before the bad frame are kept in
     ``ProtocolError.args[1]`` so the caller can still run and answer them.
+
+    hiredis parses; the exact parser (:class:`_ExactParser`) checks the
+    frame still incomplete at the end of a read, so that a bad header is
+    refused before its data is awaited, and takes over when hiredis cannot
+    parse as Redis does (inline commands, huge counts, errors).  Both keep
+    their place inside a partial frame, so every byte is parsed a bounded
+    number of times however the stream is split: cost stays linear in the
+    bytes received, as in Redis.
     """
 
     __slots__ = (
         "max_bulk",
         "_reader",
         "_chunks",
+        "_unchecked",
         "_chunk_bytes",
         "_returned",
         "_returned_bytes",
         "_tail",
         "_check_after",
         "_tracking",
-        "_slow_buf",
+        "_exact",
+        "_slow",
         "authenticated",
         "trusted",
     )
 
-    # Beyond this many bytes since the last frame boundary we stop keeping a
-    # copy for the exact parser and fall back to a plain size guard.
+    # Beyond this many bytes since the last frame boundary we stop checking
+    # with the exact parser (whose copy of the arguments would double the
+    # memory) and fall back to a plain size guard.
     TRACK_LIMIT = 1 << 20
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024):
         self.max_bulk = max_bulk
         self.authenticated = True
         self._reader = hiredis.Reader()
+        # The stretch since the last frame boundary: its size, and the bytes
+        # of it the exact parser has not checked yet.
         self._chunks: list = []
+        self._unchecked = 0
         self._chunk_bytes = 0
-        self._returned = 0
-        self._returned_bytes = 0
+        self._returned = 0  # commands hiredis returned from the stretch
+        self._returned_bytes = 0  # and the bytes they used
         self._tracking = True
         self._tail = b""  # the last bytes fed, for a header split across reads
         self._check_after = 0  # no new header can be complete before this
-        self._slow_buf = None
+        self._exact = None  # the exact parser checking the stretch, if any yet
+        self._slow = None  # the exact parser, when it has taken over from hiredis
         self.trusted = False  # see trust()
 
     def trust(self) -> None:
@@ -284,9 +299,10 @@ class RequestParser:
         them: none of the exactness checks, whose cost grows with every byte
         of a deep pipeline split across reads.
         """
-        if self._slow_buf is None:
+        if self._slow is None:
             self.trusted = True
             self._chunks = []
+            self._exact = None
 
     def feed(self, data: bytes) -> list:
         if self.trusted:
@@ -298,16 +314,17 @@ class RequestParser:
                 out.append(cmd)
                 cmd = reader.gets()
             return out
-        if self._slow_buf is not None:
+        if self._slow is not None:
             return self._feed_slow(data)
-        chunks = self._chunks
-        if not chunks and (data[:1] != b"*" or not self.authenticated):
+        if not self._chunk_bytes and (data[:1] != b"*" or not self.authenticated):
             # At a frame boundary and not a multibulk: inline command(s).
             # Before AUTH every frame is checked against Redis's small limits.
-            self._slow_buf = bytearray()
+            self._slow = _ExactParser()
             return self._feed_slow(data)
         tail = self._tail
+        chunks = self._chunks
         chunks.append(data)
+        self._unchecked += len(data)
         self._chunk_bytes += len(data)
         if self._tracking and (
             _HUGE_COUNT.search(data) is not None
@@ -339,16 +356,10 @@ class RequestParser:
         except hiredis.ProtocolError:
             return self._recover(out)
         if done == self._chunk_bytes and not reader.has_data():
-            # A frame boundary: nothing pending, forget the copy.  (hiredis's
+            # A frame boundary: nothing pending, forget the stretch.  (hiredis's
             # has_data() cannot tell: it is also false inside an array whose
             # elements so far are all parsed.)
-            chunks.clear()
-            self._chunk_bytes = 0
-            self._returned = 0
-            self._returned_bytes = 0
-            self._tracking = True
-            self._tail = b""
-            self._check_after = 0
+            self._new_stretch()
             return out
         self._returned += len(out)
         self._returned_bytes = done
@@ -357,92 +368,98 @@ class RequestParser:
         rebased = out and 0 < pending <= len(data) and data[len(data) - pending] == 42
         if rebased:
             # Commands ended in this read and what follows starts a frame
-            # ("*"): keep only that, so the copy never grows past one command.
-            self._chunks = chunks = [data[len(data) - pending :]]
-            self._chunk_bytes = pending
-            self._returned = self._returned_bytes = done = 0
+            # ("*"): the stretch starts there, so checks never see a
+            # command hiredis has already returned.
+            self._chunks = [data[len(data) - pending :]]
+            self._unchecked = self._chunk_bytes = pending
+            self._returned = self._returned_bytes = 0
             self._tracking = True
             self._check_after = 0
+            self._exact = None
         if self._tracking:
             if self._chunk_bytes > self.TRACK_LIMIT:
                 self._tracking = False
-            elif self._chunk_bytes >= self._check_after and (
-                    len(data) < PROTO_MBULK_BIG_ARG
-                    or self._chunk_bytes == len(data) or not reader.has_data()):
+                self._chunks = []
+                self._unchecked = 0
+                self._exact = None
+            elif self._unchecked >= self._check_after:
                 # Check the pending frame's headers now, so a huge length is
                 # refused before its data is awaited.
                 return self._check_pending(out, rebased)
         elif self._chunk_bytes - done > self.max_bulk + PROTO_MBULK_BIG_ARG:
             # Untracked: only a size guard on the command still incomplete.
             raise ProtocolError("ERR Protocol error: invalid bulk length", out)
-        if not self._tracking:
-            chunks.clear()
-            chunks.append(b"")  # keep "not at a boundary" without the data
         return out
 
-    def _reparse(self):
-        """The exact parser over every byte since the last frame boundary.
-
-        Returns (commands, error text or None, parser).  The exact parser is
-        the authority: hiredis also takes simple strings or integers as array
-        elements, which Redis refuses.
-        """
-        parser = _ExactParser(b"".join(self._chunks), self.max_bulk, self.authenticated)
-        try:
-            return parser.parse_all(), None, parser
-        except ProtocolError as exc:
-            return exc.args[1], exc.args[0], parser
-
-    def _check_pending(self, out, rebased):
-        """The exact parser over the copy; ``rebased``: ``out`` is not in it."""
-        cmds, error, parser = self._reparse()
-        if rebased:
-            head, before = out, 0
-        else:
-            head, before = [], self._returned - len(out)
-        if error is not None:
-            raise ProtocolError(error, head + cmds[before:])
-        rest = parser.buf[parser.pos :]
-        if len(cmds) > self._returned:
-            # hiredis read an inline command as RESP (a "$..." line after a
-            # multibulk): the exact parser takes over from here.
-            self._reset_reader()
-            self._slow_buf = bytearray(rest)
-            return head + cmds[before:]
-        # Every command before parser.pos is verified: keep only the one
-        # still incomplete, so the next check does not parse them again.
-        self._chunks = [rest]
-        self._chunk_bytes = len(rest)
-        self._returned = 0
-        self._returned_bytes = 0
-        self._check_after = parser.need - parser.pos
-        return out
-
-    def _recover(self, out):
-        """hiredis refused the stream: re-parse from the last boundary exactly."""
-        tracking = self._tracking
-        before = self._returned
-        if not tracking:
-            self._reset_reader()
-            raise ProtocolError("ERR Protocol error: invalid multibulk length", out)
-        cmds, error, parser = self._reparse()
-        self._reset_reader()
-        if error is not None:
-            raise ProtocolError(error, cmds[before:])
-        rest = parser.buf[parser.pos :]
-        if rest:
-            self._slow_buf = bytearray(rest)
-        return cmds[before:]
-
-    def _reset_reader(self):
-        self._reader = hiredis.Reader()
+    def _new_stretch(self) -> None:
+        """At a frame boundary: nothing held, nothing to check."""
         self._chunks = []
+        self._unchecked = 0
         self._chunk_bytes = 0
         self._returned = 0
         self._returned_bytes = 0
         self._tracking = True
         self._tail = b""
         self._check_after = 0
+        self._exact = None
+
+    def _check_stretch(self, before: int):
+        """Give the exact parser the bytes it has not seen yet.
+
+        Returns (its commands that hiredis had not returned before this
+        read, error text or None, parser).  The exact parser is the
+        authority: hiredis also takes simple strings or integers as array
+        elements, which Redis refuses.  ``before``: commands of the stretch
+        hiredis returned in earlier reads.
+        """
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        exact = self._exact
+        if exact is None:
+            exact = self._exact = _ExactParser(data)
+        else:
+            exact.feed(data)
+        self._chunks = []
+        self._unchecked = 0
+        seen = exact.completed
+        try:
+            cmds, error = exact.parse(self.max_bulk, True), None
+        except ProtocolError as exc:
+            cmds, error = exc.args[1], exc.args[0]
+        skip = before - seen
+        return (cmds[skip:] if skip > 0 else cmds), error, exact
+
+    def _check_pending(self, out, rebased):
+        """The exact parser over the stretch; ``rebased``: ``out`` is not in it."""
+        head, before = (out, 0) if rebased else ([], self._returned - len(out))
+        cmds, error, exact = self._check_stretch(before)
+        if error is not None:
+            raise ProtocolError(error, head + cmds)
+        if exact.completed > self._returned:
+            # hiredis read an inline command as RESP (a "$..." line after a
+            # multibulk): the exact parser takes over from here.
+            self._reset_reader()
+            self._slow = exact
+            return head + cmds
+        self._check_after = exact.need - len(exact.buf)
+        return out
+
+    def _recover(self, out):
+        """hiredis refused the stream: the exact parser takes over the stretch."""
+        if not self._tracking:
+            self._reset_reader()
+            raise ProtocolError("ERR Protocol error: invalid multibulk length", out)
+        cmds, error, exact = self._check_stretch(self._returned)
+        self._reset_reader()
+        if error is not None:
+            raise ProtocolError(error, cmds)
+        if not exact.idle:
+            self._slow = exact
+        return cmds
+
+    def _reset_reader(self):
+        self._reader = hiredis.Reader()
+        self._new_stretch()
 
     @property
     def buffered(self) -> bool:
@@ -452,122 +469,175 @@ class RequestParser:
         Redis checks each command against the limits in force when it is
         read: ``AUTH pw`` and a large command in one read must both pass.
         """
-        return bool(self._slow_buf)
+        return self._slow is not None and bool(self._slow.buf)
 
     def _feed_slow(self, data: bytes) -> list:
-        buf = self._slow_buf
-        buf += data
-        parser = _ExactParser(bytes(buf), self.max_bulk, self.authenticated)
+        slow = self._slow
+        slow.feed(data)
         # raises ProtocolError with the parsed commands
-        out = parser.parse_all(None if self.authenticated else 1)
-        del buf[: parser.pos]
-        if not buf:
+        out = slow.parse(self.max_bulk, self.authenticated,
+                         None if self.authenticated else 1)
+        if slow.idle:
             # Back at a boundary with nothing pending: hiredis again.
-            self._slow_buf = None
+            self._slow = None
         return out
 
 
 class _ExactParser:
-    """Redis's request grammar, for the cases hiredis does not cover."""
+    """Redis's request grammar (``processInlineBuffer``/``processMultibulkBuffer``).
 
-    __slots__ = ("buf", "pos", "max_bulk", "authenticated", "out", "need")
+    Resumable, as Redis is: inside a multibulk it keeps the arguments read
+    so far and how many remain, and drops the bytes it has consumed, so a
+    frame received in many pieces is parsed once, not again with each piece.
+    """
 
-    def __init__(self, buf: bytes, max_bulk: int, authenticated: bool):
-        self.buf = buf
-        self.pos = 0
-        self.max_bulk = max_bulk
-        self.authenticated = authenticated
-        self.out = []
-        # When the last command is incomplete: the buffer length before which
-        # nothing more can be learnt about it (the end of a bulk being read).
+    __slots__ = ("buf", "args", "remaining", "need", "scanned", "nul_in_line", "completed")
+
+    def __init__(self, data=b""):
+        # The bytes not consumed yet: the first piece as given (often parsed
+        # whole at once), a bytearray once more is appended to it.
+        self.buf = data
+        self.args = None  # the multibulk being read: its arguments so far
+        self.remaining = 0  # and how many are still to come
+        # Nothing more can be learnt before the buffer holds this many bytes
+        # (the end of a bulk being read, or one more byte of a line).
         self.need = 0
+        self.scanned = 0  # an incomplete line holds no terminator before this
+        self.nul_in_line = False  # an inline line with a NUL never completes
+        self.completed = 0  # commands returned since this parser began
 
-    def parse_all(self, limit=None) -> list:
-        """Every complete command, or at most ``limit`` of them."""
+    def feed(self, data) -> None:
+        if self.buf.__class__ is bytes:
+            self.buf = bytearray(self.buf)
+        self.buf += data
+
+    @property
+    def idle(self) -> bool:
+        """At a frame boundary with nothing held."""
+        return not self.buf and self.args is None
+
+    def parse(self, max_bulk: int, authenticated: bool, limit=None) -> list:
+        """The commands completed so far, or at most ``limit`` of them."""
+        buf = self.buf
+        if len(buf) < self.need:
+            return []
+        self.need = 0
+        out = []
+        pos = 0
         try:
-            while self.pos < len(self.buf):
-                cmd = self._one()
-                if cmd is None:
-                    break
-                if cmd:
-                    self.out.append(cmd)
-                    if limit is not None and len(self.out) >= limit:
+            while True:
+                if self.args is None:
+                    if pos >= len(buf) or limit is not None and len(out) >= limit:
                         break
+                    if buf[pos] != 42:  # not '*': an inline command
+                        cmd, pos = self._inline(pos)
+                        if cmd is None:
+                            break
+                        if cmd:
+                            out.append(cmd)
+                        continue
+                    line, nxt = self._line(pos + 1, "mbulk count string")
+                    if line is None:
+                        break
+                    count = _parse_ll(line)
+                    if count is None or count > INT_MAX:
+                        raise ProtocolError("ERR Protocol error: invalid multibulk length")
+                    if count > UNAUTH_MAX_MULTIBULK and not authenticated:
+                        raise ProtocolError(
+                            "ERR Protocol error: unauthenticated multibulk length")
+                    pos = nxt
+                    if count <= 0:
+                        continue  # Redis skips empty and negative counts
+                    self.args = []
+                    self.remaining = count
+                pos = self._bulks(pos, max_bulk, authenticated)
+                if self.remaining:
+                    break
+                out.append(self.args)
+                self.args = None
         except ProtocolError as exc:
-            raise ProtocolError(exc.args[0], self.out) from None
-        return self.out
+            raise ProtocolError(exc.args[0], out) from None
+        finally:
+            self.completed += len(out)
+            if pos:
+                if buf.__class__ is bytes:
+                    self.buf = buf[pos:]
+                else:
+                    del buf[:pos]
+                # Positions kept for the next call move with the buffer.
+                self.scanned = self.scanned - pos if self.scanned > pos else 0
+                self.need = self.need - pos if self.need > pos else 0
+        return out
 
     def _line(self, start: int, what: str):
-        end = self.buf.find(b"\r\n", start)
-        if end < 0:
-            if len(self.buf) - start > PROTO_INLINE_MAX_SIZE:
-                raise ProtocolError("ERR Protocol error: too big %s" % what)
-            self.need = len(self.buf) + 1
-            return None, start
-        return self.buf[start:end], end + 2
-
-    def _one(self):
-        """One command: list of args, [] for an empty one, None if incomplete."""
+        """The line from ``start`` to CRLF and the position after it, or (None, start)."""
         buf = self.buf
-        if buf[self.pos : self.pos + 1] != b"*":
-            return self._inline()
-        line, nxt = self._line(self.pos + 1, "mbulk count string")
-        if line is None:
-            return None
-        count = _parse_ll(line)
-        if count is None or count > INT_MAX:
-            raise ProtocolError("ERR Protocol error: invalid multibulk length")
-        if count > UNAUTH_MAX_MULTIBULK and not self.authenticated:
-            raise ProtocolError("ERR Protocol error: unauthenticated multibulk length")
-        if count <= 0:
-            self.pos = nxt
-            return []
-        args = []
-        pos = nxt
-        max_bulk = self.max_bulk
-        authenticated = self.authenticated
-        for _ in range(count):
-            if pos >= len(buf):
+        scanned = self.scanned
+        end = buf.find(b"\r\n", start if start > scanned else scanned)
+        if end < 0:
+            if len(buf) - start > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("ERR Protocol error: too big %s" % what)
+            # The last byte may be the CR of a CRLF still to come.
+            self.scanned = start if start > len(buf) - 1 else len(buf) - 1
+            self.need = len(buf) + 1
+            return None, start
+        self.scanned = 0
+        return buf[start:end], end + 2
+
+    def _bulks(self, pos: int, max_bulk: int, authenticated: bool) -> int:
+        """Read the current multibulk's arguments as far as the buffer goes."""
+        buf = self.buf
+        n = len(buf)
+        args = self.args
+        remaining = self.remaining
+        while remaining:
+            if pos >= n:
                 self.need = pos + 1
-                return None
-            if buf[pos : pos + 1] != b"$":
-                raise ProtocolError(
-                    "ERR Protocol error: expected '$', got '%s'"
-                    % buf[pos : pos + 1].decode("latin-1")
-                )
+                break
+            if buf[pos] != 36:  # '$'
+                raise ProtocolError("ERR Protocol error: expected '$', got '%s'"
+                                    % echo(buf[pos : pos + 1]))
             line, nxt = self._line(pos + 1, "bulk count string")
             if line is None:
-                return None
+                break
             size = _parse_ll(line)
             if size is None or size < 0 or size > max_bulk:
                 raise ProtocolError("ERR Protocol error: invalid bulk length")
             if size > UNAUTH_MAX_BULK and not authenticated:
                 raise ProtocolError("ERR Protocol error: unauthenticated bulk length")
-            if nxt + size + 2 > len(buf):
-                self.need = nxt + size + 2
-                return None
-            args.append(buf[nxt : nxt + size])
-            pos = nxt + size + 2
-        self.pos = pos
-        return args
+            end = nxt + size
+            if end + 2 > n:
+                self.need = end + 2
+                break
+            args.append(bytes(buf[nxt:end]))
+            pos = end + 2
+            remaining -= 1
+        self.remaining = remaining
+        return pos
 
-    def _inline(self):
+    def _inline(self, pos: int):
+        """One inline command and the position after it, or (None, pos)."""
         buf = self.buf
-        end = buf.find(b"\n", self.pos)
-        if end >= 0 and buf.find(b"\0", self.pos, end) >= 0:
-            end = -1  # Redis looks for the newline with strchr: a NUL hides it
+        start = max(pos, self.scanned)
+        end = -1 if self.nul_in_line else buf.find(b"\n", start)
+        if not self.nul_in_line and buf.find(b"\0", start, end if end >= 0 else len(buf)) >= 0:
+            # Redis looks for the newline with strchr: a NUL hides it for good.
+            self.nul_in_line = True
+            end = -1
         if end < 0:
-            if len(buf) - self.pos > PROTO_INLINE_MAX_SIZE:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("ERR Protocol error: too big inline request")
-            return None
-        line = buf[self.pos : end]
+            self.scanned = len(buf)
+            self.need = len(buf) + 1
+            return None, pos
+        self.scanned = 0
+        line = bytes(buf[pos:end])
         if line.endswith(b"\r"):
             line = line[:-1]
-        self.pos = end + 1
         args = split_inline(line)
         if args is None:
             raise ProtocolError("ERR Protocol error: unbalanced quotes in request")
-        return args
+        return args, end + 1
 
 
 def _parse_ll(line: bytes):

@@ -396,8 +396,8 @@ def apply_config_set(config, args) -> list:
         opt = option(name)
         if opt is None:
             raise CommandError(
-                "ERR Unknown option or number of arguments for CONFIG SET - '%s'" % name
-            )
+                "ERR Unknown option or number of arguments for CONFIG SET - '%s'"
+                % errors.echo(args[i]))
         problem = None
         if opt.name in seen:
             problem = "duplicate parameter"

@@ -61,3 +61,4 @@ def test_option_errors_echo_raw_bytes(diff, raw):
     _same(diff, b"CLIENT", b"LIST", b"TYPE", raw)
     _same(diff, b"SET", b"k", b"v")
     _same(diff, b"EXPIRE", b"k", b"10", raw)
+    _same(diff, b"CONFIG", b"SET", raw, b"1")
