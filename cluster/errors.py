@@ -137,3 +137,8 @@ EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
 DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
 WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+
+
+def exec_abort(reason: str) -> str:
+    """EXEC itself failed a generic check (its arity): the transaction ends with this."""
+    return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]

@@ -69,11 +69,7 @@ def abort_exec(client, reason: str) -> str:
     client.multi = None
     client.multi_failed = False
     unwatch_all(client)
-    return exec_abort_text(reason)
-
-
-def exec_abort_text(reason: str) -> str:
-    return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]
+    return errors.exec_abort(reason)
 
 
 def _run_local(client, spec, args) -> bytes:

@@ -101,7 +101,7 @@ def abort_exec(conn, reason: str) -> str:
     """EXEC refused by a generic check: the transaction and the watches end."""
     _leave_multi(conn)
     end_watch(conn, conn.session)
-    return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]
+    return errors.exec_abort(reason)
 
 
 def _one_slot(conn, queued) -> bool:
