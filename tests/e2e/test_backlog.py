@@ -1,6 +1,11 @@
 """A burst of clients connecting at once: the listen backlog (``tcp_backlog``,
 Redis's tcp-backlog) holds them until they are accepted, so none waits for the
-kernel's one-second SYN retry.  Linux caps the backlog at net.core.somaxconn."""
+kernel's one-second SYN retry.  Linux caps the backlog at net.core.somaxconn
+(4096 on the machine these tests were written on).
+
+Measured per connection: the time to open it (what a dropped SYN delays by a
+second) and the kernel's retransmission count (a dropped SYN or handshake
+ACK shows there), and that it gets its PONG."""
 
 from __future__ import annotations
 
@@ -33,17 +38,19 @@ def _raise_open_files_limit(needed: int) -> None:
 
 
 async def _ping(port: int, writers: list):
-    """Connect, PING, PONG: (seconds taken, kernel retransmissions); None if
-    refused or unanswered after 5 s (its connection lost in an overflow)."""
+    """Connect, PING, PONG: (seconds the connection took to open, kernel
+    retransmissions); None if refused or unanswered after 5 s (its connection
+    lost in an overflow).  The time to PONG is not asserted on: on a loaded
+    machine the server's own turn may take a second, SYN retry or not."""
     started = time.monotonic()
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+        took = time.monotonic() - started
         writers.append(writer)
         writer.write(b"PING\r\n")
         line = await asyncio.wait_for(reader.readline(), 5)
     except (ConnectionError, asyncio.TimeoutError):
         return None
-    took = time.monotonic() - started
     assert line == b"+PONG\r\n", line
     info = writer.get_extra_info("socket").getsockopt(
         socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
@@ -84,7 +91,7 @@ def test_backlog_reaches_the_listening_sockets():
     with DamselflyProcess(shards=1, tcp_backlog=8) as server:
         for port in (server.port, server.shard_ports[0]):
             results = asyncio.run(_burst(port, BATCH, BATCH))
-            assert any(r is None or r[0] >= 1.0 or r[1] > 0 for r in results)
+            assert any(r is None or r[1] > 0 for r in results)
 
 
 def test_tcp_backlog_is_read_only_at_runtime(server):
