@@ -16,11 +16,11 @@ commands whose keys no spec can describe; clients then ask COMMAND GETKEYS.
 
 from __future__ import annotations
 
-import fnmatch
 
 from cluster.commands import COMMANDS, lookup, resolve
 from cluster.commands.keyspecs import VARIABLE_KEY_FLAGS
 from cluster.errors import CommandError, SYNTAX, unknown_subcommand, wrong_arity
+from cluster.glob import compile_glob
 from cluster.resp import SetReply
 
 # Redis prints command flags, ACL categories and key-spec flags in the order
@@ -162,9 +162,9 @@ def command_list(args) -> list:
     if kind == b"aclcat":
         wanted = "@" + value.lower()
         return [s.name.encode() for s in names if wanted in s.acl]
-    if kind == b"pattern":
-        pattern = value.lower()
-        return [s.name.encode() for s in names if fnmatch.fnmatchcase(s.name, pattern)]
+    if kind == b"pattern":  # Redis's glob, without case (cluster/glob.py)
+        match = compile_glob(args[4], nocase=True)
+        return [s.name.encode() for s in names if match(s.name.encode())]
     raise CommandError(SYNTAX)
 
 

@@ -10,7 +10,6 @@ key and what it expects (:class:`ConfigError`).
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import logging
 import os
 import re
@@ -343,11 +342,13 @@ class Config:
 
     def get_matching(self, pattern: str) -> dict:
         """CONFIG GET: Redis names (and our own) matching a glob pattern."""
+        from cluster.glob import compile_glob
+
         out = {}
-        pat = pattern.lower()
+        match = compile_glob(pattern.encode("utf-8", "surrogateescape"), nocase=True)
         for o in OPTIONS:
             for alias in {o.redis_name, o.name}:
-                if fnmatch.fnmatchcase(alias, pat):
+                if match(alias.encode()):
                     out[o.redis_name] = format_value(o.kind, self.values[o.name])
         return out
 

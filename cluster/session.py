@@ -353,7 +353,7 @@ class Session:
         config = self.server.config
         out = {}
         for pattern in args[2:]:
-            text = pattern.decode("utf-8", "replace")
+            text = pattern.decode("utf-8", "surrogateescape")  # the glob sees the raw bytes
             if not any(c in text for c in "*?["):
                 # An exact name comes back as the client spelled it (Redis 7).
                 opt = option(text)

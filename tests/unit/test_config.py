@@ -209,3 +209,28 @@ def test_defaults_and_the_shipped_yaml_warn_of_nothing():
 def test_help_says_which_options_are_not_implemented():
     text = " ".join(build_arg_parser().format_help().split())  # undo line wrapping
     assert text.count("Accepted but not implemented yet.") == len(NOT_IMPLEMENTED)
+
+
+def test_config_get_patterns_are_redis_globs_in_bounded_time():
+    """CONFIG GET matches with Redis's glob (nocase, ``[^..]``), never by a
+    backtracking regex: a pathological pattern answers at once."""
+    import time
+
+    config = Config()
+    assert set(config.get_matching("MAXMEMORY*")) == {"maxmemory", "maxmemory-policy"}
+    assert "maxmemory" not in config.get_matching("maxmemory[^y]*")
+    assert "maxmemory-policy" in config.get_matching("maxmemor[a-z]-*")
+    t0 = time.perf_counter()
+    assert config.get_matching("a*" * 30 + "b") == {}
+    assert config.get_matching("*?" * 30 + "x") == {}
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_command_list_pattern_is_a_redis_glob():
+    from cluster.command_docs import command_reply
+
+    names = command_reply([b"COMMAND", b"LIST", b"FILTERBY", b"PATTERN", b"GET[^a-z]*"])
+    assert names == []
+    names = set(command_reply([b"COMMAND", b"LIST", b"FILTERBY", b"PATTERN", b"GET*"]))
+    assert {b"get", b"getex", b"getdel", b"getrange", b"getset"} <= names
+    assert command_reply([b"COMMAND", b"LIST", b"FILTERBY", b"PATTERN", b"a*" * 30 + b"b"]) == []
