@@ -32,7 +32,7 @@ import asyncio
 import logging
 from types import SimpleNamespace
 
-from cluster.commands import ALL, KEYED, SPLIT
+from cluster.commands import ALL, KEYED, LOOKUP, SPLIT
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot
@@ -185,6 +185,28 @@ class _Capture:
         self.worker.links[shard].send(self.ctx, encode_command(args), [self, None])
 
 
+# Pipelined commands one coordinated command takes along (see Coordinator._absorb).
+MAX_ABSORBED = 64
+
+
+def _plannable(client, args):
+    """The spec of a pipelined command a plan can run as it is, else None."""
+    if type(args) is str or client.multi is not None or client.reply_mode \
+            or not client.authenticated:
+        return None
+    spec = LOOKUP.get(args[0])
+    if spec is None:
+        spec = LOOKUP.get(args[0].lower())
+    if spec is None or spec.subcommands or spec.group == "internal" \
+            or "blocking" in spec.flags or not spec.arity_ok(len(args)):
+        return None
+    if spec.route is SPLIT:
+        if (len(args) - spec.first_key) % (spec.key_step or 1):
+            return None  # MSET missing a value: dispatch answers it
+        return spec
+    return spec if spec.route is KEYED else None
+
+
 class Coordinator:
     def __init__(self, worker):
         self.worker = worker
@@ -210,6 +232,9 @@ class Coordinator:
     # -- execution -----------------------------------------------------------------
 
     async def _run(self, client, plan, slot, is_exec, watching):
+        slots = [slot]
+        if not is_exec:
+            self._absorb(client, plan, slots)
         try:
             data = await self.execute(client, plan, is_exec, watching)
         except Exception:
@@ -217,11 +242,39 @@ class Coordinator:
             data = encode_error("ERR internal error while coordinating a command")
         finally:
             client.coordinating -= 1
-        slot[1] = data
-        client.deliver(slot)
+        if is_exec or type(data) is bytes:  # EXEC's array, or one error for all
+            data = [data] * len(slots)
+        for slot, reply in zip(slots, data):
+            slot[1] = reply
+            client.deliver(slot)
         client.release_hold(plan)
         if client.transport is None and not client.coordinating:
             client.end_sessions()  # it disconnected meanwhile
+
+    def _absorb(self, client, plan, slots) -> None:
+        """Fold the client's next pipelined keyed commands into ``plan``.
+
+        They wait behind this command anyway (:meth:`ProxyClient.hold`);
+        joining it, they share its lock round instead of taking one each, so
+        a pipeline of cross-shard MSETs costs two round trips, not two per
+        MSET.  Only commands that need nothing but the plan qualify; the first
+        other one stops the fold, and everything after it keeps its order.
+        """
+        backlog = client.backlog
+        if not backlog or client.hold_owner is not plan:
+            return
+        worker = self.worker
+        taken = 0
+        for args in backlog:
+            spec = _plannable(client, args)
+            if spec is None or taken == MAX_ABSORBED:
+                break
+            plan.add(spec, args, client.db_index)
+            slots.append(client.new_slot())
+            worker.stat_commands += 1
+            client.last_command = spec.name
+            taken += 1
+        del backlog[:taken]
 
     def _send(self, shard, ctx, args) -> None:
         """Send and forget (the reply is dropped)."""
@@ -352,7 +405,7 @@ class Coordinator:
                 except CommandError as exc:
                     out.append(encode_error(exc.args[0]))
         if not is_exec:
-            return out[0]
+            return out  # one reply per command, for its own slot
         return b"*%d\r\n%b" % (len(out), b"".join(out))
 
     async def _move(self, client, ctx, spec, args, db) -> bytes:

@@ -90,3 +90,30 @@ def test_concurrent_pipelined_clients_each_get_their_own_replies(server, redis_r
             assert ours == ref.pipeline(cmds), "client %d" % index
     finally:
         ref.close()
+
+
+def test_pipelined_cross_shard_commands_fold_into_one_plan_in_order(server, redis_ref, diff):
+    """A cross-shard command takes the pipelined keyed commands behind it
+    into its plan (one lock round for all); replies and effects keep Redis's
+    order, and anything the plan cannot run stops the fold."""
+    from tests.helpers import names_on_shard
+
+    a, b = names_on_shard(0, 2, "fold")
+    c, d = names_on_shard(1, 2, "fold")
+    cmds = []
+    for i in range(40):
+        cmds += [("MSET", a, str(i), c, str(i)), ("INCR", a), ("MGET", a, c, b),
+                 ("SET", d, "x%d" % i), ("EXISTS", a, b, c, d), ("GET", d)]
+        if i % 7 == 0:
+            cmds += [("MSET", a, "1", c), ("PING",), ("RENAME", d, b), ("MGET", b, d),
+                     ("NOSUCH", a), ("DEL", b, c), ("GET",), ("INCR", c)]
+        if i % 11 == 0:
+            cmds += [("MULTI",), ("MSET", b, "m", d, "n"), ("EXEC",), ("MGET", b, d)]
+    ours = RawClient(server.port)
+    ref = RawClient(redis_ref.port, redis_ref.host)
+    try:
+        assert ours.pipeline(cmds) == ref.pipeline(cmds)
+        assert ours.call("MGET", a, b, c, d) == ref.call("MGET", a, b, c, d)
+    finally:
+        ours.close()
+        ref.close()
