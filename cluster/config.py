@@ -252,6 +252,9 @@ OPTIONS = [
            implemented=False),
     Option("proto_max_bulk_len", "size", 512 * 1024 * 1024,
            "Largest bulk string a client may send.", mutable=True, minimum=1),
+    Option("set_max_intset_entries", "int", 512,
+           "Sets of integers up to this many members are kept as an intset.",
+           mutable=True, minimum=0),
     Option("cluster_mode", "enum", "emulated",
            "off: no CLUSTER commands; emulated: the proxy is a one-node cluster; "
            "sharded: each shard is announced as a master with its slots.",

@@ -28,6 +28,12 @@ class ProtocolError(Exception):
 
 # Generic argument errors (src/server.c createSharedObjects).
 SYNTAX = "ERR syntax error"
+MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+LONG_OUT_OF_RANGE = ("ERR value is out of range, value must between -9223372036854775807 and "
+                     "9223372036854775807")
+NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
 NOT_INTEGER = "ERR value is not an integer or out of range"
 NOT_FLOAT = "ERR value is not a valid float"
 MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"  # score ranges (zslParseRange)

@@ -217,6 +217,15 @@ EFFECTS = {
     "setbit": AS_SENT,
     "bitop": AS_SENT,
     "bitfield": AS_SENT + " (only GETs, or writes that left every bit as it was: nothing)",
+    # sets
+    "sadd": AS_SENT,
+    "srem": AS_SENT,
+    "spop": "SREM k member; with a count SREM k m1 .. (1024 members an entry), "
+            "DEL k when it takes every member",
+    "smove": AS_SENT,
+    "sinterstore": AS_SENT,
+    "sunionstore": AS_SENT,
+    "sdiffstore": AS_SENT,
     # keyspace
     "del": AS_SENT,
     "unlink": AS_SENT,

@@ -37,3 +37,28 @@ def _bitfield_key_flags(args) -> tuple:
 
 
 VARIABLE_KEY_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
+
+
+# -- numkeys: ``CMD numkeys key [key ...] [options]`` ----------------------
+
+
+def _numkeys(args, at: int):
+    """The count at ``args[at]`` if it is a usable key count, else None (the
+    command's own handler then reports the error)."""
+    try:
+        n = int(args[at])
+    except (ValueError, IndexError):
+        return None
+    if n < 1 or at + 1 + n > len(args):
+        return None
+    return n
+
+
+def numkeys_at_1_positions(args) -> list:
+    """SINTERCARD, ZINTERCARD, LMPOP ...: ``numkeys`` at 1, keys after it."""
+    n = _numkeys(args, 1)
+    return [] if n is None else list(range(2, 2 + n))
+
+
+def numkeys_at_1(args) -> list:
+    return [args[i] for i in numkeys_at_1_positions(args)]

@@ -1,0 +1,476 @@
+"""Set commands (Redis's t_set.c) and the set value type.
+
+A set is a :class:`RedisSet` (a Python ``set`` of bytes) that remembers the
+OBJECT ENCODING Redis 7.0 would give it: ``intset`` while every member reads
+as a 64-bit integer (string2ll's strict form) and there are at most
+``set_max_intset_entries`` of them, ``hashtable`` from the first member that
+breaks either rule on; the conversion is one way, as in Redis.  Redis 7.2
+added a ``listpack`` encoding for small sets of strings; 7.0, the reference
+here, has none, so neither do we.
+
+Reply order: an intset is kept sorted by Redis, so the members of an
+intset-encoded set are listed in ascending numeric order, as redis-server
+lists them; a hashtable's order is unspecified in Redis and is Python's here.
+
+RDB: an intset is written as RDB_TYPE_SET_INTSET (Redis's intset blob:
+element width, count, sorted little-endian integers), a hashtable as
+RDB_TYPE_SET (count, then each member); both are read back with the
+encoding Redis's loader would choose.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import struct
+
+from cluster import errors
+from cluster.args import parse_int
+from cluster.cursor import parse_cursor, parse_scan_options
+from cluster.errors import CommandError
+from cluster.glob import matcher
+from cluster.resp import SetReply
+from shardnode.journal import journal_as
+from shardnode.rdb.constants import TYPE_SET, TYPE_SET_INTSET
+from shardnode.rdb.encoding import RdbReader, RdbWriter
+from shardnode.registry import handler
+from shardnode.values import allocation_size, register
+
+INTSET = "intset"
+HASHTABLE = "hashtable"
+DEFAULT_MAX_INTSET_ENTRIES = 512  # Redis's set-max-intset-entries default
+_SREM_BATCH = 1024  # SPOP with a count is journalled as SREMs of this many members
+_ROBJ = 16
+_I64 = 2**63
+
+
+class RedisSet(set):
+    """A set value; ``encoding`` is its OBJECT ENCODING (see module doc)."""
+
+    __slots__ = ("encoding",)
+
+    def __init__(self, members=(), encoding: str = INTSET):
+        super().__init__(members)
+        self.encoding = encoding
+
+
+def is_int(member: bytes) -> bool:
+    """Redis's string2ll: ``member`` is a canonical 64-bit decimal integer."""
+    if not member or len(member) > 20:
+        return False
+    body = member[1:] if member[:1] == b"-" else member
+    if not body.isdigit() or (body[:1] == b"0" and member != b"0"):
+        return False
+    return -_I64 <= int(member) < _I64
+
+
+def settle_encoding(value: RedisSet, limit: int) -> None:
+    """Switch an intset to hashtable once it holds a non-integer or more than
+    ``limit`` members (setTypeAdd's conversion; never back)."""
+    if value.encoding == INTSET and (len(value) > limit or not all(map(is_int, value))):
+        value.encoding = HASHTABLE
+
+
+def new_set(members, limit: int) -> RedisSet:
+    """A set built by adding ``members`` to an empty intset, as Redis builds
+    SADD's, SINTERSTORE's ... results."""
+    value = RedisSet(members)
+    settle_encoding(value, limit)
+    return value
+
+
+def ordered(value: RedisSet) -> list:
+    """Members in the order Redis lists them (sorted numerically for an intset)."""
+    if value.encoding == INTSET:
+        return sorted(value, key=int)
+    return list(value)
+
+
+def _limit(conn) -> int:
+    return conn.server.config.set_max_intset_entries
+
+
+# -- value layer -------------------------------------------------------------
+
+
+def _size(value: RedisSet) -> int:
+    """An estimate of Redis's bytes: an intset's blob (8-byte members assumed);
+    a hashtable's table and entries, with each member as a short sds."""
+    n = len(value)
+    if value.encoding == INTSET:
+        return _ROBJ + allocation_size(8 + 8 * n)
+    buckets = 1 << max(2, (n - 1).bit_length())
+    return _ROBJ + 96 + 8 * buckets + n * (24 + 32)
+
+
+def _copy(value: RedisSet) -> RedisSet:
+    return RedisSet(value, value.encoding)
+
+
+def _rdb_type(value: RedisSet) -> int:
+    return TYPE_SET_INTSET if value.encoding == INTSET else TYPE_SET
+
+
+def _write_hashtable(writer: RdbWriter, value: RedisSet) -> None:
+    writer.write_length(len(value))
+    for member in value:
+        writer.write_string(member)
+
+
+def _read_hashtable(reader: RdbReader) -> RedisSet:
+    count = reader.read_length()
+    if count == 0:
+        raise ValueError("empty set")
+    members = [reader.read_string() for _ in range(count)]
+    value = RedisSet(members)
+    if len(value) != count:
+        raise ValueError("duplicate set members")
+    encoding = INTSET if count <= DEFAULT_MAX_INTSET_ENTRIES else HASHTABLE
+    value.encoding = encoding
+    settle_encoding(value, DEFAULT_MAX_INTSET_ENTRIES)
+    return value
+
+
+_WIDTH_FORMAT = {2: "h", 4: "i", 8: "q"}
+
+
+def _write_intset(writer: RdbWriter, value: RedisSet) -> None:
+    numbers = sorted(map(int, value))
+    low, high = numbers[0], numbers[-1]
+    if -2**15 <= low and high < 2**15:
+        width = 2
+    elif -2**31 <= low and high < 2**31:
+        width = 4
+    else:
+        width = 8
+    blob = struct.pack("<II%d%s" % (len(numbers), _WIDTH_FORMAT[width]),
+                       width, len(numbers), *numbers)
+    writer.write_string(blob)
+
+
+def _read_intset(reader: RdbReader) -> RedisSet:
+    blob = reader.read_string()
+    if len(blob) < 8:
+        raise ValueError("intset too short")
+    width, count = struct.unpack_from("<II", blob)
+    fmt = _WIDTH_FORMAT.get(width)
+    if fmt is None or count == 0 or len(blob) != 8 + width * count:
+        raise ValueError("malformed intset")
+    numbers = struct.unpack_from("<%d%s" % (count, fmt), blob, 8)
+    if any(a >= b for a, b in zip(numbers, numbers[1:])):
+        raise ValueError("intset not sorted")
+    value = RedisSet(b"%d" % n for n in numbers)
+    if count > DEFAULT_MAX_INTSET_ENTRIES:
+        value.encoding = HASHTABLE
+    return value
+
+
+register(RedisSet, "set", size=_size, copy=_copy, rdb_type=_rdb_type,
+         codecs={TYPE_SET: (_write_hashtable, _read_hashtable),
+                 TYPE_SET_INTSET: (_write_intset, _read_intset)})
+
+
+# -- single-key commands -------------------------------------------------------
+
+
+def _get(conn, key):
+    return conn.db.get_typed(key, RedisSet)
+
+
+@handler("sadd")
+def sadd(conn, args):
+    db = conn.db
+    key = args[1]
+    value = _get(conn, key)
+    members = args[2:]
+    if value is None:
+        value = new_set(members, _limit(conn))
+        db.set(key, value)
+        return len(value)
+    before = len(value)
+    new = [m for m in members if m not in value]
+    if not new:
+        return 0
+    db.touch_write(key)
+    value.update(new)
+    if value.encoding == INTSET and (len(value) > _limit(conn) or not all(map(is_int, new))):
+        value.encoding = HASHTABLE
+    return len(value) - before
+
+
+def _remove(conn, key, value, members) -> int:
+    """Remove ``members`` from the stored ``value``; delete the key once empty."""
+    present = [m for m in set(members) if m in value]
+    if not present:
+        return 0
+    conn.db.touch_write(key)
+    value.difference_update(present)
+    if not value:
+        conn.db.delete(key)
+    return len(present)
+
+
+@handler("srem")
+def srem(conn, args):
+    value = _get(conn, args[1])
+    if value is None:
+        return 0
+    return _remove(conn, args[1], value, args[2:])
+
+
+@handler("smembers")
+def smembers(conn, args):
+    value = _get(conn, args[1])
+    return SetReply(ordered(value)) if value is not None else SetReply()
+
+
+@handler("sismember")
+def sismember(conn, args):
+    value = _get(conn, args[1])
+    return int(value is not None and args[2] in value)
+
+
+@handler("smismember")
+def smismember(conn, args):
+    value = _get(conn, args[1]) or ()
+    return [int(m in value) for m in args[2:]]
+
+
+@handler("scard")
+def scard(conn, args):
+    value = _get(conn, args[1])
+    return len(value) if value is not None else 0
+
+
+@handler("spop")
+def spop(conn, args):
+    if len(args) > 3:
+        raise CommandError(errors.SYNTAX)
+    key = args[1]
+    if len(args) == 3:
+        count = parse_int(args[2], errors.MUST_BE_POSITIVE)
+        if count < 0:
+            raise CommandError(errors.MUST_BE_POSITIVE)
+        value = _get(conn, key)
+        if value is None or count == 0:
+            return SetReply()
+        if count >= len(value):
+            popped = ordered(value)
+            conn.db.delete(key)
+            journal_as(conn, [b"DEL", key])
+            return SetReply(popped)
+        popped = random.sample(tuple(value), count)
+        conn.db.touch_write(key)
+        value.difference_update(popped)
+        journal_as(conn, *([b"SREM", key, *popped[i:i + _SREM_BATCH]]
+                           for i in range(0, len(popped), _SREM_BATCH)))
+        return SetReply(popped)
+    value = _get(conn, key)
+    if value is None:
+        return None
+    member = random.choice(tuple(value)) if len(value) > 1 else next(iter(value))
+    _remove(conn, key, value, (member,))
+    journal_as(conn, [b"SREM", key, member])
+    return member
+
+
+@handler("srandmember")
+def srandmember(conn, args):
+    if len(args) > 3:
+        raise CommandError(errors.SYNTAX)
+    if len(args) == 2:
+        value = _get(conn, args[1])
+        if value is None:
+            return None
+        return random.choice(tuple(value))
+    count = parse_int(args[2])
+    if count < -(_I64 - 1):
+        raise CommandError(errors.LONG_OUT_OF_RANGE)
+    value = _get(conn, args[1])
+    if value is None or count == 0:
+        return []
+    if count < 0:
+        return random.choices(tuple(value), k=-count)
+    if count >= len(value):
+        return ordered(value)
+    return random.sample(tuple(value), count)
+
+
+@handler("smove")
+def smove(conn, args):
+    db = conn.db
+    src_key, dst_key, member = args[1], args[2], args[3]
+    src = db.get(src_key)
+    dst = db.get(dst_key)
+    if src is None:
+        return 0
+    if type(src) is not RedisSet or (dst is not None and type(dst) is not RedisSet):
+        raise CommandError(errors.WRONGTYPE)
+    if src is dst:
+        return int(member in src)
+    if member not in src:
+        return 0
+    _remove(conn, src_key, src, (member,))
+    if dst is None:
+        db.set(dst_key, new_set((member,), _limit(conn)))
+    elif member not in dst:
+        db.touch_write(dst_key)
+        dst.add(member)
+        if dst.encoding == INTSET and (len(dst) > _limit(conn) or not is_int(member)):
+            dst.encoding = HASHTABLE
+    return 1
+
+
+# -- SSCAN -----------------------------------------------------------------------
+
+_HASH_MASK = (1 << 62) - 1
+
+
+def _scan_position(member: bytes) -> int:
+    """Where a member sits in a hashtable walk: a stable (per process) hash,
+    never 0 so that cursor 0 means "from the start"."""
+    return (hash(member) & _HASH_MASK) | 1
+
+
+@handler("sscan")
+def sscan(conn, args):
+    """An intset is returned whole with cursor 0 (as Redis does for compact
+    encodings); a hashtable is walked in hash order, the cursor being the
+    next hash position, so a member present for the whole walk is returned."""
+    cursor = parse_cursor(args[2])
+    value = _get(conn, args[1])
+    if value is None:
+        return [b"0", []]
+    count, pattern, _ = parse_scan_options(args, 3)
+    match = matcher(pattern) if pattern is not None else None
+    if value.encoding == INTSET:
+        page, cursor = ordered(value), 0
+    else:
+        candidates = [(p, m) for m in value if (p := _scan_position(m)) >= cursor]
+        chosen = heapq.nsmallest(count, candidates)
+        if len(chosen) < len(candidates):
+            last = chosen[-1][0]
+            chosen += [pm for pm in candidates if pm[0] == last and pm not in chosen]
+            cursor = last + 1
+        else:
+            cursor = 0
+        page = [m for _, m in chosen]
+    if match is not None:
+        page = [m for m in page if match(m)]
+    return [b"%d" % cursor, page]
+
+
+# -- several sets ------------------------------------------------------------------
+
+
+def _sets(conn, keys) -> list:
+    """Each key's set (None for a missing key); WRONGTYPE if any is not a set."""
+    return [_get(conn, key) for key in keys]
+
+
+def _intersection(sets: list, limit: int = 0) -> list:
+    """Members of every set, walked in the smallest set's order (Redis sorts
+    the sets by size and walks the first); ``limit`` > 0 stops early."""
+    if not sets or any(s is None for s in sets):
+        return []
+    sets = sorted(sets, key=len)
+    first, others = sets[0], sets[1:]
+    out = []
+    for member in ordered(first):
+        if all(member in s for s in others):
+            out.append(member)
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def _union(sets: list) -> set:
+    out = set()
+    for s in sets:
+        if s is not None:
+            out |= s
+    return out
+
+
+def _difference(sets: list) -> set:
+    if not sets or sets[0] is None:
+        return set()
+    out = set(sets[0])
+    for s in sets[1:]:
+        if s is not None:
+            out -= s
+            if not out:
+                break
+    return out
+
+
+def _store(conn, args, members) -> int:
+    """Write the result of a *STORE command: replace the destination, or
+    delete it for an empty result.  Redis counts the command as a write
+    either way, so it is journalled as sent even when nothing changed."""
+    db = conn.db
+    dst = args[1]
+    if members:
+        db.set(dst, new_set(members, _limit(conn)))
+    elif not db.delete(dst):
+        journal_as(conn, list(args))
+    return len(members)
+
+
+@handler("sinter")
+def sinter(conn, args):
+    return SetReply(_intersection(_sets(conn, args[1:])))
+
+
+@handler("sinterstore")
+def sinterstore(conn, args):
+    sets = _sets(conn, args[2:])
+    if any(s is None for s in sets):  # Redis's early exit: a write only if dst existed
+        conn.db.delete(args[1])
+        return 0
+    return _store(conn, args, _intersection(sets))
+
+
+@handler("sintercard")
+def sintercard(conn, args):
+    numkeys = parse_int(args[1], errors.NUMKEYS_POSITIVE)
+    if numkeys < 1:
+        raise CommandError(errors.NUMKEYS_POSITIVE)
+    if numkeys > len(args) - 2:
+        raise CommandError(errors.NUMKEYS_TOO_MANY)
+    limit = 0
+    i = 2 + numkeys
+    while i < len(args):
+        if args[i].lower() == b"limit" and i + 1 < len(args):
+            limit = parse_int(args[i + 1], errors.LIMIT_NEGATIVE)
+            if limit < 0:
+                raise CommandError(errors.LIMIT_NEGATIVE)
+            i += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return len(_intersection(_sets(conn, args[2:2 + numkeys]), limit))
+
+
+def _reply(members, conn) -> SetReply:
+    """A computed result listed as Redis lists its temporary result set."""
+    return SetReply(ordered(new_set(members, _limit(conn))))
+
+
+@handler("sunion")
+def sunion(conn, args):
+    return _reply(_union(_sets(conn, args[1:])), conn)
+
+
+@handler("sunionstore")
+def sunionstore(conn, args):
+    return _store(conn, args, _union(_sets(conn, args[2:])))
+
+
+@handler("sdiff")
+def sdiff(conn, args):
+    return _reply(_difference(_sets(conn, args[1:])), conn)
+
+
+@handler("sdiffstore")
+def sdiffstore(conn, args):
+    return _store(conn, args, _difference(_sets(conn, args[2:])))
