@@ -10,7 +10,9 @@ and subcommands are sets.  Internal commands (group ``internal``) never show.
 Key specs are derived from the spec's first/last/step (one ``range`` spec)
 with the spec's ``key_flags``; ``key_flags`` may also be a tuple of flag
 tuples, one per key position (RENAME's source and destination differ).
-Commands whose keys a hook finds get an ``unknown`` key spec, as Redis gives
+Commands whose keys follow a count (``numkeys key ...``) get Redis's
+``keynum`` spec (``keyspecs.KEYNUM_SPECS``); other commands whose keys a hook
+finds get an ``unknown`` key spec, as Redis gives
 commands whose keys no spec can describe; clients then ask COMMAND GETKEYS.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 
 from cluster.commands import COMMANDS, lookup, resolve
-from cluster.commands.keyspecs import VARIABLE_KEY_FLAGS
+from cluster.commands.keyspecs import KEYNUM_SPECS, VARIABLE_KEY_FLAGS
 from cluster.errors import CommandError, SYNTAX, unknown_subcommand, wrong_arity
 from cluster.glob import compile_glob
 from cluster.resp import SetReply
@@ -65,6 +67,14 @@ def _default_key_flags(spec) -> tuple:
 
 def key_specs(spec) -> list:
     """The spec's key specs as Redis shows them (maps, in RESP3 a set)."""
+    if spec.keys_hook in KEYNUM_SPECS:  # ``numkeys key [key ...]``: Redis's keynum spec
+        index, keynumidx, firstkey, step = KEYNUM_SPECS[spec.keys_hook]
+        return [{
+            b"flags": _ordered(spec.key_flags or _default_key_flags(spec), _KEY_FLAG_ORDER),
+            b"begin_search": {b"type": b"index", b"spec": {b"index": index}},
+            b"find_keys": {b"type": b"keynum", b"spec": {
+                b"keynumidx": keynumidx, b"firstkey": firstkey, b"keystep": step}},
+        }]
     if spec.keys_hook is not None:
         flags = spec.key_flags if spec.key_flags and isinstance(spec.key_flags[0], str) \
             else _default_key_flags(spec)

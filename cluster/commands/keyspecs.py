@@ -62,3 +62,8 @@ def numkeys_at_1_positions(args) -> list:
 
 def numkeys_at_1(args) -> list:
     return [args[i] for i in numkeys_at_1_positions(args)]
+
+
+# Hooks that Redis describes with a ``keynum`` key spec (COMMAND INFO):
+# hook name -> (begin_search index, keynumidx, firstkey, keystep).
+KEYNUM_SPECS = {"numkeys_at_1": (1, 0, 1, 1)}

@@ -26,7 +26,7 @@ command("smembers", 2, "readonly", keys=(1, 1, 1), acl="@set",
         summary="Lists every member of a set.",
         complexity="O(N) where N is the set cardinality.")
 command("sismember", 3, "readonly fast", keys=(1, 1, 1), acl="@set",
-        key_flags=("RO", "access"),
+        key_flags=("RO",),
         summary="Tells whether one string belongs to a set.", complexity="O(1)")
 command("smismember", -3, "readonly fast", keys=(1, 1, 1), acl="@set", since="6.2.0",
         key_flags=("RO", "access"),
@@ -60,7 +60,7 @@ command("sintercard", -3, "readonly", acl="@set", since="7.0.0",
         complexity="O(N*M) worst case where N is the cardinality of the smallest set "
                    "and M is the number of sets.")
 command("sinterstore", -3, "write denyoom", keys=(1, -1, 1), acl="@set",
-        key_flags=(("OW", "update"), ("RO", "access")),
+        key_flags=(("RW", "update"), ("RO", "access")),
         summary="Stores the members every given set has into a destination set.",
         complexity="O(N*M) worst case where N is the cardinality of the smallest set "
                    "and M is the number of sets.")

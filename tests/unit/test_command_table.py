@@ -10,6 +10,7 @@ import pytest
 from cluster import command_docs
 from cluster.commands import ALL, COMMANDS, FLAGS, KEYED, LOCAL, SPLIT, all_specs
 from cluster.errors import CommandError
+from cluster.commands.keyspecs import KEYNUM_SPECS
 from cluster.resp import SetReply, encode
 
 
@@ -128,10 +129,11 @@ def test_getkeys_errors_and_movable_keys():
                        match="^ERR Invalid number of arguments specified for command$"):
         run([b"COMMAND", b"GETKEYS", b"GET"])
     hooked = [s for s in all_specs() if s.keys_hook and s.group != "internal"]
-    for spec in hooked:  # movable keys: flagged, and an "unknown" key spec
+    for spec in hooked:  # movable keys: flagged, and an "unknown" or keynum key spec
         entry = command_docs.info_entry(spec)
         assert "movablekeys" in entry[2]
-        assert entry[8][0][b"begin_search"][b"type"] == b"unknown"
+        expected = b"keynum" if spec.keys_hook in KEYNUM_SPECS else b"unknown"
+        assert entry[8][0][b"find_keys"][b"type"] == expected
 
 
 def test_command_list_filters():
