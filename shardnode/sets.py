@@ -406,14 +406,13 @@ def _difference(sets: list) -> set:
 
 def _store(conn, args, members) -> int:
     """Write the result of a *STORE command: replace the destination, or
-    delete it for an empty result.  Redis counts the command as a write
-    either way, so it is journalled as sent even when nothing changed."""
+    delete it for an empty result (then nothing is journalled unless the
+    destination existed, as Redis 7.0 propagates it)."""
     db = conn.db
-    dst = args[1]
     if members:
-        db.set(dst, new_set(members, _limit(conn)))
-    elif not db.delete(dst):
-        journal_as(conn, list(args))
+        db.set(args[1], new_set(members, _limit(conn)))
+    else:
+        db.delete(args[1])
     return len(members)
 
 

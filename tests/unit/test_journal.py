@@ -160,7 +160,7 @@ REWRITES = [
     ("SPOP s 5", ["DEL s"]),
     ("SPOP s", []),
     ("SREM s 1", []),
-    ("SUNIONSTORE s nokey", ["SUNIONSTORE s nokey"]),
+    ("SUNIONSTORE s nokey", []),
     ("SINTERSTORE s nokey", []),
     ("GET a", []),
     ("EXISTS a b", []),
