@@ -9,6 +9,9 @@ splitting) and the shard (CROSSSLOT checks) call them through the spec
 plain ranges: ``keys=(2, -1, 1)`` and ``keys=(1, 2, 1)``.
 """
 
+from cluster.args import parse_int
+from cluster.errors import CommandError
+
 # Key flags that depend on the arguments (key specs flagged
 # ``variable_flags``): COMMAND GETKEYSANDFLAGS reports these, as Redis's
 # setGetKeys / bitfieldGetKeys do.
@@ -45,9 +48,11 @@ VARIABLE_KEY_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
 def _numkeys(args, at: int):
     """The count at ``args[at]`` if it is a usable key count, else None (the
     command's own handler then reports the error)."""
+    if at >= len(args):
+        return None
     try:
-        n = int(args[at])
-    except (ValueError, IndexError):
+        n = parse_int(args[at])
+    except CommandError:
         return None
     if n < 1 or at + 1 + n > len(args):
         return None
