@@ -316,6 +316,9 @@ _COMMAND = st.one_of(
     st.tuples(st.just("OBJECT"), st.just("ENCODING"), _KEYS),
     st.tuples(st.just("EXISTS"), _KEYS),
     st.tuples(st.just("SET"), _KEYS, st.just("str")),
+    # Random picks made deterministic: a count above any set's size takes all.
+    st.tuples(st.sampled_from(["SPOP", "SRANDMEMBER"]), _KEYS, st.just("100")),
+    st.tuples(st.sampled_from(["SPOP", "SRANDMEMBER"]), _KEYS, st.just("0")),
 )
 
 
@@ -352,3 +355,17 @@ def test_command_getkeys_of_sintercard(diff):
     diff.run("COMMAND", "GETKEYS", "SMOVE", "a", "b", "m")
     diff.run("SINTERCARD", "+1", "a")
     diff.run("SINTERCARD", "1_0", "a")
+
+
+def test_multi_exec_across_shards(diff):
+    _fill(diff, B1, "1", "x")
+    diff.run("MULTI")
+    diff.run("SADD", A0, "1", "2")
+    diff.run("SUNIONSTORE", A1, A0, B1)
+    diff.run("SMOVE", A0, B1, "2")
+    diff.run("SINTERCARD", "2", A0, B1)
+    diff.run("SPOP", A0, "10")
+    diff.run("EXEC")
+    diff.run_unordered("SMEMBERS", A1)
+    diff.run_unordered("SMEMBERS", B1)
+    diff.run("EXISTS", A0)
