@@ -220,8 +220,8 @@ EFFECTS = {
     # sets
     "sadd": AS_SENT,
     "srem": AS_SENT,
-    "spop": "SREM k member; with a count SREM k m1 .. (1024 members an entry), "
-            "DEL k when it takes every member",
+    "spop": "SREM k member; with a count MULTI, SREM k m for each member, EXEC "
+            "(one SREM alone unwrapped); DEL k when it takes every member",
     "smove": AS_SENT,
     "sinterstore": AS_SENT,
     "sunionstore": AS_SENT,

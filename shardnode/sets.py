@@ -39,7 +39,6 @@ from shardnode.values import allocation_size, register
 INTSET = "intset"
 HASHTABLE = "hashtable"
 DEFAULT_MAX_INTSET_ENTRIES = 512  # Redis's set-max-intset-entries default
-_SREM_BATCH = 1024  # SPOP with a count is journalled as SREMs of this many members
 _ROBJ = 16
 _I64 = 2**63
 
@@ -262,8 +261,10 @@ def spop(conn, args):
         popped = random.sample(tuple(value), count)
         conn.db.touch_write(key)
         value.difference_update(popped)
-        journal_as(conn, *([b"SREM", key, *popped[i:i + _SREM_BATCH]]
-                           for i in range(0, len(popped), _SREM_BATCH)))
+        entries = [[b"SREM", key, member] for member in popped]
+        if len(entries) > 1:  # 7.0 wraps its several SREMs as one transaction
+            entries = [[b"MULTI"], *entries, [b"EXEC"]]
+        journal_as(conn, *entries)
         return SetReply(popped)
     value = _get(conn, key)
     if value is None:

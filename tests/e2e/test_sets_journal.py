@@ -27,3 +27,23 @@ def test_set_writes_journal_as_redis_aof(pair, shard):  # noqa: F811
     for line in SCRIPT:
         args = [w[1:-1] + "{%s}" % tag if w.startswith("{") else w for w in line.split()]
         pair.run((shard,), *args)
+
+
+@pytest.mark.parametrize("shard", [0, 1])
+def test_partial_spop_journals_one_srem_per_member_in_a_transaction(pair, shard):  # noqa: F811
+    """The members differ (random picks), the form must not: MULTI, one SREM
+    per popped member, EXEC; and one SREM alone for a single member."""
+    key = names_on_shard(shard, 1, "pop")[0]
+    pair.run((shard,), "SADD", key, "a", "b", "c", "d", "e")
+    for count in ("3", "1"):
+        popped = pair.ours.call("SPOP", key, count)
+        pair.redis.call("SPOP", key, count)
+        aof = pair.aof.entries()
+        want = aof[pair.seen_aof:]
+        pair.seen_aof = len(aof)
+        entries = pair.journals.entries(shard)
+        got = entries[pair.seen[shard]:]
+        pair.seen[shard] = len(entries)
+        assert len(got) == len(want), (got, want)
+        assert [e[1][0].upper() for e in got] == [e[1][0].upper() for e in want], (got, want)
+        assert sorted(e[1][2] for e in got if e[1][0].upper() == b"SREM") == sorted(popped)
