@@ -217,6 +217,13 @@ EFFECTS = {
     "setbit": AS_SENT,
     "bitop": AS_SENT,
     "bitfield": AS_SENT + " (only GETs, or writes that left every bit as it was: nothing)",
+    # hashes
+    "hset": AS_SENT,
+    "hmset": AS_SENT,
+    "hsetnx": AS_SENT,
+    "hdel": AS_SENT,
+    "hincrby": AS_SENT,
+    "hincrbyfloat": "HSET k field <new value>",
     # keyspace
     "del": AS_SENT,
     "unlink": AS_SENT,
