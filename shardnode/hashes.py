@@ -27,6 +27,9 @@ from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
 from shardnode.journal import journal_as
+from shardnode.rdb import listpack
+from shardnode.rdb.constants import TYPE_HASH, TYPE_HASH_LISTPACK
+from shardnode.rdb.encoding import RdbFormatError, RdbReader, RdbWriter
 from shardnode.registry import handler
 from shardnode.strings import format_long_double
 from shardnode.values import allocation_size, register
@@ -35,8 +38,16 @@ LISTPACK = "listpack"
 HASHTABLE = "hashtable"
 
 LLONG_MAX = 2**63 - 1
+# Redis 7.0's hash-max-listpack-entries / -value defaults; RESTORE has no
+# connection at hand, so a loaded hash is encoded by these.
+DEFAULT_MAX_ENTRIES = 512
+DEFAULT_MAX_VALUE = 64
 LLONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
+# Redis 7.0's hash-max-listpack-entries / -value defaults; RESTORE has no
+# connection at hand, so a loaded hash is encoded by these.
+DEFAULT_MAX_ENTRIES = 512
+DEFAULT_MAX_VALUE = 64
 
 
 class Hash(dict):
@@ -67,8 +78,54 @@ def copy_hash(value: Hash) -> Hash:
     return twin
 
 
+# -- RDB: a listpack hash as one listpack blob, a hashtable one as pairs ------
+
+
+def _write_listpack(writer: RdbWriter, value: Hash) -> None:
+    flat = []
+    for field, item in value.items():
+        flat.append(field)
+        flat.append(item)
+    writer.write_string(listpack.encode(flat))
+
+
+def _write_pairs(writer: RdbWriter, value: Hash) -> None:
+    writer.write_length(len(value))
+    for field, item in value.items():
+        writer.write_string(field)
+        writer.write_string(item)
+
+
+def _loaded(pairs, check_lengths: bool) -> Hash:
+    """A restored hash, refused when empty or holding a field twice (Redis
+    rejects both), in the encoding Redis's loader picks with the default
+    thresholds: a listpack stays one unless it has too many fields; pairs
+    become a listpack unless too many or one is too long."""
+    value = Hash(pairs)
+    if not value or len(value) != len(pairs):
+        raise RdbFormatError("empty hash or duplicate field")
+    if len(value) > DEFAULT_MAX_ENTRIES or check_lengths and \
+            any(len(f) > DEFAULT_MAX_VALUE or len(v) > DEFAULT_MAX_VALUE for f, v in pairs):
+        value.encoding = HASHTABLE
+    return value
+
+
+def _read_listpack(reader: RdbReader) -> Hash:
+    entries = listpack.decode(reader.read_string())
+    if len(entries) % 2:
+        raise RdbFormatError("hash listpack with an odd entry count")
+    return _loaded(list(zip(entries[0::2], entries[1::2])), False)
+
+
+def _read_pairs(reader: RdbReader) -> Hash:
+    count = reader.read_length()
+    return _loaded([(reader.read_string(), reader.read_string()) for _ in range(count)], True)
+
+
 register(Hash, "hash", size=hash_size, copy=copy_hash,
-         rdb_type=lambda value: 16 if value.encoding == LISTPACK else 4, codecs={})
+         rdb_type=lambda value: TYPE_HASH_LISTPACK if value.encoding == LISTPACK else TYPE_HASH,
+         codecs={TYPE_HASH_LISTPACK: (_write_listpack, _read_listpack),
+                 TYPE_HASH: (_write_pairs, _read_pairs)})
 
 
 # -- encoding ----------------------------------------------------------------
