@@ -12,6 +12,12 @@ Handlers check arguments in the order Redis does (an unparsable increment
 is reported before WRONGTYPE, HSET's odd argument count before anything), a
 hash emptied by HDEL is deleted, and HINCRBYFLOAT is journalled as the HSET
 of its result, as Redis propagates it.
+
+DUMP writes a listpack hash as the listpack blob Redis would build (byte for
+byte) and a hashtable one as field/value pairs in dict order (Redis's own
+order there is its dict's, so only the contents can match).  RESTORE refuses
+a payload with a repeated field, which Redis 7.0 accepts unless
+sanitize-dump-payload is on.
 """
 
 from __future__ import annotations
@@ -129,11 +135,6 @@ register(Hash, "hash", size=hash_size, copy=copy_hash,
 
 
 # -- encoding ----------------------------------------------------------------
-
-
-def _limits(conn):
-    config = conn.server.config
-    return config.hash_max_listpack_entries, config.hash_max_listpack_value
 
 
 def _convert_for_lengths(conn, value: Hash, items) -> None:

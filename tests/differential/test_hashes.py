@@ -6,8 +6,6 @@ its replies compare exactly; a hashtable's order is Redis's dict order, so
 those replies compare as sets.
 """
 
-import random
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
