@@ -288,6 +288,13 @@ OPTIONS = [
            mutable=True, implemented=False),
     Option("appendfsync", "enum", "everysec", "When the append-only file is fsynced.",
            mutable=True, choices=("always", "everysec", "no"), implemented=False),
+    # Container encodings (OBJECT ENCODING): when a small hash leaves its listpack.
+    Option("hash_max_listpack_entries", "int", 512,
+           "A hash with more fields than this is converted from listpack to hashtable.",
+           mutable=True, minimum=0, maximum=2**63 - 1),
+    Option("hash_max_listpack_value", "int", 64,
+           "A hash given a field or value longer than this (bytes) is converted from "
+           "listpack to hashtable.", mutable=True, minimum=0, maximum=2**63 - 1),
 ]
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 for _o in OPTIONS:

@@ -75,6 +75,13 @@ INVALID_CURSOR = "ERR invalid cursor"
 NOPROTO = "NOPROTO unsupported protocol version"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+OUT_OF_RANGE_VALUE = "ERR value is out of range"
+
+
+def range_error(low: int, high: int) -> str:
+    """getRangeLongFromObjectOrReply's text for a number outside [low, high]."""
+    return "ERR value is out of range, value must between %d and %d" % (low, high)
+
 
 # String and bitmap commands (t_string.c, bitops.c).
 DECREMENT_OVERFLOW = "ERR decrement would overflow"
@@ -148,3 +155,9 @@ EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 def exec_abort(reason: str) -> str:
     """EXEC itself failed a generic check (its arity): the transaction ends with this."""
     return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]
+
+
+# Hash commands (t_hash.c).
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+HASH_INCREMENT_NAN_OR_INF = "ERR value is NaN or Infinity"

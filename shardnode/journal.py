@@ -226,6 +226,13 @@ EFFECTS = {
     "sinterstore": AS_SENT,
     "sunionstore": AS_SENT,
     "sdiffstore": AS_SENT,
+    # hashes
+    "hset": AS_SENT,
+    "hmset": AS_SENT,
+    "hsetnx": AS_SENT,
+    "hdel": AS_SENT,
+    "hincrby": AS_SENT,
+    "hincrbyfloat": "HSET k field <new value>",
     # keyspace
     "del": AS_SENT,
     "unlink": AS_SENT,

@@ -169,6 +169,11 @@ REWRITES = [
     ("FLUSHDB ASYNC", ["FLUSHDB ASYNC"]),
     ("FLUSHALL", ["FLUSHALL"]),
     ("FLUSHALL SYNC", ["FLUSHALL SYNC"]),
+    ("HINCRBYFLOAT hf f 1.5", ["HSET hf f 1.5"]),
+    ("HINCRBYFLOAT hf f 0.25e1", ["HSET hf f 4"]),
+    ("HDEL hf nope", []),
+    ("HSETNX hf f 1", []),
+    ("HDEL hf f", ["HDEL hf f"]),
 ]
 
 
