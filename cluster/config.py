@@ -252,6 +252,12 @@ OPTIONS = [
            implemented=False),
     Option("proto_max_bulk_len", "size", 512 * 1024 * 1024,
            "Largest bulk string a client may send.", mutable=True, minimum=1),
+    Option("zset_max_listpack_entries", "int", 128,
+           "Most members a sorted set keeps in the compact listpack encoding.",
+           mutable=True, minimum=0, maximum=2**63 - 1),
+    Option("zset_max_listpack_value", "size", 64,
+           "Longest member (bytes) a sorted set keeps in the listpack encoding.",
+           mutable=True, minimum=0, maximum=2**63 - 1),
     Option("cluster_mode", "enum", "emulated",
            "off: no CLUSTER commands; emulated: the proxy is a one-node cluster; "
            "sharded: each shard is announced as a master with its slots.",

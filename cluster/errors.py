@@ -142,3 +142,23 @@ EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 def exec_abort(reason: str) -> str:
     """EXEC itself failed a generic check (its arity): the transaction ends with this."""
     return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]
+
+
+# Sorted sets (t_zset.c).
+ZADD_NX_XX = "ERR XX and NX options at the same time are not compatible"
+ZADD_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
+SCORE_NAN = "ERR resulting score is not a number (NaN)"
+ZRANGE_LIMIT_NEEDS_BY = ("ERR syntax error, LIMIT is only supported in combination with "
+                         "either BYSCORE or BYLEX")
+ZRANGE_WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+ZSET_NEEDS_KEY = "ERR at least 1 input key is needed for '%s' command"
+WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+OUT_OF_RANGE_PLAIN = "ERR value is out of range"
+
+
+def range_error(low: int, high: int) -> str:
+    """getRangeLongFromObjectOrReply's text when no message of its own is given."""
+    return "ERR value is out of range, value must between %d and %d" % (low, high)

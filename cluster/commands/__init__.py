@@ -181,8 +181,8 @@ def subcommand(parent: CommandSpec, sub, arity, flags="", keys=None, acl="",
 # The command families, each named once, in COMMAND's listing order.  Family
 # ``name`` declares its specs in ``cluster.commands.<name>``; the shardnode
 # binds their handlers from ``shardnode.<name>`` (shardnode.registry).
-FAMILIES = ("connection", "server", "strings", "bitmaps", "keyspace", "transactions", "cluster_cmds",
-            "internal")
+FAMILIES = ("connection", "server", "strings", "bitmaps", "zsets", "keyspace", "transactions",
+            "cluster_cmds", "internal")
 
 
 def _load():
