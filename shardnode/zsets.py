@@ -66,11 +66,15 @@ class SortedSet:
         return len(self.scores)
 
     def insert(self, member: bytes, score: float) -> None:
+        if self.encoding == "listpack":
+            score += 0.0  # a listpack keeps -0 as the integer 0
         self.scores[member] = score
         self.order.add((score, member))
         self.member_bytes += len(member)
 
     def rescore(self, member: bytes, score: float) -> None:
+        if self.encoding == "listpack":
+            score += 0.0
         self.order.remove((self.scores[member], member))
         self.scores[member] = score
         self.order.add((score, member))
@@ -260,11 +264,13 @@ def _new_for_zadd(conn, first_member: bytes) -> SortedSet:
     return SortedSet("skiplist" if entries == 0 or len(first_member) > value else "listpack")
 
 
-def _check_growth(conn, zset: SortedSet, member: bytes) -> None:
-    """After inserting ``member``: the one-way switch to the skiplist encoding."""
+def _make_room(conn, zset: SortedSet, member: bytes) -> None:
+    """Before inserting ``member``: the one-way switch to the skiplist encoding
+    when it would not fit the listpack (the new member then goes straight to
+    the skiplist, as in Redis's zsetAdd)."""
     if zset.encoding == "listpack":
         entries, value = _limits(conn)
-        if len(zset.scores) > entries or len(member) > value:
+        if len(zset.scores) + 1 > entries or len(member) > value:
             zset.encoding = "skiplist"
 
 
@@ -276,13 +282,10 @@ def _store_result(conn, key: bytes, pairs) -> int:
         db.delete(key)
         return 0
     entries, value = _limits(conn)
-    zset = SortedSet()
-    longest = 0
+    fits = len(pairs) <= entries and max(len(member) for member, _ in pairs) <= value
+    zset = SortedSet("listpack" if fits else "skiplist")
     for member, score in pairs:
         zset.insert(member, score)
-        longest = max(longest, len(member))
-    if len(zset) > entries or longest > value:
-        zset.encoding = "skiplist"
     db.set(key, zset)
     return len(zset)
 
@@ -380,13 +383,13 @@ def _add(conn, zset: SortedSet, member: bytes, score: float, options, incr: bool
             return None
         if score != current:
             zset.rescore(member, score)
-            return "updated", score
+            return "updated", zset.scores[member]
         return "same", score
     if "xx" in options:
         return None
+    _make_room(conn, zset, member)
     zset.insert(member, score)
-    _check_growth(conn, zset, member)
-    return "added", score
+    return "added", zset.scores[member]
 
 
 @handler("zincrby")

@@ -236,6 +236,12 @@ def test_zmpop(diff):
     diff.run("ZMPOP", "2", A0, B0, "min", "count", "10")
     diff.run("ZMPOP", "2", A0, B0, "MAX", "COUNT", "10")
     diff.run("ZMPOP", "2", A0, B0, "MAX")
+    _fill(diff, A1, 3)  # across shards: the coordinator runs it
+    diff.run("ZMPOP", "3", A0, B0, A1, "MIN", "COUNT", "2")
+    diff.run("ZRANGE", A1, "0", "-1", "WITHSCORES")
+    diff.run("ZMPOP", "2", A1, A0, "MAX", "COUNT", "5")
+    diff.run("EXISTS", A1)
+    diff.run("ZMPOP", "2", A1, A0, "MAX", "COUNT", "5")
     for bad in (["0", A0, "MIN"], ["-1", A0, "MIN"], ["x", A0, "MIN"], ["2", A0, "MIN"],
                 ["1", A0, "MID"], ["1", A0, "MIN", "COUNT"], ["1", A0, "MIN", "COUNT", "0"],
                 ["1", A0, "MIN", "COUNT", "1", "COUNT", "2"], ["1", A0, "MIN", "x"]):
@@ -476,6 +482,7 @@ def test_random_walk_matches_redis(diff, seed):
     for key in _KEYS:
         diff.run("ZRANGE", key, "0", "-1", "WITHSCORES")
         diff.run("OBJECT", "ENCODING", key)
+        diff.run("DUMP", key)  # the same bytes: the same order, encoding and scores
 
 
 # -- DUMP / RESTORE -----------------------------------------------------------------------
@@ -496,3 +503,27 @@ def test_dump_is_byte_compatible(diff, members):
     diff.run("OBJECT", "ENCODING", B0)
     diff.run("RESTORE", A1, "0", payload)
     diff.run("ZRANGE", A1, "0", "-1", "WITHSCORES")
+
+
+def test_big_sets(diff):
+    """Past the listpack threshold: ranks, ranges and pops over a skiplist."""
+    args = []
+    for i in range(300):
+        args += [str((i * 37) % 101 / 4), "m%03d" % i]
+    diff.run("ZADD", A0, *args)
+    diff.run("ZADD", A0, "-0", "negzero", "0", "zero")
+    diff.run("ZSCORE", A0, "negzero")
+    diff.run("ZRANK", A0, "m150")
+    diff.run("ZREVRANK", A0, "m150")
+    diff.run("ZRANGE", A0, "100", "120", "WITHSCORES")
+    diff.run("ZRANGEBYSCORE", A0, "(3", "7.5", "LIMIT", "5", "10")
+    diff.run("ZREVRANGEBYSCORE", A0, "(20", "-inf", "WITHSCORES", "LIMIT", "3", "4")
+    diff.run("ZCOUNT", A0, "2", "(9")
+    diff.run("ZPOPMAX", A0, "5")
+    diff.run("ZREMRANGEBYRANK", A0, "10", "40")
+    diff.run("ZREMRANGEBYSCORE", A0, "10", "(12")
+    diff.run("ZCARD", A0)
+    diff.run("DUMP", A0)
+    diff.run("ZUNIONSTORE", B0, "2", A0, A1, "WEIGHTS", "2", "1")
+    diff.run("OBJECT", "ENCODING", B0)
+    diff.run("DUMP", B0)
