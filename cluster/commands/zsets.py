@@ -10,7 +10,7 @@ The set operations and ZMPOP find their keys through a ``numkeys`` argument
 
 from cluster.commands import command, family
 
-family("sorted_set")
+family("sorted-set")
 
 _Z = "@sortedset"
 _RO = ("RO", "access")

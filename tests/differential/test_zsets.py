@@ -11,6 +11,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from tests.differential.test_keyspace import _raw_reply  # one reply's exact bytes
 from tests.helpers import names_on_shard
 
 A0, B0, C0 = names_on_shard(0, 3, "z")
@@ -527,23 +528,6 @@ def test_big_sets(diff):
     diff.run("ZUNIONSTORE", B0, "2", A0, A1, "WEIGHTS", "2", "1")
     diff.run("OBJECT", "ENCODING", B0)
     diff.run("DUMP", B0)
-
-
-def _raw_reply(client, *args) -> bytes:
-    """The reply's bytes as sent (hiredis would turn RESP3 doubles into floats);
-    a fresh reader only tells where the reply ends."""
-    import hiredis
-
-    from tests.helpers import encode
-
-    client.send_raw(encode(args))
-    reader, data = hiredis.Reader(), b""
-    while True:
-        chunk = client.sock.recv(65536)
-        data += chunk
-        reader.feed(chunk)
-        if reader.gets() is not False:
-            return data
 
 
 @pytest.mark.parametrize("proto", ["2", "3"])
