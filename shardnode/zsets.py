@@ -351,12 +351,10 @@ def zadd(conn, args):
             return None if incr else 0
         zset = _new_for_zadd(conn, members[0])
         conn.db.set(key, zset)
-    else:
-        conn.db.touch_write(key)
     added = updated = 0
     result = None
     for score, member in zip(scores, members):
-        outcome = _add(conn, zset, member, score, options, incr)
+        outcome = _add(conn, key, zset, member, score, options, incr)
         if outcome is None:
             continue
         kind, result = outcome
@@ -369,8 +367,12 @@ def zadd(conn, args):
     return added + updated if "ch" in options else added
 
 
-def _add(conn, zset: SortedSet, member: bytes, score: float, options, incr: bool):
-    """zsetAdd: None when nothing happened, else (what happened, the new score)."""
+def _add(conn, key, zset: SortedSet, member: bytes, score: float, options, incr: bool):
+    """zsetAdd: None when nothing happened, else (what happened, the new score).
+
+    The key is announced (``touch_write``) only before a real change, so a
+    ZADD that changes nothing leaves WATCH and the journal alone, as in Redis.
+    """
     current = zset.scores.get(member)
     if current is not None:
         if "nx" in options:
@@ -382,11 +384,13 @@ def _add(conn, zset: SortedSet, member: bytes, score: float, options, incr: bool
         if ("lt" in options and score >= current) or ("gt" in options and score <= current):
             return None
         if score != current:
+            conn.db.touch_write(key)
             zset.rescore(member, score)
             return "updated", zset.scores[member]
         return "same", score
     if "xx" in options:
         return None
+    conn.db.touch_write(key)
     _make_room(conn, zset, member)
     zset.insert(member, score)
     return "added", zset.scores[member]
@@ -400,9 +404,7 @@ def zincrby(conn, args):
     if zset is None:
         zset = _new_for_zadd(conn, member)
         conn.db.set(key, zset)
-    else:
-        conn.db.touch_write(key)
-    return _add(conn, zset, member, increment, (), True)[1]
+    return _add(conn, key, zset, member, increment, (), True)[1]
 
 
 # -- ZREM and the range removals ------------------------------------------------------

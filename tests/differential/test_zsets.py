@@ -545,3 +545,21 @@ def test_reply_bytes(diff, proto):
                  ["ZRANDMEMBER", "missing"]):
         expected, actual = _raw_reply(diff.ref, *args), _raw_reply(diff.ours, *args)
         assert actual == expected, "%r: redis %r, damselfly %r" % (args, expected, actual)
+
+
+def test_a_zadd_that_changes_nothing_leaves_watch_alone(diff):
+    diff.run("ZADD", A0, "1", "a")
+    for client in (diff.ref, diff.ours):
+        client.call("WATCH", A0)
+    diff.run("ZADD", A0, "NX", "5", "a")
+    diff.run("ZADD", A0, "1", "a")
+    diff.run("ZADD", A0, "GT", "0", "a")
+    diff.run("MULTI")
+    diff.run("ZCARD", A0)
+    diff.run("EXEC")
+    for client in (diff.ref, diff.ours):
+        client.call("WATCH", A0)
+    diff.run("ZADD", A0, "2", "a")
+    diff.run("MULTI")
+    diff.run("ZCARD", A0)
+    diff.run("EXEC")
