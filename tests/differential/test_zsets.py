@@ -520,6 +520,7 @@ def test_big_sets(diff):
     diff.run("ZRANGEBYSCORE", A0, "(3", "7.5", "LIMIT", "5", "10")
     diff.run("ZREVRANGEBYSCORE", A0, "(20", "-inf", "WITHSCORES", "LIMIT", "3", "4")
     diff.run("ZCOUNT", A0, "2", "(9")
+    diff.run("ZRANDMEMBER", A0, "1000", "WITHSCORES")  # the whole set, highest first
     diff.run("ZPOPMAX", A0, "5")
     diff.run("ZREMRANGEBYRANK", A0, "10", "40")
     diff.run("ZREMRANGEBYSCORE", A0, "10", "(12")
