@@ -67,14 +67,8 @@ def _default_key_flags(spec) -> tuple:
 
 def key_specs(spec) -> list:
     """The spec's key specs as Redis shows them (maps, in RESP3 a set)."""
-    if spec.keys_hook in KEYNUM_SPECS:  # ``numkeys key [key ...]``: Redis's keynum spec
-        index, keynumidx, firstkey, step = KEYNUM_SPECS[spec.keys_hook]
-        return [{
-            b"flags": _ordered(spec.key_flags or _default_key_flags(spec), _KEY_FLAG_ORDER),
-            b"begin_search": {b"type": b"index", b"spec": {b"index": index}},
-            b"find_keys": {b"type": b"keynum", b"spec": {
-                b"keynumidx": keynumidx, b"firstkey": firstkey, b"keystep": step}},
-        }]
+    if spec.keys_hook in KEYNUM_SPECS:
+        return _keynum_specs(spec, *KEYNUM_SPECS[spec.keys_hook])
     if spec.keys_hook is not None:
         flags = spec.key_flags if spec.key_flags and isinstance(spec.key_flags[0], str) \
             else _default_key_flags(spec)
@@ -99,6 +93,21 @@ def key_specs(spec) -> list:
     if spec.key_notes:
         ks = {b"notes": spec.key_notes.encode(), **ks}
     return [ks]
+
+
+def _keynum_specs(spec, numkeys_index: int, fixed_key: int) -> list:
+    """Keys counted by a ``numkeys`` argument, after an optional fixed key
+    (ZUNIONSTORE's destination); per-key flags as in ``key_flags``."""
+    flags = spec.key_flags
+    fixed_flags, counted_flags = flags if not isinstance(flags[0], str) else (None, flags)
+    specs = [_range_spec(fixed_key, 0, 1, fixed_flags)] if fixed_key else []
+    specs.append({
+        b"flags": _ordered(counted_flags, _KEY_FLAG_ORDER),
+        b"begin_search": {b"type": b"index", b"spec": {b"index": numkeys_index}},
+        b"find_keys": {b"type": b"keynum",
+                       b"spec": {b"keynumidx": 0, b"firstkey": 1, b"keystep": 1}},
+    })
+    return specs
 
 
 def _range_spec(index, lastkey, step, flags) -> dict:

@@ -255,6 +255,12 @@ OPTIONS = [
     Option("set_max_intset_entries", "int", 512,
            "Sets of integers up to this many members are kept as an intset.",
            mutable=True, minimum=0),
+    Option("zset_max_listpack_entries", "int", 128,
+           "Most members a sorted set keeps in the compact listpack encoding.",
+           mutable=True, minimum=0, maximum=2**63 - 1),
+    Option("zset_max_listpack_value", "size", 64,
+           "Longest member (bytes) a sorted set keeps in the listpack encoding.",
+           mutable=True, minimum=0, maximum=2**63 - 1),
     Option("cluster_mode", "enum", "emulated",
            "off: no CLUSTER commands; emulated: the proxy is a one-node cluster; "
            "sharded: each shard is announced as a master with its slots.",

@@ -161,3 +161,16 @@ def exec_abort(reason: str) -> str:
 HASH_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 HASH_INCREMENT_NAN_OR_INF = "ERR value is NaN or Infinity"
+
+# Sorted sets (t_zset.c).
+ZADD_NX_XX = "ERR XX and NX options at the same time are not compatible"
+ZADD_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
+SCORE_NAN = "ERR resulting score is not a number (NaN)"
+ZRANGE_LIMIT_NEEDS_BY = ("ERR syntax error, LIMIT is only supported in combination with "
+                         "either BYSCORE or BYLEX")
+ZRANGE_WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+ZSET_NEEDS_KEY = "ERR at least 1 input key is needed for '%s' command"
+WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+OUT_OF_RANGE_PLAIN = OUT_OF_RANGE_VALUE

@@ -131,8 +131,8 @@ def format_double(value: float) -> bytes:
         return b"inf" if value > 0 else b"-inf"
     if value != value:
         return b"nan"
-    if value == int(value) and abs(value) < 1e17:
-        return b"%d" % int(value)
+    if value == int(value) and abs(value) < 1e17 and (value or math.copysign(1.0, value) > 0):
+        return b"%d" % int(value)  # -0.0 is left to %.17g: "-0", as Redis prints it
     return (b"%.17g" % value)
 
 

@@ -42,33 +42,44 @@ def _bitfield_key_flags(args) -> tuple:
 VARIABLE_KEY_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
 
 
-# -- numkeys: ``CMD numkeys key [key ...] [options]`` ----------------------
+# -- keys counted by a ``numkeys`` argument (Redis's "keynum" key specs) ------
+#
+# KEYNUM_SPECS says, per hook, where the count is: ``(index of numkeys,
+# index of a fixed key before it or 0)``; COMMAND INFO derives Redis's key
+# specs from it (cluster.command_docs).
 
 
-def _numkeys(args, at: int):
-    """The count at ``args[at]`` if it is a usable key count, else None (the
-    command's own handler then reports the error)."""
-    if at >= len(args):
-        return None
+def _numkeys_positions(args, at: int) -> list:
+    """Positions of the ``numkeys`` keys after ``args[at]``; none when the
+    count does not parse or overruns the request (the command then fails
+    with its own error on whichever shard runs it)."""
+    if len(args) <= at:
+        return []
     try:
-        n = parse_int(args[at])
+        count = parse_int(args[at])  # strictly, as the handler reads it (string2ll)
     except CommandError:
-        return None
-    if n < 1 or at + 1 + n > len(args):
-        return None
-    return n
+        return []
+    if count < 1 or at + count >= len(args):
+        return []
+    return list(range(at + 1, at + 1 + count))
 
 
 def numkeys_at_1_positions(args) -> list:
-    """SINTERCARD, ZINTERCARD, LMPOP ...: ``numkeys`` at 1, keys after it."""
-    n = _numkeys(args, 1)
-    return [] if n is None else list(range(2, 2 + n))
+    """ZUNION, ZINTER, ZDIFF, ZINTERCARD, ZMPOP: ``numkeys key ...`` from args[1]."""
+    return _numkeys_positions(args, 1)
 
 
 def numkeys_at_1(args) -> list:
     return [args[i] for i in numkeys_at_1_positions(args)]
 
 
-# Hooks that Redis describes with a ``keynum`` key spec (COMMAND INFO):
-# hook name -> (begin_search index, keynumidx, firstkey, keystep).
-KEYNUM_SPECS = {"numkeys_at_1": (1, 0, 1, 1)}
+def dest_and_numkeys_at_2_positions(args) -> list:
+    """ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE: a destination, then ``numkeys key ...``."""
+    return ([1] if len(args) > 1 else []) + _numkeys_positions(args, 2)
+
+
+def dest_and_numkeys_at_2(args) -> list:
+    return [args[i] for i in dest_and_numkeys_at_2_positions(args)]
+
+
+KEYNUM_SPECS = {"numkeys_at_1": (1, 0), "dest_and_numkeys_at_2": (2, 1)}
