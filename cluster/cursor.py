@@ -6,6 +6,9 @@ shards (SCAN, and the HSCAN/SSCAN/ZSCAN of the type families).
 
 from __future__ import annotations
 
+import heapq
+from zlib import crc32
+
 from cluster import errors
 from cluster.args import parse_int
 from cluster.errors import CommandError
@@ -58,3 +61,25 @@ def parse_scan_options(args, start: int, allow_type: bool = False):
     if pattern == b"*":
         pattern = None
     return count, pattern, kind
+
+
+def scan_position(member: bytes) -> int:
+    """Where a member of a hashtable-encoded container sits in a SCAN walk:
+    CRC-32 (stable across restarts) plus one, so cursor 0 means the start."""
+    return crc32(member) + 1
+
+
+def scan_page(members, cursor: int, count: int):
+    """One SCAN page of ``members`` from ``cursor``: (members, next cursor).
+
+    Members are walked in :func:`scan_position` order, about ``count`` at a
+    time; members sharing the page's last position all go in it, so a member
+    present for the whole scan is returned at least once.
+    """
+    candidates = [(p, m) for m in members if (p := scan_position(m)) >= cursor]
+    chosen = heapq.nsmallest(count, candidates)
+    if len(chosen) < len(candidates):
+        last = chosen[-1][0]
+        chosen += [pm for pm in candidates if pm[0] == last and pm not in chosen]
+        return [m for _, m in chosen], last + 1
+    return [m for _, m in chosen], 0

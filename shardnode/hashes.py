@@ -22,14 +22,12 @@ sanitize-dump-payload is on.
 
 from __future__ import annotations
 
-import heapq
 import random
-import zlib
 from fractions import Fraction
 
 from cluster import errors
 from cluster.args import parse_int, parse_long_double, round_long_double
-from cluster.cursor import parse_cursor, parse_scan_options
+from cluster.cursor import parse_cursor, parse_scan_options, scan_page
 from cluster.errors import CommandError
 from cluster.glob import matcher
 from shardnode.journal import journal_as
@@ -373,10 +371,6 @@ def hrandfield(conn, args):
     return [[field, value[field]] for field in picks]
 
 
-def _scan_position(field: bytes) -> int:
-    return zlib.crc32(field)
-
-
 @handler("hscan")
 def hscan(conn, args):
     """A listpack hash comes whole in one page (cursor 0), as in Redis.  A
@@ -392,16 +386,7 @@ def hscan(conn, args):
     if value.encoding == LISTPACK:
         page, cursor = list(value), 0
     else:
-        candidates = [(_scan_position(f), f) for f in value]
-        candidates = [entry for entry in candidates if entry[0] >= cursor]
-        page = heapq.nsmallest(count, candidates)
-        if len(page) < len(candidates):
-            last = page[-1][0]
-            page += [entry for entry in candidates if entry[0] == last and entry not in page]
-            cursor = last + 1
-        else:
-            cursor = 0
-        page = [f for _position, f in page]
+        page, cursor = scan_page(value, cursor, count)
     out = []
     for field in page:
         if match is None or match(field):

@@ -20,13 +20,12 @@ encoding Redis's loader would choose.
 
 from __future__ import annotations
 
-import heapq
 import random
 import struct
 
 from cluster import errors
 from cluster.args import parse_int
-from cluster.cursor import parse_cursor, parse_scan_options
+from cluster.cursor import parse_cursor, parse_scan_options, scan_page
 from cluster.errors import CommandError
 from cluster.glob import matcher
 from cluster.resp import SetReply
@@ -324,20 +323,13 @@ def smove(conn, args):
 
 # -- SSCAN -----------------------------------------------------------------------
 
-_HASH_MASK = (1 << 62) - 1
-
-
-def _scan_position(member: bytes) -> int:
-    """Where a member sits in a hashtable walk: a stable (per process) hash,
-    never 0 so that cursor 0 means "from the start"."""
-    return (hash(member) & _HASH_MASK) | 1
 
 
 @handler("sscan")
 def sscan(conn, args):
     """An intset is returned whole with cursor 0 (as Redis does for compact
-    encodings); a hashtable is walked in hash order, the cursor being the
-    next hash position, so a member present for the whole walk is returned."""
+    encodings); a hashtable is walked in CRC-32 order (cluster.cursor.scan_page),
+    so a member present for the whole walk is returned."""
     cursor = parse_cursor(args[2])
     value = _get(conn, args[1])
     if value is None:
@@ -347,15 +339,7 @@ def sscan(conn, args):
     if value.encoding == INTSET:
         page, cursor = ordered(value), 0
     else:
-        candidates = [(p, m) for m in value if (p := _scan_position(m)) >= cursor]
-        chosen = heapq.nsmallest(count, candidates)
-        if len(chosen) < len(candidates):
-            last = chosen[-1][0]
-            chosen += [pm for pm in candidates if pm[0] == last and pm not in chosen]
-            cursor = last + 1
-        else:
-            cursor = 0
-        page = [m for _, m in chosen]
+        page, cursor = scan_page(value, cursor, count)
     if match is not None:
         page = [m for m in page if match(m)]
     return [b"%d" % cursor, page]
