@@ -30,6 +30,8 @@ class Session:
     """Connection state shared by the proxy's and the shard's connections."""
 
     server = None  # set by subclasses
+    multi = None  # the queued commands while in MULTI
+    multi_failed = False  # a queue-time error: EXEC answers EXECABORT
 
     def init_session(self, server, addr: str, laddr: str) -> None:
         self.server = server
@@ -61,8 +63,8 @@ class Session:
     def on_close_requested(self) -> None:
         self.closing = True
 
-    def on_reset(self) -> None:
-        """RESET: a subclass drops its transaction state here."""
+    def unwatch(self) -> None:
+        """Forget this client's WATCHes (where they live is the subclass's)."""
 
     # -- commands -------------------------------------------------------
 
@@ -152,7 +154,9 @@ class Session:
         return "OK"
 
     def cmd_reset(self, args):
-        self.on_reset()
+        self.multi = None
+        self.multi_failed = False
+        self.unwatch()
         self.on_select(0)
         self.proto = 2
         self.name = b""
@@ -161,6 +165,24 @@ class Session:
         self.noevict = False
         self.authenticated = not self.server.config.requirepass
         return "RESET"
+
+    # MULTI/DISCARD: EXEC and WATCH run where the keys are (proxy/transactions.py,
+    # shardnode/transactions.py); queueing is the generic check of each connection.
+
+    def cmd_multi(self, args):
+        if self.multi is not None:
+            raise CommandError(errors.MULTI_NESTED)
+        self.multi = []
+        self.multi_failed = False
+        return "OK"
+
+    def cmd_discard(self, args):
+        if self.multi is None:
+            raise CommandError(errors.DISCARD_WITHOUT_MULTI)
+        self.multi = None
+        self.multi_failed = False
+        self.unwatch()
+        return "OK"
 
     def cmd_time(self, args):
         now = time.time()
@@ -209,7 +231,7 @@ class Session:
 
     def client_line(self) -> bytes:
         now = time.time()
-        multi = getattr(self, "multi", None)
+        multi = self.multi
         flags = b"x" if multi is not None else b"N"  # x: inside MULTI
         omem = self.output_bytes()
         return (
@@ -537,6 +559,8 @@ SESSION_HANDLERS = {
     "hello": Session.cmd_hello,
     "quit": Session.cmd_quit,
     "reset": Session.cmd_reset,
+    "multi": Session.cmd_multi,
+    "discard": Session.cmd_discard,
     "time": Session.cmd_time,
     "client|setname": Session.cmd_client_setname,
     "client|getname": Session.cmd_client_getname,

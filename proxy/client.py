@@ -37,14 +37,13 @@ from time import perf_counter
 
 from cluster import errors
 from cluster.commands import ALL, KEYED, LOCAL, LOOKUP, SPLIT, resolve
+from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
 from cluster.session import Session
 from cluster.slots import SLOT_MASK, key_slot
 from proxy.links import context
 
-# Commands a client in MULTI runs at once instead of queueing them.
-TRANSACTION_CONTROL = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 QUEUED = b"+QUEUED\r\n"
 
 log = logging.getLogger("damselfly.proxy")
@@ -81,8 +80,6 @@ class ProxyClient(asyncio.Protocol, Session):
         self.ctx = None
         self.parser = RequestParser(worker.config.proto_max_bulk_len)
         self.discard = None  # slots whose reply CLIENT REPLY OFF/SKIP drops
-        self.multi = None  # queued commands while in MULTI (proxy/transactions.py)
-        self.multi_failed = False
         self.watch_shards: set = set()  # shards holding this client's WATCHes
         self.session_shards: set = set()  # shards that keep a session for this client
         self._session_ctx = None
@@ -380,7 +377,7 @@ class ProxyClient(asyncio.Protocol, Session):
             self._reject(errors.NOAUTH)
             return
         worker = self.worker
-        if self.multi is not None and spec.name not in TRANSACTION_CONTROL:
+        if self.multi is not None and spec.name not in RUN_INSIDE_MULTI:
             if "no_multi" in spec.flags:
                 self._reject(errors.NO_MULTI)
                 return
@@ -569,6 +566,16 @@ class ProxyClient(asyncio.Protocol, Session):
     def note_sessions(self, shards) -> None:
         self.session_shards.update(shards)
 
+    def unwatch(self, skip=None) -> None:
+        """Forget this client's WATCHes on every shard but ``skip`` (which
+        forgets them itself, as DF.EXEC's ``w`` does)."""
+        if self.watch_shards:
+            ctx = self.session_ctx()  # UNWATCH runs in the client's session
+            for shard in self.watch_shards:
+                if shard != skip:
+                    self.worker.links[shard].send_forget(ctx, [b"UNWATCH"])
+            self.watch_shards = set()
+
     def push(self, data: bytes) -> None:
         """An out-of-band frame from a shard for this client, in reply order."""
         self.local_reply(data)
@@ -582,12 +589,6 @@ class ProxyClient(asyncio.Protocol, Session):
     def refresh_context(self) -> None:
         self.ctx = context(self.db_index, self.proto, self.notouch)
 
-    def on_reset(self) -> None:
-        from proxy.transactions import unwatch_all
-
-        self.multi = None
-        self.multi_failed = False
-        unwatch_all(self)
 
     def on_close_requested(self) -> None:
         self.closing = True

@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import SimpleNamespace
 
-from cluster.commands import ALL, KEYED, LOOKUP, SPLIT
+from cluster.commands import ALL, KEYED, SPLIT, lookup
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot
-from proxy.fanout import FANOUTS, MERGES, decode_reply
-from proxy.links import IGNORE, FutureTarget
+from proxy.fanout import FANOUTS, MERGES, Gather, decode_reply
 
 log = logging.getLogger("damselfly.proxy")
 
@@ -45,7 +43,6 @@ log = logging.getLogger("damselfly.proxy")
 # with a database option).
 RUN_ON_LAST_KEY = {"copy"}
 
-_UNWATCH = [b"UNWATCH"]
 
 
 class Plan:
@@ -153,7 +150,7 @@ def _lock_args(client_id: bytes, lock) -> list:
     if whole:
         return [b"DF.LOCK", client_id, b"a", b"0"]
     out = [b"DF.LOCK", client_id, b"w" if exclusive else b"r", b"%d" % len(entries)]
-    for db, key in sorted(entries):
+    for db, key in entries:
         out.append(b"%d" % db)
         out.append(key)
     return out
@@ -194,9 +191,7 @@ def _plannable(client, args):
     if type(args) is str or client.multi is not None or client.reply_mode \
             or not client.authenticated:
         return None
-    spec = LOOKUP.get(args[0])
-    if spec is None:
-        spec = LOOKUP.get(args[0].lower())
+    spec = lookup(args[0])
     if spec is None or spec.subcommands or spec.group == "internal" \
             or "blocking" in spec.flags or not spec.arity_ok(len(args)):
         return None
@@ -222,12 +217,12 @@ class Coordinator:
         client.coordinating += 1  # until _run ends (see ProxyClient.end_sessions)
         asyncio.ensure_future(self._run(client, plan, slot, False, False))
 
-    def run_exec(self, client, queued) -> None:
-        """EXEC of a client's queued commands (proxy/transactions.py planned the locals)."""
+    def run_exec(self, client, plan) -> None:
+        """EXEC of a client's queued commands (planned by proxy/transactions.py)."""
         slot = client.new_slot()
-        client.hold(queued)
+        client.hold(plan)
         client.coordinating += 1
-        asyncio.ensure_future(self._run(client, queued, slot, True, bool(client.watch_shards)))
+        asyncio.ensure_future(self._run(client, plan, slot, True, bool(client.watch_shards)))
 
     # -- execution -----------------------------------------------------------------
 
@@ -276,17 +271,8 @@ class Coordinator:
             taken += 1
         del backlog[:taken]
 
-    def _send(self, shard, ctx, args) -> None:
-        """Send and forget (the reply is dropped)."""
-        self.worker.links[shard].send(ctx, encode_command(args), [IGNORE, None])
-
     def _request(self, shard, ctx, args) -> asyncio.Future:
-        """Send now (so requests keep the order they are made in); await the reply."""
-        link = self.worker.links[shard]
-        future = asyncio.get_running_loop().create_future()
-        link.send(ctx, encode_command(args), [FutureTarget(future), None])
-        self.worker.flush_soon()
-        return future
+        return self.worker.links[shard].request(ctx, args)
 
     async def execute(self, client, plan, is_exec, watching) -> bytes:
         """Run ``plan`` (see module doc); the client's reply bytes.
@@ -303,13 +289,14 @@ class Coordinator:
                 plan._lock(shard, (), False)
         shards = plan.shards()
         simple = plan.one_segment()
-        part_replies: dict = {}
+        part_replies: dict = {}  # (segment index, shard) -> that part's replies
+        specials: dict = {}  # segment index -> reply of a move or fan-out step
         if simple and len(shards) == 1 and not plan.locks[shards[0]][2]:
             shard = shards[0]
             part = plan.segments[0].get(shard, []) if plan.segments else []
             pending = self._request(shard, ctx, _exec_args(cid, b"w" if watching else b"", part))
             if watching:
-                self._unwatch(client, ctx, skip=shard)
+                client.unwatch(skip=shard)
             client.release_hold(plan)
             reply = decode_reply(await pending)
             if isinstance(reply, CommandError):
@@ -317,17 +304,17 @@ class Coordinator:
             if reply is None:
                 return encode(NULL_ARRAY, client.proto)
             part_replies[(0, shard)] = reply
-            return self._assemble(client, plan, part_replies, is_exec)
+            return self._assemble(client, plan, part_replies, specials, is_exec)
         # Lock in shard order; the last shard too unless the plan is simple.
         to_lock = shards if (watching or not simple) else shards[:-1]
         locked = []
 
         def finish():
             for shard in locked:
-                self._send(shard, ctx, [b"DF.UNLOCK", cid])
+                self.worker.links[shard].send_forget(ctx, [b"DF.UNLOCK", cid])
             locked.clear()
             if watching:
-                self._unwatch(client, ctx)
+                client.unwatch()
             client.release_hold(plan)
 
         try:
@@ -352,7 +339,6 @@ class Coordinator:
                 for shard, data in zip(futures, results):
                     part_replies[(0, shard)] = decode_reply(data)
             else:
-                specials = {}
                 for index, segment in enumerate(plan.segments):
                     if type(segment) is dict:
                         futures = {shard: self._request(shard, ctx, _exec_args(cid, b"", part))
@@ -364,27 +350,17 @@ class Coordinator:
                         specials[index] = await self._move(client, ctx, *segment[1:])
                     else:
                         specials[index] = await self._fanout(client, ctx, *segment[1:])
-                part_replies["specials"] = specials
         finally:
             finish()
             self.worker.flush_soon()
-        for key, reply in part_replies.items():
-            if isinstance(reply, CommandError) and key != "specials":
+        for reply in part_replies.values():
+            if isinstance(reply, CommandError):
                 return encode_error(reply.args[0])
-        return self._assemble(client, plan, part_replies, is_exec)
+        return self._assemble(client, plan, part_replies, specials, is_exec)
 
-    def _unwatch(self, client, ctx, skip=None):
-        """Forget the client's watches (UNWATCH runs in its session: DF.CTX)."""
-        session_ctx = client.session_ctx()
-        for shard in client.watch_shards:
-            if shard != skip:
-                self._send(shard, session_ctx, _UNWATCH)
-        client.watch_shards = set()
-
-    def _assemble(self, client, plan, part_replies, is_exec) -> bytes:
-        proto = client.proto
+    def _assemble(self, client, plan, part_replies, specials, is_exec):
+        """EXEC's array, or (one command and those folded in) a reply each."""
         out = []
-        specials = part_replies.get("specials", {})
         for step in plan.steps:
             kind = step[0]
             if kind == "local":
@@ -396,14 +372,9 @@ class Coordinator:
                 out.append(specials[step[1]])
             else:
                 _, merge, refs, extra, spec, args = step
-                raws = [part_replies[(i, s)][p] for i, s, p in refs]
-                gather = SimpleNamespace(extra=extra, spec=spec, args=args,
-                                         parts=[[None, raw] for raw in raws], client=client)
-                try:
-                    value = merge(gather, [decode_reply(raw) for raw in raws])
-                    out.append(encode(value, proto))
-                except CommandError as exc:
-                    out.append(encode_error(exc.args[0]))
+                gather = Gather(client, None, merge, spec, args, extra)
+                gather.parts = [[gather, part_replies[(i, s)][p]] for i, s, p in refs]
+                out.append(gather.merged())
         if not is_exec:
             return out  # one reply per command, for its own slot
         return b"*%d\r\n%b" % (len(out), b"".join(out))

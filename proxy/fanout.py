@@ -61,15 +61,17 @@ class Gather:
         self.remaining -= 1
         if self.remaining:
             return
+        self.slot[1] = self.merged()
+        self.client.deliver(self.slot)
+
+    def merged(self) -> bytes:
+        """The client's reply, encoded, from the parts' replies."""
         replies = [decode_reply(p[1]) for p in self.parts]
         try:
-            value = self.merge(self, replies)
-            data = encode(value, self.client.proto)
+            return encode(self.merge(self, replies), self.client.proto)
         except CommandError as exc:
             self.client.worker.count_error(exc.args[0])
-            data = encode_error(exc.args[0])
-        self.slot[1] = data
-        self.client.deliver(self.slot)
+            return encode_error(exc.args[0])
 
 
 def _first_error(replies):

@@ -164,12 +164,16 @@ class ShardLink(asyncio.Protocol):
                 self.transport.write(b"".join(self.wbuf))
             self.wbuf = []
 
-    async def request(self, ctx, args) -> bytes:
-        """Send one command and wait for its reply bytes (coordination)."""
+    def request(self, ctx, args) -> asyncio.Future:
+        """Send one command now and return a future of its reply bytes.
+
+        Sent at once (not when awaited), so requests keep the order they are
+        made in; written with the rest of this event-loop turn's requests.
+        """
         future = asyncio.get_running_loop().create_future()
         self.send(ctx, encode_command(args), [FutureTarget(future), None])
-        self.flush()
-        return await future
+        self.worker.flush_soon()
+        return future
 
     # -- receiving -------------------------------------------------------------
 

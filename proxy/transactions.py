@@ -1,4 +1,5 @@
-"""MULTI/EXEC/DISCARD/WATCH/UNWATCH for the proxy's clients.
+"""EXEC/WATCH/UNWATCH for the proxy's clients (MULTI and DISCARD are
+cluster/session.py's, shared with the shards).
 
 The proxy queues a client's commands itself (the generic checks run at queue
 time in :meth:`ProxyClient.dispatch`, and a failed one dooms the transaction,
@@ -15,28 +16,12 @@ expiry or a flush, and EXEC's ``DF.LOCK`` / ``DF.EXEC`` read that mark.
 from __future__ import annotations
 
 from cluster import errors
-from cluster.commands import LOCAL, lookup, resolve
+from cluster.commands import LOCAL, spec_of
 from cluster.errors import CommandError
 from cluster.resp import NO_REPLY, encode, encode_command, encode_error
 from cluster.slots import key_slot
 from proxy.coordinator import Plan
 from proxy.fanout import Gather, merge_ok
-
-
-def multi(client, args):
-    if client.multi is not None:
-        raise CommandError(errors.MULTI_NESTED)
-    client.multi = []
-    client.multi_failed = False
-    return "OK"
-
-
-def discard(client, args):
-    if client.multi is None:
-        raise CommandError(errors.DISCARD_WITHOUT_MULTI)
-    client.multi = None
-    unwatch_all(client)
-    return "OK"
 
 
 def exec_(client, args):
@@ -46,13 +31,11 @@ def exec_(client, args):
     client.multi_failed = False
     if failed:
         client.multi = None
-        unwatch_all(client)
+        client.unwatch()
         raise CommandError(errors.EXECABORT)
     plan = Plan(client.worker)
     for args in queued:
-        spec = lookup(args[0])
-        if spec.subcommands:
-            spec = resolve(spec, args)
+        spec = spec_of(args)  # checked when queued
         if spec.name == "unwatch":  # too late: the watches decide this EXEC
             plan.steps.append(("local", encode("OK", client.proto)))
         elif spec.route is LOCAL:
@@ -68,7 +51,7 @@ def abort_exec(client, reason: str) -> str:
     """EXEC refused by a generic check: the transaction and the watches end."""
     client.multi = None
     client.multi_failed = False
-    unwatch_all(client)
+    client.unwatch()
     return errors.exec_abort(reason)
 
 
@@ -103,22 +86,14 @@ def watch(client, args):
 
 
 def unwatch(client, args):
-    unwatch_all(client)
+    client.unwatch()
     return "OK"
 
 
-def unwatch_all(client) -> None:
-    if client.watch_shards:
-        ctx = client.session_ctx()
-        for shard in client.watch_shards:
-            client.worker.links[shard].send_forget(ctx, [b"UNWATCH"])
-        client.watch_shards = set()
 
 
 TRANSACTION_HANDLERS = {
-    "multi": multi,
     "exec": exec_,
-    "discard": discard,
     "watch": watch,
     "unwatch": unwatch,
 }

@@ -47,6 +47,7 @@ from cluster.resp import NULL_ARRAY
 from shardnode.registry import handler
 from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold
+from shardnode.values import dump_payload, load_payload
 
 
 @handler("df.link")
@@ -67,14 +68,7 @@ def df_ctx(conn, args):
     conn.on_select(parse_int(args[1]))
     conn.proto = parse_int(args[2])
     conn.notouch = b"t" in args[3]
-    if len(args) > 4:
-        client_id = int(args[4])
-        session = conn.sessions.get(client_id)
-        if session is None:
-            session = conn.sessions[client_id] = ClientSession(client_id)
-        conn.session = session
-    else:
-        conn.session = None
+    conn.session = _session(conn, args[4]) if len(args) > 4 else None
     return "OK"
 
 
@@ -193,8 +187,6 @@ def df_exec(conn, args):
 
 
 def _export(db, key):
-    from shardnode.values import dump_payload
-
     value = db.get(key)
     if value is None:
         return [None, -1]
@@ -212,8 +204,6 @@ def df_export(conn, args):
 
 
 def _triples(args, start, count):
-    from shardnode.values import load_payload
-
     for i in range(start, start + 3 * count, 3):
         payload = args[i + 1]
         deadline = int(args[i + 2])
@@ -245,14 +235,10 @@ def df_run(conn, args):
     keyspace = conn.server.keyspace
     journal = keyspace.journal
     keyspace.write_listeners.append(track)
-    wrap = conn.wrap
-    conn.wrap = False  # the reply goes back unwrapped, inside DF.RUN's reply
-    conn.in_exec = True  # the coordinator holds the locks
-    try:
-        with journal.suspended():  # this shard journals only the keys it owns
-            reply = conn.execute(command)
+    try:  # the coordinator holds the locks; this shard journals only keys it owns
+        with journal.suspended():
+            reply = conn.run_transaction([command])[0]
     finally:
-        conn.wrap, conn.in_exec = wrap, False
         keyspace.write_listeners.remove(track)
     for wdb, key in dict.fromkeys(owned_writes):
         journal.record_key_state(wdb, key)

@@ -35,6 +35,7 @@ from collections import deque
 
 from cluster import errors
 from cluster.commands import resolve
+from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_error
 from cluster.session import Session
@@ -155,9 +156,9 @@ class ShardServer:
     def drop_session(self, session) -> None:
         """The client went away: its watches, locks and parked requests go."""
         self.watches.unwatch_all(session)
-        if any(request.session is session for request in self.parked):
+        if session.waiting:
             self.parked = deque(r for r in self.parked if r.session is not session)
-        session.waiting = 0
+            session.waiting = 0
         self.release_locks(session)
 
     # -- errors ------------------------------------------------------------
@@ -212,8 +213,6 @@ class Parked:
 # Returned by execute() for a direct client's command that must wait for a lock.
 PARKED = object()
 
-# Commands a connection in MULTI runs at once instead of queueing them.
-TRANSACTION_CONTROL = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 
 
 class ShardConnection(asyncio.Protocol, Session):
@@ -231,8 +230,6 @@ class ShardConnection(asyncio.Protocol, Session):
         self.protocol_error = None
         self.session = None  # the client the running request belongs to
         self.sessions = None  # links: proxy client id -> ClientSession
-        self.multi = None  # the queued commands while in MULTI
-        self.multi_failed = False  # a queue-time error: EXEC answers EXECABORT
         self.in_exec = False  # running a transaction's commands: no queueing, no lock waits
         self.retrying = None  # the parked request being retried
         self.out = None  # replies of the batch being run (see emit)
@@ -436,24 +433,22 @@ class ShardConnection(asyncio.Protocol, Session):
         special = LOCK_REQUESTS.get(spec.name)
         if special is None and spec.group == "internal":
             return None  # DF.CTX, DF.UNLOCK, DF.GONE ... never wait
-        session = self.session
         if special is not None:
             wanted = special(self, args)
             if wanted is None:
                 return None
-            if len(wanted) == 4:  # DF.LOCK / DF.EXEC name their client's session
-                keys, exclusive, whole, session = wanted
+            keys, exclusive, whole, session = wanted
+        else:
+            session = self.session
+            if spec.has_keys:
+                db = self.db_index
+                keys = [(db, key) for key in spec.keys(args)]
+                exclusive, whole = spec.is_write, False
             else:
-                keys, exclusive, whole = wanted
+                keys, exclusive, whole = (), False, spec.is_write and spec.route == "all"
         if session is not None and session.waiting and self.retrying is None:
             return self._park(spec, args, session)  # behind this client's earlier request
         locks = self.server.locks
-        if special is None and spec.has_keys:
-            db = self.db_index
-            keys = [(db, key) for key in spec.keys(args)]
-            exclusive, whole = spec.is_write, False
-        elif special is None:
-            keys, exclusive, whole = (), False, spec.is_write and spec.route == "all"
         if whole:
             if locks.conflict_any(session):
                 return self._park(spec, args, session)
@@ -507,7 +502,7 @@ class ShardConnection(asyncio.Protocol, Session):
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)
-                if spec.name not in TRANSACTION_CONTROL:
+                if spec.name not in RUN_INSIDE_MULTI:
                     self.multi.append(args)
                     return self._encoded("QUEUED")
             if server.locks.held and not self.in_exec:
@@ -626,9 +621,7 @@ class ShardConnection(asyncio.Protocol, Session):
     def on_close_requested(self) -> None:
         self.closing = True
 
-    def on_reset(self) -> None:
-        self.multi = None
-        self.multi_failed = False
+    def unwatch(self) -> None:
         if self.session is not None:
             self.server.watches.unwatch_all(self.session)
 

@@ -26,9 +26,10 @@ Watches are per database *number*, as in Redis: SWAPDB leaves them in place.
 
 from __future__ import annotations
 
-# Spec name -> function(conn, args) giving ((db, key) pairs, exclusive, whole_shard) for
-# commands whose locks are not their key specs' (EXEC, DF.LOCK, DF.EXEC), or
-# None when they wait for nothing.
+# Spec name -> function(conn, args) giving ((db, key) pairs, exclusive,
+# whole_shard, session) for commands whose locks are not their key specs'
+# (EXEC, DF.LOCK, DF.EXEC: the session is the client they run for), or None
+# when they wait for nothing.
 LOCK_REQUESTS: dict = {}
 
 

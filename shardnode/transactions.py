@@ -1,4 +1,4 @@
-"""MULTI/EXEC/DISCARD/WATCH/UNWATCH on a shard.
+"""EXEC/WATCH/UNWATCH on a shard (MULTI and DISCARD are cluster/session.py's).
 
 A direct client's transaction is Redis's: :meth:`ShardConnection.execute`
 queues its commands while ``conn.multi`` is a list (generic checks first; a
@@ -15,7 +15,7 @@ shardnode/internal.py), which runs the same :func:`run_queued`.
 from __future__ import annotations
 
 from cluster import errors
-from cluster.commands import lookup, resolve
+from cluster.commands import spec_of
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, RawReply
 from shardnode.db import slot_of
@@ -31,13 +31,9 @@ def plan_locks(commands, db: int):
     entries = []
     exclusive = whole = False
     for args in commands:
-        spec = lookup(args[0])
+        spec = spec_of(args)
         if spec is None:
             continue
-        if spec.subcommands:
-            spec = resolve(spec, args)
-            if type(spec) is str:
-                continue
         if spec.name == "select" and len(args) == 2 and args[1].isdigit():
             db = int(args[1])
             continue
@@ -64,29 +60,14 @@ def watches_hold(conn, session) -> bool:
     return not session.dirty
 
 
-def end_watch(conn, session) -> None:
-    conn.server.watches.unwatch_all(session)
-
-
-def run_queued(conn, commands, session) -> list:
-    """EXEC's work: the encoded replies of ``commands``, or NULL_ARRAY if a watch broke."""
-    if not watches_hold(conn, session):
-        end_watch(conn, session)
-        return None
-    end_watch(conn, session)
-    return conn.run_transaction(commands)
+def run_queued(conn, commands, session):
+    """EXEC's work: the encoded replies of ``commands``, or None if a watch broke."""
+    held = watches_hold(conn, session)
+    conn.server.watches.unwatch_all(session)  # EXEC ends every watch
+    return conn.run_transaction(commands) if held else None
 
 
 # -- direct clients ------------------------------------------------------------
-
-
-@handler("multi")
-def multi(conn, args):
-    if conn.multi is not None:
-        raise CommandError(errors.MULTI_NESTED)
-    conn.multi = []
-    conn.multi_failed = False
-    return "OK"
 
 
 def _leave_multi(conn):
@@ -100,7 +81,7 @@ def _leave_multi(conn):
 def abort_exec(conn, reason: str) -> str:
     """EXEC refused by a generic check: the transaction and the watches end."""
     _leave_multi(conn)
-    end_watch(conn, conn.session)
+    conn.unwatch()
     return errors.exec_abort(reason)
 
 
@@ -108,13 +89,9 @@ def _one_slot(conn, queued) -> bool:
     """Sharded mode: a direct client's transaction stays in one slot, as in Redis Cluster."""
     slot = None
     for args in queued:
-        spec = lookup(args[0])
+        spec = spec_of(args)
         if spec is None or not spec.has_keys:
             continue
-        if spec.subcommands:
-            spec = resolve(spec, args)
-            if type(spec) is str:
-                continue
         for key in spec.keys(args):
             key_slot = slot_of(key)
             if slot is None:
@@ -128,18 +105,17 @@ def _one_slot(conn, queued) -> bool:
 def exec_(conn, args):
     if conn.multi is None:
         raise CommandError(errors.EXEC_WITHOUT_MULTI)
-    queued, failed = conn.multi, conn.multi_failed
-    session = conn.session
+    queued = conn.multi
     if conn.slot_checked and not _one_slot(conn, queued):  # before EXECABORT, as Redis
+        refused = errors.CROSSSLOT
+    else:
+        refused = errors.EXECABORT if conn.multi_failed else None
+    if refused is not None:
         _leave_multi(conn)
-        end_watch(conn, session)
-        raise CommandError(errors.CROSSSLOT)
-    if failed:
-        _leave_multi(conn)
-        end_watch(conn, session)
-        raise CommandError(errors.EXECABORT)
+        conn.unwatch()
+        raise CommandError(refused)
     try:  # still in MULTI while its commands run (CLIENT INFO shows flags=x)
-        replies = run_queued(conn, queued, session)
+        replies = run_queued(conn, queued, conn.session)
     finally:
         _leave_multi(conn)
     if replies is None:
@@ -152,16 +128,7 @@ def exec_(conn, args):
 def exec_locks(conn, args):
     if conn.multi is None or conn.multi_failed or not conn.multi:
         return None
-    return plan_locks(conn.multi, conn.db_index)
-
-
-@handler("discard")
-def discard(conn, args):
-    if conn.multi is None:
-        raise CommandError(errors.DISCARD_WITHOUT_MULTI)
-    _leave_multi(conn)
-    end_watch(conn, conn.session)
-    return "OK"
+    return plan_locks(conn.multi, conn.db_index) + (conn.session,)
 
 
 @handler("watch")
@@ -186,6 +153,5 @@ def _watch_waits_for_nothing(conn, args):
 
 @handler("unwatch")
 def unwatch(conn, args):
-    if conn.session is not None:
-        end_watch(conn, conn.session)
+    conn.unwatch()
     return "OK"

@@ -210,6 +210,16 @@ def lookup(name: bytes):
     return spec
 
 
+def spec_of(args: list):
+    """The spec that runs ``args`` (its subcommand's for containers), or None
+    for an unknown command or subcommand."""
+    spec = lookup(args[0])
+    if spec is None or not spec.subcommands:
+        return spec
+    spec = resolve(spec, args)
+    return None if type(spec) is str else spec
+
+
 def resolve(spec: CommandSpec, args: list):
     """The spec that applies to ``args``: the subcommand's for containers.
 

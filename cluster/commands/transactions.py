@@ -11,6 +11,9 @@ family("transactions")
 
 _TX = "noscript loading stale fast allow_busy"
 
+# Commands a connection in MULTI runs at once instead of queueing them.
+RUN_INSIDE_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+
 command("multi", 1, _TX, acl="@transaction", route=LOCAL, since="1.2.0",
         summary="Starts queueing the connection's commands for one atomic EXEC.",
         complexity="O(1)")
