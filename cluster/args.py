@@ -151,6 +151,31 @@ def parse_long_double(raw: bytes):
     raise CommandError(errors.NOT_FLOAT)
 
 
+_LLONG_MAX = 2**63 - 1
+
+
+def parse_timeout_ms(raw: bytes, now_ms: int) -> int:
+    """A blocking command's timeout in seconds, as Redis 7.0 reads it: the
+    milliseconds to wait, rounded up; 0 waits for ever.
+
+    The quirks are Redis's: the value is a long double (hex and ``1e-400``
+    accepted), and one too big for a 64-bit count of milliseconds (``inf``
+    included) wraps to a negative number there, so it is "negative" too.
+    """
+    try:
+        value = parse_long_double(raw)
+    except CommandError:
+        raise CommandError(errors.TIMEOUT_NOT_FLOAT) from None
+    if value in (_INF, -_INF) or not -_LLONG_MAX - 1 <= value * 1000 <= _LLONG_MAX:
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
+    ms = -((-value * 1000) // 1)  # ceil, exactly
+    if ms < 0:
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
+    if ms and ms > _LLONG_MAX - now_ms:
+        raise CommandError(errors.TIMEOUT_OUT_OF_RANGE)
+    return int(ms)
+
+
 def _exponent(raw) -> int:
     """An exponent's value; absurdly long ones are clamped (they overflow or
     underflow whatever the digits)."""

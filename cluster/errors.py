@@ -75,6 +75,9 @@ INVALID_CURSOR = "ERR invalid cursor"
 NOPROTO = "NOPROTO unsupported protocol version"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_OUT_OF_RANGE = "ERR timeout is out of range"
+UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+UNBLOCK_REASON = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
 OUT_OF_RANGE_VALUE = "ERR value is out of range"
 
 

@@ -73,6 +73,15 @@ def numkeys_at_1(args) -> list:
     return [args[i] for i in numkeys_at_1_positions(args)]
 
 
+def numkeys_at_2_positions(args) -> list:
+    """BLMPOP, BZMPOP: a timeout, then ``numkeys key ...`` from args[2]."""
+    return _numkeys_positions(args, 2)
+
+
+def numkeys_at_2(args) -> list:
+    return [args[i] for i in numkeys_at_2_positions(args)]
+
+
 def dest_and_numkeys_at_2_positions(args) -> list:
     """ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE: a destination, then ``numkeys key ...``."""
     return ([1] if len(args) > 1 else []) + _numkeys_positions(args, 2)
@@ -82,4 +91,4 @@ def dest_and_numkeys_at_2(args) -> list:
     return [args[i] for i in dest_and_numkeys_at_2_positions(args)]
 
 
-KEYNUM_SPECS = {"numkeys_at_1": (1, 0), "dest_and_numkeys_at_2": (2, 1)}
+KEYNUM_SPECS = {"numkeys_at_1": (1, 0), "numkeys_at_2": (2, 0), "dest_and_numkeys_at_2": (2, 1)}
