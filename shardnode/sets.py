@@ -33,7 +33,7 @@ from shardnode.journal import journal_as
 from shardnode.rdb.constants import TYPE_SET, TYPE_SET_INTSET
 from shardnode.rdb.encoding import RdbReader, RdbWriter
 from shardnode.registry import handler
-from shardnode.values import allocation_size, register
+from shardnode.values import PickList, allocation_size, register
 
 INTSET = "intset"
 HASHTABLE = "hashtable"
@@ -43,13 +43,85 @@ _I64 = 2**63
 
 
 class RedisSet(set):
-    """A set value; ``encoding`` is its OBJECT ENCODING (see module doc)."""
+    """A set value; ``encoding`` is its OBJECT ENCODING (see module doc).
 
-    __slots__ = ("encoding",)
+    ``picks`` is a :class:`PickList` once SPOP or SRANDMEMBER has needed a
+    random member: the mutators below keep it in step (the rarely used ones
+    just drop it, to be rebuilt on the next random pick).
+    """
+
+    __slots__ = ("encoding", "picks")
 
     def __init__(self, members=(), encoding: str = INTSET):
         super().__init__(members)
         self.encoding = encoding
+        self.picks = None
+
+    def pick_list(self) -> PickList:
+        if self.picks is None:
+            self.picks = PickList(self)
+        return self.picks
+
+    def add(self, member) -> None:
+        if self.picks is not None and member not in self:
+            self.picks.added(member)
+        super().add(member)
+
+    def update(self, *others) -> None:
+        picks = self.picks
+        if picks is None:
+            return super().update(*others)
+        add = super().add
+        for other in others:
+            for member in other:
+                if member not in self:
+                    add(member)
+                    picks.added(member)
+
+    def discard(self, member) -> None:
+        if self.picks is not None and member in self:
+            self.picks.removed(member)
+        super().discard(member)
+
+    def remove(self, member) -> None:
+        if self.picks is not None and member in self:
+            self.picks.removed(member)
+        super().remove(member)
+
+    def difference_update(self, *others) -> None:
+        if self.picks is None:
+            return super().difference_update(*others)
+        for other in others:
+            for member in other:
+                self.discard(member)
+
+    def _drop_picks(name):
+        def mutate(self, *args):
+            self.picks = None
+            return getattr(set, name)(self, *args)
+        mutate.__name__ = name
+        return mutate
+
+    pop = _drop_picks("pop")
+    clear = _drop_picks("clear")
+    intersection_update = _drop_picks("intersection_update")
+    symmetric_difference_update = _drop_picks("symmetric_difference_update")
+    __ior__ = _drop_picks("__ior__")
+    __isub__ = _drop_picks("__isub__")
+    __iand__ = _drop_picks("__iand__")
+    __ixor__ = _drop_picks("__ixor__")
+    del _drop_picks
+
+    def pop_random(self):
+        """Remove and return a uniformly random member, in O(1)."""
+        picks = self.pick_list()
+        member = picks.take(picks.live_index(random.random))
+        super().discard(member)
+        return member
+
+    def random_member(self):
+        picks = self.pick_list()
+        return picks.items[picks.live_index(random.random)]
 
 
 def is_int(member: bytes) -> bool:
@@ -240,38 +312,58 @@ def scard(conn, args):
     return len(value) if value is not None else 0
 
 
+# SPOP with a count pops at random while the set keeps more than a fifth of
+# the count; past that, Redis 7.0 picks the members that stay instead and
+# builds a new set of them (spopWithCountCommand's SPOP_MOVE_STRATEGY_MUL),
+# so an intset can come back from a hashtable.  SRANDMEMBER with a count
+# above a third of the set copies it (SRANDMEMBER_SUB_STRATEGY_MUL); both are
+# O(count) then, and the pick list keeps the other cases O(count) as well.
+_SPOP_MOVE_STRATEGY_MUL = 5
+_SRANDMEMBER_SUB_STRATEGY_MUL = 3
+
+
 @handler("spop")
 def spop(conn, args):
     if len(args) > 3:
         raise CommandError(errors.SYNTAX)
     key = args[1]
-    if len(args) == 3:
-        count = parse_int(args[2], errors.MUST_BE_POSITIVE)
-        if count < 0:
-            raise CommandError(errors.MUST_BE_POSITIVE)
+    if len(args) == 2:
         value = _get(conn, key)
-        if value is None or count == 0:
-            return SetReply()
-        if count >= len(value):
-            popped = ordered(value)
-            conn.db.delete(key)
-            journal_as(conn, [b"DEL", key])
-            return SetReply(popped)
-        popped = random.sample(tuple(value), count)
+        if value is None:
+            return None
         conn.db.touch_write(key)
-        value.difference_update(popped)
-        entries = [[b"SREM", key, member] for member in popped]
-        if len(entries) > 1:  # 7.0 wraps its several SREMs as one transaction
-            entries = [[b"MULTI"], *entries, [b"EXEC"]]
-        journal_as(conn, *entries)
-        return SetReply(popped)
+        member = value.pop_random()
+        if not value:
+            conn.db.delete(key)
+        journal_as(conn, [b"SREM", key, member])
+        return member
+    count = parse_int(args[2], errors.MUST_BE_POSITIVE)
+    if count < 0:
+        raise CommandError(errors.MUST_BE_POSITIVE)
     value = _get(conn, key)
-    if value is None:
-        return None
-    member = random.choice(tuple(value)) if len(value) > 1 else next(iter(value))
-    _remove(conn, key, value, (member,))
-    journal_as(conn, [b"SREM", key, member])
-    return member
+    if value is None or count == 0:
+        return SetReply()
+    if count >= len(value):
+        popped = ordered(value)
+        conn.db.delete(key)
+        journal_as(conn, [b"DEL", key])
+        return SetReply(popped)
+    conn.db.touch_write(key)
+    remaining = len(value) - count
+    if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
+        popped = [value.pop_random() for _ in range(count)]
+    else:
+        kept = [value.pop_random() for _ in range(remaining)]
+        popped = list(value)
+        value.clear()
+        value.update(kept)
+        value.encoding = INTSET
+        settle_encoding(value, _limit(conn))
+    entries = [[b"SREM", key, member] for member in popped]
+    if len(entries) > 1:  # 7.0 wraps its several SREMs as one transaction
+        entries = [[b"MULTI"], *entries, [b"EXEC"]]
+    journal_as(conn, *entries)
+    return SetReply(popped)
 
 
 @handler("srandmember")
@@ -282,7 +374,7 @@ def srandmember(conn, args):
         value = _get(conn, args[1])
         if value is None:
             return None
-        return random.choice(tuple(value))
+        return value.random_member()
     count = parse_int(args[2])
     if count < -(_I64 - 1):
         raise CommandError(errors.LONG_OUT_OF_RANGE)
@@ -290,10 +382,12 @@ def srandmember(conn, args):
     if value is None or count == 0:
         return []
     if count < 0:
-        return random.choices(tuple(value), k=-count)
+        return [value.random_member() for _ in range(-count)]
     if count >= len(value):
         return ordered(value)
-    return random.sample(tuple(value), count)
+    if count * _SRANDMEMBER_SUB_STRATEGY_MUL > len(value):
+        return random.sample(tuple(value), count)
+    return value.pick_list().sample(count, random.random)
 
 
 @handler("smove")
