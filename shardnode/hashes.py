@@ -36,7 +36,7 @@ from shardnode.rdb.constants import TYPE_HASH, TYPE_HASH_LISTPACK
 from shardnode.rdb.encoding import RdbFormatError, RdbReader, RdbWriter
 from shardnode.registry import handler
 from shardnode.strings import format_long_double
-from shardnode.values import allocation_size, register
+from shardnode.values import PickList, allocation_size, register
 
 LISTPACK = "listpack"
 HASHTABLE = "hashtable"
@@ -48,22 +48,63 @@ DEFAULT_MAX_ENTRIES = 512
 DEFAULT_MAX_VALUE = 64
 LLONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
-# Redis 7.0's hash-max-listpack-entries / -value defaults; RESTORE has no
-# connection at hand, so a loaded hash is encoded by these.
-DEFAULT_MAX_ENTRIES = 512
-DEFAULT_MAX_VALUE = 64
 
 
 class Hash(dict):
     """field -> value, with Redis's current encoding and the byte count of
     its fields and values (kept up to date so the size estimate is O(1))."""
 
-    __slots__ = ("encoding", "nbytes")
+    __slots__ = ("encoding", "nbytes", "picks")
 
     def __init__(self, *args):
         super().__init__(*args)
         self.encoding = LISTPACK
         self.nbytes = sum(len(f) + len(v) for f, v in self.items())
+        self.picks = None  # a PickList of the fields once HRANDFIELD needs one
+
+    def pick_list(self) -> PickList:
+        if self.picks is None:
+            self.picks = PickList(self)
+        return self.picks
+
+    def random_field(self):
+        picks = self.pick_list()
+        return picks.items[picks.live_index(random.random)]
+
+    # The mutators keep the pick list in step (the rare ones drop it).
+
+    def __setitem__(self, field, item) -> None:
+        if self.picks is not None and field not in self:
+            self.picks.added(field)
+        super().__setitem__(field, item)
+
+    def __delitem__(self, field) -> None:
+        if self.picks is not None and field in self:
+            self.picks.removed(field)
+        super().__delitem__(field)
+
+    _MISSING = object()
+
+    def pop(self, field, default=_MISSING):
+        if self.picks is not None and field in self:
+            self.picks.removed(field)
+        if default is Hash._MISSING:
+            return super().pop(field)
+        return super().pop(field, default)
+
+    def _drop_picks(name):
+        def mutate(self, *args, **kwargs):
+            self.picks = None
+            return getattr(dict, name)(self, *args, **kwargs)
+        mutate.__name__ = name
+        return mutate
+
+    update = _drop_picks("update")
+    clear = _drop_picks("clear")
+    popitem = _drop_picks("popitem")
+    setdefault = _drop_picks("setdefault")
+    __ior__ = _drop_picks("__ior__")
+    del _drop_picks
 
 
 def hash_size(value: Hash) -> int:
@@ -339,7 +380,7 @@ def hrandfield(conn, args):
         value = conn.db.get_typed(args[1], Hash)
         if value is None:
             return None
-        return random.choice(list(value))
+        return value.random_field()
     count = parse_int(args[2])
     if count < -LONG_MAX:
         raise CommandError(errors.range_error(-LONG_MAX, LONG_MAX))
@@ -353,13 +394,17 @@ def hrandfield(conn, args):
     value = conn.db.get_typed(args[1], Hash)
     if value is None or count == 0:
         return []
-    fields = list(value)
+    # As Redis: the whole hash for a count at least its size, a copy thinned
+    # out for more than a third of it (HRANDFIELD_SUB_STRATEGY_MUL), else
+    # picks from the pick list, so the work is O(count) in every case.
     if count < 0:
-        picks = random.choices(fields, k=-count)
-    elif count >= len(fields):
-        picks = fields
+        picks = [value.random_field() for _ in range(-count)]
+    elif count >= len(value):
+        picks = list(value)
+    elif count * 3 > len(value):
+        picks = random.sample(list(value), count)
     else:
-        picks = random.sample(fields, count)
+        picks = value.pick_list().sample(count, random.random)
     if not with_values:
         return picks
     if conn.proto == 2:
