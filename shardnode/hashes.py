@@ -36,7 +36,7 @@ from shardnode.rdb.constants import TYPE_HASH, TYPE_HASH_LISTPACK
 from shardnode.rdb.encoding import RdbFormatError, RdbReader, RdbWriter
 from shardnode.registry import handler
 from shardnode.strings import format_long_double
-from shardnode.values import PickList, allocation_size, register
+from shardnode.values import PickList, allocation_size, dropping_picks, register
 
 LISTPACK = "listpack"
 HASHTABLE = "hashtable"
@@ -92,19 +92,7 @@ class Hash(dict):
             return super().pop(field)
         return super().pop(field, default)
 
-    def _drop_picks(name):
-        def mutate(self, *args, **kwargs):
-            self.picks = None
-            return getattr(dict, name)(self, *args, **kwargs)
-        mutate.__name__ = name
-        return mutate
-
-    update = _drop_picks("update")
-    clear = _drop_picks("clear")
-    popitem = _drop_picks("popitem")
-    setdefault = _drop_picks("setdefault")
-    __ior__ = _drop_picks("__ior__")
-    del _drop_picks
+    vars().update(dropping_picks(dict, "update", "clear", "popitem", "setdefault", "__ior__"))
 
 
 def hash_size(value: Hash) -> int:

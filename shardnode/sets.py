@@ -33,7 +33,7 @@ from shardnode.journal import journal_as
 from shardnode.rdb.constants import TYPE_SET, TYPE_SET_INTSET
 from shardnode.rdb.encoding import RdbReader, RdbWriter
 from shardnode.registry import handler
-from shardnode.values import PickList, allocation_size, register
+from shardnode.values import PickList, allocation_size, dropping_picks, register
 
 INTSET = "intset"
 HASHTABLE = "hashtable"
@@ -95,22 +95,9 @@ class RedisSet(set):
             for member in other:
                 self.discard(member)
 
-    def _drop_picks(name):
-        def mutate(self, *args):
-            self.picks = None
-            return getattr(set, name)(self, *args)
-        mutate.__name__ = name
-        return mutate
-
-    pop = _drop_picks("pop")
-    clear = _drop_picks("clear")
-    intersection_update = _drop_picks("intersection_update")
-    symmetric_difference_update = _drop_picks("symmetric_difference_update")
-    __ior__ = _drop_picks("__ior__")
-    __isub__ = _drop_picks("__isub__")
-    __iand__ = _drop_picks("__iand__")
-    __ixor__ = _drop_picks("__ixor__")
-    del _drop_picks
+    vars().update(dropping_picks(
+        set, "pop", "clear", "intersection_update", "symmetric_difference_update",
+        "__ior__", "__isub__", "__iand__", "__ixor__"))
 
     def pop_random(self):
         """Remove and return a uniformly random member, in O(1)."""

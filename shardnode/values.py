@@ -264,3 +264,19 @@ class PickList:
             chosen.add(index)
             out.append(items[index])
         return out
+
+
+def dropping_picks(base: type, *names: str) -> dict:
+    """Overrides of ``base``'s mutators ``names`` that drop the container's
+    pick list (rebuilt on the next random pick): for the mutators the family
+    code does not use, where keeping the list in step is not worth the code.
+    Meant for a class body: ``vars().update(dropping_picks(set, "pop"))``."""
+    def dropping(name):
+        original = getattr(base, name)
+
+        def mutate(self, *args, **kwargs):
+            self.picks = None
+            return original(self, *args, **kwargs)
+        mutate.__name__ = name
+        return mutate
+    return {name: dropping(name) for name in names}
