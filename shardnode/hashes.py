@@ -33,7 +33,7 @@ from cluster.glob import matcher
 from shardnode.journal import journal_as
 from shardnode.rdb import listpack
 from shardnode.rdb.constants import TYPE_HASH, TYPE_HASH_LISTPACK
-from shardnode.rdb.encoding import RdbFormatError, RdbReader, RdbWriter
+from shardnode.rdb.encoding import KEEP_ENCODING, RdbFormatError, RdbReader, RdbWriter
 from shardnode.registry import handler
 from shardnode.strings import format_long_double
 from shardnode.values import PickList, allocation_size, dropping_picks, register
@@ -42,10 +42,6 @@ LISTPACK = "listpack"
 HASHTABLE = "hashtable"
 
 LLONG_MAX = 2**63 - 1
-# Redis 7.0's hash-max-listpack-entries / -value defaults; RESTORE has no
-# connection at hand, so a loaded hash is encoded by these.
-DEFAULT_MAX_ENTRIES = 512
-DEFAULT_MAX_VALUE = 64
 LLONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
 
@@ -129,16 +125,22 @@ def _write_pairs(writer: RdbWriter, value: Hash) -> None:
         writer.write_string(item)
 
 
-def _loaded(pairs, check_lengths: bool) -> Hash:
+def _loaded(pairs, from_listpack: bool, limits) -> Hash:
     """A restored hash, refused when empty or holding a field twice (Redis
-    rejects both), in the encoding Redis's loader picks with the default
-    thresholds: a listpack stays one unless it has too many fields; pairs
-    become a listpack unless too many or one is too long."""
+    rejects both), in the encoding Redis's loader picks under ``limits``: a
+    listpack stays one unless it has too many fields; pairs become a
+    listpack unless too many or one is too long.  KEEP_ENCODING keeps the
+    encoding the RDB type names."""
     value = Hash(pairs)
     if not value or len(value) != len(pairs):
         raise RdbFormatError("empty hash or duplicate field")
-    if len(value) > DEFAULT_MAX_ENTRIES or check_lengths and \
-            any(len(f) > DEFAULT_MAX_VALUE or len(v) > DEFAULT_MAX_VALUE for f, v in pairs):
+    if limits is KEEP_ENCODING:
+        hashtable = not from_listpack
+    else:
+        longest = limits.hash_max_listpack_value
+        hashtable = len(value) > limits.hash_max_listpack_entries or not from_listpack and \
+            any(len(f) > longest or len(v) > longest for f, v in pairs)
+    if hashtable:
         value.encoding = HASHTABLE
     return value
 
@@ -147,12 +149,13 @@ def _read_listpack(reader: RdbReader) -> Hash:
     entries = listpack.decode(reader.read_string())
     if len(entries) % 2:
         raise RdbFormatError("hash listpack with an odd entry count")
-    return _loaded(list(zip(entries[0::2], entries[1::2])), False)
+    return _loaded(list(zip(entries[0::2], entries[1::2])), True, reader.limits)
 
 
 def _read_pairs(reader: RdbReader) -> Hash:
     count = reader.read_length()
-    return _loaded([(reader.read_string(), reader.read_string()) for _ in range(count)], True)
+    return _loaded([(reader.read_string(), reader.read_string()) for _ in range(count)], False,
+                   reader.limits)
 
 
 register(Hash, "hash", size=hash_size, copy=copy_hash,

@@ -31,13 +31,13 @@ from cluster.glob import matcher
 from cluster.resp import SetReply
 from shardnode.journal import journal_as
 from shardnode.rdb.constants import TYPE_SET, TYPE_SET_INTSET
-from shardnode.rdb.encoding import RdbReader, RdbWriter
+from shardnode.rdb.encoding import KEEP_ENCODING, RdbReader, RdbWriter
 from shardnode.registry import handler
 from shardnode.values import PickList, allocation_size, dropping_picks, register
 
 INTSET = "intset"
 HASHTABLE = "hashtable"
-DEFAULT_MAX_INTSET_ENTRIES = 512  # Redis's set-max-intset-entries default
+_LOAD_INTSET_CAP = 1 << 30  # rdbLoadObject caps set-max-intset-entries at this
 _ROBJ = 16
 _I64 = 2**63
 
@@ -179,12 +179,16 @@ def _read_hashtable(reader: RdbReader) -> RedisSet:
     if count == 0:
         raise ValueError("empty set")
     members = [reader.read_string() for _ in range(count)]
-    value = RedisSet(members)
+    value = RedisSet(members, HASHTABLE)
     if len(value) != count:
         raise ValueError("duplicate set members")
-    encoding = INTSET if count <= DEFAULT_MAX_INTSET_ENTRIES else HASHTABLE
-    value.encoding = encoding
-    settle_encoding(value, DEFAULT_MAX_INTSET_ENTRIES)
+    limits = reader.limits
+    if limits is not KEEP_ENCODING:
+        # rdbLoadObject: an intset unless too many members (its cap at 2**30
+        # included) or one that is not an integer.
+        limit = min(limits.set_max_intset_entries, _LOAD_INTSET_CAP)
+        value.encoding = INTSET if count <= limit else HASHTABLE
+        settle_encoding(value, limit)
     return value
 
 
@@ -217,7 +221,8 @@ def _read_intset(reader: RdbReader) -> RedisSet:
     if any(a >= b for a, b in zip(numbers, numbers[1:])):
         raise ValueError("intset not sorted")
     value = RedisSet(b"%d" % n for n in numbers)
-    if count > DEFAULT_MAX_INTSET_ENTRIES:
+    limits = reader.limits
+    if limits is not KEEP_ENCODING and count > limits.set_max_intset_entries:
         value.encoding = HASHTABLE
     return value
 

@@ -41,7 +41,7 @@ from typing import Any, Callable
 from cluster import errors
 from cluster.errors import CommandError
 from shardnode.rdb.constants import TYPE_STRING
-from shardnode.rdb.encoding import RdbReader, RdbWriter
+from shardnode.rdb.encoding import REDIS_DEFAULT_LIMITS, RdbReader, RdbWriter
 from shardnode.rdb.objects import (
     dump_version_and_checksum_ok,
     frame_dump,
@@ -127,12 +127,13 @@ def dump_payload(value) -> bytes:
     return frame_dump(bytes(writer.buffer))
 
 
-def load_payload(data):
-    """RESTORE's reading of a DUMP payload, with Redis's error texts."""
+def load_payload(data, limits=REDIS_DEFAULT_LIMITS):
+    """RESTORE's reading of a DUMP payload, with Redis's error texts; a
+    container gets the encoding ``limits`` (the shard's configuration) give."""
     if not dump_version_and_checksum_ok(data):
         raise CommandError(errors.DUMP_PAYLOAD_INVALID)
     try:
-        return read_dump_object(data)
+        return read_dump_object(data, limits)
     except (ValueError, IndexError, OverflowError):  # RdbFormatError is a ValueError
         raise CommandError(errors.BAD_DATA_FORMAT) from None
 
