@@ -33,37 +33,62 @@ from cluster.glob import matcher
 from shardnode.journal import journal_as
 from shardnode.rdb import listpack
 from shardnode.rdb.constants import TYPE_HASH, TYPE_HASH_LISTPACK
-from shardnode.rdb.encoding import RdbFormatError, RdbReader, RdbWriter
+from shardnode.rdb.encoding import KEEP_ENCODING, RdbFormatError, RdbReader, RdbWriter
 from shardnode.registry import handler
 from shardnode.strings import format_long_double
-from shardnode.values import allocation_size, register
+from shardnode.values import PickList, allocation_size, dropping_picks, register
 
 LISTPACK = "listpack"
 HASHTABLE = "hashtable"
 
 LLONG_MAX = 2**63 - 1
-# Redis 7.0's hash-max-listpack-entries / -value defaults; RESTORE has no
-# connection at hand, so a loaded hash is encoded by these.
-DEFAULT_MAX_ENTRIES = 512
-DEFAULT_MAX_VALUE = 64
 LLONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
-# Redis 7.0's hash-max-listpack-entries / -value defaults; RESTORE has no
-# connection at hand, so a loaded hash is encoded by these.
-DEFAULT_MAX_ENTRIES = 512
-DEFAULT_MAX_VALUE = 64
 
 
 class Hash(dict):
     """field -> value, with Redis's current encoding and the byte count of
     its fields and values (kept up to date so the size estimate is O(1))."""
 
-    __slots__ = ("encoding", "nbytes")
+    __slots__ = ("encoding", "nbytes", "picks")
 
     def __init__(self, *args):
         super().__init__(*args)
         self.encoding = LISTPACK
         self.nbytes = sum(len(f) + len(v) for f, v in self.items())
+        self.picks = None  # a PickList of the fields once HRANDFIELD needs one
+
+    def pick_list(self) -> PickList:
+        if self.picks is None:
+            self.picks = PickList(self)
+        return self.picks
+
+    def random_field(self):
+        picks = self.pick_list()
+        return picks.items[picks.live_index(random.random)]
+
+    # The mutators keep the pick list in step (the rare ones drop it).
+
+    def __setitem__(self, field, item) -> None:
+        if self.picks is not None and field not in self:
+            self.picks.added(field)
+        super().__setitem__(field, item)
+
+    def __delitem__(self, field) -> None:
+        if self.picks is not None and field in self:
+            self.picks.removed(field)
+        super().__delitem__(field)
+
+    _MISSING = object()
+
+    def pop(self, field, default=_MISSING):
+        if self.picks is not None and field in self:
+            self.picks.removed(field)
+        if default is Hash._MISSING:
+            return super().pop(field)
+        return super().pop(field, default)
+
+    vars().update(dropping_picks(dict, "update", "clear", "popitem", "setdefault", "__ior__"))
 
 
 def hash_size(value: Hash) -> int:
@@ -100,16 +125,22 @@ def _write_pairs(writer: RdbWriter, value: Hash) -> None:
         writer.write_string(item)
 
 
-def _loaded(pairs, check_lengths: bool) -> Hash:
+def _loaded(pairs, from_listpack: bool, limits) -> Hash:
     """A restored hash, refused when empty or holding a field twice (Redis
-    rejects both), in the encoding Redis's loader picks with the default
-    thresholds: a listpack stays one unless it has too many fields; pairs
-    become a listpack unless too many or one is too long."""
+    rejects both), in the encoding Redis's loader picks under ``limits``: a
+    listpack stays one unless it has too many fields; pairs become a
+    listpack unless too many or one is too long.  KEEP_ENCODING keeps the
+    encoding the RDB type names."""
     value = Hash(pairs)
     if not value or len(value) != len(pairs):
         raise RdbFormatError("empty hash or duplicate field")
-    if len(value) > DEFAULT_MAX_ENTRIES or check_lengths and \
-            any(len(f) > DEFAULT_MAX_VALUE or len(v) > DEFAULT_MAX_VALUE for f, v in pairs):
+    if limits is KEEP_ENCODING:
+        hashtable = not from_listpack
+    else:
+        longest = limits.hash_max_listpack_value
+        hashtable = len(value) > limits.hash_max_listpack_entries or not from_listpack and \
+            any(len(f) > longest or len(v) > longest for f, v in pairs)
+    if hashtable:
         value.encoding = HASHTABLE
     return value
 
@@ -118,12 +149,13 @@ def _read_listpack(reader: RdbReader) -> Hash:
     entries = listpack.decode(reader.read_string())
     if len(entries) % 2:
         raise RdbFormatError("hash listpack with an odd entry count")
-    return _loaded(list(zip(entries[0::2], entries[1::2])), False)
+    return _loaded(list(zip(entries[0::2], entries[1::2])), True, reader.limits)
 
 
 def _read_pairs(reader: RdbReader) -> Hash:
     count = reader.read_length()
-    return _loaded([(reader.read_string(), reader.read_string()) for _ in range(count)], True)
+    return _loaded([(reader.read_string(), reader.read_string()) for _ in range(count)], False,
+                   reader.limits)
 
 
 register(Hash, "hash", size=hash_size, copy=copy_hash,
@@ -339,7 +371,7 @@ def hrandfield(conn, args):
         value = conn.db.get_typed(args[1], Hash)
         if value is None:
             return None
-        return random.choice(list(value))
+        return value.random_field()
     count = parse_int(args[2])
     if count < -LONG_MAX:
         raise CommandError(errors.range_error(-LONG_MAX, LONG_MAX))
@@ -353,13 +385,17 @@ def hrandfield(conn, args):
     value = conn.db.get_typed(args[1], Hash)
     if value is None or count == 0:
         return []
-    fields = list(value)
+    # As Redis: the whole hash for a count at least its size, a copy thinned
+    # out for more than a third of it (HRANDFIELD_SUB_STRATEGY_MUL), else
+    # picks from the pick list, so the work is O(count) in every case.
     if count < 0:
-        picks = random.choices(fields, k=-count)
-    elif count >= len(fields):
-        picks = fields
+        picks = [value.random_field() for _ in range(-count)]
+    elif count >= len(value):
+        picks = list(value)
+    elif count * 3 > len(value):
+        picks = random.sample(list(value), count)
     else:
-        picks = random.sample(fields, count)
+        picks = value.pick_list().sample(count, random.random)
     if not with_values:
         return picks
     if conn.proto == 2:

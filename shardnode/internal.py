@@ -47,6 +47,7 @@ from cluster.resp import NULL_ARRAY
 from shardnode.registry import handler
 from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold
+from shardnode.rdb.encoding import KEEP_ENCODING
 from shardnode.values import dump_payload, load_payload
 
 
@@ -207,7 +208,8 @@ def _triples(args, start, count):
     for i in range(start, start + 3 * count, 3):
         payload = args[i + 1]
         deadline = int(args[i + 2])
-        yield args[i], (load_payload(payload) if payload else None), (
+        value = load_payload(payload, KEEP_ENCODING) if payload else None  # a move keeps it
+        yield args[i], value, (
             None if deadline < 0 else deadline)
 
 

@@ -241,7 +241,7 @@ def restore(conn, args):
     ttl = parse_int(args[2])
     if ttl < 0:
         raise CommandError(errors.INVALID_TTL)
-    value = load_payload(args[3])
+    value = load_payload(args[3], conn.server.config)
     if replace:
         db.delete(key)
     keyspace = conn.server.keyspace

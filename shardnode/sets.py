@@ -31,25 +31,84 @@ from cluster.glob import matcher
 from cluster.resp import SetReply
 from shardnode.journal import journal_as
 from shardnode.rdb.constants import TYPE_SET, TYPE_SET_INTSET
-from shardnode.rdb.encoding import RdbReader, RdbWriter
+from shardnode.rdb.encoding import KEEP_ENCODING, RdbReader, RdbWriter
 from shardnode.registry import handler
-from shardnode.values import allocation_size, register
+from shardnode.values import PickList, allocation_size, dropping_picks, register
 
 INTSET = "intset"
 HASHTABLE = "hashtable"
-DEFAULT_MAX_INTSET_ENTRIES = 512  # Redis's set-max-intset-entries default
+_LOAD_INTSET_CAP = 1 << 30  # rdbLoadObject caps set-max-intset-entries at this
 _ROBJ = 16
 _I64 = 2**63
 
 
 class RedisSet(set):
-    """A set value; ``encoding`` is its OBJECT ENCODING (see module doc)."""
+    """A set value; ``encoding`` is its OBJECT ENCODING (see module doc).
 
-    __slots__ = ("encoding",)
+    ``picks`` is a :class:`PickList` once SPOP or SRANDMEMBER has needed a
+    random member: the mutators below keep it in step (the rarely used ones
+    just drop it, to be rebuilt on the next random pick).
+    """
+
+    __slots__ = ("encoding", "picks")
 
     def __init__(self, members=(), encoding: str = INTSET):
         super().__init__(members)
         self.encoding = encoding
+        self.picks = None
+
+    def pick_list(self) -> PickList:
+        if self.picks is None:
+            self.picks = PickList(self)
+        return self.picks
+
+    def add(self, member) -> None:
+        if self.picks is not None and member not in self:
+            self.picks.added(member)
+        super().add(member)
+
+    def update(self, *others) -> None:
+        picks = self.picks
+        if picks is None:
+            return super().update(*others)
+        add = super().add
+        for other in others:
+            for member in other:
+                if member not in self:
+                    add(member)
+                    picks.added(member)
+
+    def discard(self, member) -> None:
+        if self.picks is not None and member in self:
+            self.picks.removed(member)
+        super().discard(member)
+
+    def remove(self, member) -> None:
+        if self.picks is not None and member in self:
+            self.picks.removed(member)
+        super().remove(member)
+
+    def difference_update(self, *others) -> None:
+        if self.picks is None:
+            return super().difference_update(*others)
+        for other in others:
+            for member in other:
+                self.discard(member)
+
+    vars().update(dropping_picks(
+        set, "pop", "clear", "intersection_update", "symmetric_difference_update",
+        "__ior__", "__isub__", "__iand__", "__ixor__"))
+
+    def pop_random(self):
+        """Remove and return a uniformly random member, in O(1)."""
+        picks = self.pick_list()
+        member = picks.take(picks.live_index(random.random))
+        super().discard(member)
+        return member
+
+    def random_member(self):
+        picks = self.pick_list()
+        return picks.items[picks.live_index(random.random)]
 
 
 def is_int(member: bytes) -> bool:
@@ -120,12 +179,16 @@ def _read_hashtable(reader: RdbReader) -> RedisSet:
     if count == 0:
         raise ValueError("empty set")
     members = [reader.read_string() for _ in range(count)]
-    value = RedisSet(members)
+    value = RedisSet(members, HASHTABLE)
     if len(value) != count:
         raise ValueError("duplicate set members")
-    encoding = INTSET if count <= DEFAULT_MAX_INTSET_ENTRIES else HASHTABLE
-    value.encoding = encoding
-    settle_encoding(value, DEFAULT_MAX_INTSET_ENTRIES)
+    limits = reader.limits
+    if limits is not KEEP_ENCODING:
+        # rdbLoadObject: an intset unless too many members (its cap at 2**30
+        # included) or one that is not an integer.
+        limit = min(limits.set_max_intset_entries, _LOAD_INTSET_CAP)
+        value.encoding = INTSET if count <= limit else HASHTABLE
+        settle_encoding(value, limit)
     return value
 
 
@@ -158,7 +221,8 @@ def _read_intset(reader: RdbReader) -> RedisSet:
     if any(a >= b for a, b in zip(numbers, numbers[1:])):
         raise ValueError("intset not sorted")
     value = RedisSet(b"%d" % n for n in numbers)
-    if count > DEFAULT_MAX_INTSET_ENTRIES:
+    limits = reader.limits
+    if limits is not KEEP_ENCODING and count > limits.set_max_intset_entries:
         value.encoding = HASHTABLE
     return value
 
@@ -240,38 +304,58 @@ def scard(conn, args):
     return len(value) if value is not None else 0
 
 
+# SPOP with a count pops at random while the set keeps more than a fifth of
+# the count; past that, Redis 7.0 picks the members that stay instead and
+# builds a new set of them (spopWithCountCommand's SPOP_MOVE_STRATEGY_MUL),
+# so an intset can come back from a hashtable.  SRANDMEMBER with a count
+# above a third of the set copies it (SRANDMEMBER_SUB_STRATEGY_MUL); both are
+# O(count) then, and the pick list keeps the other cases O(count) as well.
+_SPOP_MOVE_STRATEGY_MUL = 5
+_SRANDMEMBER_SUB_STRATEGY_MUL = 3
+
+
 @handler("spop")
 def spop(conn, args):
     if len(args) > 3:
         raise CommandError(errors.SYNTAX)
     key = args[1]
-    if len(args) == 3:
-        count = parse_int(args[2], errors.MUST_BE_POSITIVE)
-        if count < 0:
-            raise CommandError(errors.MUST_BE_POSITIVE)
+    if len(args) == 2:
         value = _get(conn, key)
-        if value is None or count == 0:
-            return SetReply()
-        if count >= len(value):
-            popped = ordered(value)
-            conn.db.delete(key)
-            journal_as(conn, [b"DEL", key])
-            return SetReply(popped)
-        popped = random.sample(tuple(value), count)
+        if value is None:
+            return None
         conn.db.touch_write(key)
-        value.difference_update(popped)
-        entries = [[b"SREM", key, member] for member in popped]
-        if len(entries) > 1:  # 7.0 wraps its several SREMs as one transaction
-            entries = [[b"MULTI"], *entries, [b"EXEC"]]
-        journal_as(conn, *entries)
-        return SetReply(popped)
+        member = value.pop_random()
+        if not value:
+            conn.db.delete(key)
+        journal_as(conn, [b"SREM", key, member])
+        return member
+    count = parse_int(args[2], errors.MUST_BE_POSITIVE)
+    if count < 0:
+        raise CommandError(errors.MUST_BE_POSITIVE)
     value = _get(conn, key)
-    if value is None:
-        return None
-    member = random.choice(tuple(value)) if len(value) > 1 else next(iter(value))
-    _remove(conn, key, value, (member,))
-    journal_as(conn, [b"SREM", key, member])
-    return member
+    if value is None or count == 0:
+        return SetReply()
+    if count >= len(value):
+        popped = ordered(value)
+        conn.db.delete(key)
+        journal_as(conn, [b"DEL", key])
+        return SetReply(popped)
+    conn.db.touch_write(key)
+    remaining = len(value) - count
+    if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
+        popped = [value.pop_random() for _ in range(count)]
+    else:
+        kept = [value.pop_random() for _ in range(remaining)]
+        popped = list(value)
+        value.clear()
+        value.update(kept)
+        value.encoding = INTSET
+        settle_encoding(value, _limit(conn))
+    entries = [[b"SREM", key, member] for member in popped]
+    if len(entries) > 1:  # 7.0 wraps its several SREMs as one transaction
+        entries = [[b"MULTI"], *entries, [b"EXEC"]]
+    journal_as(conn, *entries)
+    return SetReply(popped)
 
 
 @handler("srandmember")
@@ -282,7 +366,7 @@ def srandmember(conn, args):
         value = _get(conn, args[1])
         if value is None:
             return None
-        return random.choice(tuple(value))
+        return value.random_member()
     count = parse_int(args[2])
     if count < -(_I64 - 1):
         raise CommandError(errors.LONG_OUT_OF_RANGE)
@@ -290,10 +374,12 @@ def srandmember(conn, args):
     if value is None or count == 0:
         return []
     if count < 0:
-        return random.choices(tuple(value), k=-count)
+        return [value.random_member() for _ in range(-count)]
     if count >= len(value):
         return ordered(value)
-    return random.sample(tuple(value), count)
+    if count * _SRANDMEMBER_SUB_STRATEGY_MUL > len(value):
+        return random.sample(tuple(value), count)
+    return value.pick_list().sample(count, random.random)
 
 
 @handler("smove")

@@ -41,7 +41,7 @@ from typing import Any, Callable
 from cluster import errors
 from cluster.errors import CommandError
 from shardnode.rdb.constants import TYPE_STRING
-from shardnode.rdb.encoding import RdbReader, RdbWriter
+from shardnode.rdb.encoding import REDIS_DEFAULT_LIMITS, RdbReader, RdbWriter
 from shardnode.rdb.objects import (
     dump_version_and_checksum_ok,
     frame_dump,
@@ -127,12 +127,13 @@ def dump_payload(value) -> bytes:
     return frame_dump(bytes(writer.buffer))
 
 
-def load_payload(data):
-    """RESTORE's reading of a DUMP payload, with Redis's error texts."""
+def load_payload(data, limits=REDIS_DEFAULT_LIMITS):
+    """RESTORE's reading of a DUMP payload, with Redis's error texts; a
+    container gets the encoding ``limits`` (the shard's configuration) give."""
     if not dump_version_and_checksum_ok(data):
         raise CommandError(errors.DUMP_PAYLOAD_INVALID)
     try:
-        return read_dump_object(data)
+        return read_dump_object(data, limits)
     except (ValueError, IndexError, OverflowError):  # RdbFormatError is a ValueError
         raise CommandError(errors.BAD_DATA_FORMAT) from None
 
@@ -192,3 +193,91 @@ def string_size(value: bytes) -> int:
 register(bytes, "string", encoding=string_encoding, size=string_size,
          copy=lambda value: value, rdb_type=TYPE_STRING,
          codecs={TYPE_STRING: (RdbWriter.write_string, RdbReader.read_string)})
+
+
+# -- uniform random members of big containers ---------------------------------
+
+
+class PickList:
+    """The members of a set or the fields of a hash in a list, so that a
+    uniformly random one is found in O(1): SPOP, SRANDMEMBER and HRANDFIELD
+    on a million members would otherwise copy the whole container per call
+    (a Python set or dict cannot be indexed).  Redis picks a random bucket of
+    its own hash table instead; this is our equivalent.
+
+    A container builds one on its first random pick and then reports each
+    change to it: :meth:`added` for a member that was not there,
+    :meth:`removed` for one that left.  A removal only marks the entry
+    ``stale`` (finding its position would cost a second index); stale
+    entries are skipped by the picks, dropped when a pick meets one, and
+    all swept out once they are half the list, so every pick stays O(1)
+    amortised and every live member appears exactly once.
+    """
+
+    __slots__ = ("items", "stale")
+
+    def __init__(self, members):
+        self.items = list(members)
+        self.stale = set()
+
+    def added(self, member) -> None:
+        if member in self.stale:
+            self.stale.discard(member)  # its old entry is live again
+        else:
+            self.items.append(member)
+
+    def removed(self, member) -> None:
+        self.stale.add(member)
+        if len(self.stale) * 2 > len(self.items):
+            stale = self.stale
+            self.items = [m for m in self.items if m not in stale]
+            stale.clear()
+
+    def live_index(self, rng) -> int:
+        """The position of a uniformly random live member (there must be one);
+        stale entries met on the way are dropped."""
+        items, stale = self.items, self.stale
+        while True:
+            index = int(rng() * len(items))
+            if items[index] not in stale:
+                return index
+            stale.discard(self.take(index))
+
+    def take(self, index: int):
+        """Remove the entry at ``index`` (the last entry moves there)."""
+        items = self.items
+        member = items[index]
+        last = items.pop()
+        if index < len(items):
+            items[index] = last
+        return member
+
+    def sample(self, count: int, rng) -> list:
+        """``count`` distinct live members, for ``count`` well below the
+        live size (the caller copies the container otherwise)."""
+        items, stale = self.items, self.stale
+        chosen = set()
+        out = []
+        while len(out) < count:
+            index = int(rng() * len(items))
+            if index in chosen or items[index] in stale:
+                continue
+            chosen.add(index)
+            out.append(items[index])
+        return out
+
+
+def dropping_picks(base: type, *names: str) -> dict:
+    """Overrides of ``base``'s mutators ``names`` that drop the container's
+    pick list (rebuilt on the next random pick): for the mutators the family
+    code does not use, where keeping the list in step is not worth the code.
+    Meant for a class body: ``vars().update(dropping_picks(set, "pop"))``."""
+    def dropping(name):
+        original = getattr(base, name)
+
+        def mutate(self, *args, **kwargs):
+            self.picks = None
+            return original(self, *args, **kwargs)
+        mutate.__name__ = name
+        return mutate
+    return {name: dropping(name) for name in names}

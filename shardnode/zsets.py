@@ -44,7 +44,7 @@ from shardnode.journal import journal_as
 from shardnode.registry import handler
 from shardnode.rdb import listpack
 from shardnode.rdb.constants import TYPE_ZSET_2, TYPE_ZSET_LISTPACK
-from shardnode.rdb.encoding import RdbFormatError
+from shardnode.rdb.encoding import KEEP_ENCODING, RdbFormatError
 from shardnode.values import register, type_name
 
 _INF = math.inf
@@ -177,9 +177,6 @@ def _size(zset: SortedSet) -> int:
 
 # -- RDB forms: ZSET_LISTPACK for listpack sets, ZSET_2 for skiplists ------------
 
-# Loading applies Redis's default thresholds (a codec sees no configuration).
-_LOAD_MAX_ENTRIES, _LOAD_MAX_VALUE = 128, 64
-
 
 def _score_text(score: float) -> bytes:
     """d2string, as a listpack stores a score: integers (|x| < 2**52, -0
@@ -205,7 +202,9 @@ def _read_listpack(reader) -> SortedSet:
     items = listpack.decode(reader.read_string())
     if not items or len(items) % 2:
         raise RdbFormatError("bad sorted set listpack")
-    zset = SortedSet("listpack" if len(items) // 2 <= _LOAD_MAX_ENTRIES else "skiplist")
+    limits = reader.limits  # rdbLoadObject checks a listpack's length only
+    fits = limits is KEEP_ENCODING or len(items) // 2 <= limits.zset_max_listpack_entries
+    zset = SortedSet("listpack" if fits else "skiplist")
     for member, text in zip(items[::2], items[1::2]):
         score = float(text)
         if score != score or member in zset.scores:
@@ -236,7 +235,9 @@ def _read_skiplist(reader) -> SortedSet:
             raise RdbFormatError("bad sorted set entry")
         zset.insert(member, score)
         longest = max(longest, len(member))
-    if count <= _LOAD_MAX_ENTRIES and longest <= _LOAD_MAX_VALUE:
+    limits = reader.limits
+    if limits is not KEEP_ENCODING and count <= limits.zset_max_listpack_entries and \
+            longest <= limits.zset_max_listpack_value:
         zset.encoding = "listpack"
     return zset
 

@@ -17,6 +17,8 @@ and never allocates more than the buffer could justify.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import lzf
 
 from shardnode.rdb.checksum import crc64
@@ -131,15 +133,44 @@ class RdbWriter:
         return data
 
 
+@dataclass(frozen=True)
+class LoadLimits:
+    """The container encoding thresholds a value is loaded under: Redis's
+    rdbLoadObject reads them from the live configuration, so a RESTORE after
+    ``CONFIG SET zset-max-listpack-entries 2`` gives a 3-member sorted set a
+    skiplist.  The shard passes its configuration object (it has these
+    attributes, under these names); this class holds Redis 7.0's defaults
+    for readers that have none.
+
+    ``limits=None`` (:data:`KEEP_ENCODING`) is for a value moved between
+    shards: it keeps the encoding its RDB type id names (every container
+    type writes a distinct id per encoding), since in one Redis a RENAME or
+    an SMOVE keeps the very object, encoding and all."""
+
+    hash_max_listpack_entries: int = 512
+    hash_max_listpack_value: int = 64
+    set_max_intset_entries: int = 512
+    zset_max_listpack_entries: int = 128
+    zset_max_listpack_value: int = 64
+
+
+REDIS_DEFAULT_LIMITS = LoadLimits()
+KEEP_ENCODING = None
+
+
 class RdbReader:
-    """Reads RDB primitives from a bytes-like buffer, from ``pos`` on."""
+    """Reads RDB primitives from a bytes-like buffer, from ``pos`` on;
+    ``limits`` (a :class:`LoadLimits` or the configuration) is what the
+    container readers encode by."""
 
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "pos", "end", "limits")
 
-    def __init__(self, data, pos: int = 0, end: int | None = None):
+    def __init__(self, data, pos: int = 0, end: int | None = None,
+                 limits=REDIS_DEFAULT_LIMITS):
         self.data = data
         self.pos = pos
         self.end = len(data) if end is None else end
+        self.limits = limits
 
     def _advance(self, count: int) -> int:
         start = self.pos

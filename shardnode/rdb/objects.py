@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from shardnode.rdb.checksum import crc64
 from shardnode.rdb.constants import OBJECT_TYPES, RDB_VERSION
-from shardnode.rdb.encoding import RdbFormatError, RdbReader, RdbWriter
+from shardnode.rdb.encoding import REDIS_DEFAULT_LIMITS, RdbFormatError, RdbReader, RdbWriter
 
 _FOOTER = 10  # version (2) + CRC-64 (8)
 
@@ -78,11 +78,12 @@ def dump_version_and_checksum_ok(payload) -> bool:
     return crc64(bytes(payload[: end - 8])) == int.from_bytes(payload[end - 8 :], "little")
 
 
-def read_dump_object(payload):
-    """The value in a verified DUMP payload.
+def read_dump_object(payload, limits=REDIS_DEFAULT_LIMITS):
+    """The value in a verified DUMP payload, its encoding chosen by ``limits``
+    (see :class:`shardnode.rdb.encoding.LoadLimits`).
 
     As Redis, the object is read from the whole payload, footer included: a
     body that runs into the footer bytes is not refused, bytes between the
     object and the footer are ignored.
     """
-    return read_object(RdbReader(payload))
+    return read_object(RdbReader(payload, limits=limits))

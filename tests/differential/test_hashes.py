@@ -254,6 +254,39 @@ def test_hrandfield(diff):
             assert set(pairs) <= {(b"a", b"1"), (b"b", b"2"), (b"c", b"3")}
 
 
+def test_hrandfield_on_a_big_hash_after_changes(diff):
+    """A hashtable hash changed between picks (so the pick list is kept in
+    step): counts around Redis's copy threshold (a third of the hash) and
+    the whole hash, negative counts; sizes, distinctness and pairs checked
+    on both servers' replies."""
+    fields = ["f%d" % i for i in range(1500)]
+    diff.run("HSET", A0, *[x for f in fields for x in (f, f.upper())])
+    diff.run("OBJECT", "ENCODING", A0)
+
+    def check():
+        size = diff.run("HLEN", A0)
+        current = diff.ours.call("HGETALL", A0)
+        current = dict(zip(current[0::2], current[1::2]))
+        assert diff.ours.call("HRANDFIELD", A0) in current
+        for count in (1, 10, size // 3, size // 3 + 1, size - 1, size, size + 3, -1, -40):
+            refs, ours = diff.both("HRANDFIELD", A0, count, "WITHVALUES")
+            for reply in (refs, ours):
+                pairs = list(zip(reply[0::2], reply[1::2]))
+                assert len(pairs) == (min(count, size) if count > 0 else -count)
+                if count > 0:
+                    assert len({f for f, _ in pairs}) == len(pairs)
+            assert all(current.get(f) == v for f, v in zip(ours[0::2], ours[1::2]))
+
+    check()
+    diff.run("HDEL", A0, *fields[::3])
+    diff.run("HSET", A0, *[x for f in fields[::6] for x in (f, "again")], "new", "1")
+    check()
+    diff.run("HDEL", A0, *fields[1::3])
+    check()
+    diff.run("DEL", A0)
+    diff.run("HRANDFIELD", A0, "-3")
+
+
 def test_hscan(diff):
     diff.run("HSCAN", "missing", "0")
     diff.run("HSCAN", "missing", "0", "BOGUS")

@@ -111,6 +111,120 @@ def test_spop_and_srandmember(diff):
     diff.run("EXISTS", A1)
 
 
+def _check_pops(diff, key, count):
+    """SPOP ``key`` ``count`` on both servers: each reply holds distinct
+    members of the set, as many as Redis pops; each leaves exactly the rest,
+    in the encoding Redis leaves."""
+    before = [set(client.call("SMEMBERS", key)) for client in (diff.ref, diff.ours)]
+    replies = diff.both("SPOP", key, *([] if count is None else [count]))
+    for members, popped in zip(before, replies):
+        if count is None:
+            popped = [popped]
+        assert len(set(popped)) == len(popped) and set(popped) <= members
+    if count is not None:
+        assert len(replies[0]) == len(replies[1])
+    all_integers = []
+    for client, members, popped in zip((diff.ref, diff.ours), before, replies):
+        left = set(client.call("SMEMBERS", key))
+        assert left == members - set([popped] if count is None else popped)
+        all_integers.append(all(m.lstrip(b"-").isdigit() for m in left))
+    diff.run("SCARD", key)
+    diff.run("EXISTS", key)
+    # The encoding may follow from which members stayed (strings or not).
+    if diff.ours.call("EXISTS", key) and all_integers[0] == all_integers[1]:
+        diff.run("OBJECT", "ENCODING", key)
+
+
+def _check_random_members(diff, key):
+    size = diff.run("SCARD", key)
+    members = set(diff.ours.call("SMEMBERS", key))
+    for count in (1, 2, 10, size // 3, size // 3 + 1, size - 1, size, size + 5):
+        replies = diff.both("SRANDMEMBER", key, str(count))
+        assert [len(r) for r in replies] == [min(count, size)] * 2
+        assert all(len(set(r)) == len(r) for r in replies)
+        assert set(replies[1]) <= members
+    for count in (-1, -5, -(size + 50)):
+        replies = diff.both("SRANDMEMBER", key, str(count))
+        assert [len(r) for r in replies] == [-count] * 2
+        assert set(replies[1]) <= members
+    assert diff.ours.call("SRANDMEMBER", key) in members
+
+
+@pytest.mark.parametrize("members", [
+    [str(i) for i in range(600)],                       # integers past 512: hashtable
+    ["m%d" % i for i in range(2000)],                   # strings: hashtable
+    [str(i) for i in range(100)] + ["x"],               # mixed: hashtable, small
+    [str(i) for i in range(300)],                       # an intset
+], ids=["ints-hashtable", "strings", "mixed", "intset"])
+def test_random_picks_on_every_encoding(diff, members):
+    """SPOP with counts on both sides of Redis's strategy switch (a fifth of
+    the count left), SRANDMEMBER around its copy threshold (a third), after
+    changes between the picks; replies are random, so what is compared is
+    what Redis guarantees: sizes, distinctness, membership, the set left."""
+    for i in range(0, len(members), 500):
+        diff.run("SADD", A0, *members[i:i + 500])
+    diff.run("OBJECT", "ENCODING", A0)
+    _check_random_members(diff, A0)  # the pick list exists from here on
+    diff.run("SREM", A0, *members[::7])
+    diff.run("SADD", A0, *members[::14], "new")
+    _check_random_members(diff, A0)
+    _check_pops(diff, A0, None)
+    _check_pops(diff, A0, "1")
+    _check_pops(diff, A0, "7")
+    fresh = ["fresh%d" % i for i in range(60)]  # changes whose replies do not depend on the pops
+    diff.run("SADD", A0, *fresh)
+    diff.run("SREM", A0, *fresh[::2])
+    _check_random_members(diff, A0)
+    _check_pops(diff, A0, "3")
+    size = diff.run("SCARD", A0)
+    # Just short of the switch (remaining * 5 > count), then past it.
+    count = size * 5 // 6 - 1
+    _check_pops(diff, A0, str(count))
+    size = diff.run("SCARD", A0)
+    _check_pops(diff, A0, str(size - max(1, size // 10)))
+    _check_random_members(diff, A0)
+    size = diff.run("SCARD", A0)
+    _check_pops(diff, A0, str(size))
+    diff.run("EXISTS", A0)
+
+
+def test_spop_past_the_switch_gives_an_intset_back(diff):
+    """A hashtable of integers popped down to a few members is rebuilt from
+    them, so it is an intset again (spopWithCountCommand's third case)."""
+    diff.run("SADD", A0, *[str(i) for i in range(600)])
+    diff.run("SADD", B0, *[str(i) for i in range(600)])
+    diff.run("EXPIRE", A0, "1000")
+    _check_pops(diff, A0, "500")   # 100 left: 100 * 5 > 500 is false
+    diff.run("TTL", A0)
+    _check_pops(diff, B0, "499")   # 101 left: still popped one by one
+    diff.run("SADD", A0, "a")
+    diff.run("OBJECT", "ENCODING", A0)
+
+
+def test_random_picks_agree_with_sscan_smembers_and_dump(diff):
+    ours = diff.ours
+    diff.run("SADD", A0, *["m%d" % i for i in range(3000)])
+    for _ in range(50):
+        ours.call("SPOP", A0)
+        ours.call("SRANDMEMBER", A0, "-3")
+    ours.call("SREM", A0, *["m%d" % i for i in range(0, 3000, 5)])
+    ours.call("SADD", A0, *["m%d" % i for i in range(0, 3000, 10)])
+    ours.call("SPOP", A0, "20")
+    members = set(ours.call("SMEMBERS", A0))
+    scanned, cursor = set(), b"0"
+    while True:
+        cursor, page = ours.call("SSCAN", A0, cursor, "COUNT", "100")
+        scanned.update(page)
+        if cursor == b"0":
+            break
+    assert scanned == members
+    assert ours.call("RESTORE", B0, "0", ours.call("DUMP", A0)) == b"OK"
+    assert set(ours.call("SMEMBERS", B0)) == members
+    assert len(ours.call("SRANDMEMBER", A0, str(len(members) - 1))) == len(members) - 1
+    popped = ours.call("SPOP", A0, str(len(members)))
+    assert set(popped) == members and len(popped) == len(members)
+
+
 def test_smove(diff):
     _fill(diff, A0, "a", "b")
     _fill(diff, B0, "1")

@@ -346,6 +346,33 @@ def test_union_inter_diff(diff, options):
         diff.run(op, "dst", "3", A0, B0, A1, *options)
 
 
+@pytest.mark.parametrize("options", [
+    [], ["WEIGHTS", "2", "-0.5", "3"], ["AGGREGATE", "MIN"], ["AGGREGATE", "MAX"],
+    ["WEIGHTS", "inf", "1", "-inf", "AGGREGATE", "SUM"],
+])
+def test_set_operations_take_plain_sets(diff, options):
+    """A plain set is a sorted set whose scores are all 1 (WEIGHTS apply), in
+    each of its encodings: a small intset, a big intset gone hashtable, a
+    hashtable of strings; on both shards, so the coordinator moves them."""
+    diff.run("SADD", A0, "1", "2", "3", "-9223372036854775808")
+    diff.run("SADD", B0, *[str(i) for i in range(0, 1200, 2)])  # past 512: hashtable
+    diff.run("SADD", A1, "a", "2", "b", "1")
+    diff.run("ZADD", B1, "5", "2", "7", "a", "-inf", "1", "0.5", "z")
+    for key in (A0, B0, A1):
+        diff.run("OBJECT", "ENCODING", key)
+    for keys in ([A0, B0, A1], [A1, B1, A0], [B0, A0, B1]):
+        for op in ("ZUNION", "ZINTER", "ZDIFF"):
+            opts = [] if op == "ZDIFF" else options
+            diff.run(op, "3", *keys, *opts, "WITHSCORES")
+            for dst in (C0, B1):
+                diff.run(op + "STORE", dst, "3", *keys, *opts)
+                diff.run("ZRANGE", dst, "0", "-1", "WITHSCORES")
+                diff.run("OBJECT", "ENCODING", dst)
+                diff.run("TYPE", dst)
+        diff.run("ZINTERCARD", "3", *keys)
+        diff.run("ZINTERCARD", "2", *keys[:2], "LIMIT", "1")
+
+
 def test_set_operations_errors(diff):
     _sources(diff)
     for args in (["ZUNION", "0", A0], ["ZUNION", "-1", A0], ["ZUNION", "x", A0],

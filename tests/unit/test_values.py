@@ -81,3 +81,47 @@ def test_a_type_registers_once():
 def test_unregistered_values_are_refused():
     with pytest.raises(KeyError):
         type_name(object())
+
+
+def test_pick_lists_stay_in_step_with_their_container():
+    """Random changes to a set and a hash that keep a pick list: the live
+    entries are exactly the members, each once, and the list never holds
+    more than twice as many entries as there are members (plus one)."""
+    import random
+
+    from shardnode.hashes import Hash
+    from shardnode.sets import RedisSet
+
+    rng = random.Random(7)
+    values = RedisSet(b"%d" % i for i in range(50)), Hash({b"%d" % i: b"v" for i in range(50)})
+    for value in values:
+        value.pick_list()
+        for _ in range(3000):
+            roll, member = rng.random(), b"%d" % rng.randrange(80)
+            if isinstance(value, RedisSet):
+                if roll < 0.3:
+                    value.add(member)
+                elif roll < 0.5:
+                    value.discard(member)
+                elif roll < 0.6:
+                    value.update([member, member + b"x"])
+                elif roll < 0.7:
+                    value.difference_update([member, member + b"x"])
+                elif value and roll < 0.9:
+                    value.pop_random()
+                elif value:
+                    assert value.random_member() in value
+            else:
+                if roll < 0.4:
+                    value[member] = b"w"
+                elif roll < 0.7:
+                    value.pop(member, None)
+                elif value:
+                    assert value.random_field() in value
+            picks = value.picks
+            live = [m for m in picks.items if m not in picks.stale]
+            assert sorted(live) == sorted(value)
+            assert picks.stale <= set(picks.items) and not picks.stale & set(value)
+            assert len(picks.items) <= 2 * len(value) + 1
+        if value:
+            assert len(set(value.pick_list().sample(len(value) // 2, rng.random))) == len(value) // 2
