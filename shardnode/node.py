@@ -39,6 +39,7 @@ from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_error
 from cluster.session import Session
+from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.registry import HANDLERS, load_families
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
@@ -72,6 +73,7 @@ class ShardServer:
         self.parked: deque = deque()  # link requests waiting for a lock (Parked)
         self.lock_waiters: deque = deque()  # direct connections waiting for a lock
         self._park_tag = 0
+        self.blocking = Blocking(self)  # requests waiting for a key to get a value
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE 0|1
         self.sharded = config.cluster_mode == "sharded"
         self.slot_owner = topology.slot_map.owner
@@ -129,9 +131,18 @@ class ShardServer:
         return self._park_tag
 
     def release_locks(self, session) -> None:
-        """Drop ``session``'s locks; whatever waited for them runs now, in order."""
+        """Drop ``session``'s locks; whatever waited for them runs now, in order
+        (a blocked request whose key was locked may be served now, too)."""
+        blocking = self.blocking
+        if blocking.waiting and (session.locks or session.lock_all):
+            waiting = blocking.waiting
+            for entry in (waiting if session.lock_all else session.locks):
+                if entry in waiting:
+                    blocking.ready[entry] = None
         if self.locks.release(session):
             self.run_parked()
+        if blocking.ready:
+            blocking.serve_ready()
 
     def run_parked(self) -> None:
         parked = self.parked
@@ -156,6 +167,8 @@ class ShardServer:
     def drop_session(self, session) -> None:
         """The client went away: its watches, locks and parked requests go."""
         self.watches.unwatch_all(session)
+        if session.blocked is not None or self.blocking.waiting:
+            self.blocking.drop(session)
         if session.waiting:
             self.parked = deque(r for r in self.parked if r.session is not session)
             session.waiting = 0
@@ -232,6 +245,8 @@ class ShardConnection(asyncio.Protocol, Session):
         self.sessions = None  # links: proxy client id -> ClientSession
         self.in_exec = False  # running a transaction's commands: no queueing, no lock waits
         self.retrying = None  # the parked request being retried
+        self.serving = None  # the blocked request being retried (shardnode/blocking.py)
+        self.serving_key = None  # ... on the key that became ready
         self.out = None  # replies of the batch being run (see emit)
         self.write_paused = False  # the peer's socket is full (pause_writing)
 
@@ -324,6 +339,9 @@ class ShardConnection(asyncio.Protocol, Session):
                 if reply is PARKED:
                     self._block(cmds[i:])
                     break
+                if reply is BLOCKED:  # waits for a key: its reply comes when served
+                    self._wait_here(cmds[i + 1:])
+                    break
                 out.append(reply)
             i += 1
             if self.closing:
@@ -339,6 +357,13 @@ class ShardConnection(asyncio.Protocol, Session):
         self.blocked = True
         self.inbox.extend(rest)
         self.server.lock_waiters.append(self)
+        if self.transport is not None and len(self.inbox) > 10000:
+            self.transport.pause_reading()
+
+    def _wait_here(self, rest) -> None:
+        """A direct client waits for a key: its later commands stay unread."""
+        self.blocked = True
+        self.inbox.extend(rest)
         if self.transport is not None and len(self.inbox) > 10000:
             self.transport.pause_reading()
 
@@ -383,6 +408,8 @@ class ShardConnection(asyncio.Protocol, Session):
         A direct client stops (:data:`PARKED`); on a link only this request
         waits and the link gets ``:<tag>`` in its place (see module doc).
         """
+        if self.serving is not None:
+            return STILL_WAITING  # a blocked request whose key is locked: later
         if not self.internal or self.retrying is not None:
             return PARKED  # resume_parked keeps the request where it was
         server = self.server
@@ -391,6 +418,33 @@ class ShardConnection(asyncio.Protocol, Session):
         if session is not None:
             session.waiting += 1
         return b":%d\r\n" % tag
+
+    def run_waiter(self, waiter, key):
+        """Retry a blocked request on ``key``, in the context it arrived in:
+        its encoded reply, or STILL_WAITING."""
+        saved = (self.session, self.db_index, self.proto, self.notouch)
+        keyspace = self.server.keyspace
+        touch = keyspace.touch
+        self.session = waiter.session
+        self.on_select(waiter.db_index)
+        self.proto = waiter.proto
+        self.notouch = waiter.notouch
+        keyspace.touch = not waiter.notouch
+        self.serving = waiter
+        self.serving_key = key
+        try:
+            return self.execute(waiter.args)
+        finally:
+            self.serving = self.serving_key = None
+            session, db_index, self.proto, self.notouch = saved
+            self.session = session
+            self.on_select(db_index)
+            keyspace.touch = touch
+
+    def encoded_as(self, value, waiter) -> bytes:
+        """``value`` encoded for a waiter's protocol (wrapped on a link)."""
+        data = encode(value, waiter.proto)
+        return self._wrap(data) if waiter.tag is not None else data
 
     def resume_parked(self, request) -> bool:
         """Retry a parked link request; True once it ran (its reply is pushed)."""
@@ -519,6 +573,8 @@ class ShardConnection(asyncio.Protocol, Session):
             stats[0] += 1
             stats[3] += 1
             return self._error(exc.args[0], None)
+        except MustWait as must:  # a blocking command found nothing to pop
+            return server.blocking.wait(self, args, must)
         except Exception:  # a bug must not take the shard down
             log.exception("command %r failed", args[:3])
             stats[0] += 1
@@ -529,6 +585,8 @@ class ShardConnection(asyncio.Protocol, Session):
         server.stat_commands += 1
         if spec.is_write and server.keyspace.dirty != server.keyspace.journal.mark:
             server.keyspace.journal.command_done(self, args)  # journalled as sent
+        if server.blocking.ready and not self.in_exec:
+            server.blocking.serve_ready()  # keys this command gave a value to
         if not plain:  # AUTH, HELLO, CLIENT REPLY, DF.LINK ... may change the state
             self.parser.authenticated = self.authenticated
             if self.internal and not self.parser.trusted:

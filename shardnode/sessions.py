@@ -44,7 +44,7 @@ def lock_request(name: str):
 class ClientSession:
     """What one client keeps on this shard."""
 
-    __slots__ = ("client_id", "watched", "dirty", "locks", "lock_all", "waiting")
+    __slots__ = ("client_id", "watched", "dirty", "locks", "lock_all", "waiting", "blocked")
 
     def __init__(self, client_id):
         self.client_id = client_id
@@ -53,6 +53,7 @@ class ClientSession:
         self.locks: list = []  # [(db index, key)] held in the LockTable
         self.lock_all = False
         self.waiting = 0  # this session's parked requests (kept in order)
+        self.blocked = None  # its request waiting for a key (shardnode/blocking.py Waiter)
 
     def __repr__(self):
         return "<ClientSession %s>" % (self.client_id,)

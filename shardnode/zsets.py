@@ -681,10 +681,11 @@ def _positive_in_range(raw: bytes, message: str) -> int:
     return value
 
 
-@handler("zmpop")
-def zmpop(conn, args):
-    numkeys = _positive_in_range(args[1], "numkeys should be greater than 0")
-    where = 2 + numkeys
+def parse_mpop(args, at: int) -> tuple:
+    """ZMPOP's and BZMPOP's ``numkeys key ... MIN|MAX [COUNT n]`` from
+    ``args[at]``: (keys, highest, count)."""
+    numkeys = _positive_in_range(args[at], "numkeys should be greater than 0")
+    where = at + 1 + numkeys
     if where >= len(args):
         raise CommandError(errors.SYNTAX)
     side = args[where].lower()
@@ -698,16 +699,35 @@ def zmpop(conn, args):
             i += 2
         else:
             raise CommandError(errors.SYNTAX)
-    count = count or 1
-    for key in args[2:where]:
+    return args[at + 1:where], side == b"max", count or 1
+
+
+def pop_first(conn, keys, highest: bool, count):
+    """ZMPOP's core: pop ``count`` members (None: one, BZPOPMIN's way) from
+    the first non-empty sorted set among ``keys`` (WRONGTYPE for a key of
+    another type met before it); (key, [(member, score)]) or None.
+    Journalled as Redis 7.0 propagates it: ZPOPMIN/ZPOPMAX with the count
+    actually popped, or without one."""
+    for key in keys:
         zset = _get(conn, key)
         if zset is None:
             continue
-        highest = side == b"max"
-        pairs = _pop(conn, key, zset, count, highest)
-        journal_as(conn, [b"ZPOPMAX" if highest else b"ZPOPMIN", key, b"%d" % count])
-        return [key, [[member, score] for member, score in pairs]]
-    return NULL_ARRAY
+        pairs = _pop(conn, key, zset, count or 1, highest)
+        entry = [b"ZPOPMAX" if highest else b"ZPOPMIN", key]
+        if count is not None:
+            entry.append(b"%d" % len(pairs))
+        journal_as(conn, entry)
+        return key, pairs
+    return None
+
+
+@handler("zmpop")
+def zmpop(conn, args):
+    found = pop_first(conn, *parse_mpop(args, 1))
+    if found is None:
+        return NULL_ARRAY
+    key, pairs = found
+    return [key, [[member, score] for member, score in pairs]]
 
 
 # -- ZRANDMEMBER / ZSCAN -------------------------------------------------------------------
