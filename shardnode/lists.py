@@ -308,10 +308,10 @@ def lrange(conn, args):
 
 @handler("lindex")
 def lindex(conn, args):
-    index = _index_argument(args[2])
     value = conn.db.get_typed(args[1], List)
     if value is None:
         return None
+    index = _index_argument(args[2])
     if index < 0:
         index += len(value)
     if not 0 <= index < len(value):
@@ -333,8 +333,6 @@ def lpos(conn, args):
             rank = parse_int(args[i + 1])
             if rank == 0:
                 raise CommandError(errors.LPOS_RANK_ZERO)
-            if rank == -(2**63):
-                raise CommandError(errors.OUT_OF_RANGE_VALUE)
         elif option == b"count" and more:
             count = parse_int(args[i + 1], errors.LPOS_COUNT_NEGATIVE)
             if count < 0:
@@ -357,6 +355,12 @@ def lpos(conn, args):
         walk = islice(walk, maxlen)
     found = []
     wanted = 1 if count is None else count
+    if rank == -(2**63):
+        # Redis 7.0 negates the rank in a C long: LONG_MIN stays negative,
+        # so the first match from the tail counts and COUNT never stops it.
+        skip = 0
+        if count is not None:
+            wanted = 0
     for position, item in enumerate(walk):
         if item == element:
             if skip:

@@ -7,6 +7,7 @@ on shard 1, so every command runs on both shards and the two-key commands
 
 import pytest
 
+from tests.differential.test_keyspace import _raw_reply  # one reply's exact bytes
 from tests.helpers import names_on_shard
 
 A0, B0 = names_on_shard(0, 2, "l")
@@ -29,3 +30,279 @@ def test_push_range_len(diff, key):
     diff.run("LRANGE", key, 0, "1.5")
     diff.run("TYPE", key)
     diff.run("OBJECT", "ENCODING", key)
+
+
+def test_arity_and_syntax_errors(diff):
+    for command in (("LPUSH", A0), ("RPUSH", A0), ("LPUSHX", A0), ("RPUSHX", A0), ("LPOP",),
+                    ("RPOP",), ("LPOP", A0, "1", "2"), ("RPOP", A0, "1", "2"), ("LLEN",),
+                    ("LLEN", A0, A1), ("LRANGE", A0, 0), ("LINDEX", A0), ("LSET", A0, 0),
+                    ("LINSERT", A0, "BEFORE", "p"), ("LREM", A0, 0), ("LTRIM", A0, 0),
+                    ("LPOS", A0), ("LMOVE", A0, A1, "LEFT"), ("RPOPLPUSH", A0),
+                    ("LMPOP", "1", A0), ("LMPOP", "1")):
+        diff.run(*command)
+
+
+def test_wrongtype_everywhere(diff):
+    diff.run("SET", A0, "string")
+    diff.run("RPUSH", B0, "x")
+    for command in (("LPUSH", A0, "x"), ("RPUSH", A0, "x"), ("LPUSHX", A0, "x"),
+                    ("RPUSHX", A0, "x"), ("LPOP", A0), ("RPOP", A0), ("LPOP", A0, "2"),
+                    ("LPOP", A0, "0"), ("LLEN", A0), ("LRANGE", A0, 0, -1), ("LINDEX", A0, 0),
+                    ("LSET", A0, 0, "x"), ("LINSERT", A0, "BEFORE", "a", "b"),
+                    ("LREM", A0, 0, "x"), ("LTRIM", A0, 0, 1), ("LPOS", A0, "x"),
+                    ("LPOS", A0, "x", "COUNT", "0"), ("LMOVE", A0, B0, "LEFT", "LEFT"),
+                    ("LMOVE", B0, A0, "LEFT", "LEFT"), ("RPOPLPUSH", A0, B0),
+                    ("RPOPLPUSH", B0, A0), ("RPOPLPUSH", "missing", A0),
+                    ("LMPOP", "2", A0, B0, "LEFT"), ("LMPOP", "2", B0, A0, "LEFT"),
+                    ("LMPOP", "2", "missing", A0, "RIGHT"),
+                    ("GET", B0), ("LLEN", B0)):
+        diff.run(*command)
+    # Argument errors Redis finds before the type check, and after it.
+    for command in (("LRANGE", A0, "x", 0), ("LINDEX", A0, "x"), ("LSET", A0, "x", "v"),
+                    ("LINSERT", A0, "middle", "a", "b"), ("LREM", A0, "x", "v"),
+                    ("LTRIM", A0, "x", 0), ("LPOS", A0, "x", "RANK", "0"),
+                    ("LPOS", A0, "x", "BAD"), ("LMOVE", A0, B0, "UP", "LEFT"),
+                    ("LPOP", A0, "-1"), ("LMPOP", "1", A0, "UP")):
+        diff.run(*command)
+
+
+@pytest.mark.parametrize("key", [A0, A1])
+def test_pushx(diff, key):
+    diff.run("LPUSHX", key, "a")
+    diff.run("RPUSHX", key, "a", "b")
+    diff.run("EXISTS", key)
+    diff.run("RPUSH", key, "m")
+    diff.run("LPUSHX", key, "a", "b")
+    diff.run("RPUSHX", key, "y", "z")
+    diff.run("LRANGE", key, 0, -1)
+
+
+@pytest.mark.parametrize("key", [A0, A1])
+def test_pops(diff, key):
+    diff.run("RPUSH", key, *"abcdefgh")
+    diff.run("LPOP", key)
+    diff.run("RPOP", key)
+    for count in ("0", "1", "2", "-1", "x", "1.5", "", "9223372036854775807",
+                  "9223372036854775808", "-0"):
+        diff.run("LPOP", key, count)
+        diff.run("RPOP", key, count)
+    diff.run("EXISTS", key)
+    diff.run("RPUSH", key, "a", "b", "c")
+    diff.run("RPOP", key, "100")
+    diff.run("EXISTS", key)
+    diff.run("LPOP", key)
+    diff.run("LPOP", key, "3")
+    diff.run("LPOP", key, "0")
+    diff.run("RPUSH", key, "only")
+    diff.run("LPOP", key)
+    diff.run("EXISTS", key)
+
+
+def test_pop_null_replies_byte_for_byte(diff):
+    for proto in ("2", "3"):
+        _raw_reply(diff.ref, "HELLO", proto)
+        _raw_reply(diff.ours, "HELLO", proto)
+        diff.both("DEL", A0)
+        for command in (("LPOP", A0), ("LPOP", A0, "2"), ("LPOP", A0, "0"), ("RPOP", A0, "1"),
+                        ("LMPOP", "2", A0, A1, "LEFT"), ("LINDEX", A0, "0"),
+                        ("LPOS", A0, "x"), ("LPOS", A0, "x", "COUNT", "0"),
+                        ("LMOVE", A0, B0, "LEFT", "RIGHT"), ("RPOPLPUSH", A0, B0),
+                        ("RPUSH", A0, "a", "b", "c", "10"), ("LPOP", A0, "0"),
+                        ("LPOP", A0, "1"), ("RPOP", A0), ("LMPOP", "1", A0, "LEFT"),
+                        ("LMPOP", "1", A0, "RIGHT", "COUNT", "5"), ("LPOS", A0, "x"),
+                        ("LINDEX", A0, "5"), ("LRANGE", A0, 5, 10), ("LLEN", A0),
+                        ("LSET", A0, 0, "v"), ("LTRIM", A0, 0, 0)):
+            expected, actual = _raw_reply(diff.ref, *command), _raw_reply(diff.ours, *command)
+            assert actual == expected, (proto, command, expected, actual)
+
+
+@pytest.mark.parametrize("key", [A0, A1])
+def test_lindex_lset(diff, key):
+    diff.run("LINDEX", key, 0)
+    diff.run("LSET", key, 0, "x")
+    diff.run("LSET", key, "x", "x")
+    diff.run("RPUSH", key, "a", "b", "c")
+    for index in (0, 1, 2, 3, -1, -3, -4, 100, -100, "9223372036854775807",
+                  "-9223372036854775808", "x", "01"):
+        diff.run("LINDEX", key, index)
+        diff.run("LSET", key, index, "v%s" % index)
+    diff.run("LRANGE", key, 0, -1)
+
+
+@pytest.mark.parametrize("key", [A0, A1])
+def test_linsert(diff, key):
+    diff.run("LINSERT", key, "BEFORE", "a", "x")
+    diff.run("EXISTS", key)
+    diff.run("RPUSH", key, "a", "b", "a")
+    diff.run("LINSERT", key, "before", "a", "x")
+    diff.run("LINSERT", key, "AFTER", "a", "y")
+    diff.run("LINSERT", key, "After", "b", "z")
+    diff.run("LINSERT", key, "BEFORE", "nope", "z")
+    diff.run("LINSERT", key, "AFTER", "a", b"\x00\xff")
+    diff.run("LINSERT", key, "around", "a", "z")
+    diff.run("LRANGE", key, 0, -1)
+
+
+@pytest.mark.parametrize("key", [A0, A1])
+def test_lrem(diff, key):
+    diff.run("LREM", key, 0, "a")
+    for count in (1, -1, 2, -2, 0, 100, -100):
+        diff.run("DEL", key)
+        diff.run("RPUSH", key, *"abacadaaba")
+        diff.run("LREM", key, count, "a")
+        diff.run("LRANGE", key, 0, -1)
+    diff.run("LREM", key, 0, "nope")
+    diff.run("LREM", key, 0, "b")
+    diff.run("LREM", key, 0, "c")
+    diff.run("LREM", key, 0, "d")
+    diff.run("EXISTS", key)
+    diff.run("LREM", key, "x", "a")
+
+
+@pytest.mark.parametrize("key", [A0, A1])
+def test_ltrim(diff, key):
+    diff.run("LTRIM", key, 0, 1)
+    for start, stop in ((0, -1), (1, -2), (-3, -1), (0, 0), (2, 100), (-100, 1), (5, 2),
+                        (100, 200), (-1, -2), ("9223372036854775807", 0),
+                        ("-9223372036854775808", "9223372036854775807")):
+        diff.run("DEL", key)
+        diff.run("RPUSH", key, *"abcdefg")
+        diff.run("LTRIM", key, start, stop)
+        diff.run("LRANGE", key, 0, -1)
+        diff.run("EXISTS", key)
+    diff.run("LTRIM", key, "x", 1)
+    diff.run("LTRIM", key, 1, "y")
+
+
+@pytest.mark.parametrize("key", [A0, A1])
+def test_lpos(diff, key):
+    diff.run("LPOS", key, "a")
+    diff.run("LPOS", key, "a", "COUNT", "2")
+    diff.run("RPUSH", key, *"abcabcabca")
+    for options in ((), ("RANK", "1"), ("RANK", "2"), ("RANK", "-1"), ("RANK", "-2"),
+                    ("RANK", "5"), ("RANK", "-5"), ("COUNT", "0"), ("COUNT", "2"),
+                    ("COUNT", "100"), ("RANK", "2", "COUNT", "2"), ("RANK", "-2", "COUNT", "0"),
+                    ("MAXLEN", "3"), ("MAXLEN", "4", "COUNT", "0"),
+                    ("RANK", "-1", "MAXLEN", "1"), ("RANK", "-1", "MAXLEN", "2", "COUNT", "0"),
+                    ("COUNT", "1", "COUNT", "0"), ("rank", "2", "rank", "1"),
+                    ("MAXLEN", "0"), ("RANK", "9223372036854775807"),
+                    ("RANK", "-9223372036854775807")):
+        diff.run("LPOS", key, "a", *options)
+        diff.run("LPOS", key, "nope", *options)
+    for options in (("RANK", "0"), ("RANK", "-9223372036854775808"), ("RANK", "x"),
+                    ("COUNT", "-1"), ("COUNT", "x"), ("MAXLEN", "-1"), ("MAXLEN", "x"),
+                    ("RANK",), ("COUNT",), ("MAXLEN", "1", "BAD"), ("RANK", "0", "COUNT", "-1"),
+                    ("COUNT", "-1", "RANK", "0")):
+        diff.run("LPOS", key, "a", *options)
+        diff.run("LPOS", "missing", "a", *options)
+
+
+@pytest.mark.parametrize("source,destination", [(A0, B0), (A0, A1), (A1, A0), (A0, A0)])
+def test_lmove_and_rpoplpush(diff, source, destination):
+    diff.run("LMOVE", source, destination, "LEFT", "RIGHT")
+    diff.run("RPOPLPUSH", source, destination)
+    diff.run("RPUSH", source, *"abcd")
+    for ends in (("LEFT", "RIGHT"), ("right", "left"), ("LEFT", "LEFT"), ("Right", "Right")):
+        diff.run("LMOVE", source, destination, *ends)
+        diff.run("LRANGE", source, 0, -1)
+        diff.run("LRANGE", destination, 0, -1)
+    diff.run("RPOPLPUSH", source, destination)
+    diff.run("RPOPLPUSH", source, destination)
+    diff.run("EXISTS", source)
+    diff.run("LRANGE", destination, 0, -1)
+    diff.run("LMOVE", source, destination, "LEFT", "UP")
+    diff.run("LMOVE", source, destination, "DOWN", "LEFT")
+
+
+def test_rotation_of_one_element(diff):
+    diff.run("RPUSH", A0, "only")
+    diff.run("RPOPLPUSH", A0, A0)
+    diff.run("LMOVE", A0, A0, "LEFT", "LEFT")
+    diff.run("LRANGE", A0, 0, -1)
+
+
+def test_move_wrongtype_destination_keeps_source(diff):
+    diff.run("RPUSH", A0, "a")
+    diff.run("SET", A1, "s")
+    diff.run("SET", B0, "s")
+    diff.run("LMOVE", A0, A1, "LEFT", "LEFT")
+    diff.run("LMOVE", A0, B0, "LEFT", "LEFT")
+    diff.run("RPOPLPUSH", A0, A1)
+    diff.run("LRANGE", A0, 0, -1)
+    diff.run("GET", A1)
+
+
+def test_lmpop(diff):
+    diff.run("LMPOP", "2", A0, A1, "LEFT")
+    diff.run("RPUSH", A1, *"abcde")
+    diff.run("LMPOP", "2", A0, A1, "LEFT")
+    diff.run("LMPOP", "2", A0, A1, "RIGHT", "COUNT", "2")
+    diff.run("RPUSH", A0, "x")
+    diff.run("LMPOP", "2", A0, A1, "right", "count", "10")
+    diff.run("LMPOP", "2", A0, A1, "LEFT", "COUNT", "100")
+    diff.run("EXISTS", A0, A1)
+    for args in (("0", A0, "LEFT"), ("-1", A0, "LEFT"), ("x", A0, "LEFT"), ("3", A0, "LEFT"),
+                 ("5", A0, A1), ("1", A0, "MIDDLE"), ("1", A0, "LEFT", "COUNT"),
+                 ("1", A0, "LEFT", "COUNT", "0"), ("1", A0, "LEFT", "COUNT", "-1"),
+                 ("1", A0, "LEFT", "COUNT", "x"), ("1", A0, "LEFT", "COUNT", "1", "COUNT", "1"),
+                 ("1", A0, "LEFT", "BAD"), ("2", A0, A1, "LEFT", "COUNT", "1", "x"),
+                 ("1", A0, "LEFT", "COUNT", "9223372036854775807"),
+                 ("9223372036854775807", A0, "LEFT")):
+        diff.run("LMPOP", *args)
+
+
+def test_lmpop_across_shards_in_key_order(diff):
+    diff.run("RPUSH", A1, "1a", "1b")
+    diff.run("RPUSH", B0, "0a", "0b")
+    diff.run("LMPOP", "3", A0, A1, B0, "LEFT", "COUNT", "5")
+    diff.run("LMPOP", "3", A0, A1, B0, "RIGHT")
+    diff.run("LRANGE", B0, 0, -1)
+
+
+def test_big_list_ranges(diff):
+    elements = ["element %d" % i for i in range(5000)]
+    for i in range(0, 5000, 1000):
+        diff.run("RPUSH", A1, *elements[i:i + 1000])
+    for start, stop in ((0, 99), (-100, -1), (2000, 2100), (-3000, -2900), (4990, 10000),
+                        (0, -1)):
+        diff.run("LRANGE", A1, start, stop)
+    for index in (0, 2500, -1, -2501, 4999, 5000):
+        diff.run("LINDEX", A1, index)
+    diff.run("LPOS", A1, "element 4321")
+    diff.run("LPOS", A1, "element 4321", "RANK", "-1", "MAXLEN", "1000")
+    diff.run("LREM", A1, "-1", "element 17")
+    diff.run("LTRIM", A1, 100, -100)
+    diff.run("LLEN", A1)
+    diff.run("LPOP", A1, "2000")
+    diff.run("RPOP", A1, "2000")
+    diff.run("LLEN", A1)
+    diff.run("OBJECT", "ENCODING", A1)
+
+
+def test_expiry_is_honoured(diff):
+    import time
+
+    for key in (A0, A1):
+        diff.run("RPUSH", key, "a", "b")
+        diff.run("PEXPIRE", key, 100)
+    diff.run("RPUSH", B0, "x")
+    time.sleep(0.15)
+    for key in (A0, A1):
+        diff.run("LLEN", key)
+        diff.run("LRANGE", key, 0, -1)
+        diff.run("LPUSHX", key, "x")
+        diff.run("LSET", key, 0, "x")
+        diff.run("LMOVE", B0, key, "LEFT", "LEFT")
+        diff.run("TTL", key)
+        diff.run("LRANGE", key, 0, -1)
+
+
+def test_resp3_shapes(diff):
+    diff.both("HELLO", "3")
+    diff.run("RPUSH", A0, "a", "b", "c")
+    diff.run("LRANGE", A0, 0, -1)
+    diff.run("LPOP", A0, "2")
+    diff.run("LMPOP", "1", A0, "LEFT", "COUNT", "2")
+    diff.run("LPOS", A0, "a", "COUNT", "0")
+    diff.run("LPOP", "missing", "2")
+    diff.run("LMPOP", "1", "missing", "LEFT")
