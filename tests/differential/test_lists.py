@@ -6,6 +6,8 @@ on shard 1, so every command runs on both shards and the two-key commands
 """
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.differential.test_keyspace import _raw_reply  # one reply's exact bytes
 from tests.helpers import names_on_shard
@@ -497,3 +499,62 @@ def test_object_encoding_after_every_kind_of_write(diff):
         diff.run("CONFIG", "SET", "list-compress-depth", "-1")
     finally:
         diff.both("CONFIG", "SET", "list-max-listpack-size", "-2")
+
+
+# -- random walk -------------------------------------------------------------------------
+
+ELEMENTS = st.sampled_from([b"a", b"b", b"c", b"1", b"-7", b"", b"\x00x", b"e" * 70,
+                            b"9223372036854775808"])
+INDEXES = st.sampled_from([b"0", b"1", b"2", b"-1", b"-2", b"5", b"-6", b"100", b"x"])
+COUNTS = st.sampled_from([b"0", b"1", b"2", b"3", b"-1", b"10"])
+SIDES = st.sampled_from([b"LEFT", b"RIGHT", b"left"])
+OTHER_KEYS = st.sampled_from(KEYS)
+STEPS = st.one_of(
+    st.tuples(st.sampled_from(["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]),
+              st.lists(ELEMENTS, min_size=1, max_size=4)),
+    st.tuples(st.sampled_from(["LPOP", "RPOP"]), st.lists(COUNTS, max_size=1)),
+    st.tuples(st.just("LLEN")),
+    st.tuples(st.just("LRANGE"), st.tuples(INDEXES, INDEXES)),
+    st.tuples(st.just("LINDEX"), st.tuples(INDEXES)),
+    st.tuples(st.just("LSET"), st.tuples(INDEXES, ELEMENTS)),
+    st.tuples(st.just("LINSERT"), st.tuples(st.sampled_from([b"BEFORE", b"AFTER"]),
+                                            ELEMENTS, ELEMENTS)),
+    st.tuples(st.just("LREM"), st.tuples(st.sampled_from([b"0", b"1", b"-1", b"2", b"-3"]),
+                                         ELEMENTS)),
+    st.tuples(st.just("LTRIM"), st.tuples(INDEXES, INDEXES)),
+    st.tuples(st.just("LPOS"), st.tuples(ELEMENTS), st.sampled_from(
+        [(), (b"RANK", b"-1"), (b"RANK", b"2"), (b"COUNT", b"0"), (b"MAXLEN", b"2"),
+         (b"RANK", b"-2", b"COUNT", b"2")])),
+    st.tuples(st.just("LMOVE"), st.tuples(OTHER_KEYS, SIDES, SIDES)),
+    st.tuples(st.just("RPOPLPUSH"), st.tuples(OTHER_KEYS)),
+    st.tuples(st.just("LMPOP"), st.tuples(OTHER_KEYS), st.sampled_from(
+        [(b"LEFT",), (b"RIGHT", b"COUNT", b"2"), (b"LEFT", b"COUNT", b"10")])),
+    st.tuples(st.just("SET"), st.tuples(ELEMENTS)),
+    st.tuples(st.just("OBJECT")),
+)
+
+
+def _request(key, step):
+    name, *parts = step
+    if name == "OBJECT":
+        return ["OBJECT", "ENCODING", key]
+    if name in ("LMOVE", "RPOPLPUSH"):
+        return [name, key, *parts[0]]
+    if name == "LMPOP":
+        return [name, "2", key, *parts[0], *parts[1]]
+    args = [name, key]
+    for part in parts:
+        args += list(part)
+    return args
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=st.lists(st.tuples(st.sampled_from(KEYS), STEPS), max_size=30))
+def test_random_walk_matches_redis(diff, steps):
+    diff.both("FLUSHALL")
+    for key, step in steps:
+        diff.run(*_request(key, step))
+    for key in KEYS:
+        diff.run("TYPE", key)
+        diff.run("LLEN", key)
+        diff.run("DUMP", key)
