@@ -466,4 +466,10 @@ def ltrim(conn, args):
         _take(value, left, True)
         _take(value, right, False)
         _emptied(conn, key, value)
+    else:
+        # Redis signals the key as modified even when nothing was trimmed
+        # (a WATCH sees it), but counts no write (nothing is propagated).
+        watches = conn.server.keyspace.watches
+        if watches.count:
+            watches.touch(db.index, key)
     return "OK"

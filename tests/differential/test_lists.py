@@ -216,6 +216,20 @@ def test_lmove_and_rpoplpush(diff, source, destination):
     diff.run("LMOVE", source, destination, "DOWN", "LEFT")
 
 
+@pytest.mark.parametrize("command", [("LTRIM", A0, 0, -1), ("LTRIM", A0, 0, 0),
+                                     ("LSET", A0, 0, "a"), ("LINSERT", A0, "BEFORE", "x", "y"),
+                                     ("LREM", A0, 0, "x"), ("LPUSHX", A0, "x"),
+                                     ("LPOP", A0, "0"), ("LMOVE", A0, A0, "LEFT", "LEFT"),
+                                     ("LPOS", A0, "a"), ("LRANGE", A0, 0, -1)])
+def test_which_commands_touch_a_watched_key(diff, command):
+    diff.run("RPUSH", A0, "a", "b")
+    diff.run("WATCH", A0)
+    diff.run(*command)
+    diff.run("MULTI")
+    diff.run("PING")
+    diff.run("EXEC")
+
+
 def test_rotation_of_one_element(diff):
     diff.run("RPUSH", A0, "only")
     diff.run("RPOPLPUSH", A0, A0)
