@@ -39,7 +39,7 @@ from shardnode.rdb.constants import (
 )
 from shardnode.rdb.encoding import RdbFormatError
 from shardnode.registry import handler
-from shardnode.values import register
+from shardnode.values import allocation_size, register
 from shardnode.zsets import _rank_span as rank_span  # Redis's one rule for index ranges
 
 QUICKLIST = "quicklist"
@@ -63,12 +63,13 @@ class List(deque):
 
 
 def list_size(value: List) -> int:
-    """An estimate of what Redis allocates: the robj and quicklist header,
-    then per 8 KB node a node header and a listpack (each entry with a
-    couple of header bytes)."""
+    """An estimate of what Redis allocates: the robj (16), the quicklist
+    header (40, in a 48-byte class), then per 8 KB node a node header (32)
+    and its listpack (each entry about its bytes + 2).  Three short
+    elements come to 112, MEMORY USAGE's figure without the key's share."""
     payload = value.nbytes + 2 * len(value)
     node_count = payload // _NODE_BYTES + 1
-    return 16 + 40 + node_count * (32 + 7) + payload
+    return 16 + 48 + 32 * node_count + allocation_size(7 * node_count + payload)
 
 
 def copy_list(value: List) -> List:
