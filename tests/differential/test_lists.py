@@ -572,3 +572,13 @@ def test_random_walk_matches_redis(diff, steps):
         diff.run("TYPE", key)
         diff.run("LLEN", key)
         diff.run("DUMP", key)
+
+
+@pytest.mark.parametrize("args", [("LMPOP", "2", "a", "b", "LEFT"), ("LMPOP", "1", "a", "RIGHT",
+                                                                      "COUNT", "2"),
+                                  ("LMOVE", "a", "b", "LEFT", "RIGHT"), ("RPOPLPUSH", "a", "b"),
+                                  ("LPUSH", "a", "x", "y"), ("LMPOP", "0", "a", "LEFT"),
+                                  ("LMPOP", "3", "a", "LEFT")])
+def test_command_getkeys(diff, args):
+    diff.run("COMMAND", "GETKEYS", *args)
+    diff.run("COMMAND", "GETKEYSANDFLAGS", *args)
