@@ -294,6 +294,14 @@ OPTIONS = [
            mutable=True, implemented=False),
     Option("appendfsync", "enum", "everysec", "When the append-only file is fsynced.",
            mutable=True, choices=("always", "everysec", "no"), implemented=False),
+    # Lists: how a list is cut into quicklist nodes (DUMP's node layout).
+    Option("list_max_listpack_size", "int", -2,
+           "Quicklist node limit of lists created from now on: negative -1..-5 for "
+           "4/8/16/32/64 KB per node, positive for that many elements per node.",
+           mutable=True, minimum=-(2**31), maximum=2**31 - 1),
+    Option("list_compress_depth", "int", 0,
+           "Quicklist nodes kept uncompressed at each end of lists created from now on; "
+           "0: none compressed.", mutable=True, minimum=0, maximum=2**31 - 1),
     # Container encodings (OBJECT ENCODING): when a small hash leaves its listpack.
     Option("hash_max_listpack_entries", "int", 512,
            "A hash with more fields than this is converted from listpack to hashtable.",

@@ -177,3 +177,10 @@ ZSET_NEEDS_KEY = "ERR at least 1 input key is needed for '%s' command"
 WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
 LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
 OUT_OF_RANGE_PLAIN = OUT_OF_RANGE_VALUE
+
+# Lists (t_list.c).
+COUNT_POSITIVE = "ERR count should be greater than 0"
+LPOS_RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
+                  "second ... or use negative to start from the end of the list")
+LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
+LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"

@@ -177,6 +177,20 @@ REWRITES = [
     ("HDEL hf nope", []),
     ("HSETNX hf f 1", []),
     ("HDEL hf f", ["HDEL hf f"]),
+    ("RPUSH lk a b c d e f g h", ["RPUSH lk a b c d e f g h"]),
+    ("LPOP lk", ["LPOP lk"]),
+    ("LMPOP 2 nosuch lk LEFT COUNT 2", ["LPOP lk 2"]),
+    ("LMPOP 1 nosuch RIGHT", []),
+    ("RPUSH lk2 a", ["RPUSH lk2 a"]),
+    ("RPOP lk2 5", ["RPOP lk2 5"]),
+    ("LPOP lk2", []),
+    ("LMOVE lk lk2 left right", ["LMOVE lk lk2 left right"]),
+    ("RPOPLPUSH lk lk2", ["RPOPLPUSH lk lk2"]),
+    ("LPOP lk 100", ["LPOP lk 100"]),
+    ("LMPOP 1 lk2 RIGHT COUNT 7", ["RPOP lk2 2"]),
+    ("LPOP lk 0", []),
+    ("LINSERT lk2 BEFORE nope x", []),
+    ("LREM lk2 0 nope", []),
 ]
 
 
