@@ -151,6 +151,31 @@ def parse_long_double(raw: bytes):
     raise CommandError(errors.NOT_FLOAT)
 
 
+def parse_mpop(args, at: int, sides: dict) -> tuple:
+    """LMPOP's and ZMPOP's tail (and their blocking forms'): ``numkeys key ...
+    <side> [COUNT n]`` from ``args[at]``; (keys, sides[side], count or None)."""
+    numkeys = parse_int(args[at], errors.NUMKEYS_POSITIVE)
+    if numkeys < 1:
+        raise CommandError(errors.NUMKEYS_POSITIVE)
+    where = at + 1 + numkeys
+    if where >= len(args):
+        raise CommandError(errors.SYNTAX)
+    side = sides.get(args[where].lower())
+    if side is None:
+        raise CommandError(errors.SYNTAX)
+    count = None
+    i = where + 1
+    while i < len(args):
+        if count is None and args[i].lower() == b"count" and i + 1 < len(args):
+            count = parse_int(args[i + 1], errors.COUNT_POSITIVE)
+            if count < 1:
+                raise CommandError(errors.COUNT_POSITIVE)
+            i += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return args[at + 1:where], side, count
+
+
 _LLONG_MAX = 2**63 - 1
 
 

@@ -120,6 +120,13 @@ def unknown_command(name: bytes, args) -> str:
         echo(name, 128), shown.decode("utf-8", "surrogateescape"))
 
 
+def subcommand_arguments(sub: bytes, container: str) -> str:
+    """addReplySubcommandSyntaxError: a subcommand whose arguments its own
+    parser refused (the arity allowed them)."""
+    return ("ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+            % (echo(sub, 128), container.upper()))
+
+
 def unknown_subcommand(sub: bytes, container: str) -> str:
     return "ERR unknown subcommand '%s'. Try %s HELP." % (echo(sub, 128), container.upper())
 

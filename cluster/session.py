@@ -307,6 +307,26 @@ class Session:
     def kill(self) -> None:
         raise NotImplementedError
 
+    def cmd_client_unblock(self, args):
+        """CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client was blocked."""
+        cid = parse_int(args[2])
+        as_error = False
+        if len(args) > 4:
+            raise CommandError(errors.subcommand_arguments(args[1], "client"))
+        if len(args) == 4:
+            reason = args[3].lower()
+            if reason not in (b"timeout", b"error"):
+                raise CommandError(errors.UNBLOCK_REASON)
+            as_error = reason == b"error"
+        for s in self._user_sessions():
+            if s.id == cid:
+                return int(s.unblock(as_error))
+        return 0
+
+    def unblock(self, as_error: bool) -> bool:
+        """End this client's blocking command (CLIENT UNBLOCK); True if it had one."""
+        raise NotImplementedError
+
     def cmd_client_setinfo(self, args):
         attr = args[2].lower()
         value = args[3]
@@ -568,6 +588,7 @@ SESSION_HANDLERS = {
     "client|info": Session.cmd_client_info,
     "client|list": Session.cmd_client_list,
     "client|kill": Session.cmd_client_kill,
+    "client|unblock": Session.cmd_client_unblock,
     "client|setinfo": Session.cmd_client_setinfo,
     "client|no-evict": Session.cmd_client_no_evict,
     "client|no-touch": Session.cmd_client_no_touch,

@@ -40,7 +40,9 @@ from cluster import errors
 from cluster.args import parse_timeout_ms
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_error
-from shardnode import zsets
+from cluster.args import parse_mpop
+from shardnode import lists, zsets
+from shardnode.journal import journal_as
 from shardnode.registry import handler
 
 
@@ -149,9 +151,11 @@ class Blocking:
             return None  # resume_parked: it left the lock queue, no reply yet
         return b":%d\r\n" % tag
 
-    def add_wakeup(self, conn, token: int, keys) -> None:
+    def add_wakeup(self, session, conn, token: int, db_index: int, keys) -> None:
         """DF.WAIT: push ``W <client> <token>`` when one of ``keys`` gets a value."""
-        self._add(Waiter(conn, None, None, conn.session, keys, None, token))
+        waiter = Waiter(conn, None, None, session, keys, None, token)
+        waiter.db_index = db_index
+        self._add(waiter)
 
     def remove_wakeup(self, session, token: int) -> None:
         """DF.UNWAIT."""
@@ -293,6 +297,47 @@ def _candidates(conn, keys):
     return keys if key is None else [key]
 
 
+@handler("blpop", "brpop")
+def blpop(conn, args):
+    keys = args[1:-1]
+    timeout = timeout_of(conn, args[-1])
+    found = lists.pop_first(conn, _candidates(conn, keys), args[0].lower() == b"blpop", None)
+    if found is None:
+        return wait_or_null(conn, keys, lists.List, timeout)
+    return [found[0], found[1]]
+
+
+@handler("blmpop")
+def blmpop(conn, args):
+    timeout = timeout_of(conn, args[1])
+    keys, left, count = parse_mpop(args, 2, lists.SIDES)
+    found = lists.pop_first(conn, _candidates(conn, keys), left, count or 1)
+    if found is None:
+        return wait_or_null(conn, keys, lists.List, timeout)
+    return [found[0], found[1]]
+
+
+def _blocking_move(conn, source, destination, from_left, to_left, raw_timeout, rpoplpush):
+    timeout = timeout_of(conn, raw_timeout)
+    moved = lists.move(conn, source, destination, from_left, to_left, journal=not rpoplpush)
+    if moved is None:
+        return wait_or_null(conn, [source], lists.List, timeout, None)
+    if rpoplpush:
+        journal_as(conn, [b"RPOPLPUSH", source, destination])  # as Redis propagates it
+    return moved
+
+
+@handler("blmove")
+def blmove(conn, args):
+    return _blocking_move(conn, args[1], args[2], lists.side(args[3]), lists.side(args[4]),
+                          args[5], False)
+
+
+@handler("brpoplpush")
+def brpoplpush(conn, args):
+    return _blocking_move(conn, args[1], args[2], False, True, args[3], True)
+
+
 @handler("bzpopmin", "bzpopmax")
 def bzpopminmax(conn, args):
     keys = args[1:-1]
@@ -309,8 +354,8 @@ def bzpopminmax(conn, args):
 @handler("bzmpop")
 def bzmpop(conn, args):
     timeout = timeout_of(conn, args[1])
-    keys, highest, count = zsets.parse_mpop(args, 2)
-    found = zsets.pop_first(conn, _candidates(conn, keys), highest, count)
+    keys, highest, count = parse_mpop(args, 2, zsets.SIDES)
+    found = zsets.pop_first(conn, _candidates(conn, keys), highest, count or 1)
     if found is None:
         return wait_or_null(conn, keys, zsets.SortedSet, timeout)
     key, pairs = found

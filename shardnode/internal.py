@@ -83,6 +83,27 @@ def df_gone(conn, args):
     return "OK"
 
 
+@handler("df.wait")
+def df_wait(conn, args):
+    conn.server.blocking.add_wakeup(_session(conn, args[1]), conn, int(args[2]),
+                                    int(args[3]), args[4:])
+    return "OK"
+
+
+@handler("df.unwait")
+def df_unwait(conn, args):
+    session = conn.sessions.get(int(args[1]))
+    if session is not None:
+        conn.server.blocking.remove_wakeup(session, int(args[2]))
+    return "OK"
+
+
+@handler("df.unblock")
+def df_unblock(conn, args):
+    session = conn.sessions.get(int(args[1]))
+    return int(conn.server.blocking.unblock(session, args[2] == b"1"))
+
+
 def _session(conn, raw: bytes):
     """The session of proxy client ``raw`` on this link, made on first use."""
     client_id = int(raw)

@@ -26,7 +26,7 @@ from collections import deque
 from itertools import islice
 
 from cluster import errors
-from cluster.args import parse_int
+from cluster.args import parse_int, parse_mpop
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
 from shardnode.journal import journal_as
@@ -187,7 +187,7 @@ def move(conn, source: bytes, destination: bytes, from_left: bool, to_left: bool
     return element
 
 
-def _side(raw: bytes) -> bool:
+def side(raw: bytes) -> bool:
     """getListPositionFromObjectOrReply: LEFT (True) or RIGHT, else a syntax error."""
     word = raw.lower()
     if word == b"left":
@@ -239,26 +239,13 @@ def pop(conn, args):
     return found[1]
 
 
+SIDES = {b"left": True, b"right": False}
+
+
 @handler("lmpop")
 def lmpop(conn, args):
-    numkeys = parse_int(args[1], errors.NUMKEYS_POSITIVE)
-    if numkeys < 1:
-        raise CommandError(errors.NUMKEYS_POSITIVE)
-    where = 2 + numkeys
-    if where >= len(args):
-        raise CommandError(errors.SYNTAX)
-    left = _side(args[where])
-    count = None
-    i = where + 1
-    while i < len(args):
-        if count is None and args[i].lower() == b"count" and i + 1 < len(args):
-            count = parse_int(args[i + 1], errors.COUNT_POSITIVE)
-            if count < 1:
-                raise CommandError(errors.COUNT_POSITIVE)
-            i += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    found = pop_first(conn, args[2:where], left, count or 1)
+    keys, left, count = parse_mpop(args, 1, SIDES)
+    found = pop_first(conn, keys, left, count or 1)
     if found is None:
         return NULL_ARRAY
     return [found[0], found[1]]
@@ -266,8 +253,8 @@ def lmpop(conn, args):
 
 @handler("lmove")
 def lmove(conn, args):
-    from_left = _side(args[3])
-    to_left = _side(args[4])
+    from_left = side(args[3])
+    to_left = side(args[4])
     return move(conn, args[1], args[2], from_left, to_left, journal=False)
 
 

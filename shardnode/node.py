@@ -441,6 +441,9 @@ class ShardConnection(asyncio.Protocol, Session):
             self.on_select(db_index)
             keyspace.touch = touch
 
+    def unblock(self, as_error: bool) -> bool:
+        return self.server.blocking.unblock(self.session, as_error)
+
     def encoded_as(self, value, waiter) -> bytes:
         """``value`` encoded for a waiter's protocol (wrapped on a link)."""
         data = encode(value, waiter.proto)

@@ -34,6 +34,7 @@ from cluster.args import (
     parse_double,
     parse_int,
     parse_lex_range,
+    parse_mpop,
     parse_score_range,
 )
 from cluster.cursor import parse_cursor, parse_scan_options
@@ -672,34 +673,7 @@ def zpopminmax(conn, args):
     return [x for pair in pairs for x in pair]  # flat, also in RESP3 without a count
 
 
-def _positive_in_range(raw: bytes, message: str) -> int:
-    """getRangeLongFromObjectOrReply(1, LONG_MAX, message): one message for
-    anything that is not such an integer."""
-    value = parse_int(raw, "ERR " + message)
-    if value < 1:
-        raise CommandError("ERR " + message)
-    return value
-
-
-def parse_mpop(args, at: int) -> tuple:
-    """ZMPOP's and BZMPOP's ``numkeys key ... MIN|MAX [COUNT n]`` from
-    ``args[at]``: (keys, highest, count)."""
-    numkeys = _positive_in_range(args[at], "numkeys should be greater than 0")
-    where = at + 1 + numkeys
-    if where >= len(args):
-        raise CommandError(errors.SYNTAX)
-    side = args[where].lower()
-    if side not in (b"min", b"max"):
-        raise CommandError(errors.SYNTAX)
-    count = None
-    i = where + 1
-    while i < len(args):
-        if count is None and args[i].lower() == b"count" and i + 1 < len(args):
-            count = _positive_in_range(args[i + 1], "count should be greater than 0")
-            i += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    return args[at + 1:where], side == b"max", count or 1
+SIDES = {b"min": False, b"max": True}
 
 
 def pop_first(conn, keys, highest: bool, count):
@@ -723,7 +697,8 @@ def pop_first(conn, keys, highest: bool, count):
 
 @handler("zmpop")
 def zmpop(conn, args):
-    found = pop_first(conn, *parse_mpop(args, 1))
+    keys, highest, count = parse_mpop(args, 1, SIDES)
+    found = pop_first(conn, keys, highest, count or 1)
     if found is None:
         return NULL_ARRAY
     key, pairs = found

@@ -42,6 +42,9 @@ subcommand(client, "list", -2, "admin " + _CLIENT, acl="@slow @connection",
            summary="Describes every open connection, one per line.")
 subcommand(client, "kill", -3, "admin " + _CLIENT, acl="@slow @connection",
            since="2.4.0", summary="Closes the connections that match a filter.")
+subcommand(client, "unblock", -3, "admin " + _CLIENT, acl="@slow @connection",
+           since="5.0.0",
+           summary="Ends another connection's blocking command now, as a timeout or an error.")
 subcommand(client, "setinfo", 4, _CLIENT, acl="@slow @connection",
            since="7.2.0",
            summary="Records the client library's name or version for this connection.")

@@ -166,7 +166,7 @@ REWRITES = [
     ("EXISTS a b", []),
     ("SWAPDB 0 0", ["SWAPDB 0 0"]),
     ("ZADD zk 1 a 2 b", ["ZADD zk 1 a 2 b"]),
-    ("ZMPOP 2 nosuch zk MAX COUNT 5", ["ZPOPMAX zk 5"]),
+    ("ZMPOP 2 nosuch zk MAX COUNT 5", ["ZPOPMAX zk 2"]),  # the count popped
     ("ZMPOP 1 zk MIN", []),
     ("FLUSHDB", ["FLUSHDB"]),
     ("FLUSHDB ASYNC", ["FLUSHDB ASYNC"]),
@@ -191,6 +191,18 @@ REWRITES = [
     ("LPOP lk 0", []),
     ("LINSERT lk2 BEFORE nope x", []),
     ("LREM lk2 0 nope", []),
+    # blocking pops that find data: the pop they did
+    ("RPUSH bl a b c d e f", ["RPUSH bl a b c d e f"]),
+    ("BLPOP nosuch bl 0", ["LPOP bl"]),
+    ("BRPOP bl 1.5", ["RPOP bl"]),
+    ("BLMPOP 0 2 nosuch bl RIGHT COUNT 1", ["RPOP bl 1"]),
+    ("BLMOVE bl bl2 LEFT RIGHT 0", ["LMOVE bl bl2 LEFT RIGHT"]),
+    ("BRPOPLPUSH bl bl2 0", ["RPOPLPUSH bl bl2"]),
+    ("BLMPOP 0 1 bl LEFT COUNT 10", ["LPOP bl 1"]),
+    ("ZADD bz 1 a 2 b 3 c", ["ZADD bz 1 a 2 b 3 c"]),
+    ("BZPOPMIN nosuch bz 0", ["ZPOPMIN bz"]),
+    ("BZPOPMAX bz 0", ["ZPOPMAX bz"]),
+    ("BZMPOP 0 1 bz MIN COUNT 9", ["ZPOPMIN bz 1"]),
 ]
 
 
