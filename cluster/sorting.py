@@ -48,10 +48,12 @@ class SortRequest:
         self.gets: list = []  # GET patterns, in order
         self.dontsort = False  # BY without '*' (``nosort``): keep the source's order
 
-    def reads_patterns(self) -> bool:
-        """Whether running it may read keys other than the source (BY/GET)."""
-        return (self.by is not None and not self.dontsort) or any(
-            pattern_target(p, b"") is not None and not _is_hash_self(p) for p in self.gets)
+    def key_patterns(self) -> list:
+        """The patterns that read keys: GETs with a ``*``, and BY when it sorts."""
+        patterns = [p for p in self.gets if pattern_target(p, b"") not in (None, ELEMENT)]
+        if self.by is not None and not self.dontsort:
+            patterns.append(self.by)
+        return patterns
 
 
 def _c_string(raw: bytes) -> bytes:
@@ -127,15 +129,10 @@ def pattern_target(pattern: bytes, element: bytes):
 def pattern_keys(request: SortRequest, elements) -> list:
     """Every key the request's BY and GET patterns may read for ``elements``,
     without repeats (what the proxy fetches before running the sort)."""
-    patterns = list(request.gets)
-    if request.by is not None and not request.dontsort:
-        patterns.append(request.by)
     keys: dict = {}
-    for pattern in patterns:
+    for pattern in request.key_patterns():
         for element in elements:
-            target = pattern_target(pattern, element)
-            if target is not None and target is not ELEMENT:
-                keys[target[0]] = None
+            keys[pattern_target(pattern, element)[0]] = None
     return list(keys)
 
 

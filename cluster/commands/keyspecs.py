@@ -124,17 +124,14 @@ def sort_reach(args):
     of that tag's slot only, and the part itself stands for them; any other
     pattern may name a key of any slot (None).  A request that does not
     parse reads nothing: the shard answers its error."""
-    from cluster.sorting import ELEMENT, parse_sort, pattern_target
+    from cluster.sorting import parse_sort
 
     try:
         request = parse_sort(args, readonly=args[0].lower() == b"sort_ro")
     except CommandError:
         return []
-    patterns = [p for p in request.gets if pattern_target(p, b"") not in (None, ELEMENT)]
-    if request.by is not None and not request.dontsort:
-        patterns.append(request.by)
     out = []
-    for pattern in patterns:
+    for pattern in request.key_patterns():
         prefix = pattern[: pattern.find(b"*")]
         opening = prefix.find(b"{")
         if opening < 0:

@@ -384,3 +384,18 @@ def test_sharded_shard_port_refuses_patterns_as_redis_cluster(cluster_pair):
                  ("LRANGE", same_slot, "0", "-1")):
         expected, actual = ref.call(*args), ours.call(*args)
         assert actual == expected, (args, expected, actual)
+
+
+def test_alpha_by_ties_keep_the_source_order(diff):
+    """With BY and ALPHA equal weights (and missing ones) are not broken by
+    the element: glibc's qsort is a stable merge sort, so a list's order
+    decides, as Python's sort keeps it."""
+    elements = ["5", "3", "9", "1", "7", "2", "8", "4", "6"]
+    diff.run("RPUSH", L0, *elements)
+    for e in ("3", "1", "8"):
+        diff.run("SET", "w_" + e, "same")
+    diff.run("SET", "w_6", "other")
+    diff.run("SORT", L0, "BY", "w_*", "ALPHA")
+    diff.run("SORT", L0, "BY", "w_*", "ALPHA", "DESC")
+    diff.run("SORT", L0, "BY", "w_*", "ALPHA", "STORE", D1)
+    diff.run("LRANGE", D1, "0", "-1")
