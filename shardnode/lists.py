@@ -39,7 +39,7 @@ from shardnode.rdb.constants import (
 )
 from shardnode.rdb.encoding import RdbFormatError
 from shardnode.registry import handler
-from shardnode.values import register
+from shardnode.values import allocation_size, register
 from shardnode.zsets import _rank_span as rank_span  # Redis's one rule for index ranges
 
 QUICKLIST = "quicklist"
@@ -63,12 +63,13 @@ class List(deque):
 
 
 def list_size(value: List) -> int:
-    """An estimate of what Redis allocates: the robj and quicklist header,
-    then per 8 KB node a node header and a listpack (each entry with a
-    couple of header bytes)."""
+    """An estimate of what Redis allocates: the robj (16), the quicklist
+    header (40, in a 48-byte class), then per 8 KB node a node header (32)
+    and its listpack (each entry about its bytes + 2).  Three short
+    elements come to 112, MEMORY USAGE's figure without the key's share."""
     payload = value.nbytes + 2 * len(value)
     node_count = payload // _NODE_BYTES + 1
-    return 16 + 40 + node_count * (32 + 7) + payload
+    return 16 + 48 + 32 * node_count + allocation_size(7 * node_count + payload)
 
 
 def copy_list(value: List) -> List:
@@ -134,14 +135,16 @@ def _index_argument(raw: bytes) -> int:
 # -- the two shared pieces: popping and moving -----------------------------------
 
 
-def pop_first(conn, keys, left: bool, count: int | None):
+def pop_first(conn, keys, left: bool, count: int | None, *, journal: bool = True):
     """LMPOP's core: the first key of ``keys`` (in order) holding a non-empty
     list; pops ``count`` elements (None: one element, the reply form of LPOP
     without a count) from its left/right end, deletes the key if emptied, and
-    journals ``LPOP/RPOP key [count]`` as Redis 7.0 propagates it (the count
-    actually popped).  Returns ``(key, popped)``, popped a list of bytes (one
-    bytes when ``count`` is None), or None when every key is missing.
-    WRONGTYPE for a key of another type met before a list."""
+    journals ``LPOP/RPOP key [count]`` as Redis 7.0 propagates (B)LMPOP and
+    BLPOP (the count actually popped); ``journal=False`` leaves the command
+    journalled as sent (LPOP/RPOP themselves).  Returns ``(key, popped)``,
+    popped a list of bytes (one bytes when ``count`` is None), or None when
+    every key is missing.  WRONGTYPE for a key of another type met before a
+    list."""
     db = conn.db
     for key in keys:
         value = db.get_typed(key, List)
@@ -150,22 +153,24 @@ def pop_first(conn, keys, left: bool, count: int | None):
         db.touch_write(key)
         taken = _take(value, 1 if count is None else min(count, len(value)), left)
         _emptied(conn, key, value)
-        name = b"LPOP" if left else b"RPOP"
-        if count is None:
-            journal_as(conn, [name, key])
-            return key, taken[0]
-        journal_as(conn, [name, key, b"%d" % len(taken)])
-        return key, taken
+        if journal:
+            entry = [b"LPOP" if left else b"RPOP", key]
+            if count is not None:
+                entry.append(b"%d" % len(taken))
+            journal_as(conn, entry)
+        return key, (taken[0] if count is None else taken)
     return None
 
 
-def move(conn, source: bytes, destination: bytes, from_left: bool, to_left: bool):
+def move(conn, source: bytes, destination: bytes, from_left: bool, to_left: bool, *,
+         journal: bool = True):
     """LMOVE's core: pop from ``source``, push to ``destination`` (created if
     missing; WRONGTYPE for it only once the source is known to be a list),
     delete ``source`` if emptied, journal ``LMOVE source destination
-    LEFT|RIGHT LEFT|RIGHT``.  Returns the moved element, or None when the
-    source is missing.  Source and destination may be the same list (a
-    rotation)."""
+    LEFT|RIGHT LEFT|RIGHT`` as Redis 7.0 propagates a served BLMOVE
+    (``journal=False``: as sent, for LMOVE/RPOPLPUSH themselves).  Returns
+    the moved element, or None when the source is missing.  Source and
+    destination may be the same list (a rotation)."""
     db = conn.db
     value = db.get_typed(source, List)
     if not value:
@@ -180,8 +185,9 @@ def move(conn, source: bytes, destination: bytes, from_left: bool, to_left: bool
         db.touch_write(destination)
     _push(target, (element,), to_left)
     _emptied(conn, source, value)
-    journal_as(conn, [b"LMOVE", source, destination, b"LEFT" if from_left else b"RIGHT",
-                      b"LEFT" if to_left else b"RIGHT"])
+    if journal:
+        journal_as(conn, [b"LMOVE", source, destination, b"LEFT" if from_left else b"RIGHT",
+                          b"LEFT" if to_left else b"RIGHT"])
     return element
 
 
@@ -231,7 +237,7 @@ def pop(conn, args):
     if count == 0:
         value = conn.db.get_typed(key, List)
         return NULL_ARRAY if value is None else []
-    found = pop_first(conn, (key,), args[0][:1] in (b"l", b"L"), count)
+    found = pop_first(conn, (key,), args[0][:1] in (b"l", b"L"), count, journal=False)
     if found is None:
         return None if count is None else NULL_ARRAY
     return found[1]
@@ -266,12 +272,12 @@ def lmpop(conn, args):
 def lmove(conn, args):
     from_left = _side(args[3])
     to_left = _side(args[4])
-    return move(conn, args[1], args[2], from_left, to_left)
+    return move(conn, args[1], args[2], from_left, to_left, journal=False)
 
 
 @handler("rpoplpush")
 def rpoplpush(conn, args):
-    return move(conn, args[1], args[2], False, True)
+    return move(conn, args[1], args[2], False, True, journal=False)
 
 
 # -- reads -----------------------------------------------------------------------------
@@ -466,4 +472,10 @@ def ltrim(conn, args):
         _take(value, left, True)
         _take(value, right, False)
         _emptied(conn, key, value)
+    else:
+        # Redis signals the key as modified even when nothing was trimmed
+        # (a WATCH sees it), but counts no write (nothing is propagated).
+        watches = conn.server.keyspace.watches
+        if watches.count:
+            watches.touch(db.index, key)
     return "OK"

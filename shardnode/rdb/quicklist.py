@@ -8,9 +8,9 @@ cuts it into nodes again, as Redis's ``_quicklistNodeAllowInsert`` (7.0)
 decides when elements are appended at the tail one by one:
 
 - ``fill < 0``: a node's listpack stays within 4, 8, 16, 32 or 64 KB
-  (fill -1 .. -5); the estimate is the node's bytes + the element's length +
-  its back-length and length-header overhead;
-- ``fill > 0``: at most ``fill`` entries per node, and never past 8 KB;
+  (fill -1 .. -5, lower is -5); the estimate is the node's bytes + the
+  element's length + 8;
+- ``fill >= 0``: at most ``fill`` entries per node (0: one), never past 8 KB;
 - an element of ``PACKED_THRESHOLD`` bytes or more gets a PLAIN node of its own.
 
 That is the layout of a list built by RPUSH.  A list built otherwise (LPUSH
@@ -40,28 +40,28 @@ PACKED = 2
 PACKED_THRESHOLD = 1 << 30  # Redis's default packed_threshold
 SIZE_SAFETY_LIMIT = 8192
 _OPTIMIZATION_LEVELS = (4096, 8192, 16384, 32768, 65536)
+_SIZE_ESTIMATE_OVERHEAD = 8
 _EMPTY_LISTPACK = 7  # header (6) + terminator (1)
 _MIN_COMPRESS_BYTES = 48
 _MIN_COMPRESS_IMPROVE = 8
 
 
+def _node_limits(fill: int):
+    """quicklistNodeLimit: (bytes, entries) a node may hold, None for no limit.
+    fill 0 means one entry per node; below -5 the 64 KB level applies."""
+    if fill >= 0:
+        return None, fill or 1
+    return _OPTIMIZATION_LEVELS[min(-fill - 1, len(_OPTIMIZATION_LEVELS) - 1)], None
+
+
 def _allow_insert(node_bytes: int, node_count: int, element_length: int, fill: int) -> bool:
-    """_quicklistNodeAllowInsert for a node of ``node_bytes`` / ``node_count``."""
-    overhead = 1 if element_length < 254 else 5
-    if element_length < 64:
-        overhead += 1
-    elif element_length < 16384:
-        overhead += 2
-    else:
-        overhead += 5
-    new_size = node_bytes + element_length + overhead
-    if fill < 0:
-        level = -fill - 1
-        if level < len(_OPTIMIZATION_LEVELS) and new_size <= _OPTIMIZATION_LEVELS[level]:
-            return True
-    if new_size > SIZE_SAFETY_LIMIT:
-        return False
-    return node_count < fill
+    """_quicklistNodeAllowInsert: the node's bytes + the element's length + a
+    fixed overestimate of an entry's overhead, against the node limits."""
+    new_size = node_bytes + element_length + _SIZE_ESTIMATE_OVERHEAD
+    size_limit, count_limit = _node_limits(fill)
+    if size_limit is not None:
+        return new_size <= size_limit
+    return new_size <= SIZE_SAFETY_LIMIT and node_count + 1 <= count_limit
 
 
 def nodes(elements, fill: int = -2) -> list:

@@ -157,6 +157,20 @@ def test_run_time_errors_stay_in_the_exec_array(diff):
     assert diff.run("GET", B) == b"after the errors"
 
 
+def test_wrongtype_is_a_run_time_error(diff):
+    """WRONGTYPE is found when EXEC runs: the other commands still run."""
+    diff.run("SET", A, "string")
+    assert transaction(diff, ("LPUSH", A, "x"), ("GET", A)) == [
+        Err("WRONGTYPE Operation against a key holding the wrong kind of value"), b"string"]
+    assert transaction(diff, ("LPUSH", A, "x"), ("RPUSH", B, "x"), ("GET", B), ("INCR", B),
+                       ("LPOP", B), ("LLEN", A2), ("RPOPLPUSH", A, B)) == [
+        Err("WRONGTYPE Operation against a key holding the wrong kind of value"), 1,
+        Err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+        Err("WRONGTYPE Operation against a key holding the wrong kind of value"), b"x", 0,
+        Err("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    assert diff.run("EXISTS", B) == 0
+
+
 def test_nested_multi_and_watch_inside_multi_do_not_flag_the_transaction(diff):
     assert diff.run("MULTI") == OK
     assert diff.run("MULTI") == NESTED
