@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cluster.slots import key_slot
-from tests.helpers import RawClient, RedisProcess, names_on_shard, server_under_test
+from tests.helpers import RawClient, RedisProcess, free_port_block, names_on_shard, server_under_test
 
 L0, S0, Z0, D0 = names_on_shard(0, 4, "src")
 L1, S1, Z1, D1 = names_on_shard(1, 4, "src")
@@ -351,7 +351,8 @@ def test_command_getkeys(diff):
 def cluster_pair():
     """Shard 0's port of a sharded damselfly, and a one-node Redis Cluster
     that owns every slot."""
-    ref = RedisProcess("--cluster-enabled", "yes").start()
+    bus = free_port_block(1)  # not port + 10000, which may be taken
+    ref = RedisProcess("--cluster-enabled", "yes", "--cluster-port", str(bus)).start()
     client = RawClient(ref.port)
     client.call("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
     import time
