@@ -226,6 +226,9 @@ def parse_sort_weight(text: bytes):
     text ends at its first NUL and must be used up (an empty one is 0;
     leading blanks are skipped, trailing ones are not); NaN and glibc's
     ERANGE (overflow, and underflow to zero or to a subnormal) are refused."""
+    if text.isdigit() or (text[:1] == b"-" and text[1:].isdigit()):  # the common case
+        value = float(text)
+        return None if value in (_INF, -_INF) else value
     text = text.split(b"\0", 1)[0]
     if not text:
         return 0.0

@@ -96,6 +96,8 @@ def test_sort_weight_is_strtod_checked_as_sort_checks_it():
     assert parse_sort_weight(b" 5") == 5.0
     assert parse_sort_weight(b"0x10") == 16.0
     assert parse_sort_weight(b"1\x00junk") == 1.0
+    assert parse_sort_weight(b"007") == 7.0 and parse_sort_weight(b"-12") == -12.0
+    assert parse_sort_weight(b"9" * 400) is None  # overflow: ERANGE
     assert parse_sort_weight(b"-infinity") == float("-inf")
     for refused in (b"5 ", b"  ", b"nan", b"1e400", b"1e-400", b"4e-320", b"abc", b"0x", b"1e"):
         assert parse_sort_weight(refused) is None, refused
