@@ -128,10 +128,6 @@ def _emptied(conn, key: bytes, value: List) -> None:
         conn.db.delete(key)
 
 
-def _index_argument(raw: bytes) -> int:
-    return parse_int(raw)
-
-
 # -- the two shared pieces: popping and moving -----------------------------------
 
 
@@ -306,8 +302,8 @@ def _range(value: List, start: int, end: int) -> list:
 
 @handler("lrange")
 def lrange(conn, args):
-    start = _index_argument(args[2])
-    end = _index_argument(args[3])
+    start = parse_int(args[2])
+    end = parse_int(args[3])
     value = conn.db.get_typed(args[1], List)
     return [] if value is None else _range(value, start, end)
 
@@ -317,7 +313,7 @@ def lindex(conn, args):
     value = conn.db.get_typed(args[1], List)
     if value is None:
         return None
-    index = _index_argument(args[2])
+    index = parse_int(args[2])
     if index < 0:
         index += len(value)
     if not 0 <= index < len(value):
@@ -390,7 +386,7 @@ def lset(conn, args):
     value = db.get_typed(key, List)
     if value is None:
         raise CommandError(errors.NO_SUCH_KEY)
-    index = _index_argument(args[2])
+    index = parse_int(args[2])
     if index < 0:
         index += len(value)
     if not 0 <= index < len(value):
@@ -457,8 +453,8 @@ def lrem(conn, args):
 
 @handler("ltrim")
 def ltrim(conn, args):
-    start = _index_argument(args[2])
-    end = _index_argument(args[3])
+    start = parse_int(args[2])
+    end = parse_int(args[3])
     db = conn.db
     key = args[1]
     value = db.get_typed(key, List)

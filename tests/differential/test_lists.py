@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.differential.test_dump_restore import _frame  # a DUMP payload around a body
 from tests.differential.test_keyspace import _raw_reply  # one reply's exact bytes
 from tests.helpers import names_on_shard
 
@@ -393,12 +394,6 @@ def test_payloads_travel_both_ways(diff, shape):
 
 
 def test_restore_of_malformed_list_payloads(diff):
-    from shardnode.rdb.checksum import crc64
-
-    def frame(body):
-        data = body + b"\x0a\x00"
-        return data + crc64(data).to_bytes(8, "little")
-
     empty_listpack = b"\x07\x00\x00\x00\x00\x00\xff"
     one = b"\x09\x00\x00\x00\x01\x00\x01\x01\xff"  # the entry 1
     replies = []
@@ -411,14 +406,14 @@ def test_restore_of_malformed_list_payloads(diff):
                  b"\x12\x02\x02\x09" + one,  # a node missing
                  b"\x01\x02\x01a\x01b",  # type 1: plain strings
                  b"\x01\x00"):
-        replies.append(diff.run("RESTORE", A0, "0", frame(body), "REPLACE"))
+        replies.append(diff.run("RESTORE", A0, "0", _frame(body), "REPLACE"))
         diff.run("LRANGE", A0, 0, -1)
     assert replies.count(b"OK") == 3  # a skipped empty node, the PLAIN node, type 1
 
 
 def test_old_quicklist_of_ziplists_restores(diff):
     """A type-14 payload (Redis 6.2's form) loads as the same list."""
-    from shardnode.rdb.checksum import crc64
+    from shardnode.rdb.encoding import encode_length
 
     def ziplist(entries):
         body, previous = b"", 0
@@ -430,13 +425,11 @@ def test_old_quicklist_of_ziplists_restores(diff):
         return (total.to_bytes(4, "little") + (10 + len(body) - previous).to_bytes(4, "little")
                 + len(entries).to_bytes(2, "little") + body + b"\xff")
 
-    blob = ziplist([b"\x03abc", b"\xf5", b"\xfe\x80", b"\xc0\x39\x30", b"\xd0" + (1 << 20).to_bytes(4, "little"),
+    blob = ziplist([b"\x03abc", b"\xf5", b"\xfe\x80", b"\xc0\x39\x30",
+                    b"\xd0" + (1 << 20).to_bytes(4, "little"),
                     b"\xe0" + (-(1 << 40)).to_bytes(8, "little", signed=True),
                     b"\xf0" + (1 << 22).to_bytes(3, "little"), b"\x40\x41" + b"q" * 65])
-    data = b"\x0e\x01" + bytes((len(blob),)) + blob + b"\x0a\x00"  # 14, one node
-    if len(blob) >= 64:
-        data = b"\x0e\x01" + bytes((0x40 | len(blob) >> 8, len(blob) & 0xFF)) + blob + b"\x0a\x00"
-    payload = data + crc64(data).to_bytes(8, "little")
+    payload = _frame(b"\x0e\x01" + encode_length(len(blob)) + blob)  # type 14, one node
     assert diff.run("RESTORE", A1, "0", payload) == b"OK"
     assert diff.run("LRANGE", A1, 0, -1) == [
         b"abc", b"4", b"-128", b"12345", b"1048576", b"-1099511627776", b"4194304", b"q" * 65]
