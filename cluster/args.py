@@ -22,6 +22,7 @@ live in cluster.config.
 from __future__ import annotations
 
 import re
+import sys
 from fractions import Fraction
 
 from cluster import errors
@@ -268,6 +269,29 @@ def parse_double(raw: bytes, error: str = errors.NOT_FLOAT) -> float:
     if parsed is None or parsed[1] or parsed[0] != parsed[0]:
         raise CommandError(error)
     return parsed[0]
+
+
+def parse_sort_weight(text: bytes):
+    """strtod as SORT checks a weight, or None where SORT refuses it: the
+    text ends at its first NUL and must be used up (an empty one is 0;
+    leading blanks are skipped, trailing ones are not); NaN and glibc's
+    ERANGE (overflow, and underflow to zero or to a subnormal) are refused."""
+    if text.isdigit() or (text[:1] == b"-" and text[1:].isdigit()):  # the common case
+        value = float(text)
+        return None if value in (_INF, -_INF) else value
+    text = text.split(b"\0", 1)[0]
+    if not text:
+        return 0.0
+    parsed = _whole_double(text.lstrip(_C_SPACE))
+    if parsed is None:
+        return None
+    value, out_of_range = parsed
+    if out_of_range or value != value or (value and abs(value) < _DBL_MIN):
+        return None
+    return value
+
+
+_DBL_MIN = sys.float_info.min  # the smallest normal double
 
 
 def _range_double(text: bytes) -> float:

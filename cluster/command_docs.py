@@ -20,7 +20,7 @@ from __future__ import annotations
 
 
 from cluster.commands import COMMANDS, lookup, resolve
-from cluster.commands.keyspecs import KEYNUM_SPECS, VARIABLE_KEY_FLAGS
+from cluster.commands.keyspecs import HOOK_KEY_SPECS, KEYNUM_SPECS, VARIABLE_KEY_FLAGS
 from cluster.errors import CommandError, SYNTAX, unknown_subcommand, wrong_arity
 from cluster.glob import compile_glob
 from cluster.resp import SetReply
@@ -69,6 +69,8 @@ def key_specs(spec) -> list:
     """The spec's key specs as Redis shows them (maps, in RESP3 a set)."""
     if spec.keys_hook in KEYNUM_SPECS:
         return _keynum_specs(spec, *KEYNUM_SPECS[spec.keys_hook])
+    if spec.keys_hook in HOOK_KEY_SPECS:
+        return [_hook_spec(*entry) for entry in HOOK_KEY_SPECS[spec.keys_hook]]
     if spec.keys_hook is not None:
         flags = spec.key_flags if spec.key_flags and isinstance(spec.key_flags[0], str) \
             else _default_key_flags(spec)
@@ -108,6 +110,20 @@ def _keynum_specs(spec, numkeys_index: int, fixed_key: int) -> list:
                        b"spec": {b"keynumidx": 0, b"firstkey": 1, b"keystep": 1}},
     })
     return specs
+
+
+def _hook_spec(index, flags, notes) -> dict:
+    """One of ``keyspecs.HOOK_KEY_SPECS``: a single key at ``index``, or an
+    ``unknown`` spec (index None), with Redis's notes."""
+    if index is None:
+        ks = {
+            b"flags": _ordered(flags, _KEY_FLAG_ORDER),
+            b"begin_search": {b"type": b"unknown", b"spec": {}},
+            b"find_keys": {b"type": b"unknown", b"spec": {}},
+        }
+    else:
+        ks = _range_spec(index, 0, 1, flags)
+    return {b"notes": notes.encode(), **ks} if notes else ks
 
 
 def _range_spec(index, lastkey, step, flags) -> dict:
@@ -225,6 +241,10 @@ def getkeys(args, with_flags: bool) -> list:
             begin = ks[b"begin_search"][b"spec"].get(b"index")
             if begin is not None and begin <= p:
                 flags = ks[b"flags"]
+        if spec.keys_hook in HOOK_KEY_SPECS:  # a key no index spec names: the last spec's
+            flags = next((ks[b"flags"] for ks in specs
+                          if ks[b"begin_search"][b"spec"].get(b"index") == p),
+                         specs[-1][b"flags"])  # (SORT's STORE)
         if "variable_flags" in flags:  # SET ... GET, BITFIELD ... SET
             flags = _ordered(VARIABLE_KEY_FLAGS[spec.name](request), _KEY_FLAG_ORDER)
         out.append([request[p], flags])

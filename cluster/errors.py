@@ -43,6 +43,12 @@ NO_SHUTDOWN_IN_PROGRESS = "ERR No shutdown in progress."
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NO_SUCH_KEY = "ERR no such key"
 OUT_OF_RANGE = "ERR index out of range"
+
+# SORT (src/sort.c): a weight that is no double; BY patterns and GET refused
+# with cluster mode enabled (Redis 7.0: whatever the pattern's hash tag).
+SORT_NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+SORT_BY_IN_CLUSTER = "ERR BY option of SORT denied in Cluster mode."
+SORT_GET_IN_CLUSTER = "ERR GET option of SORT denied in Cluster mode."
 INCR_OVERFLOW = "ERR increment or decrement would overflow"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
 INT_OUT_OF_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"

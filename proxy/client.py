@@ -42,6 +42,7 @@ from cluster.errors import CommandError, ProtocolError
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
 from cluster.session import Session
 from cluster.slots import SLOT_MASK, key_slot
+from proxy.coordinator import reach_shards
 from proxy.links import context
 
 QUEUED = b"+QUEUED\r\n"
@@ -404,6 +405,8 @@ class ProxyClient(asyncio.Protocol, Session):
             keys = spec.keys(args)
             owner = worker.slot_owner
             shards = {owner[key_slot(k)] for k in keys}
+            if spec.reach_hook is not None:  # SORT's BY/GET patterns
+                shards |= reach_shards(worker, spec, args)
             if len(shards) <= 1:
                 self.forward(shards.pop() if shards else 0, args)
             else:

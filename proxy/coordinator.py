@@ -24,6 +24,17 @@ No client ever sees part of the work: every key it touches is locked on every
 shard before the first part runs, and other keys keep being served.
 Operations whose keys live on one shard take no lock at all: ``DF.EXEC`` on
 that shard runs them back to back.
+
+A command that reads keys beyond its key specs (SORT's BY/GET patterns: the
+spec's ``reach``) cannot name them before it runs, so it locks *whole*
+shards: every shard when a pattern may name a key anywhere, or the shards of
+the patterns' hash tags.  Then (:meth:`Coordinator._reach`) the source's
+elements are read, the keys the patterns name for them exported from their
+shards, and the command runs on one shard with all of them lent to it
+(``DF.RUN``), the sort itself being the shard's own.  The cost: while it
+runs -- four round trips plus one per locked shard, and the values of every
+pattern key (a whole hash for ``key->field``) carried to the running shard
+-- every other client's commands on the locked shards wait.
 """
 
 from __future__ import annotations
@@ -35,13 +46,24 @@ from cluster.commands import ALL, KEYED, SPLIT, lookup
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot
+from cluster.sorting import parse_sort, pattern_keys
 from proxy.fanout import FANOUTS, MERGES, Gather, decode_reply
 
 log = logging.getLogger("damselfly.proxy")
 
 # Commands executed on the shard of their last key (they write their last key
 # with a database option).
-RUN_ON_LAST_KEY = {"copy"}
+RUN_ON_LAST_KEY = {"copy", "sort"}
+
+
+def reach_shards(worker, spec, args) -> set:
+    """The shards a command reads beyond its key specs (``spec.reach``):
+    every shard when they cannot be known before it runs."""
+    reach = spec.reach(args)
+    if reach is None:
+        return set(range(len(worker.links)))
+    owner = worker.slot_owner
+    return {owner[key_slot(key)] for key in reach}
 
 
 
@@ -84,9 +106,19 @@ class Plan:
         if route is KEYED:
             keys = spec.keys(args)
             shards = {owner[key_slot(k)] for k in keys}
+            reach = reach_shards(self.worker, spec, args) if spec.reach_hook else None
+            if reach:
+                shards |= reach
             if len(shards) <= 1:
                 shard = shards.pop() if shards else 0
                 self.steps.append(("part", self._part(shard, db, args, spec, keys)))
+                if reach:  # it reads keys we cannot name: hold them all
+                    self._lock(shard, (), True, whole=True)
+                return
+            if reach:
+                for shard in shards:
+                    self._lock(shard, (), True, whole=True)
+                self._special(("reach", spec, args, db))
                 return
             for key in keys:
                 self._lock(owner[key_slot(key)], [(db, key)], True)
@@ -348,6 +380,8 @@ class Coordinator:
                             part_replies[(index, shard)] = decode_reply(data)
                     elif segment[0] == "move":
                         specials[index] = await self._move(client, ctx, *segment[1:])
+                    elif segment[0] == "reach":
+                        specials[index] = await self._reach(client, ctx, *segment[1:])
                     else:
                         specials[index] = await self._fanout(client, ctx, *segment[1:])
         finally:
@@ -379,14 +413,15 @@ class Coordinator:
             return out  # one reply per command, for its own slot
         return b"*%d\r\n%b" % (len(out), b"".join(out))
 
-    async def _move(self, client, ctx, spec, args, db) -> bytes:
-        """A command needing keys of several shards, under locks the caller holds."""
+    async def _move(self, client, ctx, spec, args, db, reached=()) -> bytes:
+        """A command needing keys of several shards, under locks the caller
+        holds; ``reached``: keys it reads beyond its key specs."""
         owner = self.worker.slot_owner
         keys = spec.keys(args)
         anchor = keys[-1] if spec.name in RUN_ON_LAST_KEY else keys[0]
         executor = owner[key_slot(anchor)]
         foreign: dict = {}
-        for key in dict.fromkeys(keys):
+        for key in dict.fromkeys([*keys, *reached]):
             shard = owner[key_slot(key)]
             if shard != executor:
                 foreign.setdefault(shard, []).append(key)
@@ -417,6 +452,25 @@ class Coordinator:
                 self._request(shard, ctx, [b"DF.IMPORT", b"%d" % db] + kv)
                 for shard, kv in back.items()))
         return reply
+
+    async def _reach(self, client, ctx, spec, args, db) -> bytes:
+        """SORT with BY/GET patterns over shards, under whole-shard locks the
+        caller holds (see module doc): the source's elements (``SORT key BY
+        nosort`` in the client's session, which also answers WRONGTYPE), the
+        keys the patterns name for them, then :meth:`_move` with those keys
+        lent to the shard that runs it."""
+        request = parse_sort(args, readonly=not spec.is_write)  # parsed by spec.reach already
+        source = args[1]
+        shard = self.worker.slot_owner[key_slot(source)]
+        part = [(db, [b"SORT", source, b"BY", b"nosort"])]
+        replies = decode_reply(await self._request(
+            shard, ctx, _exec_args(b"%d" % client.id, b"", part)))
+        if isinstance(replies, CommandError):
+            return encode_error(replies.args[0])
+        elements = decode_reply(replies[0])
+        if isinstance(elements, CommandError):
+            return replies[0]
+        return await self._move(client, ctx, spec, args, db, pattern_keys(request, elements))
 
     async def _fanout(self, client, ctx, spec, args, db) -> bytes:
         capture = _Capture(client, client.session_ctx())  # runs in the session holding the locks

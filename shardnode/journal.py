@@ -270,6 +270,8 @@ EFFECTS = {
     "linsert": AS_SENT,
     "lrem": AS_SENT,
     "ltrim": AS_SENT,
+    # sort (SORT without STORE, or a STORE that changed nothing: nothing)
+    "sort": AS_SENT,
     # keyspace
     "del": AS_SENT,
     "unlink": AS_SENT,

@@ -67,6 +67,9 @@ class CommandSpec:
     since: str = "1.0.0"
     complexity: str = ""
     keys_hook: str | None = None  # name in cluster.commands.keyspecs
+    # Name in cluster.commands.keyspecs of the keys a request reads beyond its
+    # key specs (SORT's BY/GET patterns), see CommandSpec.reach.
+    reach_hook: str | None = None
     key_flags: tuple = ()
     key_notes: str = ""  # COMMAND INFO key-spec "notes" (SET's GET option)
     tips: tuple = ()
@@ -90,6 +93,16 @@ class CommandSpec:
         if last < 0:
             last = len(args) + last
         return args[self.first_key : last + 1 : self.key_step]
+
+    def reach(self, args: list):
+        """Keys standing for the slots a request reads beyond :meth:`keys`
+        (any key of a slot stands for all), or None when those cannot be
+        known before it runs; ``[]`` for a command without a reach hook."""
+        if self.reach_hook is None:
+            return []
+        from cluster.commands import keyspecs
+
+        return getattr(keyspecs, self.reach_hook)(args)
 
     def key_positions(self, args: list) -> list:
         """Indexes of the key arguments (for splitting by shard)."""
@@ -182,7 +195,7 @@ def subcommand(parent: CommandSpec, sub, arity, flags="", keys=None, acl="",
 # ``name`` declares its specs in ``cluster.commands.<name>``; the shardnode
 # binds their handlers from ``shardnode.<name>`` (shardnode.registry).
 FAMILIES = ("connection", "server", "strings", "bitmaps", "keyspace", "transactions", "cluster_cmds",
-            "sets", "hashes", "zsets", "lists", "blocking", "internal")
+            "sets", "hashes", "zsets", "lists", "blocking", "sort", "internal")
 
 
 def _load():

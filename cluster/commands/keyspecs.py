@@ -92,3 +92,79 @@ def dest_and_numkeys_at_2(args) -> list:
 
 
 KEYNUM_SPECS = {"numkeys_at_1": (1, 0), "numkeys_at_2": (2, 0), "dest_and_numkeys_at_2": (2, 1)}
+
+
+# -- SORT / SORT_RO ------------------------------------------------------------
+
+
+def sort_keys_positions(args) -> list:
+    """The source and the last STORE's destination, found as Redis's
+    sortGetKeys finds them: LIMIT skips two arguments, BY and GET one."""
+    store = None
+    i = 2
+    while i < len(args):
+        option = args[i].lower()
+        if option == b"limit":
+            i += 2
+        elif option in (b"get", b"by"):
+            i += 1
+        elif option == b"store" and i + 1 < len(args):
+            store = i + 1
+        i += 1
+    return [1] if store is None else [1, store]
+
+
+def sort_keys(args) -> list:
+    return [args[i] for i in sort_keys_positions(args)]
+
+
+def sort_ro_keys_positions(args) -> list:
+    """SORT_RO: the source alone."""
+    return [1]
+
+
+def sort_ro_keys(args) -> list:
+    return [args[1]]
+
+
+def sort_reach(args):
+    """The slots SORT's BY/GET patterns read (see ``CommandSpec.reach``): a
+    pattern whose part before ``*`` holds a whole ``{hash tag}`` names keys
+    of that tag's slot only, and the part itself stands for them; any other
+    pattern may name a key of any slot (None).  A request that does not
+    parse reads nothing: the shard answers its error."""
+    from cluster.sorting import parse_sort
+
+    try:
+        request = parse_sort(args, readonly=args[0].lower() == b"sort_ro")
+    except CommandError:
+        return []
+    out = []
+    for pattern in request.key_patterns():
+        prefix = pattern[: pattern.find(b"*")]
+        opening = prefix.find(b"{")
+        if opening < 0:
+            return None
+        closing = prefix.find(b"}", opening + 1)
+        if closing <= opening + 1:
+            return None  # no tag, or "{}": the whole key is hashed
+        out.append(prefix)
+    return out
+
+
+# Key specs of commands whose keys a hook finds, as COMMAND INFO shows them:
+# (begin index or None for "unknown", flags, notes).
+HOOK_KEY_SPECS = {
+    "sort_keys": (
+        (1, ("RO", "access"), None),
+        (None, ("RO", "access"), "For the optional BY/GET keyword. It is marked 'unknown' "
+         "because the key names derive from the content of the key we sort"),
+        (None, ("OW", "update"), "For the optional STORE keyword. It is marked 'unknown' "
+         "because the keyword can appear anywhere in the argument array"),
+    ),
+    "sort_ro_keys": (
+        (1, ("RO", "access"), None),
+        (None, ("RO", "access"), "For the optional BY/GET keyword. It is marked 'unknown' "
+         "because the key names derive from the content of the key we sort"),
+    ),
+}
