@@ -162,14 +162,14 @@ def replication_section() -> list:
     ]
 
 
-def clients_section(config, connected: int) -> list:
+def clients_section(config, connected: int, blocked: int = 0) -> list:
     return [
         ("connected_clients", connected),
         ("cluster_connections", 0),
         ("maxclients", config.maxclients),
         ("client_recent_max_input_buffer", 0),
         ("client_recent_max_output_buffer", 0),
-        ("blocked_clients", 0),
+        ("blocked_clients", blocked),
         ("tracking_clients", 0),
         ("clients_in_timeout_table", 0),
     ]

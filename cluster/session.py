@@ -232,7 +232,8 @@ class Session:
     def client_line(self) -> bytes:
         now = time.time()
         multi = self.multi
-        flags = b"x" if multi is not None else b"N"  # x: inside MULTI
+        # x: inside MULTI; b: waiting in a blocking command
+        flags = b"x" if multi is not None else b"b" if self.is_blocked() else b"N"
         omem = self.output_bytes()
         return (
             b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
@@ -326,6 +327,9 @@ class Session:
     def unblock(self, as_error: bool) -> bool:
         """End this client's blocking command (CLIENT UNBLOCK); True if it had one."""
         raise NotImplementedError
+
+    def is_blocked(self) -> bool:
+        return False
 
     def cmd_client_setinfo(self, args):
         attr = args[2].lower()

@@ -43,6 +43,7 @@ from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode
 from cluster.session import Session
 from cluster.slots import SLOT_MASK, key_slot
 from proxy.coordinator import reach_shards
+from proxy import blocking
 from proxy.links import context
 
 QUEUED = b"+QUEUED\r\n"
@@ -85,6 +86,7 @@ class ProxyClient(asyncio.Protocol, Session):
         self.session_shards: set = set()  # shards that keep a session for this client
         self._session_ctx = None
         self.coordinating = 0  # coordinated operations in flight (proxy/coordinator.py)
+        self.blocked = None  # its blocking command while it waits (proxy/blocking.py)
         # Flow control (see the module doc): commands read but not routed
         # yet; whether reading is paused for that or for pause_writing.
         self.held = None
@@ -119,6 +121,8 @@ class ProxyClient(asyncio.Protocol, Session):
         # behind them still runs after them.
         self.held = None
         self.outbuf = []
+        if self.blocked is not None:
+            self.blocked.client_gone()
         for slot in self.queue:
             if slot[1] is not None:
                 slot[1] = b""
@@ -392,6 +396,9 @@ class ProxyClient(asyncio.Protocol, Session):
             return
         worker.stat_commands += 1
         self.last_command = spec.name
+        if "blocking" in spec.flags:
+            blocking.run(self, spec, args)
+            return
         route = spec.route
         if route is KEYED:
             if spec.single_key:
@@ -578,6 +585,18 @@ class ProxyClient(asyncio.Protocol, Session):
                 if shard != skip:
                     self.worker.links[shard].send_forget(ctx, [b"UNWATCH"])
             self.watch_shards = set()
+
+    def unblock(self, as_error: bool) -> bool:
+        blocked = self.blocked
+        return blocked is not None and blocked.unblock(as_error)
+
+    def is_blocked(self) -> bool:
+        return self.blocked is not None
+
+    def wake(self, token: int) -> None:
+        """A shard saw a key this client's cross-shard blocking command waits for."""
+        if self.blocked is not None and hasattr(self.blocked, "wake"):
+            self.blocked.wake(token)
 
     def push(self, data: bytes) -> None:
         """An out-of-band frame from a shard for this client, in reply order."""

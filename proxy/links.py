@@ -194,7 +194,8 @@ class ShardLink(asyncio.Protocol):
         self.worker.flush_soon()
 
     def _out_of_order(self, frame) -> None:
-        """A parked request (``:tag``), a deferred reply or a push (see shardnode/node.py)."""
+        """A parked request (``:tag``), a deferred reply, a push or a wake-up
+        (see shardnode/node.py and shardnode/blocking.py)."""
         if type(frame) is int:
             self.deferred[frame] = self.pending.popleft()
             return
@@ -208,3 +209,7 @@ class ShardLink(asyncio.Protocol):
             client = self.worker.clients.get(number)
             if client is not None:
                 client.push(payload)
+        elif kind == b"W":  # a wake-up for a cross-shard blocking command
+            client = self.worker.clients.get(number)
+            if client is not None:
+                client.wake(payload)

@@ -156,7 +156,8 @@ def _server(worker):
 
 
 def _clients(worker):
-    return fmt.clients_section(worker.config, len(worker.clients))
+    blocked = sum(1 for c in worker.clients.values() if c.blocked is not None)
+    return fmt.clients_section(worker.config, len(worker.clients), blocked)
 
 
 PROXY_SECTIONS = {

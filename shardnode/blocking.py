@@ -25,10 +25,12 @@ MULTI/EXEC, and when the proxy runs a cross-shard attempt (DF.RUN), the
 handlers answer what they would on timeout instead of waiting.
 
 A proxy running a blocking command whose keys span shards registers
-*wake-ups* instead (DF.WAIT, :class:`Waiter` with a token): when one of the
-keys gets a value the shard pushes ``*3 W <client-id> <token>`` and serves
-the next waiter; the proxy then retries the command atomically across the
-shards (proxy/blocking.py).
+*wake-ups* instead (DF.WAIT, :class:`Waiter` with a token), queued like any
+waiter: when its turn comes on a key that got a value the shard pushes
+``*3 W <client-id> <token>`` and serves nobody behind it on that key until
+the proxy, having retried the command atomically across the shards
+(proxy/blocking.py), says it is done (DF.UNWAIT) or waits on (DF.REWAIT) --
+so FIFO order per key holds for every waiter.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class Waiter:
     """One blocked request (or, with a token, one proxy's wake-up request)."""
 
     __slots__ = ("conn", "args", "tag", "session", "db_index", "proto", "notouch",
-                 "keys", "kind", "timer", "token", "done")
+                 "keys", "kind", "timer", "token", "done", "woken")
 
     def __init__(self, conn, args, tag, session, keys, kind, token=None):
         self.conn = conn
@@ -80,6 +82,7 @@ class Waiter:
         self.timer = None
         self.token = token
         self.done = False
+        self.woken = False  # a wake-up sent, the proxy's answer not in yet
 
 
 def timeout_of(conn, raw: bytes) -> int:
@@ -102,6 +105,7 @@ class Blocking:
         self.waiting: dict = {}  # (db index, key) -> deque of Waiter, FIFO
         self.ready: dict = {}  # (db index, key) -> None, in the order they became ready
         self.count = 0  # blocked clients (INFO blocked_clients)
+        self.serving = False  # serve_ready is running
 
     # -- the write hook --------------------------------------------------------
 
@@ -151,18 +155,28 @@ class Blocking:
             return None  # resume_parked: it left the lock queue, no reply yet
         return b":%d\r\n" % tag
 
-    def add_wakeup(self, session, conn, token: int, db_index: int, keys) -> None:
-        """DF.WAIT: push ``W <client> <token>`` when one of ``keys`` gets a value."""
-        waiter = Waiter(conn, None, None, session, keys, None, token)
+    def add_wakeup(self, session, conn, token: int, db_index: int, type_name: bytes,
+                   keys) -> None:
+        """DF.WAIT: push ``W <client> <token>`` when one of ``keys`` gets a
+        value of type ``type_name`` (list, zset)."""
+        waiter = Waiter(conn, None, None, session, keys, WAITED_TYPES[type_name], token)
         waiter.db_index = db_index
         self._add(waiter)
 
-    def remove_wakeup(self, session, token: int) -> None:
-        """DF.UNWAIT."""
+    def remove_wakeup(self, session, token: int, keep: bool) -> None:
+        """DF.UNWAIT (``keep`` False) and DF.REWAIT (True): the proxy has
+        tried after a wake-up; either way the key's turn passes on."""
         for queue in list(self.waiting.values()):
             for waiter in list(queue):
                 if waiter.token == token and waiter.session is session:
-                    self._forget(waiter)
+                    for key in waiter.keys:
+                        self.ready[(waiter.db_index, key)] = None
+                    if keep:
+                        waiter.woken = False
+                    else:
+                        self._forget(waiter)
+        if self.ready:
+            self.serve_ready()
 
     def _add(self, waiter) -> None:
         if not self.waiting:
@@ -201,7 +215,19 @@ class Blocking:
     # -- serving ----------------------------------------------------------------
 
     def serve_ready(self) -> None:
-        """Serve the waiters of the keys written since the last call (see module doc)."""
+        """Serve the waiters of the keys written since the last call (see module doc).
+
+        A served command writes too: the keys it readies are served by the
+        loop already running, never by a nested one."""
+        if self.serving:
+            return
+        self.serving = True
+        try:
+            self._serve_ready()
+        finally:
+            self.serving = False
+
+    def _serve_ready(self) -> None:
         ready = self.ready
         dbs = self.server.keyspace.dbs
         while ready:
@@ -218,11 +244,17 @@ class Blocking:
                 value = db.peek(key)
                 if value is None:
                     break
+                if type(value) is not waiter.kind:
+                    continue
                 if waiter.token is not None:
-                    waiter.conn.emit(b"*3\r\n$1\r\nW\r\n:%d\r\n:%d\r\n"
-                                     % (waiter.session.client_id, waiter.token))
-                elif type(value) is waiter.kind:
-                    self._serve(waiter, key)
+                    # A cross-shard waiter has its turn: the ones behind it
+                    # wait until its proxy has tried (DF.UNWAIT / DF.REWAIT).
+                    if not waiter.woken:
+                        waiter.woken = True
+                        waiter.conn.emit(b"*3\r\n$1\r\nW\r\n:%d\r\n:%d\r\n"
+                                         % (waiter.session.client_id, waiter.token))
+                    break
+                self._serve(waiter, key)
 
     def _serve(self, waiter, key) -> None:
         conn = waiter.conn
@@ -286,6 +318,10 @@ class Blocking:
                 self._forget(waiter)
                 if waiter.tag is not None and conn is None:
                     self._deliver(waiter, b"$0\r\n\r\n")
+
+
+# The types a blocking command can wait for, by TYPE name (DF.WAIT).
+WAITED_TYPES = {b"list": lists.List, b"zset": zsets.SortedSet}
 
 
 # -- the commands ------------------------------------------------------------------

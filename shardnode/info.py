@@ -28,7 +28,7 @@ def _server(server):
 
 def _clients(server):
     connected = sum(1 for c in server.clients.values() if not c.internal)
-    return fmt.clients_section(server.config, connected)
+    return fmt.clients_section(server.config, connected, server.blocking.count)
 
 
 def used_memory(server) -> int:

@@ -86,15 +86,16 @@ def df_gone(conn, args):
 @handler("df.wait")
 def df_wait(conn, args):
     conn.server.blocking.add_wakeup(_session(conn, args[1]), conn, int(args[2]),
-                                    int(args[3]), args[4:])
+                                    int(args[3]), args[4], args[5:])
     return "OK"
 
 
-@handler("df.unwait")
+@handler("df.unwait", "df.rewait")
 def df_unwait(conn, args):
     session = conn.sessions.get(int(args[1]))
     if session is not None:
-        conn.server.blocking.remove_wakeup(session, int(args[2]))
+        conn.server.blocking.remove_wakeup(session, int(args[2]),
+                                           args[0].lower() == b"df.rewait")
     return "OK"
 
 

@@ -444,6 +444,9 @@ class ShardConnection(asyncio.Protocol, Session):
     def unblock(self, as_error: bool) -> bool:
         return self.server.blocking.unblock(self.session, as_error)
 
+    def is_blocked(self) -> bool:
+        return self.session is not None and self.session.blocked is not None
+
     def encoded_as(self, value, waiter) -> bytes:
         """``value`` encoded for a waiter's protocol (wrapped on a link)."""
         data = encode(value, waiter.proto)

@@ -17,10 +17,13 @@ command("df.link", 3, "fast no_auth", route=KEYED)
 command("df.ctx", -4, "fast", route=KEYED)
 # DF.GONE <client-id>: the client disconnected; its session goes.
 command("df.gone", 2, "fast", route=KEYED)
-# DF.WAIT <client-id> <token> <db> <key>+: push W <client-id> <token> when a key gets a value.
-command("df.wait", -5, "fast", route=KEYED)
-# DF.UNWAIT <client-id> <token>: forget those wake-ups.
+# DF.WAIT <client-id> <token> <db> <list|zset> <key>+: push W <client-id> <token>
+# when a key gets a value of that type.
+command("df.wait", -6, "fast", route=KEYED)
+# DF.UNWAIT <client-id> <token>: forget those wake-ups (the proxy is done).
 command("df.unwait", 3, "fast", route=KEYED)
+# DF.REWAIT <client-id> <token>: the proxy tried after a wake-up and waits on.
+command("df.rewait", 3, "fast", route=KEYED)
 # DF.UNBLOCK <client-id> <0|1>: CLIENT UNBLOCK of the client's blocked request (1: ERROR).
 command("df.unblock", 3, "fast", route=KEYED)
 # DF.LOCK <client-id> <r|w|a> <n> [<db> <key>]*: key-level locks for a session.

@@ -1,0 +1,218 @@
+"""Blocking commands through the proxy (BLPOP, BLMOVE, BZPOPMIN ...).
+
+The client's later commands wait until the blocking one has answered (the
+client is *held*, as for coordinated work), so they run after it as they
+would on Redis; every other client keeps being served.
+
+- Keys on one shard (the common case, and the only one a Redis Cluster
+  client can send): the command goes to that shard in the client's session,
+  which waits for the keys itself and serves its waiters in FIFO order per
+  key (shardnode/blocking.py).  It costs what the non-blocking pop costs.
+- Keys on several shards: :class:`CrossShardWait` runs the command as one
+  atomic cross-shard command (proxy/coordinator.py), which cannot block and
+  answers null when every key is empty.  Then it asks each shard for a
+  wake-up (``DF.WAIT``: a ``W`` frame when one of the keys gets a value),
+  tries once more -- a value that arrived before the wake-ups were in place
+  is seen by that try -- and from then on tries again at each wake-up until
+  it pops, times out, is unblocked or its client goes.  A shard wakes it in
+  its FIFO turn among the key's waiters and holds those behind it until the
+  proxy has tried (DF.UNWAIT or DF.REWAIT).  One difference from Redis
+  remains: when several of its keys get values at once, the retry pops from
+  the first non-empty key in argument order, not the first to get one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+
+from cluster.args import parse_timeout_ms
+from cluster.errors import UNBLOCKED
+from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
+from cluster.slots import key_slot
+
+log = logging.getLogger("damselfly.proxy")
+
+# What a blocking command answers when it found nothing and could not wait.
+_NULLS = frozenset((b"*-1\r\n", b"$-1\r\n", b"_\r\n"))
+
+# Where the timeout is, and which keys are waited on (BLMOVE waits on its
+# source only); the rest of the keys are written, not waited for.
+_TIMEOUT_FIRST = frozenset(("blmpop", "bzmpop"))
+_SOURCE_ONLY = frozenset(("blmove", "brpoplpush"))
+
+_tokens = itertools.count(1)
+
+
+def run(client, spec, args) -> None:
+    """Route one blocking command (checked already: lookup, arity, auth)."""
+    worker = client.worker
+    owner = worker.slot_owner
+    keys = spec.keys(args)
+    shards = {owner[key_slot(k)] for k in keys}
+    if len(shards) > 1:
+        wait = CrossShardWait(client, spec, args)
+        client.blocked = wait
+        client.hold(wait)
+        asyncio.ensure_future(wait.run())
+        return
+    shard = shards.pop() if shards else 0  # no keys: a bad numkeys, the shard says so
+    target = OnShard(client, shard)
+    slot = client.new_slot()
+    slot[0] = target
+    client.blocked = target
+    client.hold(target)
+    client.note_sessions((shard,))
+    worker.links[shard].send(client.session_ctx(), encode_command(args), slot)
+
+
+class OnShard:
+    """Target of the reply slot of a blocking command sent to one shard."""
+
+    __slots__ = ("client", "shard")
+
+    def __init__(self, client, shard):
+        self.client = client
+        self.shard = shard
+
+    def deliver(self, slot) -> None:
+        client = self.client
+        if client.blocked is self:
+            client.blocked = None
+        client.deliver(slot)
+        client.worker.flush_soon()
+        client.release_hold(self)
+
+    def unblock(self, as_error: bool) -> bool:
+        """CLIENT UNBLOCK: the shard answers the waiting request (if it still
+        waits: one served meanwhile keeps its reply)."""
+        link = self.client.worker.links[self.shard]
+        link.send_forget(None, [b"DF.UNBLOCK", b"%d" % self.client.id, b"1" if as_error else b"0"])
+        self.client.worker.flush_soon()
+        return True
+
+    def client_gone(self) -> None:
+        pass  # DF.GONE (ProxyClient.end_sessions) makes the shard forget it
+
+
+class CrossShardWait:
+    """A blocking command whose keys span shards (see module doc)."""
+
+    def __init__(self, client, spec, args):
+        self.client = client
+        self.spec = spec
+        self.args = args
+        self.slot = client.new_slot()
+        self.token = next(_tokens)
+        self.woken = asyncio.Event()
+        self.outcome = None  # the reply CLIENT UNBLOCK (or a disconnect) decided
+        self.registered: dict = {}  # shard -> keys it wakes us up for
+
+    def wake(self, token: int) -> None:
+        if token == self.token:
+            self.woken.set()
+
+    def unblock(self, as_error: bool) -> bool:
+        if self.outcome is not None:
+            return False
+        self.outcome = (encode_error(UNBLOCKED) if as_error
+                        else encode(NULL_ARRAY, self.client.proto))
+        self.woken.set()
+        return True
+
+    def client_gone(self) -> None:
+        if self.outcome is None:
+            self.outcome = b""
+        self.woken.set()
+
+    async def _attempt(self) -> bytes:
+        """The command once, atomically across its shards, never waiting."""
+        from proxy.coordinator import Plan
+
+        client = self.client
+        worker = client.worker
+        plan = Plan(worker)
+        plan.add(self.spec, self.args, client.db_index)
+        result = await worker.coordinator.execute(client, plan, False, False)
+        return result if type(result) is bytes else result[0]
+
+    def _register(self) -> None:
+        client = self.client
+        worker = client.worker
+        owner = worker.slot_owner
+        keys = self.spec.keys(self.args)
+        if self.spec.name in _SOURCE_ONLY:
+            keys = keys[:1]
+        for key in dict.fromkeys(keys):
+            self.registered.setdefault(owner[key_slot(key)], []).append(key)
+        client.note_sessions(self.registered)
+        head = [b"DF.WAIT", b"%d" % client.id, b"%d" % self.token, b"%d" % client.db_index,
+                b"list" if self.spec.group == "list" else b"zset"]
+        for shard, keys in self.registered.items():
+            worker.links[shard].send_forget(None, head + keys)
+        worker.flush_soon()
+
+    def _unregister(self, keep: bool = False) -> None:
+        """Tell the shards we are done (or, ``keep``, that we wait on: the
+        waiters behind us on a key may be served now)."""
+        worker = self.client.worker
+        done = [b"DF.REWAIT" if keep else b"DF.UNWAIT", b"%d" % self.client.id,
+                b"%d" % self.token]
+        for shard in self.registered:
+            worker.links[shard].send_forget(None, done)
+        if not keep:
+            self.registered = {}
+        worker.flush_soon()
+
+    async def run(self) -> None:
+        client = self.client
+        client.coordinating += 1  # DF.GONE waits for us (ProxyClient.end_sessions)
+        try:
+            data = await self._wait()
+        except Exception:
+            log.exception("a cross-shard blocking command failed")
+            data = encode_error("ERR internal error while running '%s'" % self.spec.name)
+        finally:
+            client.coordinating -= 1
+            if self.registered:
+                self._unregister()
+        if client.blocked is self:
+            client.blocked = None
+        self.slot[1] = data
+        client.deliver(self.slot)
+        client.worker.flush_soon()
+        client.release_hold(self)
+        if client.transport is None and not client.coordinating:
+            client.end_sessions()
+
+    async def _wait(self) -> bytes:
+        data = await self._attempt()
+        if data not in _NULLS or self.outcome is not None:
+            return self.outcome if data in _NULLS else data
+        raw = self.args[1] if self.spec.name in _TIMEOUT_FIRST else self.args[-1]
+        timeout_ms = parse_timeout_ms(raw, int(time.time() * 1000))  # the shard accepted it
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_ms / 1000 if timeout_ms else None
+        self._register()
+        data = await self._attempt()
+        while data in _NULLS and self.outcome is None:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(self.woken.wait(), remaining)
+            except asyncio.TimeoutError:
+                break
+            self.woken.clear()
+            if self.outcome is not None or self.client.transport is None:
+                break
+            data = await self._attempt()
+            if data in _NULLS:
+                self._unregister(keep=True)
+        if data not in _NULLS:
+            return data  # it popped: an unblock that came meanwhile is too late
+        if self.outcome is not None:
+            return self.outcome
+        return encode(NULL_ARRAY, self.client.proto)
