@@ -4,6 +4,7 @@
     python bench/run.py --quick --repeat 1   # a short smoke run (~20 s)
     python bench/run.py --shards 1 --json    # also write bench/results/<time>.json
     python bench/run.py --cluster            # sharded mode: also redis-benchmark --cluster to the shards
+    python bench/run.py --suite containers   # LPUSH, LPOP, RPOP, SADD, SPOP, HSET, ZADD, ZPOPMIN, LRANGE_100
 
 Both servers are started here on free ports and stopped at the end.  Each test
 (GET, SET, INCR, MSET at -P 1 and -P 16, 50 clients, -r 100000) runs against
@@ -33,6 +34,14 @@ sys.path.insert(0, ROOT)
 from tests.helpers import DamselflyProcess, RawClient, RedisProcess  # noqa: E402
 
 TESTS = ("get", "set", "incr", "mset")
+# --suite containers: the data-type commands (issue 7), in an order where
+# the pops find what the pushes left (redis-benchmark's LPOP/RPOP/SPOP/
+# ZPOPMIN use one key each; LRANGE_100 pushes its list first).
+SUITES = {
+    "strings": TESTS,
+    "containers": ("lpush", "lpop", "rpop", "sadd", "spop", "hset", "zadd", "zpopmin",
+                   "lrange_100"),
+}
 PIPELINES = (1, 16)
 CLIENTS = 50
 KEYSPACE = 100000
@@ -120,7 +129,7 @@ def run(opts) -> dict:
             # The same sharded damselfly, driven straight to its shards.
             targets.append(Target("direct", damselfly.shard_ports[0], pids, cluster=True))
         rows = []
-        tests = opts.tests.split(",") if opts.tests else TESTS
+        tests = opts.tests.split(",") if opts.tests else SUITES[opts.suite]
         pipelines = [int(p) for p in opts.pipelines.split(",")] if opts.pipelines else PIPELINES
         for pipeline in pipelines:
             for test in tests:
@@ -196,7 +205,10 @@ def main(argv=None) -> int:
                              "--cluster straight to the shards, beside the proxy path")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per server and test; medians are reported (default 3)")
-    parser.add_argument("--tests", help="comma-separated subset of %s" % ",".join(TESTS))
+    parser.add_argument("--tests", help="comma-separated redis-benchmark tests (e.g. %s)"
+                        % ",".join(TESTS))
+    parser.add_argument("--suite", choices=sorted(SUITES), default="strings",
+                        help="a named list of tests (default strings: %s)" % ",".join(TESTS))
     parser.add_argument("--pipelines", help="comma-separated pipeline depths (default 1,16)")
     parser.add_argument("--json", nargs="?", const="", metavar="PATH",
                         help="also write the results as JSON (default bench/results/<time>.json)")
