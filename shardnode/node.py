@@ -100,6 +100,10 @@ class ShardServer:
         self._schedule_expiry()
         return self._server
 
+    def stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
     async def close(self):
         if self._expiry_handle:
             self._expiry_handle.cancel()
