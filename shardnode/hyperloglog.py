@@ -204,11 +204,24 @@ def _xzero_run(buf, at: int) -> int:
     return ((buf[at] & 0x3F) << 8 | low) + 1
 
 
-def _locate(buf, index: int):
+def _locate(buf, index: int, start=None):
     """The opcode covering register ``index``: (offset, offset of the opcode
-    before it or None, first register it covers, registers it covers), or
-    None when the opcodes end first (a corrupted HLL)."""
-    pos, end, first, prev = HEADER, len(buf), 0, None
+    before it or None, first register it covers, registers it covers, a
+    checkpoint), or None when the opcodes end first (a corrupted HLL).
+
+    The checkpoint (offset, first register) is the opcode two before the
+    one found, or ``start``.  An update at the found opcode changes nothing
+    before the opcode preceding it, so a later search for a higher register
+    (PFMERGE sets registers in increasing order) may begin there instead of
+    at the first opcode; if that search lands on the checkpoint itself, the
+    opcode before it is unknown and the search starts over from the first.
+    """
+    if start is None:
+        pos, first = HEADER, 0
+    else:
+        pos, first = start
+    end = len(buf)
+    prev = prev_first = twice = twice_first = None  # the last two opcodes passed
     while pos < end:
         found = _XZERO_FIRST_BYTE.search(buf, pos)
         stop = found.start() if found else end
@@ -218,30 +231,55 @@ def _locate(buf, index: int):
             if first + total > index:
                 sums = list(accumulate(runs))
                 i = bisect_right(sums, index - first)
+                if i >= 2:
+                    twice, twice_first = pos + i - 2, first + (sums[i - 3] if i > 2 else 0)
+                elif i == 1:
+                    twice, twice_first = prev, prev_first
                 if i:
-                    prev = pos + i - 1
+                    prev, prev_first = pos + i - 1, first + (sums[i - 2] if i > 1 else 0)
                     first += sums[i - 1]
-                return pos + i, prev, first, runs[i]
+                p = pos + i
+                span = runs[i]
+                break
+            if stop - pos >= 2:
+                twice, twice_first = stop - 2, first + total - runs[-1] - runs[-2]
+            else:
+                twice, twice_first = prev, prev_first
+            prev, prev_first = stop - 1, first + total - runs[-1]
             first += total
-            prev = stop - 1
         if found is None:
-            break
+            return None
         span = _xzero_run(buf, stop)
         if index < first + span:
-            return stop, prev, first, span
-        prev, first, pos = stop, first + span, stop + 2
-    return None
+            p = stop
+            break
+        twice, twice_first = prev, prev_first
+        prev, prev_first, first, pos = stop, first, first + span, stop + 2
+    else:
+        return None
+    if start is not None and p == start[0]:
+        return _locate(buf, index)
+    checkpoint = start if twice is None else (twice, twice_first)
+    return p, prev, first, span, checkpoint
 
 
-def sparse_set(buf: bytearray, index: int, count: int, max_bytes: int) -> int:
+def sparse_set(buf: bytearray, index: int, count: int, max_bytes: int,
+               cursor: list | None = None) -> int:
     """hllSparseSet, in place: 1 if the register rose, 0 if not, -1 for a
-    corrupted HLL.  May promote ``buf`` to dense (see :func:`sparse_to_dense`)."""
+    corrupted HLL.  May promote ``buf`` to dense (see :func:`sparse_to_dense`).
+
+    ``cursor``, a one-item list, carries :func:`_locate`'s checkpoint from
+    one call to the next, for callers that set registers in increasing
+    order (PFMERGE); it starts as ``[None]``.
+    """
     if count > SPARSE_VAL_MAX:
         return _promote(buf, index, count)
-    found = _locate(buf, index)
+    found = _locate(buf, index, cursor[0] if cursor else None)
     if found is None:
         return -1
-    p, prev, first, span = found
+    p, prev, first, span, checkpoint = found
+    if cursor:
+        cursor[0] = checkpoint
     op = buf[p]
     if op & 0x80:  # VAL
         current = ((op >> 2) & 0x1F) + 1
@@ -453,6 +491,15 @@ def pfadd(conn, args):
     db = conn.db
     key = args[1]
     value = _read_hll(db, key)
+    if value is not None and value[4] == DENSE:
+        # A big HLL mostly sees elements that raise no register: read the
+        # stored bytes, copy them only for the first register that rises.
+        for at in range(2, len(args)):
+            index, count = element_register(args[at])
+            if count > dense_get(value, index):
+                break
+        else:
+            return 0
     updated = value is None
     buf = bytearray(EMPTY if value is None else value)
     max_bytes = _max_bytes(conn)
@@ -525,9 +572,10 @@ def pfmerge(conn, args):
         raise _INVALIDOBJ
     if buf[4] == SPARSE:
         max_bytes = _max_bytes(conn)
+        cursor = [None]
         for found in re.finditer(rb"[^\x00]", merged):
             index = found.start()
-            sparse_set(buf, index, merged[index], max_bytes)
+            sparse_set(buf, index, merged[index], max_bytes, cursor)
             if buf[4] == DENSE:
                 break
     if buf[4] == DENSE:
