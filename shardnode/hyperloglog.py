@@ -181,7 +181,8 @@ def raw_max(a: bytes, b: bytes) -> bytes:
 
 # -- sparse opcodes --------------------------------------------------------------
 
-_XZERO_FIRST_BYTE = re.compile(rb"[\x40-\x7f]")
+# An XZERO opcode; a cut-off one at the very end too (see _xzero_run).
+_XZERO_OPCODE = re.compile(rb"[\x40-\x7f](?:.|\Z)", re.S)
 # Registers covered by a one-byte opcode (ZERO or VAL); XZERO bytes map to 0.
 _RUN = bytes((b & 0x3F) + 1 if b < 0x40 else (b & 3) + 1 if b >= 0x80 else 0
              for b in range(256))
@@ -209,6 +210,13 @@ def _locate(buf, index: int, start=None):
     before it or None, first register it covers, registers it covers, a
     checkpoint), or None when the opcodes end first (a corrupted HLL).
 
+    The XZERO opcodes are found first, by one regular-expression scan (a
+    two-byte opcode cannot be told from a one-byte one without parsing from
+    the start).  Where they are many, as in an HLL of few elements, the run
+    lengths of all opcodes are listed and summed at once; where they are few,
+    the stretches of one-byte opcodes between them are summed one by one and
+    only the stretch holding the register is listed.
+
     The checkpoint (offset, first register) is the opcode two before the
     one found, or ``start``.  An update at the found opcode changes nothing
     before the opcode preceding it, so a later search for a higher register
@@ -216,51 +224,80 @@ def _locate(buf, index: int, start=None):
     at the first opcode; if that search lands on the checkpoint itself, the
     opcode before it is unknown and the search starts over from the first.
     """
-    if start is None:
-        pos, first = HEADER, 0
+    pos, first = (HEADER, 0) if start is None else start
+    xzeros = [found.start() for found in _XZERO_OPCODE.finditer(buf, pos)]
+    if len(xzeros) * 16 > len(buf) - pos:
+        found = _locate_listing(buf, index, pos, first, xzeros)
     else:
-        pos, first = start
+        found = _locate_stretches(buf, index, pos, first, xzeros)
+    if found is None:
+        return None
+    p, prev, first_p, span, twice = found
+    if start is not None and p == pos:
+        return _locate(buf, index)
+    return p, prev, first_p, span, start if twice is None else twice
+
+
+def _locate_listing(buf, index, pos, first, xzeros):
+    """:func:`_locate` by the run length of every opcode (and 0 for each
+    XZERO's second byte) summed in one pass."""
+    runs = list(buf[pos:].translate(_RUN))
+    n = len(runs)
+    for at in xzeros:
+        runs[at - pos] = _xzero_run(buf, at)
+        if at + 1 - pos < n:
+            runs[at + 1 - pos] = 0
+    sums = list(accumulate(runs))
+    i = bisect_right(sums, index - first)
+    if i == n:
+        return None
+    starts = set(xzeros)
+
+    def before(at):  # the opcode before the one at ``at``, and its first register
+        if at == pos:
+            return None
+        at -= 2 if at - 2 in starts else 1
+        return at, first + (sums[at - pos - 1] if at > pos else 0)
+
+    prev = before(pos + i)
+    twice = before(prev[0]) if prev else None
+    return pos + i, prev[0] if prev else None, first + (sums[i - 1] if i else 0), runs[i], twice
+
+
+def _locate_stretches(buf, index, pos, first, xzeros):
+    """:func:`_locate` stretch by stretch: the one-byte opcodes between two
+    XZEROs are summed at once, and listed only in the stretch that holds
+    the register.  Tracks the two opcodes passed last (for the checkpoint)."""
     end = len(buf)
-    prev = prev_first = twice = twice_first = None  # the last two opcodes passed
-    while pos < end:
-        found = _XZERO_FIRST_BYTE.search(buf, pos)
-        stop = found.start() if found else end
-        if stop > pos:  # one-byte opcodes up to the next XZERO
+    prev = prev_first = twice = None
+    for stop in xzeros + [end]:
+        if stop > pos:
             runs = buf[pos:stop].translate(_RUN)
             total = sum(runs)
             if first + total > index:
                 sums = list(accumulate(runs))
                 i = bisect_right(sums, index - first)
                 if i >= 2:
-                    twice, twice_first = pos + i - 2, first + (sums[i - 3] if i > 2 else 0)
+                    twice = pos + i - 2, first + (sums[i - 3] if i > 2 else 0)
                 elif i == 1:
-                    twice, twice_first = prev, prev_first
+                    twice = None if prev is None else (prev, prev_first)
                 if i:
                     prev, prev_first = pos + i - 1, first + (sums[i - 2] if i > 1 else 0)
-                    first += sums[i - 1]
-                p = pos + i
-                span = runs[i]
-                break
+                return pos + i, prev, first + (sums[i - 1] if i else 0), runs[i], twice
             if stop - pos >= 2:
-                twice, twice_first = stop - 2, first + total - runs[-1] - runs[-2]
+                twice = stop - 2, first + total - runs[-1] - runs[-2]
             else:
-                twice, twice_first = prev, prev_first
+                twice = None if prev is None else (prev, prev_first)
             prev, prev_first = stop - 1, first + total - runs[-1]
             first += total
-        if found is None:
+        if stop == end:
             return None
         span = _xzero_run(buf, stop)
         if index < first + span:
-            p = stop
-            break
-        twice, twice_first = prev, prev_first
+            return stop, prev, first, span, twice
+        twice = None if prev is None else (prev, prev_first)
         prev, prev_first, first, pos = stop, first, first + span, stop + 2
-    else:
-        return None
-    if start is not None and p == start[0]:
-        return _locate(buf, index)
-    checkpoint = start if twice is None else (twice, twice_first)
-    return p, prev, first, span, checkpoint
+    return None
 
 
 def sparse_set(buf: bytearray, index: int, count: int, max_bytes: int,
@@ -466,9 +503,23 @@ def estimate(histogram: list) -> int:
         z += histogram[j]
         z *= 0.5
     z += m * _sigma(histogram[0] / m)
-    e = ALPHA_INF * m * m / z
+    e = ALPHA_INF * m * m / z if z else float("inf")
+    if not e < _LLONG_LIMIT:
+        # llroundl's overflow (registers at 50 and more: crafted HLLs) gives
+        # LLONG_MIN, which Redis keeps as the unsigned 2 ** 63.
+        return _LLONG_LIMIT_INT
     whole = int(e)
     return whole + 1 if e - whole >= 0.5 else whole  # llroundl: half away from 0
+
+
+_LLONG_LIMIT_INT = 1 << 63
+_LLONG_LIMIT = float(_LLONG_LIMIT_INT)
+
+
+def count_reply(count: int) -> int:
+    """A count as PFCOUNT replies it: Redis's unsigned count as a signed
+    64-bit integer (only the overflowed estimate is affected)."""
+    return count - (1 << 64) if count >= _LLONG_LIMIT_INT else count
 
 
 # -- commands --------------------------------------------------------------------
@@ -544,7 +595,7 @@ def _merged_registers(db, keys):
 def pfcount(conn, args):
     db = conn.db
     if len(args) > 2:  # the union's count; nothing is cached
-        return estimate(raw_histogram(_merged_registers(db, args[1:])[0]))
+        return count_reply(estimate(raw_histogram(_merged_registers(db, args[1:])[0])))
     key = args[1]
     value = _read_hll(db, key)
     if value is None:
@@ -558,7 +609,7 @@ def pfcount(conn, args):
     count = estimate(histogram)
     db.set(key, value[:8] + count.to_bytes(8, "little") + value[HEADER:], keep_ttl=True)
     journal_as(conn, list(args))  # Redis propagates the cache update as sent
-    return count
+    return count_reply(count)
 
 
 @handler("pfmerge")

@@ -91,6 +91,20 @@ def test_todense_and_dense_sources(diff):
     _same_value(diff, A1)
 
 
+@pytest.mark.parametrize("register", [30, 40, 45, 50, 51, 63])
+def test_registers_too_high_to_count(diff, register):
+    """Every register this high makes Redis's estimate overflow its integer
+    (llroundl gives LLONG_MIN); the cache it writes then reads as invalid."""
+    packed = sum(register << (6 * i) for i in range(16384)).to_bytes(12288, "little")
+    diff.both("SET", A0, HEADER_DENSE[:15] + b"\x80" + packed)
+    diff.run("PFCOUNT", A0)
+    diff.run("GET", A0)
+    diff.run("PFCOUNT", A0)
+    diff.run("PFCOUNT", A0, A1)
+    diff.run("PFMERGE", A1, A0)
+    diff.run("PFCOUNT", A1)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_crafted_dense_registers(diff, seed):
     """Registers of any 6-bit value (a real HLL rarely goes past 20): counts,
@@ -307,6 +321,7 @@ STEPS = st.one_of(
     st.tuples(st.just("PFMERGE"), st.lists(st.sampled_from(KEYS), max_size=3)),
     st.tuples(st.just("TODENSE")),
     st.tuples(st.just("GET")),
+    st.tuples(st.just("SET"), st.sampled_from(sorted(set(_corruptions()) - CUT_XZERO))),
 )
 
 
@@ -320,10 +335,12 @@ def _request(key, step):
         return [name, key, *step[1]]
     if name == "TODENSE":
         return ["PFDEBUG", "TODENSE", key]
+    if name == "SET":
+        return ["SET", key, _corruptions()[step[1]]]
     return ["GET", key]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=st.lists(st.tuples(st.sampled_from(KEYS), STEPS), max_size=25),
        limit=st.sampled_from(["3000", "200", "60"]))
 def test_random_walk_matches_redis(diff, steps, limit):
