@@ -400,19 +400,36 @@ def sparse_runs(buf):
             pos += 1
 
 
+# The registers each one-byte opcode stands for (XZERO bytes are never looked up).
+_EXPANSION = tuple(bytes((((op >> 2) & 0x1F) + 1,)) * ((op & 3) + 1) if op >= 0x80
+                   else bytes(op + 1) for op in range(256))
+
+
 def sparse_registers(buf):
-    """The registers of a sparse HLL, one byte each, and the number of
-    registers its opcodes cover; -1 instead when an opcode would run past
-    the last register (hllMerge / hllSparseToDense stop there, as patched
-    for CVE-2025-32023 in the reference build)."""
-    parts = []
+    """The registers of a sparse HLL, one byte each, or None unless its
+    opcodes cover exactly 16384 registers.  (hllMerge and hllSparseToDense
+    stop at an opcode that would run past the last register, as patched for
+    CVE-2025-32023 in the reference build: the same verdict.)  The count
+    is checked before anything is expanded; each stretch of one-byte
+    opcodes expands through a table, in C."""
+    stretches = []
+    pos = HEADER
+    for found in _XZERO_OPCODE.finditer(buf, HEADER):
+        at = found.start()
+        if at > pos:
+            stretches.append(buf[pos:at])
+        stretches.append(_xzero_run(buf, at))
+        pos = at + 2
+    if pos < len(buf):
+        stretches.append(buf[pos:])
     covered = 0
-    for _, value, run in sparse_runs(buf):
-        parts.append(bytes((value,)) * run)
-        covered += run
-        if covered > REGISTERS:
-            return b"", -1
-    return b"".join(parts), covered
+    for stretch in stretches:
+        covered += stretch if type(stretch) is int else sum(stretch.translate(_RUN))
+    if covered != REGISTERS:
+        return None
+    return b"".join(bytes(stretch) if type(stretch) is int
+                    else b"".join(map(_EXPANSION.__getitem__, stretch))
+                    for stretch in stretches)
 
 
 def sparse_to_dense(buf: bytearray) -> bool:
@@ -420,8 +437,8 @@ def sparse_to_dense(buf: bytearray) -> bool:
     the opcodes do not cover exactly 16384 registers."""
     if buf[4] == DENSE:
         return True
-    raw, covered = sparse_registers(buf)
-    if covered != REGISTERS:
+    raw = sparse_registers(buf)
+    if raw is None:
         return False
     header = bytearray(buf[:HEADER])
     header[4] = DENSE
@@ -433,8 +450,7 @@ def registers_of(value) -> bytes | None:
     """hllMerge's reading: one byte per register, None if corrupted."""
     if value[4] == DENSE:
         return unpack_dense(value)
-    raw, covered = sparse_registers(value)
-    return raw if covered == REGISTERS else None
+    return sparse_registers(value)
 
 
 # -- counting --------------------------------------------------------------------
@@ -458,12 +474,19 @@ def histogram_of(value) -> list | None:
     (hllSparseRegHisto: opcodes not covering exactly 16384 registers)."""
     if value[4] == DENSE:
         return raw_histogram(unpack_dense(value))
+    # The opcodes' order does not matter here: take the XZEROs out, then
+    # count each distinct one-byte opcode at once.
     histogram = [0] * 64
-    covered = 0
-    for _, register, run in sparse_runs(value):
-        histogram[register] += run
-        covered += run
-    return histogram if covered == REGISTERS else None
+    for found in _XZERO_OPCODE.finditer(value, HEADER):
+        histogram[0] += _xzero_run(value, found.start())
+    one_byte = _XZERO_OPCODE.sub(b"", value[HEADER:])
+    for op in set(one_byte):
+        n = one_byte.count(op)
+        if op < 0x40:
+            histogram[0] += n * (op + 1)
+        else:
+            histogram[((op >> 2) & 0x1F) + 1] += n * ((op & 3) + 1)
+    return histogram if sum(histogram) == REGISTERS else None
 
 
 def _sigma(x: float) -> float:

@@ -136,3 +136,27 @@ def test_estimate_edges():
     assert hll.estimate(full) == 1 << 63  # llroundl's overflow, as Redis keeps it
     assert hll.count_reply(1 << 63) == -(1 << 63)
     assert hll.count_reply(12345) == 12345
+
+
+def test_sparse_histogram_matches_the_opcode_walk():
+    rng = random.Random(9)
+    values = [_random_sparse(rng, n) for n in (0, 3, 100, 1500)]
+    values += [hll.EMPTY[:hll.HEADER] + tail for tail in (b"", b"\x7f", b"\x7f\xfe\x00\x7f",
+                                                           b"\x7f\xff\x80", b"\x7f\xfe\x40")]
+    for value in values:
+        histogram = [0] * 64
+        for _, register, run in hll.sparse_runs(value):
+            histogram[register] += run
+        expected = histogram if sum(histogram) == hll.REGISTERS else None
+        assert hll.histogram_of(bytes(value)) == expected
+
+
+def test_sparse_registers_match_the_opcode_walk():
+    rng = random.Random(10)
+    values = [_random_sparse(rng, n) for n in (0, 3, 100, 1500)]
+    values += [hll.EMPTY[:hll.HEADER] + tail for tail in (b"", b"\x7f", b"\x7f\xfe\x00\x7f",
+                                                           b"\x7f\xff\x80", b"\x7f\xfe\x40",
+                                                           b"\x7f\xff" * 5000)]
+    for value in values:
+        raw = b"".join(bytes((register,)) * run for _, register, run in hll.sparse_runs(value))
+        assert hll.sparse_registers(value) == (raw if len(raw) == hll.REGISTERS else None)
