@@ -517,6 +517,10 @@ def _tau(x: float) -> float:
             return z / 3
 
 
+_LLONG_LIMIT_INT = 1 << 63
+_LLONG_LIMIT = float(_LLONG_LIMIT_INT)
+
+
 def estimate(histogram: list) -> int:
     """hllCount's estimate from the histogram, operation for operation (the
     same doubles in the same order, so the same integer as Redis)."""
@@ -533,10 +537,6 @@ def estimate(histogram: list) -> int:
         return _LLONG_LIMIT_INT
     whole = int(e)
     return whole + 1 if e - whole >= 0.5 else whole  # llroundl: half away from 0
-
-
-_LLONG_LIMIT_INT = 1 << 63
-_LLONG_LIMIT = float(_LLONG_LIMIT_INT)
 
 
 def count_reply(count: int) -> int:
@@ -565,11 +565,12 @@ def pfadd(conn, args):
     db = conn.db
     key = args[1]
     value = _read_hll(db, key)
+    rising = 2  # the first element that may raise a register
     if value is not None and value[4] == DENSE:
         # A big HLL mostly sees elements that raise no register: read the
         # stored bytes, copy them only for the first register that rises.
-        for at in range(2, len(args)):
-            index, count = element_register(args[at])
+        for rising in range(2, len(args)):
+            index, count = element_register(args[rising])
             if count > dense_get(value, index):
                 break
         else:
@@ -577,7 +578,7 @@ def pfadd(conn, args):
     updated = value is None
     buf = bytearray(EMPTY if value is None else value)
     max_bytes = _max_bytes(conn)
-    for element in args[2:]:
+    for element in args[rising:]:
         index, count = element_register(element)
         if buf[4] == DENSE:
             status = dense_set(buf, index, count)
