@@ -80,6 +80,15 @@ def test_promotion_exactly_at_the_threshold(diff):
         diff.both("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
 
 
+def test_threshold_config(diff):
+    try:
+        for value in ("1kb", "0", "12345", "-1", "x", "9223372036854775807", "2gb"):
+            diff.run("CONFIG", "SET", "hll-sparse-max-bytes", value)
+            diff.run("CONFIG", "GET", "hll-sparse-max-bytes")
+    finally:
+        diff.both("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
+
+
 def test_todense_and_dense_sources(diff):
     diff.run("PFADD", A0, *_elements(0, 5))
     diff.run("PFDEBUG", "TODENSE", A0)
