@@ -309,6 +309,10 @@ OPTIONS = [
     Option("hash_max_listpack_value", "int", 64,
            "A hash given a field or value longer than this (bytes) is converted from "
            "listpack to hashtable.", mutable=True, minimum=0, maximum=2**63 - 1),
+    # HyperLogLog: when a sketch leaves its sparse representation (hyperloglog.py).
+    Option("hll_sparse_max_bytes", "size", 3000,
+           "A sparse HyperLogLog that would grow past this many bytes (header "
+           "included) becomes dense.", mutable=True, minimum=0, maximum=2**63 - 1),
 ]
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 for _o in OPTIONS:

@@ -270,6 +270,11 @@ EFFECTS = {
     "linsert": AS_SENT,
     "lrem": AS_SENT,
     "ltrim": AS_SENT,
+    # hyperloglog (PFCOUNT, a read, journals itself as sent when it writes the
+    # cached count; PFDEBUG only when GETREG/TODENSE converted to dense)
+    "pfadd": AS_SENT,
+    "pfmerge": AS_SENT,
+    "pfdebug": AS_SENT,
     # sort (SORT without STORE, or a STORE that changed nothing: nothing)
     "sort": AS_SENT,
     # keyspace
