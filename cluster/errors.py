@@ -197,3 +197,18 @@ LPOS_RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 
                   "second ... or use negative to start from the end of the list")
 LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
 LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+
+# Geo (geo.c).
+GEO_INVALID_PAIR = "ERR invalid longitude,latitude pair %f,%f"
+GEO_BAD_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
+GEO_NEED_RADIUS = "ERR need numeric radius"
+GEO_NEED_WIDTH = "ERR need numeric width"
+GEO_NEED_HEIGHT = "ERR need numeric height"
+GEO_NEGATIVE_RADIUS = "ERR radius cannot be negative"
+GEO_NEGATIVE_BOX = "ERR height or width cannot be negative"
+GEO_NO_MEMBER = "ERR could not decode requested zset member"
+GEO_COUNT_POSITIVE = "ERR COUNT must be > 0"
+GEO_STORE_WITH = "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+GEO_ONE_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s"
+GEO_ONE_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for %s"
+GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"

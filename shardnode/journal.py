@@ -270,6 +270,11 @@ EFFECTS = {
     "linsert": AS_SENT,
     "lrem": AS_SENT,
     "ltrim": AS_SENT,
+    # geo (GEORADIUS/GEORADIUSBYMEMBER write only with STORE/STOREDIST)
+    "geoadd": "ZADD k [NX|XX] [CH] <score> member ... (lower-case zadd, as Redis runs it)",
+    "geosearchstore": AS_SENT,
+    "georadius": AS_SENT,
+    "georadiusbymember": AS_SENT,
     # sort (SORT without STORE, or a STORE that changed nothing: nothing)
     "sort": AS_SENT,
     # keyspace
