@@ -9,10 +9,12 @@ Redis propagates it.
 Searches (GEOSEARCH, GEORADIUS and their variants, one parser for all as in
 Redis's georadiusGeneric) scan the score ranges of up to nine cells in
 Redis's order, keep the points inside the circle or box, and sort them by
-distance when asked (or when COUNT is given without ANY).  Sorting is
-stable, as glibc's qsort is; Redis sorts a partial result (COUNT smaller
-than the matches) with its own partial quicksort, which may order points at
-exactly the same distance differently.
+distance when asked (or when COUNT is given without ANY).  A full sort is
+stable, as glibc's qsort (a merge sort) is; when COUNT keeps fewer points
+than matched, Redis sorts only the kept positions with its partial
+quicksort (pqsort.c, Bentley and McIlroy's), and :func:`partial_sort` makes
+the same moves, so points at exactly the same distance come out in Redis's
+order too.
 
 Replies print as Redis does: distances with four decimals (a bulk string in
 both protocols), coordinates as ``%.17Lf`` with trailing zeros cut in RESP2
@@ -335,6 +337,10 @@ def find_points(zset: SortedSet, request: _Search) -> list:
     return found
 
 
+def _distance_of(point) -> float:
+    return point[0]
+
+
 def _in_circle(lon: float, lat: float, radius_m: float):
     def inside(point_lon, point_lat):
         dist = geohash.distance(lon, lat, point_lon, point_lat)
@@ -349,6 +355,97 @@ def _in_box(lon: float, lat: float, width_m: float, height_m: float):
             return None
         return geohash.distance(lon, lat, point_lon, point_lat)
     return inside
+
+
+def _compare(a: float, b: float) -> int:
+    """Redis's comparator on distances (NaN compares as smaller)."""
+    if a > b:
+        return 1
+    return 0 if a == b else -1
+
+
+def partial_sort(items: list, key, descending: bool, last: int) -> None:
+    """Sort ``items`` in place so that positions 0..``last`` hold what a full
+    sort would put there, moving elements exactly as Redis's pqsort does:
+    a three-way-partitioning quicksort (median of three, or of three
+    medians beyond 40 elements; insertion sort below 7) that only descends
+    into partitions overlapping the wanted positions."""
+    sign = -1 if descending else 1
+
+    def cmp(i, j):
+        return sign * _compare(key(items[i]), key(items[j]))
+
+    def swap(i, j):
+        items[i], items[j] = items[j], items[i]
+
+    def median(i, j, k):
+        if cmp(i, j) < 0:
+            return j if cmp(j, k) < 0 else (k if cmp(i, k) < 0 else i)
+        return j if cmp(j, k) > 0 else (i if cmp(i, k) < 0 else k)
+
+    def wanted(start, count):
+        return not (last < start or start + count - 1 < 0)
+
+    def sort(base, count):
+        while True:
+            if count < 7:
+                for m in range(base + 1, base + count):
+                    i = m
+                    while i > base and cmp(i - 1, i) > 0:
+                        swap(i, i - 1)
+                        i -= 1
+                return
+            pivot = base + count // 2
+            if count > 7:
+                low, high = base, base + count - 1
+                if count > 40:
+                    step = count // 8
+                    low = median(low, low + step, low + 2 * step)
+                    pivot = median(pivot - step, pivot, pivot + step)
+                    high = median(high - 2 * step, high - step, high)
+                pivot = median(low, pivot, high)
+            swap(base, pivot)
+            equal_low = below = base + 1
+            above = equal_high = base + count - 1
+            while True:
+                while below <= above:
+                    order = cmp(below, base)
+                    if order > 0:
+                        break
+                    if order == 0:
+                        swap(equal_low, below)
+                        equal_low += 1
+                    below += 1
+                while below <= above:
+                    order = cmp(above, base)
+                    if order < 0:
+                        break
+                    if order == 0:
+                        swap(above, equal_high)
+                        equal_high -= 1
+                    above -= 1
+                if below > above:
+                    break
+                swap(below, above)
+                below += 1
+                above -= 1
+            end = base + count
+            span = min(equal_low - base, below - equal_low)
+            for i in range(span):
+                swap(base + i, below - span + i)
+            span = min(equal_high - above, end - equal_high - 1)
+            for i in range(span):
+                swap(below + i, end - span + i)
+            smaller = below - equal_low
+            if smaller > 1 and wanted(base, smaller):
+                sort(base, smaller)
+            larger = equal_high - above
+            if larger > 1 and wanted(end - larger, larger):
+                base, count = end - larger, larger
+                continue
+            return
+
+    sort(0, len(items))
 
 
 @handler(*_SEARCHES)
@@ -367,10 +464,13 @@ def search(conn, args):
     points = find_points(zset, request)
     if not points and request.store is None:
         return []
+    kept = min(request.count, len(points)) if request.count else len(points)
     if order is not None:
-        points.sort(key=lambda point: point[0], reverse=order == "desc")
-    if request.count:
-        points = points[:request.count]
+        if kept == len(points):
+            points.sort(key=_distance_of, reverse=order == "desc")
+        else:
+            partial_sort(points, _distance_of, order == "desc", kept - 1)
+    del points[kept:]
     conversion = request.conversion
     if request.store is not None:
         if request.store_dist:

@@ -2,12 +2,9 @@
 geohashes), positions, distances, geohash strings, searches (members, order,
 distances, hashes, coordinates), stores, errors and their order, RESP3
 shapes, points near the poles and across the antimeridian, keys on both
-shards, and a random walk comparing replies and final DUMPs.
-
-Points at exactly the same distance from a search's centre may come out in
-another order when COUNT is smaller than the number of matches (Redis sorts
-that case with its own partial quicksort, damselfly with a stable sort), so
-the searches here with such a COUNT use points at distinct distances.
+shards, and a random walk comparing replies and final DUMPs.  Points at
+the same place (ties in distance) come out in Redis's order, also when
+COUNT keeps only some of them (Redis's partial quicksort).
 """
 
 import random
@@ -306,6 +303,28 @@ def test_huge_radius_neighbours_are_not_scanned_twice(diff):
         diff.run("GEORADIUS", A0, "100", "50", radius, "km", "COUNT", "5", "ANY")
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_ties_in_distance_keep_redis_order(diff, seed):
+    """Many members on a few points: full sorts are stable, partial ones
+    (COUNT below the matches) follow Redis's pqsort, over 7 and 40 points too."""
+    rnd = random.Random(seed)
+    places = [("%.4f" % rnd.uniform(-1, 1), "%.4f" % rnd.uniform(-1, 1))
+              for _ in range(rnd.randint(1, 4))]
+    args = []
+    for i in range(rnd.choice([5, 12, 60])):
+        args += [*rnd.choice(places), "m%d" % i]
+    diff.run("GEOADD", A0, *args)
+    for count in ("1", "3", "6", "8", "41", "100"):
+        for order in ("ASC", "DESC"):
+            diff.run("GEOSEARCH", A0, "FROMLONLAT", "0", "0", "BYRADIUS", "500", "km",
+                     "COUNT", count, order, "WITHDIST")
+        diff.run("GEORADIUS", A0, "0.1", "0.1", "500", "km", "COUNT", count)
+        diff.run("GEOSEARCHSTORE", B0, A0, "FROMLONLAT", "0", "0", "BYBOX", "500", "500", "km",
+                 "COUNT", count, "STOREDIST")
+        diff.run("ZRANGE", B0, "0", "-1", "WITHSCORES")
+    diff.run("GEOSEARCH", A0, "FROMLONLAT", "0", "0", "BYRADIUS", "500", "km", "DESC")
+
+
 # -- RESP3 and exact bytes --------------------------------------------------------------
 
 
@@ -366,9 +385,15 @@ _KEYS = [A0, B0, A1]
 _UNIT_NAMES = ["m", "km", "ft", "mi"]
 
 
+_SHARED_PLACES = [["12.5", "41.9"], ["-179.99", "84.9"], ["179.99", "-80.5"]]
+
+
 def _point(rnd: random.Random) -> list:
-    """Somewhere, with a bias to the poles and the antimeridian."""
-    region = rnd.randrange(4)
+    """Somewhere, with a bias to the poles and the antimeridian, now and
+    then a place other points share (ties in distance)."""
+    region = rnd.randrange(5)
+    if region == 4:
+        return list(rnd.choice(_SHARED_PLACES))
     lon = rnd.uniform(-180, 180) if region == 0 else rnd.choice([-1, 1]) * rnd.uniform(170, 180)
     lat = rnd.uniform(-85.05, 85.05) if region != 2 else rnd.choice([-1, 1]) * rnd.uniform(
         75, 85.05112878)
@@ -395,7 +420,7 @@ def _command(rnd: random.Random, members: list):
     origin = ["FROMMEMBER", member] if rnd.random() < 0.4 else ["FROMLONLAT", *_point(rnd)]
     options = rnd.sample(["WITHDIST", "WITHCOORD", "WITHHASH", "ASC", "DESC"],
                          rnd.randrange(3))
-    if rnd.random() < 0.3:  # all matches are distinct points, so COUNT ties cannot happen
+    if rnd.random() < 0.3:
         options += ["COUNT", str(rnd.randint(1, 4))] + (["ANY"] if rnd.random() < 0.3 else [])
     if shape == 4:
         return ["GEOSEARCH", key, *origin, *by, *options]
@@ -417,7 +442,7 @@ def test_random_walk_matches_redis(diff, seed):
     diff.both("FLUSHALL")
     rnd = random.Random(seed)
     members = ["m%d" % i for i in range(12)]
-    for key in _KEYS:  # a populated start, every point distinct
+    for key in _KEYS:  # a populated start
         args = []
         for name in members:
             args += _point(rnd) + [name]
