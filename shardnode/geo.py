@@ -23,6 +23,8 @@ in RESP2 and as RESP3 doubles printed the same way.
 
 from __future__ import annotations
 
+import math
+
 from cluster import errors
 from cluster.args import parse_double, parse_int
 from cluster.errors import CommandError
@@ -306,13 +308,16 @@ def find_points(zset: SortedSet, request: _Search) -> list:
         box = geohash.bounding_box(lon, lat, radius_m, radius_m)
         cover = request.radius * conversion
         inside = _in_circle(lon, lat, radius_m)
+        lat_reach, lon_reach = geohash.reach(lat, radius_m, radius_m, True)
     else:
         width_m, height_m = request.width * conversion, request.height * conversion
         box = geohash.bounding_box(lon, lat, conversion * (request.width / 2),
                                    conversion * (request.height / 2))
         half_w, half_h = request.width / 2, request.height / 2
-        cover = geohash._c_sqrt(half_w * half_w + half_h * half_h) * conversion
+        cover = geohash.c_sqrt(half_w * half_w + half_h * half_h) * conversion
         inside = _in_box(lon, lat, width_m, height_m)
+        lat_reach, lon_reach = geohash.reach(lat, height_m / 2, width_m / 2, False)
+    latitude_of, longitude_of = geohash.latitude_of, geohash.longitude_of
     limit = request.count if request.any else 0
     found = []
     previous = None  # the last cell scanned after the centre's
@@ -324,9 +329,16 @@ def find_points(zset: SortedSet, request: _Search) -> list:
             continue  # a huge radius: neighbours can be the same cell
         if found and limit and len(found) >= limit:
             break
-        low, high = geohash.score_range(cell)
-        for score, member in order.irange((low,), (high,), inclusive=(True, False)):
-            point_lon, point_lat = geohash.position(score)
+        spans = []
+        _reachable_spans(order, *cell, lon, lat, lat_reach, lon_reach, spans)
+        for score, member in (pair for start, stop in spans for pair in order[start:stop]):
+            bits = int(score)  # a cell's scores are small and positive: C's cast
+            point_lat = latitude_of(bits)
+            if abs(point_lat - lat) > lat_reach:
+                continue  # surely outside (geohash.reach), the exact test would say so
+            point_lon = longitude_of(bits)
+            if lon_reach is not None and _lon_apart(point_lon, lon) > lon_reach:
+                continue
             dist = inside(point_lon, point_lat)
             if dist is not None:
                 found.append((dist, member, score, point_lon, point_lat))
@@ -337,13 +349,66 @@ def find_points(zset: SortedSet, request: _Search) -> list:
     return found
 
 
+_SMALL_SPAN = 24  # points a cell may hold before it is worth splitting
+_EDGE = 1e-9  # degrees added around a cell: its points' centres lie inside
+
+
+def _reachable_spans(order, bits, step, lon, lat, lat_reach, lon_reach, spans) -> None:
+    """Append to ``spans`` the ``[start, stop)`` positions in ``order`` of
+    the cell's points that may lie within reach (geohash.reach), in score
+    order: a crowded cell that straddles the reach is split into its four
+    quarters (consecutive score ranges), and quarters out of reach are
+    skipped, so the points come in the order a scan of the whole cell
+    meets them, minus some that the exact test would reject anyway."""
+    lon_min, lon_max, lat_min, lat_max = geohash.decode(bits, step)
+    if lat_max + _EDGE < lat - lat_reach or lat_min - _EDGE > lat + lat_reach:
+        return
+    lon_inside = True
+    if lon_reach is not None:
+        if not lon_min <= lon <= lon_max:
+            near = min(_lon_apart(lon, lon_min), _lon_apart(lon, lon_max)) - _EDGE
+            if near > lon_reach:
+                return
+        lon_inside = max(_lon_apart(lon, lon_min), _lon_apart(lon, lon_max)) <= lon_reach
+    shift = 52 - step * 2
+    start = order.bisect_left((float(bits << shift),))
+    stop = order.bisect_left((float((bits + 1) << shift),))
+    if start == stop:
+        return
+    if stop - start <= _SMALL_SPAN or step >= geohash.STEP_MAX or (
+            lon_inside and lat - lat_reach <= lat_min and lat_max <= lat + lat_reach):
+        spans.append((start, stop))
+        return
+    for quarter in range(4):
+        _reachable_spans(order, (bits << 2) | quarter, step + 1, lon, lat, lat_reach, lon_reach,
+                         spans)
+
+
+def _lon_apart(a: float, b: float) -> float:
+    """Degrees between two longitudes, the short way round."""
+    apart = abs(a - b)
+    return min(apart, 360.0 - apart)
+
+
 def _distance_of(point) -> float:
     return point[0]
 
 
 def _in_circle(lon: float, lat: float, radius_m: float):
+    """The distance of a point within the circle, else None: geohash.distance
+    with the centre's terms computed once (the same operations, so the
+    same doubles)."""
+    to_rad = geohash.DEG_TO_RAD
+    lat1r, lon1r = lat * to_rad, lon * to_rad
+    cos_lat1 = math.cos(lat1r)
+    sin, cos, sqrt, asin = math.sin, math.cos, math.sqrt, geohash.c_asin
+    diameter = 2.0 * geohash.EARTH_RADIUS_IN_METERS
+
     def inside(point_lon, point_lat):
-        dist = geohash.distance(lon, lat, point_lon, point_lat)
+        lat2r = point_lat * to_rad
+        u = sin((lat2r - lat1r) / 2)
+        v = sin((point_lon * to_rad - lon1r) / 2)
+        dist = diameter * asin(sqrt(u * u + cos_lat1 * cos(lat2r) * v * v))
         return None if dist > radius_m else dist
     return inside
 

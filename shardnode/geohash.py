@@ -26,7 +26,7 @@ LON_MIN, LON_MAX = -180.0, 180.0
 LAT_MIN, LAT_MAX = -85.05112878, 85.05112878
 EARTH_RADIUS_IN_METERS = 6372797.560856
 MERCATOR_MAX = 20037726.37
-_DEG_TO_RAD = math.pi / 180.0
+DEG_TO_RAD = math.pi / 180.0
 _NAN = float("nan")
 _U64 = (1 << 64) - 1
 _EVEN = 0x5555555555555555
@@ -45,11 +45,11 @@ def _c_cos(x: float) -> float:
     return math.cos(x) if math.isfinite(x) else _NAN
 
 
-def _c_asin(x: float) -> float:
+def c_asin(x: float) -> float:
     return math.asin(x) if -1.0 <= x <= 1.0 else _NAN
 
 
-def _c_sqrt(x: float) -> float:
+def c_sqrt(x: float) -> float:
     return math.sqrt(x) if x >= 0.0 else _NAN
 
 
@@ -128,12 +128,60 @@ def score_as_long_long(score: float) -> int:
     return -(1 << 63)
 
 
+_CELLS = float(1 << STEP_MAX)
+_LAT_SCALE = LAT_MAX - LAT_MIN
+_LON_SCALE = LON_MAX - LON_MIN
+
+
+def latitude_of(bits: int) -> float:
+    """The latitude of a 52-bit cell's centre (decode's arithmetic, one axis)."""
+    cell = _squash(bits)
+    low = LAT_MIN + (cell * 1.0 / _CELLS) * _LAT_SCALE
+    high = LAT_MIN + (((cell + 1) & 0xFFFFFFFF) * 1.0 / _CELLS) * _LAT_SCALE
+    return min(max((low + high) / 2, LAT_MIN), LAT_MAX)
+
+
+def longitude_of(bits: int) -> float:
+    """The longitude of a 52-bit cell's centre."""
+    cell = _squash(bits >> 1)
+    low = LON_MIN + (cell * 1.0 / _CELLS) * _LON_SCALE
+    high = LON_MIN + (((cell + 1) & 0xFFFFFFFF) * 1.0 / _CELLS) * _LON_SCALE
+    return min(max((low + high) / 2, LON_MIN), LON_MAX)
+
+
 def position(score: float) -> tuple:
     """(lon, lat) of a stored score: its cell's centre, kept inside the ranges."""
-    lon_min, lon_max, lat_min, lat_max = decode(score_bits(score), STEP_MAX)
-    lon = min(max((lon_min + lon_max) / 2, LON_MIN), LON_MAX)
-    lat = min(max((lat_min + lat_max) / 2, LAT_MIN), LAT_MAX)
-    return lon, lat
+    bits = score_bits(score)
+    return longitude_of(bits), latitude_of(bits)
+
+
+def reach(lat: float, half_height_m: float, half_width_m: float, circle: bool) -> tuple:
+    """Bounds on how far (in degrees) a match can lie from the centre:
+    ``(latitude, longitude or None)``, each a little wider than the truth
+    (1e-7 relative and absolute), so a search can skip points beyond them
+    before the exact test and still find exactly what Redis finds.
+
+    A point at great-circle angle d from the centre has its latitude within
+    d of the centre's, and ``hav d = hav dlat + cos lat1 cos lat2 hav dlon``
+    bounds its longitude while the shape stays clear of the pole; a box's
+    east-west test (``cos lat2 * sin(dlon/2) <= sin(w/2)``) likewise.
+    """
+    slack = 1.0 + 1e-7
+    height = half_height_m / EARTH_RADIUS_IN_METERS
+    width = half_width_m / EARTH_RADIUS_IN_METERS
+    lat_reach = height / DEG_TO_RAD * slack + 1e-7
+    polemost = (abs(lat) + lat_reach) * DEG_TO_RAD
+    if not math.isfinite(width) or width >= math.pi or polemost >= math.pi / 2 - 1e-6:
+        return lat_reach, None
+    if circle:
+        bound = math.sin(width / 2) ** 2 / (math.cos(lat * DEG_TO_RAD) * math.cos(polemost))
+        half_sine = math.sqrt(bound) if bound < 1 else None
+    else:
+        bound = math.sin(width / 2) / math.cos(polemost)
+        half_sine = bound if bound < 1 else None
+    if half_sine is None:
+        return lat_reach, None
+    return lat_reach, 2 * math.asin(half_sine) / DEG_TO_RAD * slack + 1e-7
 
 
 def geohash_string(score: float) -> bytes:
@@ -150,14 +198,14 @@ def geohash_string(score: float) -> bytes:
 
 def distance(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Metres along a great circle (haversine, Redis 7.0's formula)."""
-    lat1r = lat1 * _DEG_TO_RAD
-    lon1r = lon1 * _DEG_TO_RAD
-    lat2r = lat2 * _DEG_TO_RAD
-    lon2r = lon2 * _DEG_TO_RAD
+    lat1r = lat1 * DEG_TO_RAD
+    lon1r = lon1 * DEG_TO_RAD
+    lat2r = lat2 * DEG_TO_RAD
+    lon2r = lon2 * DEG_TO_RAD
     u = _c_sin((lat2r - lat1r) / 2)
     v = _c_sin((lon2r - lon1r) / 2)
-    return 2.0 * EARTH_RADIUS_IN_METERS * _c_asin(
-        _c_sqrt(u * u + _c_cos(lat1r) * _c_cos(lat2r) * v * v))
+    return 2.0 * EARTH_RADIUS_IN_METERS * c_asin(
+        c_sqrt(u * u + _c_cos(lat1r) * _c_cos(lat2r) * v * v))
 
 
 def _move(bits: int, step: int, lon_dir: int, lat_dir: int) -> int:
@@ -204,11 +252,11 @@ def estimate_step(radius_m: float, lat: float) -> int:
 def bounding_box(lon: float, lat: float, half_width_m: float, half_height_m: float) -> tuple:
     """(min_lon, min_lat, max_lon, max_lat) around the centre; the
     longitude span is taken at the edge nearer the pole."""
-    lat_delta = (half_height_m / EARTH_RADIUS_IN_METERS) / _DEG_TO_RAD
+    lat_delta = (half_height_m / EARTH_RADIUS_IN_METERS) / DEG_TO_RAD
     lon_delta_top = (half_width_m / EARTH_RADIUS_IN_METERS
-                     / _c_cos((lat + lat_delta) * _DEG_TO_RAD)) / _DEG_TO_RAD
+                     / _c_cos((lat + lat_delta) * DEG_TO_RAD)) / DEG_TO_RAD
     lon_delta_bottom = (half_width_m / EARTH_RADIUS_IN_METERS
-                        / _c_cos((lat - lat_delta) * _DEG_TO_RAD)) / _DEG_TO_RAD
+                        / _c_cos((lat - lat_delta) * DEG_TO_RAD)) / DEG_TO_RAD
     lon_delta = lon_delta_bottom if lat < 0 else lon_delta_top
     return lon - lon_delta, lat - lat_delta, lon + lon_delta, lat + lat_delta
 

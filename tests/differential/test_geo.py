@@ -325,6 +325,37 @@ def test_ties_in_distance_keep_redis_order(diff, seed):
     diff.run("GEOSEARCH", A0, "FROMLONLAT", "0", "0", "BYRADIUS", "500", "km", "DESC")
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_dense_index_searches(diff, seed):
+    """Thousands of points, crowded cells: searches of every size return the
+    same members in the same order (unsorted: Redis's scan order), with
+    ANY stopping at the same point."""
+    rnd = random.Random(seed)
+    args = []
+    for i in range(3000):
+        if i % 3:
+            lon, lat = rnd.uniform(-180, 180), rnd.uniform(-85.05, 85.05)
+        else:  # crowds near the poles, the antimeridian and Greenwich
+            lon = rnd.choice([-179.5, 179.5, 0.0, 45.0]) + rnd.uniform(-0.5, 0.5)
+            lat = rnd.choice([-84.0, -70.0, 0.0, 50.0, 84.5]) + rnd.uniform(-0.5, 0.5)
+        args += ["%.7f" % lon, "%.7f" % lat, "p%d" % i]
+    diff.run("GEOADD", A1, *args)
+    for _ in range(50):
+        crowd = rnd.random() < 0.6
+        lon = rnd.choice([-179.5, 179.5, 0.0, 45.0]) + rnd.uniform(-1, 1) if crowd else \
+            rnd.uniform(-180, 180)
+        lat = rnd.choice([-84.0, -70.0, 0.0, 50.0, 84.5]) + rnd.uniform(-1, 1) if crowd else \
+            rnd.uniform(-85, 85)
+        lon = (lon + 180) % 360 - 180
+        lat = max(-85.05, min(85.05, lat))
+        size = "%.3f" % (10 ** rnd.uniform(0, 3.5))
+        by = ["BYRADIUS", size, "km"] if rnd.random() < 0.5 else \
+            ["BYBOX", size, "%.3f" % (float(size) * rnd.uniform(0.1, 5)), "km"]
+        options = rnd.choice([[], ["WITHDIST"], ["COUNT", "7", "ANY"], ["COUNT", "5"],
+                              ["DESC", "WITHCOORD"], ["COUNT", "30", "ANY", "ASC"]])
+        diff.run("GEOSEARCH", A1, "FROMLONLAT", "%.6f" % lon, "%.6f" % lat, *by, *options)
+
+
 # -- RESP3 and exact bytes --------------------------------------------------------------
 
 

@@ -1,5 +1,9 @@
 """shardnode.geohash, sans-IO: values checked against redis-server 7.0."""
 
+import math
+
+from hypothesis import given, settings, strategies as st
+
 from shardnode import geohash
 from shardnode.geo import human_coordinate
 
@@ -57,3 +61,37 @@ def test_search_cells_wrap_around_the_antimeridian():
     assert east is not None
     west_edge = geohash.decode(*east)[0]
     assert west_edge == -180.0  # the eastern neighbour is across the antimeridian
+
+
+def _inside_reach(lon, lat, point, lat_reach, lon_reach) -> bool:
+    apart = abs(point[0] - lon)
+    return abs(point[1] - lat) <= lat_reach and (
+        lon_reach is None or min(apart, 360.0 - apart) <= lon_reach)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(lon=st.floats(-180, 180), lat=st.floats(-85.05112878, 85.05112878),
+       size=st.floats(0, 2e7), ratio=st.floats(0.01, 100), angle=st.floats(0, 6.3),
+       scale=st.floats(0.9, 1.0), circle=st.booleans())
+def test_reach_never_excludes_a_match(lon, lat, size, ratio, angle, scale, circle):
+    """The pre-filter of searches (geohash.reach) is sound: any point the
+    exact test of Redis accepts lies within the reach bounds.  Points are
+    placed near the edge of the shape, around the centre."""
+    from shardnode.geo import _in_box, _in_circle
+
+    height = size if circle else size
+    width = size if circle else size * ratio
+    lat_reach, lon_reach = geohash.reach(lat, height, width, circle)
+    inside = _in_circle(lon, lat, size) if circle else _in_box(lon, lat, 2 * width, 2 * height)
+    # A point at about the shape's extent in some direction, on the sphere.
+    extent = (size if circle else max(width, height)) * scale / geohash.EARTH_RADIUS_IN_METERS
+    lat1, lon1 = math.radians(lat), math.radians(lon)
+    lat2 = math.asin(max(-1.0, min(1.0, math.sin(lat1) * math.cos(extent) +
+                                   math.cos(lat1) * math.sin(extent) * math.cos(angle))))
+    lon2 = lon1 + math.atan2(math.sin(angle) * math.sin(extent) * math.cos(lat1),
+                             math.cos(extent) - math.sin(lat1) * math.sin(lat2))
+    point = ((math.degrees(lon2) + 180) % 360 - 180, math.degrees(lat2))
+    if not -85.05112878 <= point[1] <= 85.05112878:
+        return
+    if inside(*point) is not None:
+        assert _inside_reach(lon, lat, point, lat_reach, lon_reach)
