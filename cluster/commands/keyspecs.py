@@ -165,12 +165,27 @@ def _keyword_key(args, keyword: bytes, start: int):
 
 
 def _store_keyword_positions(args, start: int) -> list:
-    """The source key, then what the STORE and STOREDIST key specs find."""
+    """The source key, then what the STORE and STOREDIST key specs find;
+    then the destination the command really writes (the last STORE or
+    STOREDIST) when the specs miss it (``STORE a STORE b``), so that the
+    key is routed and locked with the others (Redis's GETKEYS omits it)."""
     out = [1]
     for keyword in (b"store", b"storedist"):
         found = _keyword_key(args, keyword, start)
         if found is not None:
             out.append(found)
+    written = None
+    i = start
+    while i < len(args) - 1:
+        option = args[i].lower()
+        if option in (b"store", b"storedist"):
+            written = i + 1
+            i += 1
+        elif option == b"count":
+            i += 1
+        i += 1
+    if written is not None and written not in out:
+        out.append(written)
     return out
 
 

@@ -247,6 +247,19 @@ def test_stores(diff, source, destination):
     diff.run("ZRANGE", source, "0", "-1", "WITHSCORES")
 
 
+def test_the_last_store_option_wins_across_shards(diff):
+    """``STORE a STORE b`` writes b only; b is routed with the other keys
+    although Redis's key specs (and COMMAND GETKEYS) name a alone."""
+    _sicily(diff, A0)
+    diff.run("GEORADIUS", A0, "15", "37", "200", "km", "STORE", B0, "STORE", A1)
+    diff.run("EXISTS", B0)
+    diff.run("ZRANGE", A1, "0", "-1", "WITHSCORES")
+    diff.run("GEORADIUSBYMEMBER", A0, "Palermo", "200", "km", "STOREDIST", B0, "STORE", B1,
+             "COUNT", "2")
+    diff.run("ZRANGE", B1, "0", "-1", "WITHSCORES")
+    diff.run("ZRANGE", B0, "0", "-1", "WITHSCORES")
+
+
 def test_store_encodings_follow_the_listpack_limits(diff):
     args = []
     for i in range(200):
