@@ -174,6 +174,16 @@ def test_search_forms(diff, options):
     ["FROMLONLAT", "15", "37", "BYRADIUS", "1", "km", "STOREDIST"],
     ["FROMLONLAT", "15", "37", "BYRADIUS", "1", "km", "bogus"],
     ["BYRADIUS", "1", "km", "ANY", "WITHDIST"],
+    ["FROMMEMBER", "Palermo", "FROMMEMBER", "Catania", "BYRADIUS", "100", "km"],
+    ["FROMLONLAT", "1", "1", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km"],
+    ["BYRADIUS", "1", "km", "BYRADIUS", "200", "km", "FROMLONLAT", "15", "37"],
+    ["BYBOX", "1", "1", "m", "BYBOX", "400", "400", "km", "FROMLONLAT", "15", "37"],
+    ["FROMLONLAT", "0x10", "0x1.2ap5", "BYRADIUS", "1e3", "km", "COUNT",
+     "9223372036854775807"],
+    ["FROMLONLAT", "15", "37", "BYRADIUS", "200", "km\x00junk", "withdist\x00junk"],
+    ["FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "COUNT", "99999999999999999999"],
+    ["FROMLONLAT", " 15", "37", "BYRADIUS", "200", "km"],
+    ["FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "COUNT", "2", "ANY", "COUNT", "1"],
 ])
 def test_geosearch_errors(diff, args):
     _sicily(diff)
@@ -199,6 +209,15 @@ def test_georadius_errors(diff, args):
     diff.run("GEORADIUSBYMEMBER", "missing", "Palermo", *args[2:])
     diff.run("GEORADIUSBYMEMBER_RO", A0, "Palermo", *args[2:])
     diff.run("EXISTS", B0)
+
+
+def test_geosearchstore_options(diff):
+    _sicily(diff)
+    for args in (["STOREDIST", "STOREDIST"], ["STORE", B1], ["WITHDIST"], ["ANY"],
+                 ["COUNT", "2", "ANY", "STOREDIST"], ["DESC", "COUNT", "1"]):
+        diff.run("GEOSEARCHSTORE", B0, A0, "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km",
+                 *args)
+        diff.run("ZRANGE", B0, "0", "-1", "WITHSCORES")
 
 
 def test_georadiusbymember_member_errors(diff):
