@@ -207,3 +207,19 @@ HLL_NOT_SPARSE = "ERR HLL encoding is not sparse"
 
 def hll_unknown_debug(sub: bytes) -> str:
     return "ERR Unknown PFDEBUG subcommand '%s'" % echo(sub)
+
+
+# Geo (geo.c).
+GEO_INVALID_PAIR = "ERR invalid longitude,latitude pair %f,%f"
+GEO_BAD_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
+GEO_NEED_RADIUS = "ERR need numeric radius"
+GEO_NEED_WIDTH = "ERR need numeric width"
+GEO_NEED_HEIGHT = "ERR need numeric height"
+GEO_NEGATIVE_RADIUS = "ERR radius cannot be negative"
+GEO_NEGATIVE_BOX = "ERR height or width cannot be negative"
+GEO_NO_MEMBER = "ERR could not decode requested zset member"
+GEO_COUNT_POSITIVE = "ERR COUNT must be > 0"
+GEO_STORE_WITH = "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+GEO_ONE_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s"
+GEO_ONE_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for %s"
+GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"

@@ -275,6 +275,11 @@ EFFECTS = {
     "pfadd": AS_SENT,
     "pfmerge": AS_SENT,
     "pfdebug": AS_SENT,
+    # geo (GEORADIUS/GEORADIUSBYMEMBER write only with STORE/STOREDIST)
+    "geoadd": "ZADD k [NX|XX] [CH] <score> member ... (lower-case zadd, as Redis runs it)",
+    "geosearchstore": AS_SENT,
+    "georadius": AS_SENT,
+    "georadiusbymember": AS_SENT,
     # sort (SORT without STORE, or a STORE that changed nothing: nothing)
     "sort": AS_SENT,
     # keyspace

@@ -203,6 +203,17 @@ REWRITES = [
     ("BZPOPMIN nosuch bz 0", ["ZPOPMIN bz"]),
     ("BZPOPMAX bz 0", ["ZPOPMAX bz"]),
     ("BZMPOP 0 1 bz MIN COUNT 9", ["ZPOPMIN bz 1"]),
+    # GEOADD runs (and propagates as) a ZADD of the geohash scores
+    ("GEOADD gk 13.361389 38.115556 Palermo", ["zadd gk 3479099956230698 Palermo"]),
+    ("GEOADD gk NX CH 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+     ["zadd gk NX CH 3479099956230698 Palermo 3479447370796909 Catania"]),
+    ("GEOADD gk xx 13.361389 38.115556 Palermo", []),
+    ("GEOADD gk 500 1 bad", []),
+    ("GEORADIUS gk 15 37 200 km", []),
+    ("GEORADIUS gk 15 37 200 km STORE gd", ["GEORADIUS gk 15 37 200 km STORE gd"]),
+    ("GEOSEARCHSTORE gd gk FROMLONLAT 0 0 BYRADIUS 1 m", ["GEOSEARCHSTORE gd gk FROMLONLAT 0 0 "
+                                                          "BYRADIUS 1 m"]),
+    ("GEOSEARCHSTORE gd gk FROMLONLAT 0 0 BYRADIUS 1 m", []),
 ]
 
 
