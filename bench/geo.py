@@ -16,19 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
-import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run import Target, cpu_seconds, damselfly_pids  # noqa: E402
+from bench.run import Target, compare, damselfly_pids, run_benchmark  # noqa: E402
 from tests.helpers import DamselflyProcess, RawClient, RedisProcess  # noqa: E402
 
-CLIENTS = 50
 POINTS = 10_000
 TESTS = {
     "GEOADD": ["GEOADD", "geo:new", "13.361389", "38.115556", "__rand_int__"],
@@ -54,18 +49,6 @@ def load(port: int) -> None:
             client.call("GEOADD", "geo", *args)
 
 
-def measure(target: Target, command: list, requests: int) -> dict:
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(target.port), "-c", str(CLIENTS),
-            "-n", str(requests), "-r", "100000", "-q", *command]
-    before = cpu_seconds(target.pids)
-    t0 = time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
-    wall = time.monotonic() - t0
-    cpu = cpu_seconds(target.pids) - before
-    rps = float(out.rsplit(" requests per second", 1)[0].split()[-1])
-    return {"rps": rps, "cpu_per_mops": cpu / (requests / 1e6), "wall_s": wall}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -79,22 +62,10 @@ def main(argv=None) -> int:
         load(damselfly.port)
         targets = [Target("redis", redis.port, [redis.proc.pid]),
                    Target("damselfly", damselfly.port, damselfly_pids(damselfly))]
-        print("| test | redis ops/s | damselfly ops/s | ratio | redis CPU-s/Mops "
-              "| damselfly CPU-s/Mops |")
-        print("|---|---|---|---|---|---|")
         for name, command in TESTS.items():
             requests = REQUESTS.get(name, DEFAULT_REQUESTS)
-            runs = {"redis": [], "damselfly": []}
-            for i in range(opts.repeat):
-                order = targets if i % 2 == 0 else targets[::-1]
-                for target in order:
-                    runs[target.name].append(measure(target, command, requests))
-            ratios = [d["rps"] / r["rps"] for r, d in zip(runs["redis"], runs["damselfly"])]
-            med = {k: {f: statistics.median(x[f] for x in v) for f in ("rps", "cpu_per_mops")}
-                   for k, v in runs.items()}
-            print("| %s | %.0f | %.0f | %.2f | %.1f | %.1f |" % (
-                name, med["redis"]["rps"], med["damselfly"]["rps"], statistics.median(ratios),
-                med["redis"]["cpu_per_mops"], med["damselfly"]["cpu_per_mops"]), flush=True)
+            compare(targets, name, 1, opts.repeat,
+                    lambda target: run_benchmark(target, command, 1, requests))
     finally:
         damselfly.stop()
         redis.stop()

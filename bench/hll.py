@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import time
 import timeit
@@ -33,10 +31,9 @@ import timeit
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.run import Target, cpu_seconds, damselfly_pids, warm_up  # noqa: E402
+from bench.run import Target, compare, damselfly_pids, run_benchmark, warm_up  # noqa: E402
 from tests.helpers import DamselflyProcess, RawClient, RedisProcess, names_on_shard  # noqa: E402
 
-CLIENTS = 50
 K0 = names_on_shard(0, 1, "hll")[0]
 K1 = names_on_shard(1, 1, "hll")[0]
 CASES = [
@@ -57,23 +54,6 @@ def populate(port: int) -> None:
         for key, first in (("{h}a", 0), ("{h}b", 30_000), (K0, 0), (K1, 30_000)):
             for at in range(first, first + 60_000, 1000):
                 c.call("PFADD", key, *("e%d" % i for i in range(at, at + 1000)))
-
-
-def run_case(target: Target, words, pipeline: int, keyspace: int, requests: int) -> dict:
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(target.port), "-c", str(CLIENTS),
-            "-n", str(requests), "-P", str(pipeline), "-q"]
-    if keyspace:
-        argv += ["-r", str(keyspace)]
-    before = cpu_seconds(target.pids)
-    out = subprocess.run(argv + words, capture_output=True, text=True, timeout=600)
-    cpu = cpu_seconds(target.pids) - before
-    # "-q" prints "<command>: <n> requests per second, ..." (after progress lines)
-    line = out.stdout.replace("\r", "\n").strip().splitlines()[-1]
-    try:
-        rps = float(line.split(" requests per second")[0].rsplit(" ", 1)[1])
-    except (IndexError, ValueError):
-        raise RuntimeError("no figure from redis-benchmark: %r %r" % (out.stdout, out.stderr))
-    return {"rps": rps, "cpu_per_mops": cpu / (requests / 1e6)}
 
 
 def recount_micro() -> dict:
@@ -114,23 +94,10 @@ def main(argv=None) -> int:
                    Target("damselfly", damselfly.port, damselfly_pids(damselfly))]
         for t in targets:
             populate(t.port)
-        print("| case | -P | redis ops/s | damselfly ops/s | ratio | redis CPU-s/Mops "
-              "| damselfly CPU-s/Mops |")
-        print("|---|---|---|---|---|---|---|")
         for label, pipeline, keyspace, words in CASES:
-            runs = {t.name: [] for t in targets}
-            ratios = []
-            for r in range(opts.repeat):
-                for target in (targets if r % 2 == 0 else targets[::-1]):
-                    runs[target.name].append(
-                        run_case(target, words, pipeline, keyspace, opts.requests))
-                ratios.append(runs["damselfly"][-1]["rps"] / runs["redis"][-1]["rps"])
-            med = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]}
-                   for name, rs in runs.items()}
-            print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f |" % (
-                label, pipeline, med["redis"]["rps"], med["damselfly"]["rps"],
-                statistics.median(ratios), med["redis"]["cpu_per_mops"],
-                med["damselfly"]["cpu_per_mops"]), flush=True)
+            compare(targets, label, pipeline, opts.repeat,
+                    lambda target: run_benchmark(target, words, pipeline, opts.requests,
+                                                 keyspace))
         with RawClient(redis.port) as a, RawClient(damselfly.port) as b:
             for key in (K0, K1):  # the benchmark's random elements differ per run
                 assert a.call("PFCOUNT", key) == b.call("PFCOUNT", key), key
