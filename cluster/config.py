@@ -247,7 +247,7 @@ OPTIONS = [
            "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES,
            implemented=False),
     # Not implemented yet: there are no snapshots to put anywhere.
-    Option("dir", "str", ".", "Working directory for snapshots.", implemented=False),
+    Option("dir", "str", ".", "Working directory for snapshots: loaded on start."),
     Option("dbfilename", "str", "dump.rdb", "Snapshot file name.", mutable=True,
            implemented=False),
     Option("proto_max_bulk_len", "size", 512 * 1024 * 1024,

@@ -29,6 +29,11 @@ log = logging.getLogger("damselfly")
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE = 3.0
+# A shard exits with this code when the data in `dir` exists but cannot be
+# read (shardnode/rdb/snapshot.py): restarting it would fail the same way,
+# and starting without it would serve (and later save) an empty dataset, so
+# the whole server stops with that error.
+EXIT_UNREADABLE_DATA = 3
 
 
 def _bind_to_parent(parent: int):  # runs in the child between fork and exec
@@ -165,6 +170,7 @@ class Supervisor:
         for child in self.shards:
             if not self.wait_listening(child):
                 self.stop()
+                self.exit_if_data_unreadable(child)
                 raise SystemExit("damselfly: %s did not start on port %d" % (child.label, child.port))
         for child in self.proxies:
             self.spawn(child)
@@ -193,6 +199,9 @@ class Supervisor:
                     if self.stopping:
                         break  # it died of the same signal that stops us
                     code = child.proc.returncode
+                    if child.kind == "shard" and code == EXIT_UNREADABLE_DATA:
+                        self.stop()
+                        self.exit_if_data_unreadable(child)
                     child.restarts += 1
                     delay = restart_delay(child, time.monotonic())
                     log.warning("%s exited with %s; restarting%s", child.label, code,
@@ -201,6 +210,15 @@ class Supervisor:
                     if not delay:
                         self.spawn(child)
             time.sleep(0.05)
+
+    def exit_if_data_unreadable(self, child: Child) -> None:
+        """Stop with an error when ``child`` is a shard that could not read
+        the data in ``dir`` (its own error, naming the file, is logged above)."""
+        if child.proc is not None and child.proc.returncode == EXIT_UNREADABLE_DATA:
+            log.critical("%s cannot load the data in %s; not starting (fix or move the "
+                         "file named above)", child.label, os.path.abspath(self.config.dir))
+            raise SystemExit("damselfly: %s cannot load the data in %s (see the error above)"
+                             % (child.label, os.path.abspath(self.config.dir)))
 
     def stop(self) -> None:
         self.stopping = True
