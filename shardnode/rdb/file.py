@@ -217,7 +217,7 @@ class RdbEnd:
 
 
 def read_rdb(data, limits=REDIS_DEFAULT_LIMITS, *, decode_values: bool = True,
-             check_checksum: bool = True):
+             check_checksum: bool = True, check_duplicates: bool = True):
     """Yield the records of the RDB file in ``data`` (a bytes-like object),
     in file order: :class:`RdbAux`, :class:`RdbFunction`, :class:`RdbDbSize`,
     :class:`RdbKey` and finally :class:`RdbEnd`.
@@ -226,7 +226,9 @@ def read_rdb(data, limits=REDIS_DEFAULT_LIMITS, *, decode_values: bool = True,
     hints (IDLE, FREQ) are read and dropped.  ``limits`` chooses container
     encodings (see :class:`shardnode.rdb.encoding.LoadLimits`).  With
     ``decode_values`` False a key's ``value`` is None (its object is still
-    parsed, to find where the next record starts).  Raises
+    parsed, to find where the next record starts).  ``check_duplicates``
+    False leaves finding a key twice to the caller (a loader that looks the
+    key up anyway), sparing a set of every key.  Raises
     :class:`RdbFileError` on any defect: a bad magic or version, a
     truncation, an unknown opcode or type, a module value, a malformed
     object, a duplicate key, a checksum mismatch, bytes after the trailer.
@@ -249,19 +251,29 @@ def read_rdb(data, limits=REDIS_DEFAULT_LIMITS, *, decode_values: bool = True,
         record_at = reader.pos
         try:
             opcode = reader.read_byte()
-            if opcode == OPCODE_EXPIRETIME_MS:
+            if opcode < OPCODE_FUNCTION2:  # an object: the common case first
+                if opcode not in OBJECT_TYPES:
+                    raise RdbFileError("unknown opcode or type %d at offset %d"
+                                       % (opcode, record_at))
+                key = reader.read_string()
+                codec = CODECS.get(opcode)
+                if codec is None:
+                    raise RdbFileError(_unsupported_type(opcode, key, db))
+                body_start = reader.pos
+                value = codec.read(reader)
+            elif opcode == OPCODE_EXPIRETIME_MS:
                 expire_ms = int.from_bytes(reader.read_raw(8), "little", signed=True)
                 continue
-            if opcode == OPCODE_EXPIRETIME:
+            elif opcode == OPCODE_EXPIRETIME:
                 expire_ms = int.from_bytes(reader.read_raw(4), "little", signed=True) * 1000
                 continue
-            if opcode == OPCODE_IDLE:
+            elif opcode == OPCODE_IDLE:
                 reader.read_length()
                 continue
-            if opcode == OPCODE_FREQ:
+            elif opcode == OPCODE_FREQ:
                 reader.read_byte()
                 continue
-            if opcode == OPCODE_SELECTDB:
+            elif opcode == OPCODE_SELECTDB:
                 db = reader.read_length()
                 if reader.pos < total and data[reader.pos] == OPCODE_RESIZEDB:
                     reader.read_byte()
@@ -270,43 +282,39 @@ def read_rdb(data, limits=REDIS_DEFAULT_LIMITS, *, decode_values: bool = True,
                 else:
                     yield RdbDbSize(db, None, None)
                 continue
-            if opcode == OPCODE_RESIZEDB:
+            elif opcode == OPCODE_RESIZEDB:
                 keys, expires = reader.read_length(), reader.read_length()
                 yield RdbDbSize(db, keys, expires)
                 continue
-            if opcode == OPCODE_AUX:
+            elif opcode == OPCODE_AUX:
                 name = reader.read_string()
                 yield RdbAux(name, reader.read_string())
                 continue
-            if opcode == OPCODE_FUNCTION2:
+            elif opcode == OPCODE_FUNCTION2:
                 yield RdbFunction(reader.read_string())
                 continue
-            if opcode == OPCODE_FUNCTION_PRE_GA:
+            elif opcode == OPCODE_FUNCTION_PRE_GA:
                 raise RdbFileError("function library in the format of Redis 7.0 release "
                                    "candidates (opcode 246) at offset %d is not supported"
                                    % record_at)
-            if opcode == OPCODE_MODULE_AUX:
+            elif opcode == OPCODE_MODULE_AUX:
                 raise RdbFileError("module data (MODULE_AUX) at offset %d: modules are "
                                    "not supported" % record_at)
-            if opcode == OPCODE_EOF:
+            elif opcode == OPCODE_EOF:
                 break
-            if opcode not in OBJECT_TYPES:
-                raise RdbFileError("unknown opcode or type %d at offset %d" % (opcode, record_at))
-            key = reader.read_string()
-            if opcode not in CODECS:
-                raise RdbFileError(_unsupported_type(opcode, key, db))
-            body_start = reader.pos
-            value = CODECS[opcode].read(reader)
+            else:
+                raise RdbFileError("unknown opcode %d at offset %d" % (opcode, record_at))
         except RdbFileError:
             raise
         except RdbFormatError as exc:
             raise RdbFileError("%s (record at offset %d)" % (exc, record_at)) from None
         except (ValueError, IndexError, OverflowError, KeyError) as exc:
             raise RdbFileError("malformed data at offset %d: %s" % (record_at, exc)) from None
-        marker = (db, key)
-        if marker in seen:
-            raise RdbFileError("duplicate key %r in db %d at offset %d" % (key, db, record_at))
-        seen.add(marker)
+        if check_duplicates:
+            marker = (db, key)
+            if marker in seen:
+                raise RdbFileError("duplicate key %r in db %d at offset %d" % (key, db, record_at))
+            seen.add(marker)
         yield RdbKey(db, key, value if decode_values else None, expire_ms, opcode,
                      body_start, reader.pos)
         expire_ms = None

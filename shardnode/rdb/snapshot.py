@@ -205,7 +205,7 @@ def load_files(files: SnapshotFiles, keyspace, owns_slot, limits, progress: Load
             raise SnapshotError("%s: %s" % (path, exc.strerror)) from None
         try:
             step = 0
-            for record in read_rdb(data, limits):
+            for record in read_rdb(data, limits, check_duplicates=False):
                 if type(record) is RdbKey:
                     progress.keys_read += 1
                     expire_ms = record.expire_ms
