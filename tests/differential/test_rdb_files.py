@@ -80,17 +80,18 @@ def _snapshot(c: RawClient) -> dict:
     return out
 
 
-def _saved_reference(tmp_path, extra=None):
-    """A redis-server with the test data SAVEd: (its dump.rdb copied to
-    tmp_path, the contents it holds)."""
-    ref = RedisProcess().start()
+def _saved_reference(tmp_path, extra=None, args=()):
+    """A redis-server (started with ``args``, then given ``extra(client)``)
+    with the test data SAVEd: (its dump.rdb copied to tmp_path, the contents
+    it holds)."""
+    ref = RedisProcess(*args).start()
     try:
         with RawClient(ref.port) as c:
+            if extra:
+                extra(c)
             for db in DBS:
                 _populate(c, db)
             assert c.call("FUNCTION", "LOAD", LIBRARY) == b"rdblib"
-            if extra:
-                extra(c)
             # A key that expires before the load: dropped, as Redis drops it.
             c.call("SET", "gone", "x", "PX", 300)
             contents = _snapshot(c)
@@ -150,6 +151,20 @@ def test_redis_dump_imports_with_every_type_encoding_and_ttl(tmp_path):
                 assert set(c.call("KEYS", "*")) == mine
         assert "loaded %d keys" % len([1 for (db, k) in contents
                                        if key_slot(k) < 8192]) in ours.log()
+
+
+def test_redis_dump_without_checksum_or_compression_with_compressed_lists_imports(tmp_path):
+    """rdbchecksum no (a zero trailer), rdbcompression no (no LZF strings),
+    list-compress-depth 1 (LZF-compressed quicklist nodes inside)."""
+    def settings(c):
+        for name, value in (("rdbcompression", "no"), ("list-compress-depth", "1")):
+            assert c.call("CONFIG", "SET", name, value) == b"OK"
+        c.call("RPUSH", "deep", *[("y%d" % i) * 40 for i in range(3000)])
+    path, contents = _saved_reference(tmp_path, settings, ("--rdbchecksum", "no"))
+    assert path.read_bytes()[-8:] == bytes(8)
+    with _damselfly_with({"dump.rdb": path.read_bytes()}, shards=2) as ours:
+        with RawClient(ours.port) as c:
+            assert _snapshot(c) == contents
 
 
 def test_checking_a_redis_dump(tmp_path):
