@@ -305,6 +305,16 @@ def test_merge_writes_one_file_redis_loads(reference_entries, tmp_path):
     entries, contents = reference_entries
     for name, data in _four_shard_files(entries).items():
         (tmp_path / name).write_bytes(data)
+    # Any one shard file, our AUX fields and all, is a valid RDB to Redis.
+    for shard in range(4):
+        _check_rdb(tmp_path / shard_file_name("dump.rdb", shard, 4))
+    ref = _redis_loading(tmp_path / shard_file_name("dump.rdb", 1, 4))
+    try:
+        with RawClient(ref.port) as c:
+            assert _snapshot(c) == {k: v for k, v in contents.items()
+                                    if key_slot(k[1]) * 4 // 16384 == 1}
+    finally:
+        ref.stop()
     out = tmp_path / "merged.rdb"
     result = _damselfly_rdb("merge", tmp_path, out)
     assert result.returncode == 0, result.stderr
