@@ -13,6 +13,7 @@
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -153,15 +154,22 @@ def test_redis_dump_imports_with_every_type_encoding_and_ttl(tmp_path):
                                        if key_slot(k) < 8192]) in ours.log()
 
 
-def test_redis_dump_without_checksum_or_compression_with_compressed_lists_imports(tmp_path):
+@pytest.mark.parametrize("policy,hint", [("allkeys-lfu", 0xF9), ("allkeys-lru", 0xF8)])
+def test_redis_dump_without_checksum_or_compression_with_compressed_lists_imports(
+        tmp_path, policy, hint):
     """rdbchecksum no (a zero trailer), rdbcompression no (no LZF strings),
-    list-compress-depth 1 (LZF-compressed quicklist nodes inside)."""
+    list-compress-depth 1 (LZF-compressed quicklist nodes inside), and an
+    eviction policy that makes Redis write each key's FREQ or IDLE hint."""
     def settings(c):
         for name, value in (("rdbcompression", "no"), ("list-compress-depth", "1")):
             assert c.call("CONFIG", "SET", name, value) == b"OK"
         c.call("RPUSH", "deep", *[("y%d" % i) * 40 for i in range(3000)])
-    path, contents = _saved_reference(tmp_path, settings, ("--rdbchecksum", "no"))
-    assert path.read_bytes()[-8:] == bytes(8)
+    path, contents = _saved_reference(tmp_path, settings, ("--rdbchecksum", "no",
+                                                           "--maxmemory-policy", policy))
+    data = path.read_bytes()
+    assert data[-8:] == bytes(8)
+    # the hint (one byte of value) right before "db0:str"'s type byte and name
+    assert re.search(re.escape(bytes((hint,))) + b".\x00\x07db0:str", data, re.S)
     with _damselfly_with({"dump.rdb": path.read_bytes()}, shards=2) as ours:
         with RawClient(ours.port) as c:
             assert _snapshot(c) == contents
