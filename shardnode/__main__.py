@@ -8,7 +8,6 @@ same topology without reading files again.
 import argparse
 import logging
 import os
-import sys
 
 from cluster.process import child_setup, serve_until_signalled
 from cluster.topology import Topology
@@ -34,7 +33,7 @@ def main(argv=None):
         log = logging.getLogger("damselfly.shard")
         log.info("shard %d listening on %s:%d, slots %d-%d",
                  opts.index, bind, info.port, *info.slots)
-        from cluster.supervisor import EXIT_UNREADABLE_DATA
+        from cluster.supervisor import EXIT_UNREADABLE_DATA, fatal_file
         from shardnode.rdb.snapshot import SnapshotError
 
         try:
@@ -43,9 +42,13 @@ def main(argv=None):
             # Never serve an empty (or partial) keyspace in place of data we
             # could not read: a later save would overwrite the user's files.
             log.critical("cannot load the data in dir: %s", exc)
-            if config.logfile:
-                print("shard %d: cannot load the data in dir: %s" % (opts.index, exc),
-                      file=sys.stderr)
+            path = fatal_file(opts.index)
+            if path:
+                try:
+                    with open(path, "w") as f:
+                        f.write(str(exc))
+                except OSError:
+                    pass
             logging.shutdown()
             os._exit(EXIT_UNREADABLE_DATA)
 

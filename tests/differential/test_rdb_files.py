@@ -342,7 +342,8 @@ def test_merge_writes_one_file_redis_loads(reference_entries, tmp_path):
 
 
 def _start_failing(files: dict, **options) -> str:
-    """Start a damselfly on ``files``: it must exit non-zero by itself; its output."""
+    """Start a damselfly on ``files``: it must exit non-zero by itself, its
+    last words saying why; its output."""
     proc = DamselflyProcess(**options)
     try:
         for name, data in files.items():
@@ -352,6 +353,8 @@ def _start_failing(files: dict, **options) -> str:
         result = subprocess.run(proc.argv(), cwd=proc.dir, env=env, capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode != 0
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("damselfly: shard ") and "cannot load the data in" in last
         return result.stdout + result.stderr
     finally:
         shutil.rmtree(proc.dir, ignore_errors=True)
@@ -387,14 +390,21 @@ def test_unreadable_dump_stops_the_start_and_check_fails(defect, tmp_path):
     mutate, reason = DEFECTS[defect]
     data = mutate(_small_file())
     output = _start_failing({"dump.rdb": data}, shards=2)
-    assert "dump.rdb" in output and reason in output
-    assert "cannot load the data" in output
+    last = output.strip().splitlines()[-1]
+    assert "dump.rdb" in last and reason in last
     path = tmp_path / "dump.rdb"
     path.write_bytes(data)
     result = _damselfly_rdb("check", path)
     assert result.returncode == 1
     assert str(path) in result.stderr and reason in result.stderr
     assert result.stdout == ""
+
+
+def test_unreadable_data_is_said_on_stderr_when_logging_to_a_file(tmp_path):
+    output = _start_failing({"dump.rdb": b"REDIS0010\xff"}, shards=1,
+                            logfile=tmp_path / "damselfly.log")
+    assert "dump.rdb: truncated" in output
+    assert "dump.rdb: truncated" in (tmp_path / "damselfly.log").read_text()
 
 
 def test_snapshot_whose_file_does_not_match_its_summary_stops_the_start(reference_entries):
