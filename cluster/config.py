@@ -246,10 +246,12 @@ OPTIONS = [
     Option("maxmemory_policy", "enum", "noeviction",
            "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES,
            implemented=False),
-    # Not implemented yet: there are no snapshots to put anywhere.
-    Option("dir", "str", ".", "Working directory for snapshots.", implemented=False),
-    Option("dbfilename", "str", "dump.rdb", "Snapshot file name.", mutable=True,
-           implemented=False),
+    # Each shard loads the snapshot found here on start (shardnode/rdb/snapshot.py).
+    Option("dir", "str", ".", "Directory for snapshots, loaded on start."),
+    Option("dbfilename", "str", "dump.rdb",
+           "Snapshot file name: shard files are named dump-0001-of-0004.rdb ..., tied "
+           "together by dump.snapshot.json; a dump.rdb of redis-server is imported when "
+           "there are none.", mutable=True),
     Option("proto_max_bulk_len", "size", 512 * 1024 * 1024,
            "Largest bulk string a client may send.", mutable=True, minimum=1),
     Option("set_max_intset_entries", "int", 512,

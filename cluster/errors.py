@@ -60,6 +60,8 @@ SAME_OBJECT = "ERR source and destination objects are the same"
 NAN_OR_INF = "ERR increment would produce NaN or Infinity"
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 NOAUTH = "NOAUTH Authentication required."
+# A shard still loading its snapshot refuses what lacks the "loading" flag.
+LOADING = "LOADING Redis is loading the dataset in memory"
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 AUTH_NOT_SET = (
     "ERR AUTH <password> called without any password configured for the "
