@@ -288,14 +288,34 @@ OPTIONS = [
     Option("tcp_backlog", "int", 511,
            "Listen backlog of the proxy and shard sockets (the kernel caps it at "
            "net.core.somaxconn).", minimum=0, maximum=2**31 - 1),
-    # Not implemented yet: no snapshots, no append-only file.
+    # Not implemented yet: no snapshot schedule.
     Option("save", "str", "",
            "Snapshot schedule as Redis writes it (\"3600 1 300 100\"); empty: none.",
            mutable=True, implemented=False),
-    Option("appendonly", "bool", False, "Log every write to an append-only file.",
-           mutable=True, implemented=False),
-    Option("appendfsync", "enum", "everysec", "When the append-only file is fsynced.",
-           mutable=True, choices=("always", "everysec", "no"), implemented=False),
+    # The append-only file (shardnode/aof.py): one set of files per shard in
+    # Redis 7's multi-part layout, replayed on start in place of the snapshot.
+    Option("appendonly", "bool", False,
+           "Log every write to an append-only file per shard (turning it on at run "
+           "time writes a base file first); on start the AOF wins over the snapshot.",
+           mutable=True),
+    Option("appendfsync", "enum", "everysec",
+           "When the append-only file is fsynced: always (before the reply), everysec, "
+           "or no (the OS decides).", mutable=True, choices=("always", "everysec", "no")),
+    Option("appenddirname", "str", "appendonlydir",
+           "Directory (inside dir) of the append-only files."),
+    Option("appendfilename", "str", "appendonly.aof",
+           "Name the per-shard append-only files derive from: appendonly-0001-of-0004.aof"
+           ".1.base.rdb, ....1.incr.aof, ....manifest."),
+    Option("aof_load_truncated", "bool", True,
+           "On start, drop a record cut short at the end of the AOF (a crash while "
+           "writing) with a warning; no: refuse to start.", mutable=True),
+    Option("auto_aof_rewrite_percentage", "int", 100,
+           "Rewrite the AOF when it has grown by this percentage since the last "
+           "rewrite; 0: never automatically.", mutable=True, minimum=0,
+           maximum=2**31 - 1),
+    Option("auto_aof_rewrite_min_size", "size", 64 * 1024 * 1024,
+           "No automatic rewrite while the AOF is smaller than this.", mutable=True,
+           minimum=0, maximum=2**63 - 1),
     # Lists: how a list is cut into quicklist nodes (DUMP's node layout).
     Option("list_max_listpack_size", "int", -2,
            "Quicklist node limit of lists created from now on: negative -1..-5 for "

@@ -225,3 +225,7 @@ GEO_STORE_WITH = "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD
 GEO_ONE_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s"
 GEO_ONE_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for %s"
 GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"
+
+
+# The append-only file (shardnode/aof.py)
+AOF_REWRITE_IN_PROGRESS = "ERR Background append only file rewriting already in progress"

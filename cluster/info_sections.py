@@ -34,10 +34,12 @@ SUMMED = frozenset((
     "used_cpu_sys_children", "used_cpu_user_children", "used_cpu_sys_main_thread",
     "used_cpu_user_main_thread", "pubsub_channels", "pubsub_patterns",
     "pubsubshard_channels", "blocked_clients", "loading_total_bytes", "loading_loaded_bytes",
+    "aof_current_size", "aof_base_size", "aof_buffer_length",
 ))
 GREATEST = frozenset((
     "loading", "async_loading", "rdb_bgsave_in_progress", "aof_rewrite_in_progress",
     "rdb_last_save_time", "aof_enabled", "loading_eta_seconds",
+    "aof_last_rewrite_time_sec", "aof_current_rewrite_time_sec", "aof_pending_bio_fsync",
 ))
 
 RUN_ID = os.urandom(20).hex()

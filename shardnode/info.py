@@ -90,14 +90,8 @@ def _persistence(server):
         ("rdb_last_bgsave_time_sec", -1),
         ("rdb_current_bgsave_time_sec", -1),
         ("rdb_saves", 0),
-        ("aof_enabled", 1 if server.config.effective("appendonly") else 0),
-        ("aof_rewrite_in_progress", 0),
-        ("aof_rewrite_scheduled", 0),
-        ("aof_last_rewrite_time_sec", -1),
-        ("aof_current_rewrite_time_sec", -1),
-        ("aof_last_bgrewrite_status", "ok"),
-        ("aof_last_write_status", "ok"),
     ]
+    fields += server.aof.info_fields()  # aof_* (shardnode/aof.py)
     if server.loading:
         fields += _loading_fields(server)
     return fields

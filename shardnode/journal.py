@@ -48,6 +48,11 @@ the rule is that a shard journals only the keys it owns:
 
 Whatever resets ``keyspace.dirty`` (a SAVE) must call :meth:`Journal.sync`
 after it, or the next write compares against a stale mark.
+
+A transaction (EXEC, a DF.EXEC part) runs inside :meth:`Journal.transaction`:
+its entries are held and, when there are more than one, wrapped in
+``MULTI`` ... ``EXEC`` as Redis 7.0 propagates a transaction, so an AOF
+replays it as one block (a handler's own MULTI/EXEC, SPOP's, is not nested).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from contextlib import contextmanager
 from cluster.resp import encode_command
 from cluster.slots import key_slot
 
+_TRANSACTION_MARKS = frozenset((b"MULTI", b"EXEC", b"multi", b"exec"))
 DEFAULT_CAPACITY = 1024  # entries the in-memory buffer keeps (DF.JOURNAL); it
 # holds their arguments, so a count, not bytes, bounds it
 
@@ -73,12 +79,18 @@ class Journal:
         self.stream_db = None  # database the listeners' stream last SELECTed
         self.suspended_depth = 0
         self.recorded = 0  # entries ever recorded (SELECTs not counted)
+        self.held = None  # entries of the running transaction (see transaction())
+        self.routed = False  # listeners attached or a transaction held: record() decides
 
     # -- recording -----------------------------------------------------------
 
     def record(self, db_index: int, args) -> None:
         """Append one entry (a command's arguments, bytes) in database ``db_index``."""
         if self.suspended_depth:
+            return
+        if self.held is not None:
+            if args[0] not in _TRANSACTION_MARKS:  # SPOP's own MULTI/EXEC: not nested
+                self.held.append((db_index, args))
             return
         self.entries.append((db_index, args))
         self.recorded += 1
@@ -98,7 +110,7 @@ class Journal:
         self.mark = self.keyspace.dirty
         if self.suspended_depth:
             return
-        if self.listeners:
+        if self.routed:
             self.record(conn.db.index, args)
             return
         self.entries.append((conn.db.index, args))
@@ -145,6 +157,28 @@ class Journal:
         self.mark = self.keyspace.dirty
 
     @contextmanager
+    def transaction(self):
+        """Hold the block's entries; record them wrapped in MULTI/EXEC when
+        there are more than one (one alone is recorded as it is, as Redis 7.0
+        does).  A nested block joins the outer one."""
+        if self.held is not None:
+            yield self
+            return
+        self.held = []
+        self.routed = True
+        try:
+            yield self
+        finally:
+            held, self.held = self.held, None
+            self.routed = bool(self.listeners)
+            if len(held) > 1:
+                self.record(held[0][0], [b"MULTI"])
+            for db_index, args in held:
+                self.record(db_index, args)
+            if len(held) > 1:
+                self.record(held[-1][0], [b"EXEC"])
+
+    @contextmanager
     def suspended(self):
         """Record nothing during the block; its writes count as accounted for."""
         self.suspended_depth += 1
@@ -160,9 +194,11 @@ class Journal:
         """Send every later entry to ``listener`` (a callable taking bytes)."""
         self.listeners.append(listener)
         self.stream_db = None  # its first chunk must say which database
+        self.routed = True
 
     def detach(self, listener) -> None:
         self.listeners.remove(listener)
+        self.routed = bool(self.listeners) or self.held is not None
 
     def tail(self, count: int | None = None) -> list:
         """The last ``count`` entries (all buffered ones by default) as a

@@ -91,6 +91,12 @@ class ShardServer:
         self.loading = False
         self.load_progress = None  # shardnode.rdb.snapshot.LoadProgress while/after loading
         self.rdb_functions: list = []  # FUNCTION libraries the loaded files held (code)
+        from shardnode.aof import AppendOnlyFile
+
+        self.aof = AppendOnlyFile(self)  # shardnode/aof.py; started by load_data
+        # Set when AOF records wait to be written (and, with appendfsync
+        # always, fsynced) before the next replies leave: see run().
+        self.aof_barrier = False
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -110,22 +116,34 @@ class ShardServer:
         this shard's slots, while serving: until it is done every command
         without the "loading" flag answers -LOADING (the dispatch table is
         swapped for one whose entries all take execute's checked path, so the
-        hot path pays nothing).  Raises SnapshotError when there is data that
-        cannot be read: the shard must not start without it."""
+        hot path pays nothing).  With appendonly on and an AOF present, the
+        AOF is replayed instead (it wins over the snapshot, as in Redis).
+        Then the AOF starts (shardnode/aof.py).  Raises SnapshotError when
+        there is data that cannot be read: the shard must not start without it."""
+        from shardnode import aof
         from shardnode.rdb.snapshot import LoadProgress, find_snapshot, load_files
 
-        files = find_snapshot(self.config.dir, self.config.dbfilename)
-        if files is None:
+        manifest = files = None
+        if self.config.appendonly:
+            manifest = aof.find_manifest(self.config, self.index, len(self.topology.shards))
+        if manifest is None:
+            files = find_snapshot(self.config.dir, self.config.dbfilename)
+        if files is None and manifest is None:
+            self.aof.start(None)
             return
         ready = self.dispatch
         self.dispatch = {name: (spec, fn, False) for name, (spec, fn, _) in ready.items()}
         self.loading = True
         progress = self.load_progress = LoadProgress(started=time.time())
-        log.info("loading %s", ", ".join(files.paths))
         owner, index = self.slot_owner, self.index
         next_report = time.monotonic() + 5.0
-        steps = load_files(files, self.keyspace, lambda slot: owner[slot] == index,
-                           self.config, progress, self.rdb_functions)
+        if manifest is not None:
+            log.info("replaying the append-only files %s", ", ".join(manifest.names()))
+            steps = aof.replay(self, manifest, progress)
+        else:
+            log.info("loading %s", ", ".join(files.paths))
+            steps = load_files(files, self.keyspace, lambda slot: owner[slot] == index,
+                               self.config, progress, self.rdb_functions)
         for _ in steps:
             if time.monotonic() >= next_report:
                 next_report = time.monotonic() + 5.0
@@ -134,8 +152,10 @@ class ShardServer:
                          progress.total_bytes, progress.keys_loaded)
             await asyncio.sleep(0)
         self.keyspace.dirty = 0
+        self.keyspace.journal.sync()
         self.dispatch = ready
         self.loading = False
+        self.aof.start(manifest)
         log.info("loaded %d keys of this shard's slots in %.3f s (%d keys read, %d expired "
                  "skipped, %d function libraries)", progress.keys_loaded,
                  time.time() - progress.started, progress.keys_read,
@@ -148,6 +168,7 @@ class ShardServer:
     async def close(self):
         if self._expiry_handle:
             self._expiry_handle.cancel()
+        self.aof.close()
         if self._server:
             self._server.close()
         for client in list(self.clients.values()):
@@ -393,6 +414,8 @@ class ShardConnection(asyncio.Protocol, Session):
                 break
         self.out = None
         if out and self.transport is not None:
+            if server.aof_barrier:  # the AOF records of these writes go first
+                server.aof.barrier()
             self.transport.write(b"".join(out))
         if self.closing and self.transport is not None:
             self.transport.close()
@@ -526,6 +549,8 @@ class ShardConnection(asyncio.Protocol, Session):
         if self.out is not None:
             self.out.append(frame)
         elif self.transport is not None:
+            if self.server.aof_barrier:
+                self.server.aof.barrier()
             self.transport.write(frame)
 
     def push(self, client_id: int, payload: bytes) -> None:
@@ -680,8 +705,9 @@ class ShardConnection(asyncio.Protocol, Session):
         self.wrap = False
         replies = []
         try:
-            for args in commands:
-                replies.append(self.execute(args))  # None: CLIENT REPLY OFF
+            with self.server.keyspace.journal.transaction():  # MULTI/EXEC in the AOF
+                for args in commands:
+                    replies.append(self.execute(args))  # None: CLIENT REPLY OFF
         finally:
             self.wrap = wrap
             self.in_exec = False

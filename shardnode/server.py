@@ -80,9 +80,18 @@ def debug(conn, args):
 @handler("config|set")
 def config_set(conn, args):
     applied = apply_config_set(conn.server.config, args)
+    if any(opt.name == "appendonly" for opt, _ in applied):
+        conn.server.aof.config_changed()  # on: a base file first (shardnode/aof.py)
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards
         warn_not_implemented(applied, log)
     return "OK"
+
+
+@handler("bgrewriteaof")
+def bgrewriteaof(conn, args):
+    from shardnode.aof import bgrewriteaof as start
+
+    return start(conn.server)
 
 
 @handler("config|resetstat")
