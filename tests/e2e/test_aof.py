@@ -1,0 +1,433 @@
+"""The append-only file with real processes: restarts through the AOF, kill -9
+under `appendfsync always`, truncated and corrupt files, BGREWRITEAOF while
+clients write, appendonly turned on at run time, transactions."""
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.helpers import ROOT, DamselflyProcess, Err, RawClient, names_on_shard
+
+AOF_DIR = "appendonlydir"
+
+
+def _kill(proc: DamselflyProcess) -> None:
+    """kill -9 of the whole process group (supervisor, shards, proxy); the directory stays."""
+    os.killpg(proc.proc.pid, signal.SIGKILL)
+    proc.proc.wait()
+    proc._log.close()
+    proc.proc = None
+
+
+def _terminate(proc: DamselflyProcess) -> None:
+    """A clean stop (SIGTERM); the directory stays."""
+    proc.proc.send_signal(signal.SIGTERM)
+    proc.proc.wait(10)
+    proc._log.close()
+    proc.proc = None
+
+
+def _again(old: DamselflyProcess, **options) -> DamselflyProcess:
+    """A new server on the same directory (new ports, its own log)."""
+    new = DamselflyProcess(shards=old.shards, **options)
+    os.rmdir(new.dir)
+    new.dir = old.dir
+    new.log_path = os.path.join(old.dir, "damselfly-%d.log" % time.monotonic_ns())
+    return new.start()
+
+
+def _cleanup(proc: DamselflyProcess) -> None:
+    if proc.proc is not None:
+        proc.stop()
+    else:
+        shutil.rmtree(proc.dir, ignore_errors=True)
+
+
+def _info(client) -> dict:
+    text = client.call("INFO", "persistence").decode()
+    return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+
+
+def _wait_rewrites_done(client, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = _info(client)
+        if info["aof_rewrite_in_progress"] == "0":
+            return info
+        time.sleep(0.05)
+    raise AssertionError("the rewrite did not finish")
+
+
+def _files(proc) -> list:
+    return sorted(os.listdir(os.path.join(proc.dir, AOF_DIR)))
+
+
+def _incr_path(proc, shard: int) -> str:
+    directory = os.path.join(proc.dir, AOF_DIR)
+    prefix = "appendonly-%04d-of-%04d.aof" % (shard + 1, proc.shards)
+    with open(os.path.join(directory, prefix + ".manifest")) as f:
+        incrs = [line.split()[1] for line in f if line.split()[-1] == "i"]
+    return os.path.join(directory, incrs[-1])
+
+
+def _load_every_type(c) -> None:
+    c.call("SET", "str", "hello")
+    c.call("SET", "int", "12345")
+    c.call("SET", "ttl", "x", "EX", "1000")
+    c.call("SET", "gone", "x", "PX", "1")
+    c.call("INCRBYFLOAT", "float", "1.5")
+    c.call("APPEND", "str", " world")
+    c.call("SETBIT", "bits", "100", "1")
+    c.call("RPUSH", "list", *[str(i) for i in range(300)])
+    c.call("LPOP", "list")
+    c.call("RPUSH", "small", "a", "b")
+    c.call("HSET", "hash", "f1", "v1", "f2", "v2")
+    c.call("HSET", "bighash", *[x for i in range(600) for x in ("f%d" % i, "v%d" % i)])
+    c.call("HINCRBYFLOAT", "hash", "n", "2.5")
+    c.call("SADD", "intset", "1", "2", "3")
+    c.call("SADD", "set", "a", "b", "c")
+    c.call("SREM", "set", "b")
+    c.call("ZADD", "zset", "1", "a", "2.5", "b")
+    c.call("ZADD", "bigzset", *[x for i in range(200) for x in (str(i), "m%d" % i)])
+    c.call("ZINCRBY", "zset", "3", "a")
+    c.call("PFADD", "hll", "a", "b", "c")
+    assert c.call("PFCOUNT", "hll") == 3  # caches the count in the value: a write too
+    c.call("GEOADD", "geo", "13.361389", "38.115556", "Palermo")
+    c.call("EXPIRE", "hash", "5000")
+    c.call("SELECT", "3")
+    c.call("SET", "in-db-3", "three")
+    c.call("SELECT", "0")
+    c.call("SET", "{t}a", "1")
+    c.call("RENAME", "{t}a", "{t}b")
+
+
+def _dataset(c) -> dict:
+    """Every key of dbs 0 and 3 with its type, its DUMP-independent content and
+    whether it has a TTL."""
+    out = {}
+    for db in (0, 3):
+        c.call("SELECT", str(db))
+        for key in sorted(c.call("KEYS", "*")):
+            kind = c.call("TYPE", key)
+            if kind == b"string":
+                value = c.call("GET", key)
+            elif kind == b"list":
+                value = c.call("LRANGE", key, "0", "-1")
+            elif kind == b"hash":
+                value = sorted(c.call("HGETALL", key))
+            elif kind == b"set":
+                value = sorted(c.call("SMEMBERS", key))
+            elif kind == b"zset":
+                value = c.call("ZRANGE", key, "0", "-1", "WITHSCORES")
+            else:
+                value = kind
+            out[(db, key)] = (kind, value, c.call("TTL", key) > 0,
+                              c.call("OBJECT", "ENCODING", key))
+    c.call("SELECT", "0")
+    return out
+
+
+def test_every_type_survives_a_restart_through_the_aof_and_the_aof_wins_over_rdb():
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            _load_every_type(c)
+            time.sleep(0.01)
+            before = _dataset(c)
+        assert (0, b"gone") not in before and (3, b"in-db-3") in before
+        # A snapshot file that would say otherwise: the AOF wins, as in Redis.
+        with open(os.path.join(proc.dir, "dump.rdb"), "wb") as f:
+            f.write(b"not read at all")
+        _terminate(proc)
+        files = _files(proc)
+        assert "appendonly-0001-of-0002.aof.manifest" in files
+        assert "appendonly-0002-of-0002.aof.1.base.rdb" in files
+        assert "appendonly-0002-of-0002.aof.1.incr.aof" in files
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert _dataset(c) == before
+            # And once more after a rewrite (the data now comes from the base).
+            assert c.call("BGREWRITEAOF") == b"Background append only file rewriting started"
+            _wait_rewrites_done(c)
+        _kill(proc)
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert _dataset(c) == before
+    finally:
+        _cleanup(proc)
+
+
+def test_appendfsync_always_loses_no_acknowledged_write_to_kill_9():
+    """Writers log each write once its reply arrived; the whole process
+    group is killed mid-load; after the restart every logged write is there."""
+    proc = DamselflyProcess(shards=2, appendonly="yes", appendfsync="always").start()
+    acked = {n: [] for n in range(4)}
+    stop = threading.Event()
+
+    def writer(n):
+        try:
+            with RawClient(proc.port) as c:
+                i = 0
+                while not stop.is_set():
+                    reply = c.pipeline([("SET", "w%d:%d" % (n, i), "v%d" % i),
+                                        ("RPUSH", "log{%d}" % n, str(i))])
+                    if any(isinstance(r, Err) for r in reply):
+                        return
+                    acked[n].append(i)
+                    i += 1
+        except (OSError, ConnectionError, EOFError, ValueError):
+            pass  # the server went away: what was acknowledged is logged
+
+    threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in acked]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        _kill(proc)
+        stop.set()
+        for t in threads:
+            t.join(10)
+        assert all(len(a) > 20 for a in acked.values()), {n: len(a) for n, a in acked.items()}
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            for n, done in acked.items():
+                values = c.pipeline([("GET", "w%d:%d" % (n, i)) for i in done])
+                assert values == [b"v%d" % i for i in done]
+                logged = c.call("LRANGE", "log{%d}" % n, "0", "-1")
+                assert logged[:len(done)] == [str(i).encode() for i in done]
+    finally:
+        stop.set()
+        _cleanup(proc)
+
+
+def test_a_truncated_last_record_is_dropped_with_a_warning():
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        keys = names_on_shard(0, 20)
+        with RawClient(proc.port) as c:
+            for k in keys:
+                c.call("SET", k, "value-" + k)
+        _terminate(proc)
+        path = _incr_path(proc, 0)
+        whole = os.path.getsize(path)
+        with open(path, "ab") as f:  # a crash in the middle of writing a record
+            f.write(b"*3\r\n$3\r\nSET\r\n$5\r\nnever\r\n$3\r\nva")
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert [c.call("GET", k) for k in keys] == [("value-" + k).encode() for k in keys]
+            assert c.call("EXISTS", "never") == 0
+            c.call("SET", keys[0], "after")  # appended after the cut, readable next time
+        assert "the last record is cut short" in proc.log()
+        assert os.path.basename(path) in proc.log()
+        _terminate(proc)
+        assert os.path.getsize(path) > whole
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert c.call("GET", keys[0]) == b"after"
+    finally:
+        _cleanup(proc)
+
+
+def _start_fails(proc: DamselflyProcess, **options) -> str:
+    """Start on ``proc``'s directory: it must exit non-zero by itself; its output."""
+    again = DamselflyProcess(shards=proc.shards, **options)
+    os.rmdir(again.dir)
+    again.dir = proc.dir
+    result = subprocess.run(again.argv(), cwd=proc.dir, env=dict(os.environ, PYTHONPATH=ROOT),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("damselfly: shard ") and "cannot load the data in" in last
+    return result.stderr
+
+
+def test_a_corrupt_record_in_the_middle_stops_the_start_naming_the_file():
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            for k in names_on_shard(1, 30):
+                c.call("SET", k, "v")
+        _terminate(proc)
+        path = _incr_path(proc, 1)
+        with open(path, "rb") as f:
+            data = f.read()
+        middle = data.index(b"*3\r\n$3\r\nSET", len(data) // 2)
+        with open(path, "wb") as f:
+            f.write(data[:middle] + b"*3\r\n#3\r\nSET" + data[middle + 11:])
+        out = _start_fails(proc, appendonly="yes")
+        assert path in out and "corrupt append-only file" in out, out
+        assert "offset %d" % middle in out, out
+        # A truncated record with aof_load_truncated no refuses to start as well.
+        with open(path, "wb") as f:
+            f.write(data + b"*2\r\n$3\r\nDEL")
+        out = _start_fails(proc, appendonly="yes", aof_load_truncated="no")
+        assert path in out and "aof_load_truncated" in out, out
+    finally:
+        _cleanup(proc)
+
+
+def test_bgrewriteaof_compacts_and_keeps_the_data():
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            for round_ in range(40):
+                c.pipeline([("SET", "key%d" % i, "round-%d" % round_) for i in range(200)])
+            c.call("RPUSH", "list", "a", "b", "c")
+            info = _info(c)
+            big, rewrites = int(info["aof_current_size"]), int(info["aof_rewrites"])
+            assert c.call("BGREWRITEAOF") == b"Background append only file rewriting started"
+            info = _wait_rewrites_done(c)
+            small = int(info["aof_current_size"])
+            assert small < big / 10, (small, big)
+            assert int(info["aof_rewrites"]) == rewrites + 1
+            assert info["aof_last_bgrewrite_status"] == "ok"
+            assert int(info["aof_base_size"]) > 0
+            before = _dataset(c)
+        assert sorted(n for n in _files(proc) if n.startswith("appendonly-0001")) == [
+            "appendonly-0001-of-0002.aof.2.base.rdb", "appendonly-0001-of-0002.aof.2.incr.aof",
+            "appendonly-0001-of-0002.aof.manifest"]
+        _kill(proc)
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert _dataset(c) == before
+            assert c.call("GET", "key7") == b"round-39"
+    finally:
+        _cleanup(proc)
+
+
+def test_a_rewrite_under_concurrent_writes_is_a_point_in_time_base():
+    """Counters bumped while the base is written bucket by bucket: after a
+    kill -9 and a restart (base + incremental file) each counter holds
+    exactly the acknowledged increments, none twice, none lost."""
+    proc = DamselflyProcess(shards=2, appendonly="yes", appendfsync="always").start()
+    counters = ["c%d" % i for i in range(400)]
+    acked = {k: 0 for k in counters}
+    stop = threading.Event()
+    try:
+        with RawClient(proc.port) as c:
+            for start in range(0, 30000, 1000):  # enough keys for many rewrite steps
+                c.call("MSET", *[x for i in range(start, start + 1000)
+                                 for x in ("filler%d" % i, "x" * 20)])
+
+        def bump(offset):
+            with RawClient(proc.port) as c:
+                i = offset
+                while not stop.is_set():
+                    key = counters[i % len(counters)]
+                    c.call("INCR", key)
+                    acked[key] += 1
+                    i += 7
+
+        threads = [threading.Thread(target=bump, args=(n,), daemon=True) for n in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        with RawClient(proc.port) as c:
+            assert c.call("BGREWRITEAOF") == b"Background append only file rewriting started"
+            assert c.call("BGREWRITEAOF") == Err(
+                "ERR Background append only file rewriting already in progress")
+            _wait_rewrites_done(c)
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join(10)
+        _kill(proc)
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            got = c.pipeline([("GET", k) for k in counters])
+            assert {k: int(v or 0) for k, v in zip(counters, got)} == acked
+            assert c.call("DBSIZE") == 30000 + sum(1 for v in acked.values() if v)
+    finally:
+        stop.set()
+        _cleanup(proc)
+
+
+def test_appendonly_turned_on_at_run_time_writes_a_base_first():
+    proc = DamselflyProcess(shards=2).start()
+    try:
+        with RawClient(proc.port) as c:
+            assert _info(c)["aof_enabled"] == "0"
+            for i in range(100):
+                c.call("SET", "before%d" % i, str(i))
+            assert not os.path.exists(os.path.join(proc.dir, AOF_DIR))
+            assert c.call("CONFIG", "SET", "appendonly", "yes") == b"OK"
+            c.call("SET", "after", "1")
+            info = _wait_rewrites_done(c)
+            assert info["aof_enabled"] == "1" and info["aof_rewrites"] == "1"
+            c.call("SET", "later", "2")
+            c.call("DEL", "before5")
+        assert len([n for n in _files(proc) if n.endswith(".base.rdb")]) == 2
+        _kill(proc)
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert c.call("DBSIZE") == 101
+            assert c.call("GET", "before7") == b"7" and c.call("GET", "later") == b"2"
+            assert c.call("EXISTS", "before5") == 0
+            # Turned off again: nothing more is appended.
+            assert c.call("CONFIG", "SET", "appendonly", "no") == b"OK"
+            assert _info(c)["aof_enabled"] == "0"
+            c.call("SET", "not-logged", "1")
+        _kill(proc)
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert c.call("EXISTS", "not-logged") == 0 and c.call("DBSIZE") == 101
+    finally:
+        _cleanup(proc)
+
+
+def test_transactions_replay_and_each_shard_wraps_its_part_in_multi_exec():
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    a0, b0 = names_on_shard(0, 2, "t")
+    a1, b1 = names_on_shard(1, 2, "t")
+    try:
+        with RawClient(proc.port) as c:
+            c.call("SET", a0, "10")
+            assert c.call("MULTI") == b"OK"
+            for args in (("INCR", a0), ("SET", b0, "x"), ("RPUSH", a1, "p", "q"),
+                         ("SET", b1, "y"), ("SET", "solo", "z")):
+                assert c.call(*args) == b"QUEUED"
+            assert c.call("EXEC") == [11, b"OK", 2, b"OK", b"OK"]
+            before = _dataset(c)
+        _terminate(proc)
+        for shard, keys in ((0, (a0, b0)), (1, (a1, b1))):
+            with open(_incr_path(proc, shard), "rb") as f:
+                data = f.read()
+            start = data.index(b"*1\r\n$5\r\nMULTI\r\n")
+            end = data.index(b"*1\r\n$4\r\nEXEC\r\n", start)
+            inside = data[start:end]
+            for key in keys:
+                assert b"\r\n%s\r\n" % key.encode() in inside, data
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert _dataset(c) == before
+    finally:
+        _cleanup(proc)
+
+
+def test_aof_files_of_another_shard_count_stop_the_start():
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            c.call("SET", "k", "v")
+        _terminate(proc)
+        three = DamselflyProcess(shards=3)
+        os.rmdir(three.dir)
+        three.dir = proc.dir
+        out = _start_fails(three, appendonly="yes")
+        assert "holds append-only files of 2 shards, but this server has 3" in out, out
+    finally:
+        _cleanup(proc)
+
+
+@pytest.mark.parametrize("option", ["appendonly", "appendfsync", "aof-load-truncated",
+                                    "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
+                                    "appenddirname", "appendfilename"])
+def test_config_get_names_the_aof_options_as_redis(server, option):
+    with RawClient(server.port) as c:
+        name, _ = c.call("CONFIG", "GET", option)
+        assert name == option.encode()
