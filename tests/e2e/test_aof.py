@@ -48,6 +48,14 @@ def _cleanup(proc: DamselflyProcess) -> None:
         shutil.rmtree(proc.dir, ignore_errors=True)
 
 
+def _same_after_restart(proc: DamselflyProcess, before: dict) -> DamselflyProcess:
+    """Start again on ``proc``'s directory (stopped already): the same data."""
+    proc = _again(proc, appendonly="yes")
+    with RawClient(proc.port) as c:
+        assert _dataset(c) == before
+    return proc
+
+
 def _info(client) -> dict:
     text = client.call("INFO", "persistence").decode()
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
@@ -155,9 +163,7 @@ def test_every_type_survives_a_restart_through_the_aof_and_the_aof_wins_over_rdb
             assert c.call("BGREWRITEAOF") == b"Background append only file rewriting started"
             _wait_rewrites_done(c)
         _kill(proc)
-        proc = _again(proc, appendonly="yes")
-        with RawClient(proc.port) as c:
-            assert _dataset(c) == before
+        proc = _same_after_restart(proc, before)
     finally:
         _cleanup(proc)
 
@@ -402,9 +408,7 @@ def test_transactions_replay_and_each_shard_wraps_its_part_in_multi_exec():
             inside = data[start:end]
             for key in keys:
                 assert b"\r\n%s\r\n" % key.encode() in inside, data
-        proc = _again(proc, appendonly="yes")
-        with RawClient(proc.port) as c:
-            assert _dataset(c) == before
+        proc = _same_after_restart(proc, before)
     finally:
         _cleanup(proc)
 
