@@ -435,3 +435,32 @@ def test_config_get_names_the_aof_options_as_redis(server, option):
     with RawClient(server.port) as c:
         name, _ = c.call("CONFIG", "GET", option)
         assert name == option.encode()
+
+
+def test_automatic_rewrite_when_the_aof_has_doubled():
+    proc = DamselflyProcess(shards=2, appendonly="yes", auto_aof_rewrite_min_size="20kb").start()
+    try:
+        with RawClient(proc.port) as c:
+            assert c.call("CONFIG", "GET", "auto-aof-rewrite-percentage") == [
+                b"auto-aof-rewrite-percentage", b"100"]
+            rewrites = int(_info(c)["aof_rewrites"])
+            for round_ in range(30):
+                c.pipeline([("SET", "key%d" % i, "round-%d" % round_) for i in range(100)])
+            deadline = time.monotonic() + 5
+            while int(_info(c)["aof_rewrites"]) == rewrites and time.monotonic() < deadline:
+                time.sleep(0.1)
+            info = _wait_rewrites_done(c)
+            assert int(info["aof_rewrites"]) > rewrites
+            assert int(info["aof_current_size"]) < 20 * 1024 * 2
+            # Turned off: no more automatic rewrites however much it grows.
+            assert c.call("CONFIG", "SET", "auto-aof-rewrite-percentage", "0") == b"OK"
+            rewrites = int(info["aof_rewrites"])
+            for round_ in range(30):
+                c.pipeline([("SET", "key%d" % i, "again-%d" % round_) for i in range(100)])
+            time.sleep(1.5)
+            assert int(_info(c)["aof_rewrites"]) == rewrites
+            before = _dataset(c)
+        _kill(proc)
+        proc = _same_after_restart(proc, before)
+    finally:
+        _cleanup(proc)
