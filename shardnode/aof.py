@@ -550,7 +550,11 @@ class AppendOnlyFile:
         if not self.server.config.appendonly:
             return
         if manifest is None:
-            self.enable()
+            try:
+                self.enable()
+            except OSError as exc:  # asked for durability we cannot give: no start
+                raise SnapshotError("%s: cannot create the append-only files: %s"
+                                    % (exc.filename or self.dir, exc.strerror)) from None
             return
         self.manifest = manifest
         self.base_size = self._size(manifest.base[0]) if manifest.base else 0
@@ -596,10 +600,23 @@ class AppendOnlyFile:
             self._close_incr(fsync=True)
 
     def config_changed(self) -> None:
-        if self.server.config.appendonly:
-            self.enable()
-        else:
+        """CONFIG SET appendonly: fails (and stays off) when the files
+        cannot be created, as Redis's does."""
+        if not self.server.config.appendonly:
             self.disable()
+            return
+        try:
+            self.enable()
+        except OSError as exc:
+            self.enabled = False
+            self.server.config.values["appendonly"] = False
+            if self.rewrite is not None:
+                self._abort_rewrite()
+            self._detach()
+            self._close_incr(fsync=False)
+            raise CommandError("ERR CONFIG SET failed (possibly related to argument "
+                               "'appendonly') - %s: %s" % (exc.filename or self.dir,
+                                                           exc.strerror)) from None
 
     # -- appending -------------------------------------------------------------
 
