@@ -1,0 +1,55 @@
+"""BGREWRITEAOF's replies and INFO persistence's aof_* fields compared with a
+real redis-server 7.0, with the AOF off and on."""
+
+import time
+
+from tests.helpers import DamselflyProcess, Err, RawClient, RedisProcess
+
+
+def _aof_fields(client) -> list:
+    text = client.call("INFO", "persistence").decode()
+    return [line.split(":", 1)[0] for line in text.split("\r\n") if line.startswith("aof_")]
+
+
+def _rewrite_done(client) -> None:
+    deadline = time.monotonic() + 20
+    while b"aof_rewrite_in_progress:1" in client.call("INFO", "persistence"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def _compare(ref, ours) -> None:
+    assert _aof_fields(ours) == _aof_fields(ref)
+    for client in (ref, ours):  # first wait out the start-up rewrite of an empty AOF
+        _rewrite_done(client)
+    for client in (ref, ours):
+        client.call("SET", "k", "v" * 1000)  # a rewrite that takes a moment
+    replies = [c.call("BGREWRITEAOF") for c in (ref, ours)]
+    assert replies[0] == replies[1] == b"Background append only file rewriting started"
+    for client in (ref, ours):
+        _rewrite_done(client)
+        info = client.call("INFO", "persistence")
+        assert b"aof_last_bgrewrite_status:ok" in info
+
+
+def test_aof_fields_and_bgrewriteaof_with_the_aof_off(diff):
+    _compare(diff.ref, diff.ours)
+    for client in (diff.ref, diff.ours):
+        assert b"aof_enabled:0" in client.call("INFO", "persistence")
+    assert diff.run("BGREWRITEAOF", "extra") == Err(
+        "ERR wrong number of arguments for 'bgrewriteaof' command")
+
+
+def test_aof_fields_and_bgrewriteaof_with_the_aof_on():
+    ref = RedisProcess("--appendonly", "yes").start()
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(ref.port, ref.host) as r, RawClient(proc.port) as o:
+            _rewrite_done(o)
+            _compare(r, o)
+            for client in (r, o):
+                info = client.call("INFO", "persistence")
+                assert b"aof_enabled:1" in info and b"aof_current_size:" in info
+    finally:
+        proc.stop()
+        ref.stop()
