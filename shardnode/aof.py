@@ -316,6 +316,10 @@ class _Replay:
             self.failed += 1
             log.warning("%s: %r at offset %d failed while replaying: %s",
                         path, args[:2], offset, exc.args[0])
+        except Exception as exc:  # a bug: stop with the file and the record named
+            log.exception("replaying %r", args[:3])
+            raise SnapshotError("%s: replaying %r at offset %d failed: %r"
+                                % (path, args[0][:64], offset, exc)) from None
         self.commands += 1
 
     def close(self):

@@ -504,3 +504,26 @@ def test_an_unwritable_aof_directory_refuses_appendonly():
             assert _info(c)["aof_enabled"] == "0"
     finally:
         _cleanup(proc)
+
+
+@pytest.mark.parametrize("fsync", ["everysec", "no"])
+def test_every_fsync_policy_writes_before_the_reply_so_kill_9_of_the_processes_loses_nothing(
+        fsync):
+    """everysec and no differ from always only on a machine crash: the records
+    reach the kernel before the replies leave, so a killed process keeps them."""
+    proc = DamselflyProcess(shards=2, appendonly="yes", appendfsync=fsync).start()
+    try:
+        with RawClient(proc.port) as c:
+            assert c.call("CONFIG", "GET", "appendfsync") == [b"appendfsync", fsync.encode()]
+            for i in range(200):
+                c.call("SET", "k%d" % i, str(i))
+            c.call("SELECT", "2")
+            c.call("LPUSH", "list", "a")
+            c.call("SELECT", "0")
+            before = _dataset(c)
+        _kill(proc)
+        proc = _same_after_restart(proc, before)
+        with RawClient(proc.port) as c:
+            assert c.call("SELECT", "2") == b"OK" and c.call("LLEN", "list") == 1
+    finally:
+        _cleanup(proc)
