@@ -491,10 +491,15 @@ class Rewrite:
             self.write_bucket(db, slot)
 
     def before_flush(self, db) -> None:
+        """A flush or SWAPDB: the database's every bucket not written yet is
+        written now, and the whole database counts as written -- what it
+        holds from now on (a SWAPDB brings another database's keys without
+        a key-level hook) is later than the rewrite's instant."""
         done = self.done[db.index]
         for slot in list(db.slots):
             if not done[slot] and self.owner[slot] == self.index:
                 self.write_bucket(db, slot)
+        self.done[db.index] = bytearray(b"\x01" * 16384)
 
     def step(self) -> bool:
         """Write buckets for a moment; True when every bucket is written."""

@@ -527,3 +527,40 @@ def test_every_fsync_policy_writes_before_the_reply_so_kill_9_of_the_processes_l
             assert c.call("SELECT", "2") == b"OK" and c.call("LLEN", "list") == 1
     finally:
         _cleanup(proc)
+
+
+def test_flush_and_swapdb_during_a_rewrite_keep_the_base_point_in_time():
+    """A flush or SWAPDB writes every bucket not yet in the base first."""
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            for db in (0, 1):
+                c.call("SELECT", str(db))
+                for start in range(0, 20000, 1000):
+                    c.call("MSET", *[x for i in range(start, start + 1000)
+                                     for x in ("d%d:%d" % (db, i), "v%d" % i)])
+            c.call("SELECT", "0")
+            # One pipeline: the shards run it in the batch that starts the rewrite.
+            replies = c.pipeline([("BGREWRITEAOF",), ("SELECT", "1"), ("FLUSHDB",),
+                                  ("SET", "after-flush", "1"), ("SWAPDB", "0", "2"),
+                                  ("SELECT", "2"), ("DEL", "d0:5"), ("INFO", "persistence")])
+            assert replies[:7] == [b"Background append only file rewriting started", b"OK",
+                                   b"OK", b"OK", b"OK", b"OK", 1]
+            in_progress = b"aof_rewrite_in_progress:1" in replies[7]
+            _wait_rewrites_done(c)
+            expected = {}
+            for db in (0, 1, 2):
+                c.call("SELECT", str(db))
+                expected[db] = (c.call("DBSIZE"), c.call("GET", "d0:7"), c.call("GET", "d1:7"),
+                                c.call("EXISTS", "d0:5"), c.call("GET", "after-flush"))
+        assert expected[2][0] == 19999 and expected[1][0] == 1 and expected[0][0] == 0
+        _kill(proc)
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            for db in (0, 1, 2):
+                c.call("SELECT", str(db))
+                assert (c.call("DBSIZE"), c.call("GET", "d0:7"), c.call("GET", "d1:7"),
+                        c.call("EXISTS", "d0:5"), c.call("GET", "after-flush")) == expected[db]
+        print("rewrite in progress during the flush: %s" % in_progress)
+    finally:
+        _cleanup(proc)
