@@ -70,6 +70,5 @@ subcommand(cmd, "getkeysandflags", -3, "loading stale", acl="@connection",
 subcommand(cmd, "help", 2, "loading stale", acl="@connection",
            since="5.0.0", summary="Lists the COMMAND subcommands and what they do.")
 command("bgrewriteaof", 1, "admin noscript no_async_loading", route=ALL, merge="first",
-        tips=("request_policy:all_shards", "response_policy:all_succeeded"),
         since="1.0.0",
         summary="Compacts the append-only file in the background, every shard's at once.")
