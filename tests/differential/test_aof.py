@@ -53,3 +53,43 @@ def test_aof_fields_and_bgrewriteaof_with_the_aof_on():
     finally:
         proc.stop()
         ref.stop()
+
+
+def test_redis_checks_and_loads_a_shards_aof_directory():
+    """One shard's files are a Redis 7 multi-part AOF: redis-check-aof accepts
+    its manifest, and redis-server 7.0 told its appendfilename loads it."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+
+    from tests.e2e.test_aof import _dataset, _load_every_type
+
+    proc = DamselflyProcess(shards=1, appendonly="yes").start()
+    ref = None
+    try:
+        with RawClient(proc.port) as c:
+            _load_every_type(c)
+            c.call("BGREWRITEAOF")
+            _rewrite_done(c)
+            c.call("MULTI")
+            c.call("SET", "after-rewrite", "1")
+            c.call("SADD", "set", "z")
+            c.call("EXEC")
+            time.sleep(0.01)
+            before = _dataset(c)
+        proc.proc.send_signal(signal.SIGTERM)
+        proc.proc.wait(10)
+        manifest = os.path.join(proc.dir, "appendonlydir", "appendonly-0001-of-0001.aof.manifest")
+        check = subprocess.run(["redis-check-aof", manifest], capture_output=True, text=True)
+        assert check.returncode == 0 and "All AOF files and manifest are valid" in check.stdout, \
+            check.stdout + check.stderr
+        ref = RedisProcess("--appendonly", "yes", "--dir", proc.dir,
+                           "--appendfilename", "appendonly-0001-of-0001.aof").start()
+        with RawClient(ref.port, ref.host) as r:
+            assert _dataset(r) == before
+    finally:
+        if ref is not None:
+            ref.stop()
+        proc.stop()
+        shutil.rmtree(proc.dir, ignore_errors=True)
