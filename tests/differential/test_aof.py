@@ -93,3 +93,45 @@ def test_redis_checks_and_loads_a_shards_aof_directory():
             ref.stop()
         proc.stop()
         shutil.rmtree(proc.dir, ignore_errors=True)
+
+
+def test_damselfly_replays_an_aof_redis_server_wrote_with_a_command_base():
+    """The other direction, and a base of commands (aof-use-rdb-preamble no):
+    a one-shard damselfly replays redis-server's multi-part AOF."""
+    import os
+    import shutil
+
+    from tests.e2e.test_aof import _dataset, _load_every_type
+
+    name = "appendonly-0001-of-0001.aof"
+    ref = RedisProcess("--appendonly", "yes", "--aof-use-rdb-preamble", "no",
+                       "--appendfilename", name).start()
+    proc = DamselflyProcess(shards=1, appendonly="yes")
+    try:
+        with RawClient(ref.port, ref.host) as r:
+            _load_every_type(r)
+            _rewrite_done(r)
+            assert r.call("BGREWRITEAOF") == b"Background append only file rewriting started"
+            _rewrite_done(r)
+            r.call("MULTI")
+            r.call("INCR", "int")
+            r.call("LPUSH", "list", "new")
+            r.call("EXEC")
+        ref.proc.terminate()
+        ref.proc.wait(5)
+        source = os.path.join(ref.dir, "appendonlydir")
+        assert any(n.endswith(".base.aof") for n in os.listdir(source))
+        shutil.copytree(source, os.path.join(proc.dir, "appendonlydir"))
+        # What redis-server itself has after replaying its files (a string
+        # APPEND made "raw" comes back "embstr", in both).
+        again = RedisProcess("--appendonly", "yes", "--appendfilename", name, "--dir", ref.dir)
+        with RawClient(again.start().port, again.host) as r:
+            expected = _dataset(r)
+        again.stop()
+        proc.start()
+        with RawClient(proc.port) as c:
+            assert _dataset(c) == expected
+            assert c.call("LINDEX", "list", "0") == b"new" and c.call("GET", "int") == b"12346"
+    finally:
+        ref.stop()
+        proc.stop()
