@@ -197,3 +197,23 @@ LPOS_RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 
                   "second ... or use negative to start from the end of the list")
 LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
 LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+
+# Scripting (eval.c, script_lua.c, script.c of Redis 7.0).
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+SCRIPT_FLUSH_OPTION = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+SCRIPT_RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
+SCRIPT_NO_CLUSTER = "ERR Can not run script on cluster, 'no-cluster' flag is set."
+SCRIPT_UNKNOWN_COMMAND = "ERR Unknown Redis command called from script"
+SCRIPT_WRONG_ARITY = "ERR Wrong number of args calling Redis command from script"
+SCRIPT_NOT_ALLOWED = "ERR This Redis command is not allowed from script"
+SCRIPT_WRITE_IN_READONLY = "ERR Write commands are not allowed from read-only scripts."
+SCRIPT_CROSS_SLOT = "ERR Script attempted to access keys that do not hash to the same slot"
+SCRIPT_NON_LOCAL_KEY = "ERR Script attempted to access a non local key in a cluster node"
+SCRIPT_CROSS_SHARD = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
+                      "touched key '%s', which lives on another shard; keep a script's keys "
+                      "on one shard with a {hash tag}")
+SCRIPT_KEY_LOCKED = ("ERR damselfly: the script touched key '%s', which a cross-shard "
+                     "operation holds right now; declare it in KEYS or retry")
