@@ -140,6 +140,32 @@ class Journal:
             self.record(db.index, [b"RESTORE", key, b"%d" % (deadline or 0), payload,
                                    b"REPLACE", b"ABSTTL"])
 
+    @contextmanager
+    def grouped(self):
+        """Journal the block's entries as one unit: wrapped in MULTI/EXEC when
+        there are several, as Redis 7.0 propagates a script's effects.
+
+        While the block runs, entries collect in a list of their own (the
+        listeners hear nothing), so :meth:`command_done`'s fast path needs no
+        extra check; at the end they are recorded again around MULTI/EXEC.
+        """
+        entries, listeners, recorded = self.entries, self.listeners, self.recorded
+        captured = self.entries = deque()
+        self.listeners = []
+        try:
+            yield
+        finally:
+            self.entries, self.listeners, self.recorded = entries, listeners, recorded
+            if len(captured) > 1:
+                first_db = captured[0][0]
+                self.record(first_db, [b"MULTI"])
+                for db_index, args in captured:
+                    self.record(db_index, args)
+                self.record(captured[-1][0], [b"EXEC"])
+            elif captured:
+                self.record(*captured[0])
+            self.mark = self.keyspace.dirty
+
     def sync(self) -> None:
         """Account for every write so far without recording one."""
         self.mark = self.keyspace.dirty
@@ -295,3 +321,9 @@ EFFECTS = {
     "df.run": "the state of each owned key the command wrote (record_key_state)",
     "df.import": "the state of each imported key (record_key_state)",
 }
+
+# Commands that journal what they ran rather than themselves: a script is
+# journalled as the writes its redis.call commands made (each as its own
+# EFFECTS entry says), wrapped in MULTI/EXEC when there are several
+# (shardnode/scripting.py, Journal.grouped); the AOF never re-runs Lua.
+SCRIPT_EFFECTS = ("eval", "evalsha", "eval_ro", "evalsha_ro")

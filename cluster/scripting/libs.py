@@ -429,24 +429,12 @@ class CMsgpack:
                 is_array = False
                 break
         if is_array and top == count:
-            n = count
-            if n < 16:
-                out.append(0x90 | n)
-            elif n <= 0xFFFF:
-                out += b"\xdc" + _struct.pack(">H", n)
-            else:
-                out += b"\xdd" + _struct.pack(">I", n)
-            for i in range(1, n + 1):
+            _container_header(out, count, 0x90, b"\xdc", b"\xdd")
+            for i in range(1, count + 1):
                 self._pack(table[i], out, level)
             return
         items = list(table.items())
-        n = len(items)
-        if n < 16:
-            out.append(0x80 | n)
-        elif n <= 0xFFFF:
-            out += b"\xde" + _struct.pack(">H", n)
-        else:
-            out += b"\xdf" + _struct.pack(">I", n)
+        _container_header(out, len(items), 0x80, b"\xde", b"\xdf")
         for k, v in items:
             self._pack(k, out, level)
             self._pack(v, out, level)
@@ -547,6 +535,16 @@ class CMsgpack:
             if k is not None:
                 entries[k] = v
         return self.table(entries), pos
+
+
+def _container_header(out, n, fixed, code16, code32):
+    """An array or map header: the fixed form under 16 entries, else 16 or 32 bits."""
+    if n < 16:
+        out.append(fixed | n)
+    elif n <= 0xFFFF:
+        out += code16 + _struct.pack(">H", n)
+    else:
+        out += code32 + _struct.pack(">I", n)
 
 
 # -- bit (LuaBitOp) ---------------------------------------------------------------------
