@@ -40,7 +40,8 @@ subcommand(script, "exists", -3, "noscript stale", acl="@scripting", route=ALL,
            complexity="O(N) with N being the number of scripts to check (so checking a "
                       "single script is an O(1) operation).",
            summary="Tells, for each SHA1, whether the cache holds that script.")
-subcommand(script, "flush", -2, "noscript stale", acl="@scripting", route=ALL, merge="ok",
+subcommand(script, "flush", -2, "noscript stale", acl="@scripting", route=ALL,
+           merge="script_flush",
            tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
            complexity="O(N) with N being the number of scripts in cache",
            summary="Empties the script cache.")

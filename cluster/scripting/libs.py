@@ -34,7 +34,20 @@ def _number(value, position: int, fname: str):
     _bad(position, fname, value)
 
 
+class _Missing:
+    """An argument the caller did not pass (Lua's "no value")."""
+
+
+MISSING = _Missing()
+
+
+def _arg(args, index):
+    return args[index] if len(args) > index else MISSING
+
+
 def _typename(value) -> str:
+    if value is MISSING:
+        return "no value"
     if value is None:
         return "nil"
     if type(value) is bool:
@@ -241,24 +254,24 @@ class _JsonParser:
         n = len(text)
         while True:
             if pos >= n:
-                return ("T_ERROR", "unexpected end of string", start)
+                return ("T_ERROR", "unexpected end of string", pos)
             c = text[pos]
             if c == 34:
                 break
             if c == 92:
                 if pos + 1 >= n:
-                    return ("T_ERROR", "unexpected end of string", start)
+                    return ("T_ERROR", "unexpected end of string", pos + 1)
                 e = text[pos + 1]
                 if e == ord("u"):
                     code, used = self._unicode(pos)
                     if code is None:
-                        return ("T_ERROR", "invalid unicode escape code", start)
+                        return ("T_ERROR", "invalid unicode escape code", pos)
                     out += chr(code).encode("utf-8", "surrogatepass")
                     pos += used
                     continue
                 plain = _JSON_UNESCAPE.get(e)
                 if plain is None:
-                    return ("T_ERROR", "invalid escape code", start)
+                    return ("T_ERROR", "invalid escape code", pos)
                 out += plain
                 pos += 2
                 continue
@@ -355,7 +368,7 @@ class CMsgpack:
 
     def pack(self, *args):
         if not args:
-            raise LibError("MessagePack pack needs input.")
+            raise LibError("bad argument #0 to 'pack' (MessagePack pack needs input.)")
         out = bytearray()
         for value in args:
             self._pack(value, out, 0)
@@ -460,7 +473,7 @@ class CMsgpack:
     @staticmethod
     def _data(args, fname):
         if not args or type(args[0]) not in (bytes, int, float):
-            _bad(1, fname, args[0] if args else None, "string")
+            _bad(1, fname, _arg(args, 0), "string")
         data = args[0]
         return data if type(data) is bytes else _lua_fmt14(data)
 
@@ -568,11 +581,11 @@ class Bit:
 
     @staticmethod
     def tobit(*args):
-        return _signed(tobit_value(args[0] if args else None, 1, "tobit"))
+        return _signed(tobit_value(_arg(args, 0), 1, "tobit"))
 
     @staticmethod
     def tohex(*args):
-        bits = tobit_value(args[0] if args else None, 1, "tohex")
+        bits = tobit_value(_arg(args, 0), 1, "tohex")
         n = 8 if len(args) < 2 or args[1] is None else _signed(tobit_value(args[1], 2, "tohex"))
         digits = "0123456789abcdef"
         if n < 0:
@@ -588,11 +601,11 @@ class Bit:
 
     @staticmethod
     def bnot(*args):
-        return _signed(~tobit_value(args[0] if args else None, 1, "bnot"))
+        return _signed(~tobit_value(_arg(args, 0), 1, "bnot"))
 
     @staticmethod
     def _fold(fname, args, op):
-        result = tobit_value(args[0] if args else None, 1, fname)
+        result = tobit_value(_arg(args, 0), 1, fname)
         for i, value in enumerate(args[1:], 2):
             result = op(result, tobit_value(value, i, fname))
         return _signed(result)
@@ -611,8 +624,8 @@ class Bit:
 
     @staticmethod
     def _shift_args(fname, args):
-        value = tobit_value(args[0] if args else None, 1, fname)
-        count = tobit_value(args[1] if len(args) > 1 else None, 2, fname) & 31
+        value = tobit_value(_arg(args, 0), 1, fname)
+        count = tobit_value(_arg(args, 1), 2, fname) & 31
         return value, count
 
     @classmethod
@@ -642,7 +655,7 @@ class Bit:
 
     @staticmethod
     def bswap(*args):
-        b = tobit_value(args[0] if args else None, 1, "bswap")
+        b = tobit_value(_arg(args, 0), 1, "bswap")
         return _signed(int.from_bytes(b.to_bytes(4, "little"), "big"))
 
     NAMES = ("tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rshift", "arshift",
@@ -660,7 +673,7 @@ class Struct:
     """struct.pack / unpack / size."""
 
     @staticmethod
-    def _options(fmt: bytes):
+    def _options(fmt: bytes, fname: str):
         """(option, size, little-endian, alignment) for each format item."""
         little = True
         align = 1
@@ -698,7 +711,8 @@ class Struct:
             elif opt in _SIZES:
                 size = _SIZES[opt]
             else:
-                raise LibError("invalid format option '%s'" % opt)
+                raise LibError("bad argument #1 to '%s' (invalid format option '%s')"
+                               % (fname, opt))
             yield opt, size, little, align
 
     @staticmethod
@@ -712,23 +726,23 @@ class Struct:
     def size(self, *args):
         fmt = self._fmt(args, "size")
         total = 0
-        for opt, size, _, align in self._options(fmt):
+        for opt, size, _, align in self._options(fmt, "size"):
             if opt == "s" or (opt == "c" and size == 0):
-                raise LibError("options 'c0' - 's' have undefined sizes")
+                raise LibError("bad argument #1 to 'size' (option '%s' has no fixed size)" % opt)
             total += self._padding(total, opt, size, align) + size
         return total
 
     @staticmethod
     def _fmt(args, fname):
         if not args or type(args[0]) is not bytes:
-            _bad(1, fname, args[0] if args else None, "string")
+            _bad(1, fname, _arg(args, 0), "string")
         return args[0]
 
     def pack(self, *args):
         fmt = self._fmt(args, "pack")
         out = bytearray()
         arg = 1
-        for opt, size, little, align in self._options(fmt):
+        for opt, size, little, align in self._options(fmt, "pack"):
             out += b"\0" * self._padding(len(out), opt, size, align)
             if opt == "x":
                 out.append(0)
@@ -765,7 +779,7 @@ class Struct:
         if pos < 0 or pos > len(data):
             raise LibError("bad argument #3 to 'unpack' (offset out of range)")
         results = []
-        for opt, size, little, align in self._options(fmt):
+        for opt, size, little, align in self._options(fmt, "unpack"):
             pos += self._padding(pos, opt, size, align)
             if opt != "s" and not (opt == "c" and size == 0) and pos + size > len(data):
                 raise LibError("bad argument #2 to 'unpack' (data string too short)")

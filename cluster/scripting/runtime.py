@@ -196,6 +196,19 @@ G.bit = library({"tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rsh
 G.struct = library({"pack", "unpack", "size"}, api.struct)
 G.redis = redis
 
+-- The API's functions are Python callables (userdata to Lua): type() says
+-- "function" for them, as for Redis's C functions.
+local builtin = {}
+for _, lib in real_ipairs({redis, G.cjson, G.cmsgpack, G.bit, G.struct, math}) do
+  for _, v in real_pairs(lib) do
+    if real_type(v) == "userdata" and v ~= null then builtin[v] = true end
+  end
+end
+G.type = function(...)
+  if builtin[(...)] then return "function" end
+  return real_type(...)
+end
+
 -- read-only globals and libraries -------------------------------------------------
 local backing = real_setmetatable({}, {__mode = "k"})
 local function deny() real_error(READONLY, 2) end
@@ -228,9 +241,12 @@ G.setmetatable = function(t, mt)
 end
 
 local real_pcall, real_xpcall = pcall, xpcall
+-- Redis's pcall gives the ``err`` field of an error table, not the table.
 local function caught(ok, ...)
   if ok then return ok, ... end
-  return false, materialize((...))
+  local err = materialize((...))
+  if real_type(err) == "table" then err = err.err end
+  return false, err
 end
 G.pcall = function(f, ...) return caught(real_pcall(f, ...)) end
 G.xpcall = function(f, h)
@@ -424,6 +440,8 @@ class ScriptRuntime:
             raise ScriptError("ERR internal error while running script %s" % script.sha)
         finally:
             self.current = None
+        if type(result) is not tuple:  # the script returned nothing
+            result = (result,)
         ok = result[0]
         value = result[1] if len(result) > 1 else None
         if not ok:
@@ -537,16 +555,20 @@ class ScriptRuntime:
             value = b""
         return sha1hex(value).encode()
 
+    def _bad_reply_arguments(self):
+        """error_reply / status_reply with bad arguments return (not raise) an error."""
+        return self.lua.table_from({b"err": b"ERR wrong number or type of arguments"})
+
     def _error_reply(self, *args):
         if len(args) != 1 or type(args[0]) is not bytes:
-            self._raise("ERR wrong number or type of arguments")
+            return self._bad_reply_arguments()
         text = args[0]
         return self.lua.table_from({b"err": lua_error_text(
             text if text[:1] == b"-" else b"-" + text)})
 
     def _status_reply(self, *args):
         if len(args) != 1 or type(args[0]) is not bytes:
-            self._raise("ERR wrong number or type of arguments")
+            return self._bad_reply_arguments()
         return self.lua.table_from({b"ok": args[0]})
 
     def _acl_check_cmd(self, *args):

@@ -27,7 +27,7 @@ def parse_shebang(body: bytes):
         return None, 0
     end = body.find(b"\n")
     if end < 0:
-        end = len(body)
+        raise CommandError("ERR Invalid script shebang")
     parts = body[:end].split(b" ")
     words = [p for p in parts if p]
     if words[0] != b"#!lua":
