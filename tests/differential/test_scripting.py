@@ -393,10 +393,6 @@ CJSON = [
 ]
 
 
-@pytest.mark.parametrize("script", CJSON)
-def test_cjson(diff, script):
-    diff.run("EVAL", script, "0")
-
 
 # --- cmsgpack ---------------------------------------------------------------------------
 
@@ -417,10 +413,6 @@ CMSGPACK = [
 ]
 
 
-@pytest.mark.parametrize("script", CMSGPACK)
-def test_cmsgpack(diff, script):
-    diff.run("EVAL", script, "0")
-
 
 # --- bit ---------------------------------------------------------------------------------
 
@@ -439,10 +431,6 @@ BIT = [
     "return bit.tobit('12')",
 ]
 
-
-@pytest.mark.parametrize("script", BIT)
-def test_bit(diff, script):
-    diff.run("EVAL", script, "0")
 
 
 # --- struct --------------------------------------------------------------------------------
@@ -465,8 +453,10 @@ STRUCT = [
 ]
 
 
-@pytest.mark.parametrize("script", STRUCT)
-def test_struct(diff, script):
+
+@pytest.mark.parametrize("script", CJSON + CMSGPACK + BIT + STRUCT)
+def test_libraries(diff, script):
+    """cjson, cmsgpack, bit and struct: results, number formats, error texts."""
     diff.run("EVAL", script, "0")
 
 
