@@ -85,9 +85,14 @@ def eval_command(conn, args):
     host = ScriptHost(conn, script, keys)
     for key in keys:
         host.check_key(key)
-    with conn.server.keyspace.journal.grouped():
-        return RawReply(runtime.run(script, keys, args[3 + numkeys:], host, conn.proto,
-                                    readonly))
+    db_index = conn.db_index
+    try:
+        with conn.server.keyspace.journal.grouped():
+            return RawReply(runtime.run(script, keys, args[3 + numkeys:], host, conn.proto,
+                                        readonly))
+    finally:
+        if conn.db_index != db_index:  # SELECT inside a script ends with it, as in Redis
+            conn.on_select(db_index)
 
 
 class ScriptHost:

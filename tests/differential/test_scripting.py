@@ -561,6 +561,17 @@ def test_undeclared_key_of_another_shard_is_a_clear_error(server):
         assert ("'%s'" % B) in reply
 
 
+@pytest.mark.parametrize("key", [A, B])
+def test_select_inside_a_script_ends_with_it(diff, key):
+    diff.run("SET", key, "db0")
+    diff.run("EVAL", "redis.call('select', 5); redis.call('set', KEYS[1], 'db5'); "
+                     "return redis.call('get', KEYS[1])", "1", key)
+    diff.run("GET", key)
+    diff.run("SELECT", "5")
+    diff.run("GET", key)
+    diff.run("FLUSHALL")
+
+
 def test_script_inside_multi(diff):
     diff.run("MULTI")
     diff.run("EVAL", "return redis.call('incr', KEYS[1])", "1", A)
