@@ -140,8 +140,8 @@ def _make(name, arity, flags, keys, acl, route, merge, **extra):
     derived = []
     if "write" in flagset:
         derived.append("@write")
-    if "readonly" in flagset and "@write" not in cats:
-        derived.append("@read")
+    if "readonly" in flagset and "@write" not in cats and "@scripting" not in cats:
+        derived.append("@read")  # not for scripts (EVAL_RO), as Redis's setImplicitACLCategories
     if "admin" in flagset:
         derived += ["@admin", "@dangerous"]
     if "pubsub" in flagset:
