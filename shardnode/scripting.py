@@ -19,9 +19,9 @@ Where a key may be touched:
 
 A key another client's cross-shard operation holds fails too (the script
 cannot wait in the middle).  On a shard port in ``sharded`` mode, Redis
-Cluster's rules apply: keys not owned here are "non local", keys of another
-slot than the declared ones are "cross slot" unless the script says
-``allow-cross-slot-keys``.
+Cluster's rules apply: keys not owned here are "non local"; a script with a
+shebang must keep to one slot (the declared keys', else its first key's)
+unless it says ``allow-cross-slot-keys``.
 
 The journal gets the script's effects -- the writes its commands made, each
 as its own journal form -- wrapped in MULTI/EXEC when there are several
@@ -110,7 +110,8 @@ class ScriptHost:
         self.lent_ok = conn.in_exec and conn.internal
         self.cluster_rules = self.server.sharded and not conn.internal
         self.slot = slot_of(keys[0]) if keys else None
-        self.cross_slot_ok = script.flags is not None and ALLOW_CROSS_SLOT in script.flags
+        # Scripts without a shebang may cross slots (Redis's compatibility mode).
+        self.cross_slot_ok = script.flags is None or ALLOW_CROSS_SLOT in script.flags
 
     def check_key(self, key) -> None:
         """Refuse a key this script may not touch here (see module doc)."""
@@ -120,7 +121,9 @@ class ScriptHost:
         if self.cluster_rules:
             if not owned:
                 raise CommandError(errors.SCRIPT_NON_LOCAL_KEY)
-            if self.slot is not None and slot != self.slot and not self.cross_slot_ok:
+            if self.slot is None:
+                self.slot = slot  # no declared keys: the first key sets the slot
+            elif slot != self.slot and not self.cross_slot_ok:
                 raise CommandError(errors.SCRIPT_CROSS_SLOT)
         elif not owned and not (self.lent_ok and key in self.declared):
             raise CommandError(errors.SCRIPT_CROSS_SHARD % errors.echo(key, 128))
