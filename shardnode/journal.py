@@ -73,6 +73,7 @@ class Journal:
         self.stream_db = None  # database the listeners' stream last SELECTed
         self.suspended_depth = 0
         self.recorded = 0  # entries ever recorded (SELECTs not counted)
+        self.grouping = False  # inside grouped()
 
     # -- recording -----------------------------------------------------------
 
@@ -149,6 +150,10 @@ class Journal:
         listeners hear nothing), so :meth:`command_done`'s fast path needs no
         extra check; at the end they are recorded again around MULTI/EXEC.
         """
+        if self.grouping:  # inside another group (a script in a transaction): one unit
+            yield
+            return
+        self.grouping = True
         entries, listeners, recorded = self.entries, self.listeners, self.recorded
         captured = self.entries = deque()
         self.listeners = []
@@ -156,6 +161,7 @@ class Journal:
             yield
         finally:
             self.entries, self.listeners, self.recorded = entries, listeners, recorded
+            self.grouping = False
             if len(captured) > 1:
                 first_db = captured[0][0]
                 self.record(first_db, [b"MULTI"])

@@ -385,3 +385,42 @@ def test_restore_journals_an_absolute_deadline(shard):
     assert got == [["RESTORE", "r", "0", payload.decode("latin-1"), "REPLACE"]]
     got = shard.new_entries(b"RESTORE", b"r", b"5", payload, b"REPLACE", b"ABSTTL")
     assert got == [["DEL", "r"]]
+
+
+# Scripts: the effects of their commands, MULTI/EXEC around several (as
+# redis-server 7.0's AOF has them, tests/e2e/test_scripting_journal.py).  The
+# keys are shard 0's: a script touches only keys its shard owns.  Commands are
+# journalled as the script spelled them, as Redis propagates them.
+SCRIPT_EFFECTS = [
+    ("return redis.call('set', 'k2', 'v', 'EX', 100)", ["SET k2 v PXAT 1100000"]),
+    ("redis.call('set', 'k2', '1'); return redis.call('incrbyfloat', 'k2', '0.5')",
+     ["MULTI", "set k2 1", "SET k2 1.5 KEEPTTL", "EXEC"]),
+    ("return redis.call('get', 'k2')", []),
+    ("redis.call('set', 'k2', 'x'); error('after the write')", ["set k2 x"]),
+]
+
+
+@pytest.mark.parametrize("script,expected", SCRIPT_EFFECTS)
+def test_a_script_is_journalled_as_its_effects(shard, script, expected):
+    assert shard.new_entries("EVAL", script, "0") == [words(e) for e in expected]
+
+
+def test_listeners_hear_a_script_as_one_unit(shard):
+    heard = []
+    shard.journal.attach(heard.append)
+    shard("EVAL", "redis.call('set', 'k2', '1'); redis.call('set', 'k3', '2')", "0")
+    assert heard == [
+        encode_command([b"SELECT", b"0"]) + encode_command([b"MULTI"]),
+        encode_command([b"set", b"k2", b"1"]),
+        encode_command([b"set", b"k3", b"2"]),
+        encode_command([b"EXEC"]),
+    ]
+
+
+def test_groups_do_not_nest(shard):
+    with shard.journal.grouped():
+        shard("EVAL", "redis.call('set', 'k2', '1'); redis.call('set', 'k3', '2')", "0")
+        shard("SET", "k6", "3")
+    assert [list(entry) for _, entry in shard.journal.entries] == [
+        [b"MULTI"], [b"set", b"k2", b"1"], [b"set", b"k3", b"2"], [b"SET", b"k6", b"3"],
+        [b"EXEC"]]
