@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import sys
 
 from lupa import lua51
 
@@ -321,10 +322,17 @@ return compile, run, forget, where
 """
 
 
+# cjson nests up to 1000 levels (its encode_max_depth), each a Python frame
+# here: room for that above whatever the caller's stack holds.
+_RECURSION_LIMIT = 4000
+
+
 class ScriptRuntime:
     """One Lua state, its script cache and the ``redis`` API (see module doc)."""
 
     def __init__(self):
+        if sys.getrecursionlimit() < _RECURSION_LIMIT:
+            sys.setrecursionlimit(_RECURSION_LIMIT)
         self.scripts: dict = {}  # sha -> Script
         self.rand = Rand48()
         self.current = None  # the _Run in progress
@@ -449,7 +457,10 @@ class ScriptRuntime:
         error = top_level_error(value)
         if error is not None:
             raise ScriptError(error)
-        return lua_to_resp(value, client_proto, run.resp)
+        try:
+            return lua_to_resp(value, client_proto, run.resp)
+        except RecursionError:  # a table that contains itself
+            raise ScriptError("ERR reached lua stack limit")
 
     @staticmethod
     def _error_text(err, sha: str) -> str:

@@ -370,6 +370,8 @@ CJSON = [
     "return cjson.encode(-1e-300)",
     "return cjson.encode()",
     "return cjson.encode({{{{{{'deep'}}}}}})",
+    "local t = {} t[1] = t return cjson.encode(t)",
+    "local t = {} t.a = t return cjson.encode(t)",
     "local t = cjson.decode('[1,2.5,\"x\",null,true,{\"a\":[]},1e400, 12345678901234567890]') "
     "return {t[1], t[2], t[3], t[4] == cjson.null, tostring(t[5]), type(t[6]), #t, "
     "t[7] == math.huge, tostring(t[8])}",
@@ -570,6 +572,13 @@ def test_select_inside_a_script_ends_with_it(diff, key):
     diff.run("SELECT", "5")
     diff.run("GET", key)
     diff.run("FLUSHALL")
+
+
+def test_a_table_that_contains_itself_is_an_error_not_a_crash(server):
+    with RawClient(server.port) as client:
+        reply = client.call("EVAL", "local t = {} t[1] = t return t", "0")
+        assert isinstance(reply, Err) and "reached lua stack limit" in reply
+        assert client.call("PING") == b"PONG"
 
 
 def test_script_inside_multi(diff):
