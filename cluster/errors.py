@@ -215,5 +215,7 @@ SCRIPT_NON_LOCAL_KEY = "ERR Script attempted to access a non local key in a clus
 SCRIPT_CROSS_SHARD = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
                       "touched key '%s', which lives on another shard; keep a script's keys "
                       "on one shard with a {hash tag}")
+SCRIPT_ALL_SHARDS = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
+                     "ran '%s', which needs every shard")
 SCRIPT_KEY_LOCKED = ("ERR damselfly: the script touched key '%s', which a cross-shard "
                      "operation holds right now; declare it in KEYS or retry")

@@ -14,8 +14,10 @@ Where a key may be touched:
 - a declared key another shard owns, only while the command runs under the
   coordinator's ``DF.RUN`` (the proxy sends a script whose declared keys
   span shards there: those keys are locked on their shards and lent here);
-- any other key fails with ``SCRIPT_CROSS_SHARD`` (part 2 of scripting runs
-  such scripts through the proxy).
+- any other key fails with ``SCRIPT_CROSS_SHARD``, and a command that
+  needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL ...) with
+  ``SCRIPT_ALL_SHARDS`` rather than answer for this shard's slice (part 2
+  of scripting runs such scripts through the proxy).
 
 A key another client's cross-shard operation holds fails too (the script
 cannot wait in the middle).  On a shard port in ``sharded`` mode, Redis
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 from cluster import errors
 from cluster.args import parse_int
+from cluster.commands import ALL
 from cluster.errors import CommandError
 from cluster.resp import RawReply
 from cluster.scripting import get_runtime
@@ -98,8 +101,8 @@ def eval_command(conn, args):
 class ScriptHost:
     """Runs a script's commands on this shard (the runtime's ``host``)."""
 
-    __slots__ = ("conn", "server", "declared", "lent_ok", "cluster_rules", "slot",
-                 "cross_slot_ok")
+    __slots__ = ("conn", "server", "declared", "lent_ok", "cluster_rules", "whole_server",
+                 "slot", "cross_slot_ok")
 
     def __init__(self, conn, script, keys):
         self.conn = conn
@@ -109,6 +112,9 @@ class ScriptHost:
         # keys of other shards are lent to this one for the call.
         self.lent_ok = conn.in_exec and conn.internal
         self.cluster_rules = self.server.sharded and not conn.internal
+        # KEYS, DBSIZE, FLUSHALL ... mean the whole server, except on a
+        # cluster node (a sharded shard port) or a server of one shard.
+        self.whole_server = not self.cluster_rules and len(self.server.topology.shards) > 1
         self.slot = slot_of(keys[0]) if keys else None
         # Scripts without a shebang may cross slots (Redis's compatibility mode).
         self.cross_slot_ok = script.flags is None or ALLOW_CROSS_SLOT in script.flags
@@ -140,6 +146,8 @@ class ScriptHost:
 
     def __call__(self, spec, args, resp) -> bytes:
         conn = self.conn
+        if spec.route == ALL and self.whole_server:
+            raise CommandError(errors.SCRIPT_ALL_SHARDS % spec.name)
         if spec.has_keys:
             keys = spec.keys(args)
             for key in keys:

@@ -581,6 +581,20 @@ def test_a_table_that_contains_itself_is_an_error_not_a_crash(server):
         assert client.call("PING") == b"PONG"
 
 
+@pytest.mark.parametrize("command", [("keys", "*"), ("dbsize",), ("flushall",), ("scan", "0")])
+def test_a_command_for_every_shard_is_a_clear_error(server, command):
+    """Not an answer for one shard's slice of the keyspace."""
+    with RawClient(server.port) as client:
+        client.call("SET", A, "1")
+        client.call("SET", B, "1")
+        reply = client.call("EVAL", "return redis.call(%s)" % ", ".join(
+            "'%s'" % word for word in command), "0")
+        assert isinstance(reply, Err)
+        assert reply.startswith("ERR damselfly: cross-shard scripts are not supported yet: the "
+                                "script ran '%s', which needs every shard" % command[0])
+        assert client.call("DBSIZE") == 2
+
+
 def test_script_inside_multi(diff):
     diff.run("MULTI")
     diff.run("EVAL", "return redis.call('incr', KEYS[1])", "1", A)
