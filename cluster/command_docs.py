@@ -116,9 +116,15 @@ def _keynum_specs(spec, numkeys_index: int, fixed_key: int) -> list:
 
 
 def _hook_spec(index, flags, notes) -> dict:
-    """One of ``keyspecs.HOOK_KEY_SPECS``: a single key at ``index``, or an
-    ``unknown`` spec (index None), with Redis's notes."""
-    if index is None:
+    """One of ``keyspecs.HOOK_KEY_SPECS``: a single key at ``index``, an
+    ``unknown`` spec (index None), or the key after a keyword searched from
+    a position (index ``(keyword, start)``), with Redis's notes."""
+    if type(index) is tuple:
+        keyword, start = index
+        ks = _range_spec(0, 0, 1, flags)
+        ks[b"begin_search"] = {b"type": b"keyword",
+                               b"spec": {b"keyword": keyword, b"startfrom": start}}
+    elif index is None:
         ks = {
             b"flags": _ordered(flags, _KEY_FLAG_ORDER),
             b"begin_search": {b"type": b"unknown", b"spec": {}},
