@@ -269,9 +269,24 @@ real_setmetatable(ENV, {
   __metatable = false,
 })
 
+-- Redis's Lua does not load binary chunks: it parses them as text, which
+-- fails on their first byte.  The message names the chunk as luaO_chunkid does.
+local function chunk_id(source)
+  source = source:match("^[^%z]*")
+  local first = source:sub(1, 1)
+  if first == "=" then return source:sub(2, 60) end
+  if first == "@" then
+    if #source - 1 <= 59 then return source:sub(2) end
+    return "..." .. source:sub(-56)
+  end
+  local len = math.min(#source:match("^[^\r\n]*"), 43)
+  if len < #source then return '[string "' .. source:sub(1, len) .. '..."]' end
+  return '[string "' .. source .. '"]'
+end
 G.loadstring = function(s, name)
   if real_type(s) == "string" and s:byte(1) == 27 then
-    return nil, "loading binary chunks is not allowed"
+    local where = chunk_id(real_type(name) == "string" and name or s)
+    return nil, where .. ":1: unexpected symbol near 'char(27)'"
   end
   local f, err = real_loadstring(s, name)
   if f then real_setfenv(f, ENV) end

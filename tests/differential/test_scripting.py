@@ -275,6 +275,13 @@ SANDBOX = [
     "local f = loadstring('return KEYS'); return type(f())",
     "return tostring(loadstring('syntax('))",
     "return getmetatable(_G) == nil",
+    "return {loadstring(string.dump(function() return 1 end))}",
+    "return select(2, loadstring(string.dump(function() return 1 end)))",
+    "return select(2, loadstring(string.dump(function() return 1 end), '=named'))",
+    "return select(2, loadstring(string.dump(function() return 1 end), 'a chunk name'))",
+    "return select(2, loadstring(string.dump(function() return 1 end), '@file.lua'))",
+    "return type(string.dump(function() return 1 end))",
+    "return {pcall(load, function() return nil end)}",
     "local out = {} for k, v in pairs(_G) do if k ~= '_G' then out[#out + 1] = k .. ':' .. type(v) end end "
     "table.sort(out) return out",
     "local out = {} for k in pairs(string) do out[#out + 1] = k end table.sort(out) return out",
