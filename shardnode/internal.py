@@ -266,7 +266,7 @@ def df_run(conn, args):
         keyspace.write_listeners.remove(track)
     for wdb, key in dict.fromkeys(owned_writes):
         journal.record_key_state(wdb, key)
-    out = [bytes(reply) if reply is not None else b""]  # a RawReply (EVAL) as plain bytes
+    out = [reply if reply is not None else b""]
     for key in foreign:
         if key in written:
             out.append(key)
