@@ -20,7 +20,8 @@ from __future__ import annotations
 
 
 from cluster.commands import COMMANDS, lookup, resolve
-from cluster.commands.keyspecs import HOOK_KEY_SPECS, KEYNUM_SPECS, VARIABLE_KEY_FLAGS
+from cluster.commands.keyspecs import (HOOK_KEY_SPECS, KEYNUM_SPECS, KEYWORD_SPECS,
+                                       VARIABLE_KEY_FLAGS)
 from cluster.errors import CommandError, SYNTAX, unknown_subcommand, wrong_arity
 from cluster.glob import compile_glob
 from cluster.resp import SetReply
@@ -71,6 +72,15 @@ def key_specs(spec) -> list:
         return _keynum_specs(spec, *KEYNUM_SPECS[spec.keys_hook])
     if spec.keys_hook in HOOK_KEY_SPECS:
         return [_hook_spec(*entry) for entry in HOOK_KEY_SPECS[spec.keys_hook]]
+    if spec.keys_hook in KEYWORD_SPECS:  # XREAD's STREAMS: half of what follows it
+        keyword, start = KEYWORD_SPECS[spec.keys_hook]
+        return [{
+            b"flags": _ordered(spec.key_flags, _KEY_FLAG_ORDER),
+            b"begin_search": {b"type": b"keyword",
+                              b"spec": {b"keyword": keyword, b"startfrom": start}},
+            b"find_keys": {b"type": b"range",
+                           b"spec": {b"lastkey": -1, b"keystep": 1, b"limit": 2}},
+        }]
     if spec.keys_hook is not None:
         flags = spec.key_flags if spec.key_flags and isinstance(spec.key_flags[0], str) \
             else _default_key_flags(spec)

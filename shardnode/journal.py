@@ -270,6 +270,25 @@ EFFECTS = {
     "linsert": AS_SENT,
     "lrem": AS_SENT,
     "ltrim": AS_SENT,
+    # streams
+    "xadd": "XADD k [NOMKSTREAM] [trim] <id generated> ...; a ~ trim made exact: "
+            "MAXLEN = <length left> / MINID = <first id left>",
+    "xtrim": "XTRIM k MAXLEN|MINID = <threshold reached> for a ~ trim; else as sent",
+    "xdel": AS_SENT,
+    "xsetid": AS_SENT,
+    "xack": AS_SENT,
+    "xreadgroup": "per entry delivered to the PEL: XCLAIM k g consumer 0 id TIME <ms> "
+                  "RETRYCOUNT <n> FORCE JUSTID LASTID <group last id>; under NOACK "
+                  "XGROUP SETID k g <last id> ENTRIESREAD <n> (with XGROUP CREATECONSUMER "
+                  "for a new consumer, in MULTI/EXEC)",
+    "xclaim": "XCLAIM k g consumer 0 id TIME <ms> RETRYCOUNT <n> FORCE JUSTID LASTID "
+              "<group last id> per claimed entry, and per deleted entry it drops (with its old consumer)",
+    "xautoclaim": "as XCLAIM, per claimed entry, and per deleted entry it drops (with its old consumer)",
+    "xgroup|create": AS_SENT,
+    "xgroup|setid": AS_SENT,
+    "xgroup|destroy": AS_SENT,
+    "xgroup|createconsumer": AS_SENT,
+    "xgroup|delconsumer": AS_SENT,
     # sort (SORT without STORE, or a STORE that changed nothing: nothing)
     "sort": AS_SENT,
     # keyspace

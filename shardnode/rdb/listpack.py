@@ -61,6 +61,12 @@ def _encode_entry(entry: bytes) -> bytes:
     return body + _backlen(len(body))
 
 
+def entry_size(entry: bytes) -> int:
+    """The bytes one entry takes in a listpack (encoding, data, backlen): a
+    stream keeps its nodes' byte counts with it, as Redis cuts nodes by size."""
+    return len(_encode_entry(entry))
+
+
 def _backlen(size: int) -> bytes:
     """lpEncodeBacklen: 7 bits per byte, the first byte without the high bit."""
     if size <= 127:

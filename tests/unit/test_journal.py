@@ -203,6 +203,31 @@ REWRITES = [
     ("BZPOPMIN nosuch bz 0", ["ZPOPMIN bz"]),
     ("BZPOPMAX bz 0", ["ZPOPMAX bz"]),
     ("BZMPOP 0 1 bz MIN COUNT 9", ["ZPOPMIN bz 1"]),
+    # streams: generated ids, ~ trims made exact, group reads as XCLAIMs (the
+    # forms redis-server 7.0.15 wrote to its AOF for the same sequence)
+    ("XADD xs * a 1", ["XADD xs 1000000-0 a 1"]),
+    ("XADD xs 5-* a 1", []),
+    ("XADD xs MAXLEN ~ 0 1000001-* a 2", ["XADD xs MAXLEN = 0 1000001-0 a 2"]),
+    ("XADD xs 1000002-0 a 2", ["XADD xs 1000002-0 a 2"]),
+    ("XADD xs MINID ~ 1 1000002-* a 3", ["XADD xs MINID = 1000002-0 1000002-1 a 3"]),
+    ("XTRIM xs MAXLEN ~ 1", []),
+    ("XTRIM xs MAXLEN 5", []),
+    ("XGROUP CREATE xs g 0", ["XGROUP CREATE xs g 0"]),
+    ("XREADGROUP GROUP g c COUNT 1 STREAMS xs >",
+     ["XCLAIM xs g c 0 1000002-0 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 1000002-0"]),
+    ("XREADGROUP GROUP g c2 NOACK COUNT 1 STREAMS xs >",
+     ["MULTI", "XGROUP CREATECONSUMER xs g c2", "XGROUP SETID xs g 1000002-1 ENTRIESREAD 4",
+      "EXEC"]),
+    ("XCLAIM xs g c3 0 1000002-0",
+     ["XCLAIM xs g c3 0 1000002-0 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1000002-1"]),
+    ("XAUTOCLAIM xs g c4 0 0 JUSTID",
+     ["XCLAIM xs g c4 0 1000002-0 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1000002-1"]),
+    ("XREADGROUP GROUP g c5 STREAMS xs >", []),
+    ("XREADGROUP GROUP g c6 NOACK STREAMS xs >", []),
+    ("XDEL xs 1000002-0", ["XDEL xs 1000002-0"]),
+    ("XCLAIM xs g c3 0 1000002-0",
+     ["XCLAIM xs g c4 0 1000002-0 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1000002-1"]),
+    ("XTRIM xs MAXLEN ~ 0", ["XTRIM xs MAXLEN = 0"]),
 ]
 
 
