@@ -137,6 +137,12 @@ def unknown_subcommand(sub: bytes, container: str) -> str:
     return "ERR unknown subcommand '%s'. Try %s HELP." % (echo(sub, 128), container.upper())
 
 
+def subcommand_syntax(sub: bytes, container: str) -> str:
+    """addReplySubcommandSyntaxError: a known subcommand given a bad option."""
+    return "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP." % (
+        echo(sub, 128), container.upper())
+
+
 def wrong_arity(full_name: str) -> str:
     return "ERR wrong number of arguments for '%s' command" % full_name
 
@@ -221,7 +227,7 @@ XSETID_BELOW_MAX_DELETED = ("ERR The ID specified in XSETID is smaller than the 
                             "max_deleted_entry_id")
 ENTRIES_ADDED_NEGATIVE = "ERR entries_added must be positive"
 MAX_DELETED_ZERO = "ERR max_deleted_entry_id must be greater than 0-0"
-XREAD_UNBALANCED = ("ERR Unbalanced '%s' list of streams: for each stream key an ID or '%s' "
+XREAD_UNBALANCED = ("ERR Unbalanced %s list of streams: for each stream key an ID or '%s' "
                     "must be specified.")
 XREADGROUP_DOLLAR = ("ERR The $ ID is meaningless in the context of XREADGROUP: you want to "
                      "read the history of this consumer by specifying a proper ID, or use "

@@ -232,7 +232,7 @@ class Stream:
             self.nbytes += node.nbytes()
             break
         if deleted:
-            self.first_id = self.edge_id(True)
+            self.first_id = self.edge_id(True) if self.length else MIN_ID
         return deleted
 
     # -- consumer groups' counters (Redis 7.0) -------------------------------------
@@ -616,11 +616,11 @@ def xadd(conn, args):
 
 @handler("xtrim")
 def xtrim(conn, args):
+    trim, i, _, _ = _parse_trim(conn, args, 2, False)
     key = args[1]
     value = _stream(conn, key)
     if value is None:
         return 0
-    trim, i, _, _ = _parse_trim(conn, args, 2, False)
     conn.db.touch_write(key)
     removed = _apply_trim(value, trim)
     if not removed:
@@ -656,8 +656,10 @@ def _xrange(conn, args, reverse: bool):
     if count is not None and count < 0:
         count = 0
     value = _stream(conn, args[1])
-    if value is None or count == 0:
+    if value is None:
         return []
+    if count == 0:
+        return NULL_ARRAY
     out = []
     for entry_id, fieldvals in value.range(start, end, reverse):
         out.append(_entry(entry_id, fieldvals))
@@ -797,7 +799,7 @@ def xgroup_create(conn, args):
             entries_read = _parse_entries_read(args[i + 1])
             i += 2
         else:
-            raise CommandError(errors.SYNTAX)
+            raise CommandError(errors.subcommand_syntax(args[1], "xgroup"))
     value = _stream(conn, key)
     start_raw = args[4]
     if start_raw != b"$":
@@ -823,7 +825,7 @@ def xgroup_setid(conn, args):
         if len(args) == 7 and args[5].lower() == b"entriesread":
             entries_read = _parse_entries_read(args[6])
         else:
-            raise CommandError(errors.SYNTAX)
+            raise CommandError(errors.subcommand_syntax(args[1], "xgroup"))
     value = _stream(conn, key)
     if value is None:
         raise CommandError(errors.XGROUP_NEEDS_KEY)
@@ -1018,7 +1020,7 @@ def parse_read(conn, args, xreadgroup: bool) -> _ReadRequest:
         elif word == b"streams" and more:
             streams_at = i + 1
             if (argc - streams_at) % 2:
-                raise CommandError(errors.XREAD_UNBALANCED % (name.decode(),
+                raise CommandError(errors.XREAD_UNBALANCED % (name.decode().upper(),
                                                                ">" if xreadgroup else "$"))
             break
         elif word == b"group" and more >= 2:
@@ -1095,18 +1097,16 @@ def read_streams(conn, args, xreadgroup: bool):
         after = starts[index]
         if xreadgroup:
             group = groups[index]
+            if after is None and (not value.length or value.edge_id(False) <= group.last_id):
+                continue  # nothing new: served later, or never (no consumer made)
             consumer, created = _consumer(group, request.consumer, now)
-            if created:
-                db.touch_write(key)
+            db.touch_write(key)
             if after is not None:
                 begin = _incr(after)
                 entries = [] if begin is None else \
                     _deliver_history(conn, value, consumer, begin, request.count)
                 out[key] = entries
                 continue
-            if not value.length or value.edge_id(False) <= group.last_id:
-                continue
-            db.touch_write(key)
             before = len(effects)
             out[key] = _deliver_new(conn, value, group, consumer, _incr(group.last_id),
                                     request.count, request.noack, key, effects)
@@ -1171,9 +1171,8 @@ def xpending(conn, args):
     key, name = args[1], args[2]
     argc = len(args)
     extended = argc >= 6
-    if argc not in (3, 6, 7, 8, 9) or argc in (4, 5):
-        if argc in (4, 5):
-            raise CommandError(errors.SYNTAX)
+    if argc != 3 and not 6 <= argc <= 9:
+        raise CommandError(errors.SYNTAX)
     min_idle = 0
     i = 3
     if extended:
@@ -1190,8 +1189,6 @@ def xpending(conn, args):
         if count < 0:
             count = 0
         cname = args[i + 3] if argc > i + 3 else None
-        if argc > i + 4:
-            raise CommandError(errors.SYNTAX)
     value = _stream(conn, key)
     group = _group_or_error(value, key, name)
     if not extended:
@@ -1362,7 +1359,7 @@ def xautoclaim(conn, args):
     while i < len(args):
         word = args[i].lower()
         if word == b"count" and i + 1 < len(args):
-            count = parse_int(args[i + 1])
+            count = parse_int(args[i + 1], errors.XAUTOCLAIM_COUNT)
             if count < 1 or count > (1 << 63) // 10:
                 raise CommandError(errors.XAUTOCLAIM_COUNT)
             i += 2
@@ -1383,7 +1380,7 @@ def xautoclaim(conn, args):
     next_id = MIN_ID
     ids = list(group.pel.irange(start))
     pos = 0
-    while attempts > 0 and pos < len(ids) and len(claimed) < count:
+    while attempts > 0 and pos < len(ids) and count > 0:
         entry_id = ids[pos]
         pos += 1
         attempts -= 1
@@ -1393,6 +1390,7 @@ def xautoclaim(conn, args):
             del group.pel[entry_id]
             del nack.consumer.pel[entry_id]
             deleted.append(format_id(entry_id))
+            count -= 1
             effects.append(_xclaim_effect(key, group, nack.consumer.name, entry_id, nack))
             continue
         if min_idle and now - nack.delivery_time < min_idle:
@@ -1405,6 +1403,7 @@ def xautoclaim(conn, args):
             nack.delivery_count += 1
         effects.append(_xclaim_effect(key, group, cname, entry_id, nack))
         claimed.append(format_id(entry_id) if justid else _entry(entry_id, fieldvals))
+        count -= 1
     if pos < len(ids):
         next_id = ids[pos]
     if effects:
@@ -1437,15 +1436,12 @@ def xinfo_stream(conn, args):
     full = False
     count = 10
     if len(args) > 3:
-        if args[3].lower() != b"full":
-            raise CommandError(errors.SYNTAX)
+        if args[3].lower() != b"full" or len(args) not in (4, 6) or \
+                (len(args) == 6 and args[4].lower() != b"count"):
+            raise CommandError(errors.subcommand_syntax(args[1], "xinfo"))
         full = True
-        if len(args) == 6 and args[4].lower() == b"count":
-            count = parse_int(args[5])
-            if count < 0:
-                count = 0
-        elif len(args) != 4:
-            raise CommandError(errors.SYNTAX)
+        if len(args) == 6:
+            count = max(parse_int(args[5]), 0)
     value = _stream(conn, key)
     if value is None:
         raise CommandError(errors.NO_SUCH_KEY)
@@ -1456,6 +1452,7 @@ def xinfo_stream(conn, args):
         b"last-generated-id": format_id(value.last_id),
         b"max-deleted-entry-id": format_id(value.max_deleted),
         b"entries-added": value.entries_added,
+        b"recorded-first-entry-id": format_id(value.first_id),
     }
     if not full:
         head[b"groups"] = len(value.groups)
