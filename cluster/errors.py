@@ -237,6 +237,8 @@ XREAD_GROUP_OPTION = ("ERR The GROUP option is only supported by XREADGROUP. You
                       "instead.")
 XREAD_NOACK_OPTION = ("ERR The NOACK option is only supported by XREADGROUP. You called XREAD "
                       "instead.")
+XREADGROUP_KEY_GONE = "UNBLOCKED the stream key no longer exists"
+XREADGROUP_GROUP_GONE = "NOGROUP the consumer group this client was blocked on no longer exists"
 XREADGROUP_MISSING_GROUP = "ERR Missing GROUP option for XREADGROUP"
 TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
 XREAD_GT_WITHOUT_GROUP = ("ERR The > ID can be specified only when calling XREADGROUP using "

@@ -1062,6 +1062,15 @@ def read_streams(conn, args, xreadgroup: bool):
     was given and nothing could be served."""
     request = parse_read(conn, args, xreadgroup)
     db = conn.db
+    serving = getattr(conn, "serving_key", None)
+    if xreadgroup and serving is not None:
+        # Served after a write to its key (it waits with any_write): Redis
+        # 7.0 unblocks it with an error when the stream or the group is gone.
+        value = db.peek(serving)
+        if type(value) is not Stream:
+            raise CommandError(errors.XREADGROUP_KEY_GONE)
+        if request.group not in value.groups:
+            raise CommandError(errors.XREADGROUP_GROUP_GONE)
     keys = request.keys
     starts = []
     groups = []
@@ -1084,7 +1093,6 @@ def read_streams(conn, args, xreadgroup: bool):
             starts.append(None)
         else:
             starts.append(parse_id(raw, strict=True))
-    serving = getattr(conn, "serving_key", None)
     out = {}
     effects = []
     now = _now(conn)
@@ -1144,7 +1152,7 @@ def xread(conn, args):
     found, request = read_streams(conn, args, False)
     if found is not None:
         return _reply_map(conn, found)
-    return _wait_or_null(conn, args, request)
+    return _wait_or_null(conn, args, request, False)
 
 
 @handler("xreadgroup")
@@ -1152,15 +1160,27 @@ def xreadgroup(conn, args):
     found, request = read_streams(conn, args, True)
     if found is not None:
         return _reply_map(conn, found)
-    return _wait_or_null(conn, args, request)
+    return _wait_or_null(conn, args, request, True)
 
 
-def _wait_or_null(conn, args, request):
+def _wait_or_null(conn, args, request, xreadgroup: bool):
+    """Nothing to read: null without BLOCK, else wait for the keys.  A ``$``
+    is written out as the stream's last id now (0-0 for a missing key), so
+    the retries read what arrives after the call, not after the retry."""
     if request.timeout is None:
         return NULL_ARRAY
     from shardnode.blocking import wait_or_null
 
-    return wait_or_null(conn, request.keys, Stream, request.timeout)
+    rewritten = None
+    if b"$" in request.raw_ids:
+        rewritten = list(args)
+        for j, raw in enumerate(request.raw_ids):
+            if raw == b"$":
+                value = conn.db.peek(request.keys[j])
+                last = value.last_id if type(value) is Stream else MIN_ID
+                rewritten[request.ids_at + j] = format_id(last)
+    return wait_or_null(conn, request.keys, Stream, request.timeout, request=rewritten,
+                        any_write=xreadgroup)
 
 
 # -- XPENDING / XCLAIM / XAUTOCLAIM ------------------------------------------------------------
