@@ -522,3 +522,12 @@ def _same_final_state(diff, key):
     restored = diff.ref.call("XINFO", "STREAM", "copied", "FULL", "COUNT", "0")
     diff.ref.call("DEL", "copied")
     assert _masked(restored) == _masked(full)
+
+
+def test_command_getkeys(diff):
+    for request in (("XREAD", "COUNT", "2", "BLOCK", "0", "STREAMS", "a", "b", "0", "$"),
+                    ("XREADGROUP", "GROUP", "g", "c", "NOACK", "STREAMS", "a", ">"),
+                    ("XREAD", "STREAMS", "a"), ("XADD", "a", "*", "f", "v"),
+                    ("XGROUP", "CREATE", "a", "g", "$"), ("XINFO", "STREAM", "a")):
+        diff.run("COMMAND", "GETKEYS", *request)
+    diff.run("COMMAND", "GETKEYSANDFLAGS", "XREAD", "STREAMS", "a", "b", "0", "0")
