@@ -21,9 +21,10 @@ would on Redis; every other client keeps being served.
   the first non-empty key in argument order, not the first to get one.
 
 XREAD and XREADGROUP are flagged ``blocking`` always (as in Redis 7.0), so
-they come here with or without BLOCK; on one shard that costs what a plain
-read costs (one round trip).  Across shards without BLOCK the first attempt
-is the answer.  Their timeout is BLOCK's, in milliseconds.  XREAD's ``$``
+they come here with or without BLOCK; without BLOCK they go on as ordinary
+keyed commands (one shard: forwarded and pipelined, one round trip; several:
+the coordinator), never holding the client.  Their timeout is BLOCK's, in
+milliseconds.  XREAD's ``$``
 means "the last id when the command was called", so before the first
 attempt :meth:`CrossShardWait._prepare` writes each ``$`` out as that
 stream's last id: one more coordinated round trip (an ``XINFO STREAM`` per
@@ -65,14 +66,19 @@ _LAST_ID = re.compile(rb"last-generated-id\r\n\$\d+\r\n(\d+-\d+)\r\n")
 
 
 def _block_ms(args):
-    """XREAD's and XREADGROUP's BLOCK milliseconds, None without BLOCK (the
-    shard checked the request already)."""
-    for i in range(1, len(args) - 1):
+    """XREAD's and XREADGROUP's BLOCK milliseconds, None without BLOCK; a
+    BLOCK that does not parse reads as 0 here (the shard refuses it)."""
+    i = 1
+    while i < len(args) - 1:
         word = args[i].lower()
         if word == b"streams":
             return None
         if word == b"block":
-            return int(args[i + 1])
+            try:
+                return max(int(args[i + 1]), 0)
+            except ValueError:
+                return 0
+        i += 3 if word == b"group" else 2 if word == b"count" else 1
     return None
 
 
@@ -82,6 +88,13 @@ def run(client, spec, args) -> None:
     owner = worker.slot_owner
     keys = spec.keys(args)
     shards = {owner[key_slot(k)] for k in keys}
+    if spec.name in _STREAM_READS and _block_ms(args) is None:
+        # No BLOCK: an ordinary keyed command, pipelined like any other.
+        if len(shards) > 1:
+            worker.coordinator.run_command(client, spec, args)
+        else:
+            client.forward(shards.pop() if shards else 0, args)
+        return
     if len(shards) > 1:
         wait = CrossShardWait(client, spec, args)
         if spec.name != "xread":  # XREAD counts as blocked once its $ are read

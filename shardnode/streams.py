@@ -103,7 +103,8 @@ class Stream:
         node = self.nodes[-1] if self.nodes else None
         if node is not None:
             limit = max_bytes if 0 < max_bytes <= LISTPACK_MAX else LISTPACK_MAX
-            if node.nbytes() + sum(map(len, fieldvals)) >= limit:
+            before = node.nbytes()
+            if before + sum(map(len, fieldvals)) >= limit:
                 node = None
             elif max_entries and node.live + node.deleted >= max_entries:
                 node = None
@@ -112,7 +113,7 @@ class Stream:
             self.nodes.append(node)
             self.starts.append(entry_id)
         else:
-            self.nbytes -= node.nbytes()
+            self.nbytes -= before
         node.append(entry_id, fieldvals)
         self.nbytes += node.nbytes()
         if not self.length:
@@ -603,9 +604,9 @@ def xadd(conn, args):
         value = _new_stream(conn, key)
     else:
         conn.db.touch_write(key)
-    config = conn.server.config
-    value.append(entry_id, list(args[fields_at:]), config.stream_node_max_bytes,
-                 config.stream_node_max_entries)
+    limits = conn.server.config.values  # the dict itself: no __getattr__ on the XADD path
+    value.append(entry_id, list(args[fields_at:]), limits["stream_node_max_bytes"],
+                 limits["stream_node_max_entries"])
     _apply_trim(value, trim)
     reply = format_id(entry_id)
     effect = _exact_trim_args(args, value, trim) if trim.approx else list(args)
@@ -733,7 +734,7 @@ def xsetid(conn, args):
     if value is None:
         raise CommandError(errors.NO_SUCH_KEY)
     if value.length:
-        if entry_id < value.last_id:
+        if entry_id < value.edge_id(False):  # the last entry, not the last id
             raise CommandError(errors.XSETID_TOO_SMALL)
         if entries_added is not None and value.length > entries_added:
             raise CommandError(errors.XSETID_ADDED_TOO_SMALL)

@@ -44,8 +44,8 @@ _U64 = 1 << 64
 _HEADER_AND_END = 7
 
 
-def _isize(number: int) -> int:
-    return listpack.entry_size(b"%d" % number)
+_isize = listpack.integer_size
+_entry_size = listpack.entry_size
 
 
 def _signed(number: int) -> int:
@@ -67,30 +67,33 @@ class StreamNode:
         self.live = 0
         self.deleted = 0
         # bytes of everything but the header, the end byte and the two counters
-        self.body = _isize(len(fields)) + sum(map(listpack.entry_size, fields)) + 1
+        self.body = _isize(len(fields)) + sum(map(listpack.entry_size, fields)) + _isize(0)
 
     def nbytes(self) -> int:
         """lpBytes of the node's listpack."""
         return _HEADER_AND_END + _isize(self.live) + _isize(self.deleted) + self.body
 
     def append(self, entry_id: tuple, fieldvals: list) -> None:
-        same = tuple(fieldvals[0::2]) == self.fields
-        flags = SAME_FIELDS if same else 0
-        self.body += self._entry_size(entry_id, flags, fieldvals)
+        """Add an entry at the end (the XADD path: kept cheap)."""
+        fields = self.fields
+        pairs = len(fieldvals) >> 1
+        same = pairs == len(fields) and tuple(fieldvals[0::2]) == fields
+        ms_diff = entry_id[0] - self.master[0]
+        seq_diff = entry_id[1] - self.master[1]
+        # flags (0 or 2: one byte + backlen), the id differences, then
+        # values (and fields), and lp-count
+        size = 2 + (2 if 0 <= ms_diff <= 127 else _isize(_signed(ms_diff % _U64))) \
+            + (2 if 0 <= seq_diff <= 127 else _isize(_signed(seq_diff % _U64)))
+        if same:
+            size += sum(map(_entry_size, fieldvals[1::2])) + _isize(3 + pairs)
+            flags = SAME_FIELDS
+        else:
+            size += _isize(pairs) + sum(map(_entry_size, fieldvals)) + _isize(4 + 2 * pairs)
+            flags = 0
+        self.body += size
         self.ids.append(entry_id)
         self.items.append([flags, fieldvals])
         self.live += 1
-
-    def _entry_size(self, entry_id, flags, fieldvals) -> int:
-        size = _isize(flags) + _isize(_signed((entry_id[0] - self.master[0]) % _U64)) \
-            + _isize(_signed((entry_id[1] - self.master[1]) % _U64))
-        pieces = 3 + len(fieldvals) // 2
-        if flags & SAME_FIELDS:
-            size += sum(map(listpack.entry_size, fieldvals[1::2]))
-        else:
-            size += _isize(len(fieldvals) // 2) + sum(map(listpack.entry_size, fieldvals))
-            pieces += len(fieldvals) // 2 + 1
-        return size + _isize(pieces)
 
     def find(self, entry_id: tuple) -> int:
         """The index of a live entry, or -1."""
@@ -155,6 +158,8 @@ def decode_node(master: tuple, blob: bytes) -> StreamNode:
         raise RdbFormatError("malformed stream node: %s" % exc) from None
     if (node.live, node.deleted) != (live, deleted) or not node.ids:
         raise RdbFormatError("stream node counters are wrong")
+    # the blob's own size, whatever flags its writer chose
+    node.body = len(blob) - _HEADER_AND_END - _isize(live) - _isize(deleted)
     return node
 
 
