@@ -531,3 +531,19 @@ def test_command_getkeys(diff):
                     ("XGROUP", "CREATE", "a", "g", "$"), ("XINFO", "STREAM", "a")):
         diff.run("COMMAND", "GETKEYS", *request)
     diff.run("COMMAND", "GETKEYSANDFLAGS", "XREAD", "STREAMS", "a", "b", "0", "0")
+
+
+def test_nodes_are_cut_by_bytes_as_redis_cuts_them(diff):
+    """Values of many lengths (integers among them) so that nodes end near
+    stream-node-max-bytes in every way; the DUMPs must be equal."""
+    import random
+
+    rng = random.Random(7)
+    for key in (S0, S1):
+        for i in range(1, 400):
+            size = rng.choice((1, 5, 60, 63, 64, 120, 127, 128, 300, 1000, 4000))
+            value = str(rng.randrange(10 ** min(size, 18))) if rng.random() < 0.2 else "v" * size
+            fields = ("f", value) if rng.random() < 0.7 else ("g", value, "h", "1")
+            diff.both("XADD", key, "%d-%d" % (i, rng.randrange(3)), *fields)
+        diff.run("XINFO", "STREAM", key)
+        diff.run("DUMP", key)
