@@ -21,6 +21,9 @@ MAXID = "18446744073709551615-18446744073709551615"
 def _masked(reply, names=(b"idle", b"seen-time", b"delivery-time")):
     """A reply with the clock-dependent numbers (after the given names, and
     whatever reads as a Unix time in ms) zeroed."""
+    if isinstance(reply, dict):  # RESP3 maps
+        return {k: 0 if k in names and isinstance(v, int) else _masked(v, names)
+                for k, v in reply.items()}
     if isinstance(reply, list):
         out = []
         mask_next = False
@@ -367,6 +370,21 @@ def test_resp3_replies(diff):
     diff.run("XINFO", "GROUPS", S1)
     diff.run("XPENDING", S1, "g")
     diff.run("XAUTOCLAIM", S1, "g", "d", "0", "0", "JUSTID")
+    run_masked(diff, "XINFO", "STREAM", S1, "FULL")
+    run_masked(diff, "XINFO", "CONSUMERS", S1, "g")
+
+
+def test_copy_within_a_shard_is_independent(diff):
+    source, target = names_on_shard(0, 2, "cp")
+    _fill(diff, source, 3)
+    diff.run("XGROUP", "CREATE", source, "g", "0")
+    diff.run("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", source, ">")
+    diff.run("COPY", source, target)
+    diff.run("XACK", target, "g", "1-1")
+    diff.run("XADD", target, "9-1", "x", "y")
+    for key in (source, target):
+        diff.run("XPENDING", key, "g")
+        diff.run("XINFO", "STREAM", key)
 
 
 def test_dump_is_byte_identical_and_restores_both_ways(diff):
