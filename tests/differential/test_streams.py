@@ -345,7 +345,7 @@ def test_read(diff):
                  ("FOO", "STREAMS", S0, "0"), ("GROUP", "g", "c", "STREAMS", S0, "0"),
                  ("NOACK", "STREAMS", S0, "0"), ("STREAMS", S0, ">"), ("STREAMS", S0, "x"),
                  ("BLOCK", "x", "STREAMS", S0, "0"), ("BLOCK", "-1", "STREAMS", S0, "0"),
-                 ("COUNT", "1", S0, "0")):
+                 ("COUNT", "1", S0, "0"), ("STREAMS", S0, "+"), ("STREAMS", S0, "-")):
         diff.run("XREAD", *args)
     diff.run("XREAD", "BLOCK", "10", "STREAMS", S0, "0")
     diff.run("XREAD", "BLOCK", "10", "STREAMS", S0, "$")
