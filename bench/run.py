@@ -4,6 +4,7 @@
     python bench/run.py --quick --repeat 1   # a short smoke run (~20 s)
     python bench/run.py --shards 1 --json    # also write bench/results/<time>.json
     python bench/run.py --cluster            # sharded mode: also redis-benchmark --cluster to the shards
+    python bench/run.py --suite containers   # LPUSH, LPOP, RPOP, SADD, SPOP, HSET, ZADD, ZPOPMIN, LRANGE_100
 
 Both servers are started here on free ports and stopped at the end.  Each test
 (GET, SET, INCR, MSET at -P 1 and -P 16, 50 clients, -r 100000) runs against
@@ -33,6 +34,14 @@ sys.path.insert(0, ROOT)
 from tests.helpers import DamselflyProcess, RawClient, RedisProcess  # noqa: E402
 
 TESTS = ("get", "set", "incr", "mset")
+# --suite containers: the data-type commands (issue 7), in an order where
+# the pops find what the pushes left (redis-benchmark's LPOP/RPOP/SPOP/
+# ZPOPMIN use one key each; LRANGE_100 pushes its list first).
+SUITES = {
+    "strings": TESTS,
+    "containers": ("lpush", "lpop", "rpop", "sadd", "spop", "hset", "zadd", "zpopmin",
+                   "lrange_100"),
+}
 PIPELINES = (1, 16)
 CLIENTS = 50
 KEYSPACE = 100000
@@ -68,14 +77,20 @@ class Target:
         self.cluster = cluster
 
 
-def run_benchmark(target: Target, test: str, pipeline: int, requests: int) -> dict:
+def run_benchmark(target: Target, test, pipeline: int, requests: int,
+                  keyspace: int = KEYSPACE) -> dict:
+    """One redis-benchmark run: ``test`` is a -t name ("get") or a command's
+    words (``["PFADD", "hll", "__rand_int__"]``); ``keyspace`` 0 leaves -r out."""
     argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(target.port), "-c", str(CLIENTS),
-            "-n", str(requests), "-r", str(KEYSPACE), "-P", str(pipeline), "-t", test, "--csv"]
+            "-n", str(requests), "-P", str(pipeline), "--csv"]
+    if keyspace:
+        argv += ["-r", str(keyspace)]
     if target.cluster:
         argv.append("--cluster")
+    argv += ["-t", test] if isinstance(test, str) else list(test)
     before = cpu_seconds(target.pids)
     t0 = time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     wall = time.monotonic() - t0
     cpu = cpu_seconds(target.pids) - before
     rps = None
@@ -90,6 +105,27 @@ def run_benchmark(target: Target, test: str, pipeline: int, requests: int) -> di
                            % (test, target.name, out.stdout, out.stderr))
     return {"rps": rps, "cpu_s": cpu, "wall_s": wall,
             "cpu_per_mops": cpu / (requests / 1e6)}
+
+
+def compare(targets, label: str, pipeline: int, repeat: int, measure) -> dict:
+    """Run ``measure(target)`` ``repeat`` times per target, alternating who
+    goes first (so none always meets another's wake); print and return the
+    row of medians and the median ratio of each pair to redis-server."""
+    runs = {t.name: [] for t in targets}
+    ratios = {t.name: [] for t in targets[1:]}
+    for r in range(repeat):
+        for target in (targets if r % 2 == 0 else targets[::-1]):
+            runs[target.name].append(measure(target))
+        for name in ratios:
+            ratios[name].append(runs[name][-1]["rps"] / runs["redis"][-1]["rps"])
+    row = {"test": label, "pipeline": pipeline,
+           "ratio": statistics.median(ratios["damselfly"]), "runs": runs}
+    if "direct" in ratios:
+        row["ratio_direct"] = statistics.median(ratios["direct"])
+    for name, results in runs.items():
+        row[name] = {key: statistics.median(x[key] for x in results) for key in results[0]}
+    print_row(row, flush=True)
+    return row
 
 
 def damselfly_pids(server: DamselflyProcess) -> list:
@@ -120,28 +156,13 @@ def run(opts) -> dict:
             # The same sharded damselfly, driven straight to its shards.
             targets.append(Target("direct", damselfly.shard_ports[0], pids, cluster=True))
         rows = []
-        tests = opts.tests.split(",") if opts.tests else TESTS
+        tests = opts.tests.split(",") if opts.tests else SUITES[opts.suite]
         pipelines = [int(p) for p in opts.pipelines.split(",")] if opts.pipelines else PIPELINES
         for pipeline in pipelines:
             for test in tests:
-                runs = {t.name: [] for t in targets}
-                ratios = {t.name: [] for t in targets[1:]}
-                for r in range(opts.repeat):
-                    # Alternate who goes first, so none always meets another's wake.
-                    for target in (targets if r % 2 == 0 else targets[::-1]):
-                        runs[target.name].append(
-                            run_benchmark(target, test, pipeline, requests[pipeline]))
-                    for name in ratios:
-                        ratios[name].append(runs[name][-1]["rps"] / runs["redis"][-1]["rps"])
-                row = {"test": test.upper(), "pipeline": pipeline,
-                       "ratio": statistics.median(ratios["damselfly"]), "runs": runs}
-                if "direct" in ratios:
-                    row["ratio_direct"] = statistics.median(ratios["direct"])
-                for name, results in runs.items():
-                    row[name] = {key: statistics.median(x[key] for x in results)
-                                 for key in results[0]}
-                rows.append(row)
-                print_row(row, flush=True)
+                rows.append(compare(
+                    targets, test.upper(), pipeline, opts.repeat,
+                    lambda target: run_benchmark(target, test, pipeline, requests[pipeline])))
     finally:
         damselfly.stop()
         redis.stop()
@@ -196,7 +217,10 @@ def main(argv=None) -> int:
                              "--cluster straight to the shards, beside the proxy path")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per server and test; medians are reported (default 3)")
-    parser.add_argument("--tests", help="comma-separated subset of %s" % ",".join(TESTS))
+    parser.add_argument("--tests", help="comma-separated redis-benchmark tests (e.g. %s)"
+                        % ",".join(TESTS))
+    parser.add_argument("--suite", choices=sorted(SUITES), default="strings",
+                        help="a named list of tests (default strings: %s)" % ",".join(TESTS))
     parser.add_argument("--pipelines", help="comma-separated pipeline depths (default 1,16)")
     parser.add_argument("--json", nargs="?", const="", metavar="PATH",
                         help="also write the results as JSON (default bench/results/<time>.json)")

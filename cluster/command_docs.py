@@ -20,8 +20,7 @@ from __future__ import annotations
 
 
 from cluster.commands import COMMANDS, lookup, resolve
-from cluster.commands.keyspecs import (HOOK_KEY_SPECS, KEYNUM_SPECS, KEYWORD_SPECS,
-                                       VARIABLE_KEY_FLAGS)
+from cluster.commands.keyspecs import HOOK_KEY_SPECS, KEYNUM_SPECS, VARIABLE_KEY_FLAGS
 from cluster.errors import CommandError, SYNTAX, unknown_subcommand, wrong_arity
 from cluster.glob import compile_glob
 from cluster.resp import SetReply
@@ -72,15 +71,6 @@ def key_specs(spec) -> list:
         return _keynum_specs(spec, *KEYNUM_SPECS[spec.keys_hook])
     if spec.keys_hook in HOOK_KEY_SPECS:
         return [_hook_spec(*entry) for entry in HOOK_KEY_SPECS[spec.keys_hook]]
-    if spec.keys_hook in KEYWORD_SPECS:  # XREAD's STREAMS: half of what follows it
-        keyword, start = KEYWORD_SPECS[spec.keys_hook]
-        return [{
-            b"flags": _ordered(spec.key_flags, _KEY_FLAG_ORDER),
-            b"begin_search": {b"type": b"keyword",
-                              b"spec": {b"keyword": keyword, b"startfrom": start}},
-            b"find_keys": {b"type": b"range",
-                           b"spec": {b"lastkey": -1, b"keystep": 1, b"limit": 2}},
-        }]
     if spec.keys_hook is not None:
         flags = spec.key_flags if spec.key_flags and isinstance(spec.key_flags[0], str) \
             else _default_key_flags(spec)
@@ -123,9 +113,16 @@ def _keynum_specs(spec, numkeys_index: int, fixed_key: int) -> list:
 
 
 def _hook_spec(index, flags, notes) -> dict:
-    """One of ``keyspecs.HOOK_KEY_SPECS``: a single key at ``index``, or an
-    ``unknown`` spec (index None), with Redis's notes."""
-    if index is None:
+    """One of ``keyspecs.HOOK_KEY_SPECS``: a single key at ``index``, an
+    ``unknown`` spec (index None), or the key after a keyword searched from
+    a position (index ``(keyword, start)``), with Redis's notes."""
+    if type(index) is tuple:
+        keyword, start, lastkey, limit = index if len(index) == 4 else index + (0, 0)
+        ks = _range_spec(0, lastkey, 1, flags)
+        ks[b"find_keys"][b"spec"][b"limit"] = limit
+        ks[b"begin_search"] = {b"type": b"keyword",
+                               b"spec": {b"keyword": keyword, b"startfrom": start}}
+    elif index is None:
         ks = {
             b"flags": _ordered(flags, _KEY_FLAG_ORDER),
             b"begin_search": {b"type": b"unknown", b"spec": {}},

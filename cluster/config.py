@@ -246,10 +246,12 @@ OPTIONS = [
     Option("maxmemory_policy", "enum", "noeviction",
            "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES,
            implemented=False),
-    # Not implemented yet: there are no snapshots to put anywhere.
-    Option("dir", "str", ".", "Working directory for snapshots.", implemented=False),
-    Option("dbfilename", "str", "dump.rdb", "Snapshot file name.", mutable=True,
-           implemented=False),
+    # Each shard loads the snapshot found here on start (shardnode/rdb/snapshot.py).
+    Option("dir", "str", ".", "Directory for snapshots, loaded on start."),
+    Option("dbfilename", "str", "dump.rdb",
+           "Snapshot file name: shard files are named dump-0001-of-0004.rdb ..., tied "
+           "together by dump.snapshot.json; a dump.rdb of redis-server is imported when "
+           "there are none.", mutable=True),
     Option("proto_max_bulk_len", "size", 512 * 1024 * 1024,
            "Largest bulk string a client may send.", mutable=True, minimum=1),
     Option("set_max_intset_entries", "int", 512,
@@ -317,6 +319,10 @@ OPTIONS = [
     Option("hash_max_listpack_value", "int", 64,
            "A hash given a field or value longer than this (bytes) is converted from "
            "listpack to hashtable.", mutable=True, minimum=0, maximum=2**63 - 1),
+    # HyperLogLog: when a sketch leaves its sparse representation (hyperloglog.py).
+    Option("hll_sparse_max_bytes", "size", 3000,
+           "A sparse HyperLogLog that would grow past this many bytes (header "
+           "included) becomes dense.", mutable=True, minimum=0, maximum=2**63 - 1),
 ]
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 for _o in OPTIONS:

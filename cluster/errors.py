@@ -60,6 +60,8 @@ SAME_OBJECT = "ERR source and destination objects are the same"
 NAN_OR_INF = "ERR increment would produce NaN or Infinity"
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 NOAUTH = "NOAUTH Authentication required."
+# A shard still loading its snapshot refuses what lacks the "loading" flag.
+LOADING = "LOADING Redis is loading the dataset in memory"
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 AUTH_NOT_SET = (
     "ERR AUTH <password> called without any password configured for the "
@@ -256,3 +258,28 @@ XCLAIM_BAD_OPTION = "ERR Invalid %s option argument for XCLAIM"
 XCLAIM_UNKNOWN_OPTION = "ERR Unrecognized XCLAIM option '%s'"
 XAUTOCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XAUTOCLAIM"
 XAUTOCLAIM_COUNT = "ERR COUNT must be > 0"
+# HyperLogLog (hyperloglog.c).
+HLL_WRONGTYPE = "WRONGTYPE Key is not a valid HyperLogLog string value."
+HLL_CORRUPTED = "INVALIDOBJ Corrupted HLL object detected"
+HLL_NO_KEY = "ERR The specified key does not exist"
+HLL_NOT_SPARSE = "ERR HLL encoding is not sparse"
+
+
+def hll_unknown_debug(sub: bytes) -> str:
+    return "ERR Unknown PFDEBUG subcommand '%s'" % echo(sub)
+
+
+# Geo (geo.c).
+GEO_INVALID_PAIR = "ERR invalid longitude,latitude pair %f,%f"
+GEO_BAD_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
+GEO_NEED_RADIUS = "ERR need numeric radius"
+GEO_NEED_WIDTH = "ERR need numeric width"
+GEO_NEED_HEIGHT = "ERR need numeric height"
+GEO_NEGATIVE_RADIUS = "ERR radius cannot be negative"
+GEO_NEGATIVE_BOX = "ERR height or width cannot be negative"
+GEO_NO_MEMBER = "ERR could not decode requested zset member"
+GEO_COUNT_POSITIVE = "ERR COUNT must be > 0"
+GEO_STORE_WITH = "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+GEO_ONE_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s"
+GEO_ONE_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for %s"
+GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"

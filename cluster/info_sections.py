@@ -33,11 +33,11 @@ SUMMED = frozenset((
     "total_net_output_bytes", "used_cpu_sys", "used_cpu_user",
     "used_cpu_sys_children", "used_cpu_user_children", "used_cpu_sys_main_thread",
     "used_cpu_user_main_thread", "pubsub_channels", "pubsub_patterns",
-    "pubsubshard_channels", "blocked_clients",
+    "pubsubshard_channels", "blocked_clients", "loading_total_bytes", "loading_loaded_bytes",
 ))
 GREATEST = frozenset((
     "loading", "async_loading", "rdb_bgsave_in_progress", "aof_rewrite_in_progress",
-    "rdb_last_save_time", "aof_enabled",
+    "rdb_last_save_time", "aof_enabled", "loading_eta_seconds",
 ))
 
 RUN_ID = os.urandom(20).hex()

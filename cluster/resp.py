@@ -136,6 +136,21 @@ def format_double(value: float) -> bytes:
     return (b"%.17g" % value)
 
 
+def _encode_items(parts: list, items, proto: int) -> bytes:
+    """An aggregate's elements after its header: bulk strings (LRANGE,
+    HGETALL, MGET ...) framed inline, anything else through :func:`encode`."""
+    append = parts.append
+    for item in items:
+        if type(item) is bytes:
+            n = len(item)
+            append(_len_cache[n] if n < 1025 else b"$%d\r\n" % n)
+            append(item)
+            append(CRLF)
+        else:
+            append(encode(item, proto))
+    return b"".join(parts)
+
+
 def encode(value, proto: int = 2) -> bytes:
     """Encode one reply value (see the module table)."""
     t = type(value)
@@ -150,9 +165,7 @@ def encode(value, proto: int = 2) -> bytes:
     if value is None:
         return NULL_RESP3 if proto == 3 else NULL_BULK
     if t is list or t is tuple:
-        parts = [_array_header(len(value))]
-        parts.extend(encode(v, proto) for v in value)
-        return b"".join(parts)
+        return _encode_items([_array_header(len(value))], value, proto)
     if t is RawReply:
         return value
     if isinstance(value, CommandError):
@@ -180,8 +193,7 @@ def encode(value, proto: int = 2) -> bytes:
             parts = [head % len(value)]
         else:
             parts = [_array_header(len(value))]
-        parts.extend(encode(v, proto) for v in value)
-        return b"".join(parts)
+        return _encode_items(parts, value, proto)
     if t is Verbatim:
         if proto == 3:
             return b"=%d\r\ntxt:%b\r\n" % (len(value) + 4, value)

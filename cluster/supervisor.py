@@ -16,10 +16,12 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from cluster.config import Config
@@ -29,6 +31,19 @@ log = logging.getLogger("damselfly")
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE = 3.0
+# A shard exits with this code when the data in `dir` exists but cannot be
+# read (shardnode/rdb/snapshot.py): restarting it would fail the same way,
+# and starting without it would serve (and later save) an empty dataset, so
+# the whole server stops with that error.  The shard first writes the error
+# to the file DAMSELFLY_FATAL_FILE names (with its index appended), so the
+# supervisor's own exit message can say it.
+EXIT_UNREADABLE_DATA = 3
+
+
+def fatal_file(index: int) -> str | None:
+    """Where shard ``index`` leaves the error it exits with (None: nowhere)."""
+    base = os.environ.get("DAMSELFLY_FATAL_FILE")
+    return "%s.%d" % (base, index) if base else None
 
 
 def _bind_to_parent(parent: int):  # runs in the child between fork and exec
@@ -124,6 +139,8 @@ class Supervisor:
             for w in range(config.proxy_workers)
         ]
         self.stopping = False
+        self.fatal_dir = tempfile.mkdtemp(prefix="damselfly-")
+        self.env["DAMSELFLY_FATAL_FILE"] = os.path.join(self.fatal_dir, "shard")
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -165,12 +182,14 @@ class Supervisor:
         for child in self.shards:
             if not self.wait_listening(child):
                 self.stop()
+                self.exit_if_data_unreadable()
                 raise SystemExit("damselfly: %s did not start on port %d" % (child.label, child.port))
         for child in self.proxies:
             self.spawn(child)
         for child in self.proxies:
             if not self.wait_listening(child):
                 self.stop()
+                self.exit_if_data_unreadable()  # the proxy fails when the shards went
                 raise SystemExit("damselfly: %s did not start on port %d"
                                  % (child.label, self.config.port))
         log.info(
@@ -193,6 +212,9 @@ class Supervisor:
                     if self.stopping:
                         break  # it died of the same signal that stops us
                     code = child.proc.returncode
+                    if child.kind == "shard" and code == EXIT_UNREADABLE_DATA:
+                        self.stop()
+                        self.exit_if_data_unreadable()
                     child.restarts += 1
                     delay = restart_delay(child, time.monotonic())
                     log.warning("%s exited with %s; restarting%s", child.label, code,
@@ -201,6 +223,22 @@ class Supervisor:
                     if not delay:
                         self.spawn(child)
             time.sleep(0.05)
+
+    def exit_if_data_unreadable(self) -> None:
+        """Exit with the error of a shard that could not read the data in
+        ``dir``, if one did (call after :meth:`stop`)."""
+        for child in self.shards:
+            if child.proc is None or child.proc.poll() != EXIT_UNREADABLE_DATA:
+                continue
+            try:
+                with open(os.path.join(self.fatal_dir, "shard.%d" % child.index)) as f:
+                    reason = f.read().strip()
+            except OSError:
+                reason = "see its log"
+            log.critical("%s cannot load the data in %s: %s; not starting (fix or move "
+                         "that file)", child.label, os.path.abspath(self.config.dir), reason)
+            raise SystemExit("damselfly: %s cannot load the data in %s: %s"
+                             % (child.label, os.path.abspath(self.config.dir), reason))
 
     def stop(self) -> None:
         self.stopping = True
@@ -230,10 +268,13 @@ def run(config: Config) -> int:
     signal.signal(signal.SIGINT, on_signal)
     for warning in config.not_implemented_warnings():
         log.warning(warning)
-    supervisor.start()
     try:
-        supervisor.watch()
+        supervisor.start()
+        try:
+            supervisor.watch()
+        finally:
+            supervisor.stop()
+            log.info("damselfly stopped")
     finally:
-        supervisor.stop()
-        log.info("damselfly stopped")
+        shutil.rmtree(supervisor.fatal_dir, ignore_errors=True)
     return 0

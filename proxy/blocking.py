@@ -116,6 +116,8 @@ class OnShard:
     """Target of the reply slot of a blocking command sent to one shard."""
 
     __slots__ = ("client", "shard")
+    # In its key's queue once sent: whatever reaches the shard later is behind it.
+    waiting = True
 
     def __init__(self, client, shard):
         self.client = client
@@ -153,6 +155,7 @@ class CrossShardWait:
         self.woken = asyncio.Event()
         self.outcome = None  # the reply CLIENT UNBLOCK (or a disconnect) decided
         self.registered: dict = {}  # shard -> keys it wakes us up for
+        self.waiting = False  # in the keys' queues (DF.WAIT sent): INFO counts it blocked
 
     def wake(self, token: int) -> None:
         if token == self.token:
@@ -197,6 +200,7 @@ class CrossShardWait:
         for shard, keys in self.registered.items():
             worker.links[shard].send_forget(None, head + keys)
         worker.flush_soon()
+        self.waiting = True
 
     def _unregister(self, keep: bool = False) -> None:
         """Tell the shards we are done (or, ``keep``, that we wait on: the

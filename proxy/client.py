@@ -591,7 +591,9 @@ class ProxyClient(asyncio.Protocol, Session):
         return blocked is not None and blocked.unblock(as_error)
 
     def is_blocked(self) -> bool:
-        return self.blocked is not None
+        """Waiting in a blocking command (not while a cross-shard one still
+        makes its first, non-blocking try)."""
+        return self.blocked is not None and self.blocked.waiting
 
     def wake(self, token: int) -> None:
         """A shard saw a key this client's cross-shard blocking command waits for."""

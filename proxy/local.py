@@ -37,6 +37,7 @@ def _shutdown(client, args):
     before SHUTDOWN are out, then the supervisor stops every process."""
     check_shutdown(args, client.worker.config, log)
     client.on_close_requested()
+    client.worker.stop_listening()  # a client retrying meets a refusal, not a dead backlog
     asyncio.ensure_future(_stop_after_earlier_replies(client))
     return NO_REPLY
 

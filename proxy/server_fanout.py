@@ -156,7 +156,7 @@ def _server(worker):
 
 
 def _clients(worker):
-    blocked = sum(1 for c in worker.clients.values() if c.blocked is not None)
+    blocked = sum(1 for c in worker.clients.values() if c.is_blocked())
     return fmt.clients_section(worker.config, len(worker.clients), blocked)
 
 

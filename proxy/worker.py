@@ -122,6 +122,10 @@ class ProxyWorker:
             self._limit_text = text
         return self._limit
 
+    def stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
     async def start(self):
         await asyncio.gather(*(link.connect() for link in self.links))
         if self.config.proxy_workers > 1:  # CONFIG SET made through another worker

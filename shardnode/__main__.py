@@ -7,6 +7,7 @@ same topology without reading files again.
 
 import argparse
 import logging
+import os
 
 from cluster.process import child_setup, serve_until_signalled
 from cluster.topology import Topology
@@ -29,9 +30,27 @@ def main(argv=None):
         nonlocal server
         server = ShardServer(config, opts.index, topology, secret)
         await server.start(bind, info.port)
-        logging.getLogger("damselfly.shard").info(
-            "shard %d listening on %s:%d, slots %d-%d",
-            opts.index, bind, info.port, *info.slots)
+        log = logging.getLogger("damselfly.shard")
+        log.info("shard %d listening on %s:%d, slots %d-%d",
+                 opts.index, bind, info.port, *info.slots)
+        from cluster.supervisor import EXIT_UNREADABLE_DATA, fatal_file
+        from shardnode.rdb.snapshot import SnapshotError
+
+        try:
+            await server.load_data()
+        except SnapshotError as exc:
+            # Never serve an empty (or partial) keyspace in place of data we
+            # could not read: a later save would overwrite the user's files.
+            log.critical("cannot load the data in dir: %s", exc)
+            path = fatal_file(opts.index)
+            if path:
+                try:
+                    with open(path, "w") as f:
+                        f.write(str(exc))
+                except OSError:
+                    pass
+            logging.shutdown()
+            os._exit(EXIT_UNREADABLE_DATA)
 
     async def close():
         await server.close()

@@ -8,6 +8,8 @@ Counters a shard has not got yet (hits, evictions) read as Redis's zero.
 
 from __future__ import annotations
 
+import time
+
 from cluster import info_sections as fmt
 from cluster.resp import Verbatim
 
@@ -60,10 +62,26 @@ def _memory(server):
     ]
 
 
+def _loading_fields(server) -> list:
+    """Redis 7.0's loading_* fields, shown while the snapshot loads."""
+    progress = server.load_progress
+    elapsed = max(0.0, time.time() - progress.started)
+    done, total = progress.loaded_bytes, progress.total_bytes
+    eta = int(elapsed * (total - done) / done) if done else 1
+    return [
+        ("loading_start_time", int(progress.started)),
+        ("loading_total_bytes", total),
+        ("loading_rdb_used_mem", 0),
+        ("loading_loaded_bytes", done),
+        ("loading_loaded_perc", "%.2f" % (100.0 * done / total if total else 0.0)),
+        ("loading_eta_seconds", eta),
+    ]
+
+
 def _persistence(server):
     ks = server.keyspace
-    return [
-        ("loading", 0),
+    fields = [
+        ("loading", 1 if server.loading else 0),
         ("async_loading", 0),
         ("rdb_changes_since_last_save", ks.dirty),
         ("rdb_bgsave_in_progress", 0),
@@ -80,6 +98,9 @@ def _persistence(server):
         ("aof_last_bgrewrite_status", "ok"),
         ("aof_last_write_status", "ok"),
     ]
+    if server.loading:
+        fields += _loading_fields(server)
+    return fields
 
 
 def stats_fields(server) -> list:

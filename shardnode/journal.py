@@ -289,6 +289,16 @@ EFFECTS = {
     "xgroup|destroy": AS_SENT,
     "xgroup|createconsumer": AS_SENT,
     "xgroup|delconsumer": AS_SENT,
+    # hyperloglog (PFCOUNT, a read, journals itself as sent when it writes the
+    # cached count; PFDEBUG only when GETREG/TODENSE converted to dense)
+    "pfadd": AS_SENT,
+    "pfmerge": AS_SENT,
+    "pfdebug": AS_SENT,
+    # geo (GEORADIUS/GEORADIUSBYMEMBER write only with STORE/STOREDIST)
+    "geoadd": "ZADD k [NX|XX] [CH] <score> member ... (lower-case zadd, as Redis runs it)",
+    "geosearchstore": AS_SENT,
+    "georadius": AS_SENT,
+    "georadiusbymember": AS_SENT,
     # sort (SORT without STORE, or a STORE that changed nothing: nothing)
     "sort": AS_SENT,
     # keyspace

@@ -86,6 +86,11 @@ class ShardServer:
         self.errorstats: dict = {}  # error prefix -> count
         self._server = None
         self._expiry_handle = None
+        # Loading the snapshot on start (load_data): commands without the
+        # "loading" flag answer -LOADING meanwhile.
+        self.loading = False
+        self.load_progress = None  # shardnode.rdb.snapshot.LoadProgress while/after loading
+        self.rdb_functions: list = []  # FUNCTION libraries the loaded files held (code)
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -99,6 +104,46 @@ class ShardServer:
         )
         self._schedule_expiry()
         return self._server
+
+    async def load_data(self) -> None:
+        """Load the snapshot in ``dir`` (shardnode/rdb/snapshot.py), keeping
+        this shard's slots, while serving: until it is done every command
+        without the "loading" flag answers -LOADING (the dispatch table is
+        swapped for one whose entries all take execute's checked path, so the
+        hot path pays nothing).  Raises SnapshotError when there is data that
+        cannot be read: the shard must not start without it."""
+        from shardnode.rdb.snapshot import LoadProgress, find_snapshot, load_files
+
+        files = find_snapshot(self.config.dir, self.config.dbfilename)
+        if files is None:
+            return
+        ready = self.dispatch
+        self.dispatch = {name: (spec, fn, False) for name, (spec, fn, _) in ready.items()}
+        self.loading = True
+        progress = self.load_progress = LoadProgress(started=time.time())
+        log.info("loading %s", ", ".join(files.paths))
+        owner, index = self.slot_owner, self.index
+        next_report = time.monotonic() + 5.0
+        steps = load_files(files, self.keyspace, lambda slot: owner[slot] == index,
+                           self.config, progress, self.rdb_functions)
+        for _ in steps:
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + 5.0
+                log.info("loading: %.0f%% of %d bytes, %d keys kept",
+                         100.0 * progress.loaded_bytes / max(1, progress.total_bytes),
+                         progress.total_bytes, progress.keys_loaded)
+            await asyncio.sleep(0)
+        self.keyspace.dirty = 0
+        self.dispatch = ready
+        self.loading = False
+        log.info("loaded %d keys of this shard's slots in %.3f s (%d keys read, %d expired "
+                 "skipped, %d function libraries)", progress.keys_loaded,
+                 time.time() - progress.started, progress.keys_read,
+                 progress.expired_skipped, len(self.rdb_functions))
+
+    def stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.close()
 
     async def close(self):
         if self._expiry_handle:
@@ -559,6 +604,8 @@ class ShardConnection(asyncio.Protocol, Session):
                 moved = self.check_slots(spec, args)
                 if moved is not None:
                     return self._reject(moved, spec)
+            if server.loading and "loading" not in spec.flags and spec.group != "internal":
+                return self._reject(errors.LOADING, spec)
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)

@@ -114,6 +114,7 @@ def shutdown(conn, args):
     """A client on this shard's port stops the whole server; it gets no reply."""
     check_shutdown(args, conn.server.config, log)
     conn.on_close_requested()
+    conn.server.stop_listening()  # a client retrying meets a refusal, not a dead backlog
     request_stop()
     return NO_REPLY
 

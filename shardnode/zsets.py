@@ -276,7 +276,7 @@ def _make_room(conn, zset: SortedSet, member: bytes) -> None:
             zset.encoding = "skiplist"
 
 
-def _store_result(conn, key: bytes, pairs) -> int:
+def store_result(conn, key: bytes, pairs) -> int:
     """Store ``(member, score)`` pairs at ``key`` (delete it when there are
     none), compact when the result fits; returns the count stored."""
     db = conn.db
@@ -636,7 +636,7 @@ def zrange(conn, args):
 def zrangestore(conn, args):
     by, reverse, offset, limit, _ = _parse_zrange(args, 2, None, None, True)
     pairs = _zrange_pairs(conn, args[2], args[3], args[4], by, reverse, offset, limit)
-    return _store_result(conn, args[1], pairs or [])
+    return store_result(conn, args[1], pairs or [])
 
 
 # -- pops ----------------------------------------------------------------------------------
@@ -876,7 +876,7 @@ def zunion_inter_diff(conn, args):
 def zstore(conn, args):
     op = args[0].lower().decode()[1:-5]
     pairs, _ = _set_operation(conn, args, 2, op, True)
-    return _store_result(conn, args[1], pairs)
+    return store_result(conn, args[1], pairs)
 
 
 @handler("zintercard")

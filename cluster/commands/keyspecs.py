@@ -152,8 +152,65 @@ def sort_reach(args):
     return out
 
 
+# -- GEORADIUS / GEORADIUSBYMEMBER: STORE and STOREDIST found by keyword ------
+
+
+def _keyword_key(args, keyword: bytes, start: int):
+    """Redis's "keyword" begin-search: the argument after the first
+    ``keyword`` at ``start`` or later (never the last argument), or None."""
+    for i in range(start, len(args) - 1):
+        if args[i].lower() == keyword:
+            return i + 1
+    return None
+
+
+def _store_keyword_positions(args, start: int) -> list:
+    """The source key, then what the STORE and STOREDIST key specs find;
+    then the destination the command really writes (the last STORE or
+    STOREDIST) when the specs miss it (``STORE a STORE b``), so that the
+    key is routed and locked with the others (Redis's GETKEYS omits it)."""
+    out = [1]
+    for keyword in (b"store", b"storedist"):
+        found = _keyword_key(args, keyword, start)
+        if found is not None:
+            out.append(found)
+    written = None
+    i = start
+    while i < len(args) - 1:
+        option = args[i].lower()
+        if option in (b"store", b"storedist"):
+            written = i + 1
+            i += 1
+        elif option == b"count":
+            i += 1
+        i += 1
+    if written is not None and written not in out:
+        out.append(written)
+    return out
+
+
+def georadius_keys_positions(args) -> list:
+    """GEORADIUS key lon lat radius unit [... STORE k] [STOREDIST k]."""
+    return _store_keyword_positions(args, 6)
+
+
+def georadius_keys(args) -> list:
+    return [args[i] for i in georadius_keys_positions(args)]
+
+
+def georadiusbymember_keys_positions(args) -> list:
+    """GEORADIUSBYMEMBER key member radius unit [... STORE k] [STOREDIST k]."""
+    return _store_keyword_positions(args, 5)
+
+
+def georadiusbymember_keys(args) -> list:
+    return [args[i] for i in georadiusbymember_keys_positions(args)]
+
+
 # Key specs of commands whose keys a hook finds, as COMMAND INFO shows them:
-# (begin index or None for "unknown", flags, notes).
+# (begin, flags, notes) where begin is an index, None for "unknown", or
+# (keyword, start) for a keyword search -- (keyword, start, lastkey, limit)
+# when the keys after it are a range (XREAD's STREAMS: half of the rest).
 HOOK_KEY_SPECS = {
     "sort_keys": (
         (1, ("RO", "access"), None),
@@ -167,6 +224,18 @@ HOOK_KEY_SPECS = {
         (None, ("RO", "access"), "For the optional BY/GET keyword. It is marked 'unknown' "
          "because the key names derive from the content of the key we sort"),
     ),
+    "georadius_keys": (
+        (1, ("RO", "access"), None),
+        ((b"STORE", 6), ("OW", "update"), None),
+        ((b"STOREDIST", 6), ("OW", "update"), None),
+    ),
+    "georadiusbymember_keys": (
+        (1, ("RO", "access"), None),
+        ((b"STORE", 5), ("OW", "update"), None),
+        ((b"STOREDIST", 5), ("OW", "update"), None),
+    ),
+    "streams_keys": (((b"STREAMS", 1, -1, 2), ("RO", "access"), None),),
+    "group_streams_keys": (((b"STREAMS", 4, -1, 2), ("RO", "access"), None),),
 }
 
 
@@ -210,5 +279,3 @@ def streams_keys(args) -> list:
 
 group_streams_keys_positions = streams_keys_positions
 group_streams_keys = streams_keys
-
-KEYWORD_SPECS = {"streams_keys": (b"STREAMS", 1), "group_streams_keys": (b"STREAMS", 4)}

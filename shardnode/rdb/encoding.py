@@ -74,6 +74,9 @@ def _integer_encoding(data: bytes) -> bytes | None:
     """rdbTryIntegerEncoding: only a canonical decimal ("7", not "07" or "+7")."""
     if not data or len(data) > _INT_ENCODABLE_MAX_LEN:
         return None
+    first = data[0]
+    if first > 57 or (first < 48 and first != 45):  # not a digit or "-": no int (cheap)
+        return None
     try:
         value = int(data)
     except ValueError:
@@ -209,6 +212,14 @@ class RdbReader:
 
     def read_string(self) -> bytes:
         """rdbGenericLoadStringObject: any string encoding, as bytes."""
+        pos = self.pos
+        if pos < self.end:  # fast path: a raw string under 64 bytes (most keys)
+            first = self.data[pos]
+            if first < 1 << 6:
+                end = pos + 1 + first
+                if end <= self.end:
+                    self.pos = end
+                    return bytes(self.data[pos + 1 : end])
         length, encoded = self.read_length_or_code()
         if not encoded:
             return self.read_raw(length)

@@ -8,7 +8,7 @@ and COMMAND's replies built from the table have Redis 7's shapes.
 import pytest
 
 from cluster import command_docs
-from cluster.commands.keyspecs import HOOK_KEY_SPECS, KEYNUM_SPECS, KEYWORD_SPECS
+from cluster.commands.keyspecs import HOOK_KEY_SPECS, KEYNUM_SPECS
 from cluster.commands import ALL, COMMANDS, FLAGS, KEYED, LOCAL, SPLIT, all_specs
 from cluster.errors import CommandError
 from cluster.commands.keyspecs import KEYNUM_SPECS
@@ -135,12 +135,10 @@ def test_getkeys_errors_and_movable_keys():
         assert "movablekeys" in entry[2]
         if spec.keys_hook in KEYNUM_SPECS:
             assert entry[8][-1][b"find_keys"][b"type"] == b"keynum"
-        elif spec.keys_hook in HOOK_KEY_SPECS:  # SORT: its own table of specs
+        elif spec.keys_hook in HOOK_KEY_SPECS:  # SORT, GEORADIUS: their own tables
             assert [ks[b"begin_search"][b"type"] for ks in entry[8]] == [
-                b"unknown" if index is None else b"index"
-                for index, _flags, _notes in HOOK_KEY_SPECS[spec.keys_hook]]
-        elif spec.keys_hook in KEYWORD_SPECS:  # XREAD: the keys after STREAMS
-            assert entry[8][0][b"begin_search"][b"type"] == b"keyword"
+                b"unknown" if index is None else b"keyword" if type(index) is tuple
+                else b"index" for index, _flags, _notes in HOOK_KEY_SPECS[spec.keys_hook]]
         else:
             assert entry[8][0][b"begin_search"][b"type"] == b"unknown"
 

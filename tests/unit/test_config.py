@@ -176,8 +176,7 @@ def test_config_set_validates():
 
 # -- options accepted but not implemented yet ---------------------------------------
 
-NOT_IMPLEMENTED = {"maxmemory", "maxmemory_policy", "dir", "dbfilename", "save", "appendonly",
-                   "appendfsync"}
+NOT_IMPLEMENTED = {"maxmemory", "maxmemory_policy", "save", "appendonly", "appendfsync"}
 
 
 def test_options_not_implemented_yet_are_marked():

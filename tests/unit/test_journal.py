@@ -228,6 +228,17 @@ REWRITES = [
     ("XCLAIM xs g c3 0 1000002-0",
      ["XCLAIM xs g c4 0 1000002-0 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1000002-1"]),
     ("XTRIM xs MAXLEN ~ 0", ["XTRIM xs MAXLEN = 0"]),
+    # GEOADD runs (and propagates as) a ZADD of the geohash scores
+    ("GEOADD gk 13.361389 38.115556 Palermo", ["zadd gk 3479099956230698 Palermo"]),
+    ("GEOADD gk NX CH 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+     ["zadd gk NX CH 3479099956230698 Palermo 3479447370796909 Catania"]),
+    ("GEOADD gk xx 13.361389 38.115556 Palermo", []),
+    ("GEOADD gk 500 1 bad", []),
+    ("GEORADIUS gk 15 37 200 km", []),
+    ("GEORADIUS gk 15 37 200 km STORE gd", ["GEORADIUS gk 15 37 200 km STORE gd"]),
+    ("GEOSEARCHSTORE gd gk FROMLONLAT 0 0 BYRADIUS 1 m", ["GEOSEARCHSTORE gd gk FROMLONLAT 0 0 "
+                                                          "BYRADIUS 1 m"]),
+    ("GEOSEARCHSTORE gd gk FROMLONLAT 0 0 BYRADIUS 1 m", []),
 ]
 
 
@@ -410,3 +421,25 @@ def test_restore_journals_an_absolute_deadline(shard):
     assert got == [["RESTORE", "r", "0", payload.decode("latin-1"), "REPLACE"]]
     got = shard.new_entries(b"RESTORE", b"r", b"5", payload, b"REPLACE", b"ABSTTL")
     assert got == [["DEL", "r"]]
+
+
+def test_hyperloglog_writes_as_redis_propagates_them(shard):
+    """As a redis-server 7.0 AOF showed: PFADD when a register rose (or the
+    key was created), PFCOUNT of one key when it wrote the cached count,
+    PFMERGE always, PFDEBUG GETREG/TODENSE when they converted to dense."""
+    assert shard.new_entries("PFADD", "h", "a", "b") == [["PFADD", "h", "a", "b"]]
+    assert shard.new_entries("PFADD", "h", "a") == []
+    assert shard.new_entries("pfcount", "h") == [["pfcount", "h"]]
+    assert shard.new_entries("PFCOUNT", "h") == []  # the cache was valid
+    assert shard.new_entries("PFCOUNT", "h", "other") == []
+    assert shard.new_entries("PFADD", "e") == [["PFADD", "e"]]
+    assert shard.new_entries("PFMERGE", "e") == [["PFMERGE", "e"]]
+    assert shard.new_entries("PFMERGE", "m", "h") == [["PFMERGE", "m", "h"]]
+    assert shard.new_entries("PFDEBUG", "ENCODING", "h") == []
+    assert shard.new_entries("PFDEBUG", "GETREG", "h") == [["PFDEBUG", "GETREG", "h"]]
+    assert shard.new_entries("PFDEBUG", "GETREG", "h") == []
+    assert shard.new_entries("PFDEBUG", "TODENSE", "m") == [["PFDEBUG", "TODENSE", "m"]]
+    assert shard.new_entries("PFDEBUG", "TODENSE", "m") == []
+    shard("SET", "bad", b"HYLL\x01" + bytes(11))  # sparse with no opcodes
+    assert shard.new_entries("PFCOUNT", "bad") == []
+    assert shard.new_entries("PFADD", "bad", "x") == []
