@@ -4,14 +4,16 @@
     python bench/streams.py --quick
 
 - XADD and XREAD (COUNT 10 from the start of a 1000-entry stream) through
-  redis-benchmark's custom commands: 50 clients, -P 1 and -P 16, 16 streams
-  (``xs:__rand_int__`` with -r 16, so both shards of damselfly get some);
+  redis-benchmark's custom commands (bench.run.run_benchmark): 50 clients,
+  -P 1 and -P 16, 16 streams (``xs:__rand_int__`` with -r 16, so both shards
+  of damselfly get some);
 - XREADGROUP/XACK: 8 consumers of one group (redis-py asyncio), each reading
   COUNT 10 new entries and acknowledging them, until 20000 entries preloaded
   on 8 streams are consumed; entries per second.
 
-The two servers run alternately, so they meet the same machine load; quote
-the ratios, not the absolute figures (see bench/README.md).
+Each test runs on the two servers alternately (bench.run.compare, --repeat
+pairs), so they meet the same machine load; quote the ratios, not the
+absolute figures (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -25,44 +27,39 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.run import Target, damselfly_pids  # noqa: E402
+from bench.run import (Target, compare, cpu_seconds, damselfly_pids, header,  # noqa: E402
+                       run_benchmark)
 from tests.helpers import DamselflyProcess, RawClient, RedisProcess  # noqa: E402
 
 STREAMS = 16
-
-
-def redis_benchmark(target, command, pipeline: int, requests: int) -> float:
-    """ops/s of one custom command under redis-benchmark."""
-    import csv
-    import io
-    import subprocess
-
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(target.port), "-c", "50",
-            "-n", str(requests), "-r", str(STREAMS), "-P", str(pipeline), "--csv"] + command
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    for row in csv.reader(io.StringIO(out.stdout)):
-        if row and row[0] != "test":
-            return float(row[1])
-    raise RuntimeError(out.stdout + out.stderr)
+TESTS = {
+    "XADD": ["XADD", "xs:__rand_int__", "*", "f", "v"],
+    "XREAD COUNT 10": ["XREAD", "COUNT", "10", "STREAMS", "xs:__rand_int__", "0"],
+}
 
 
 def preload(port: int, streams: int, per_stream: int) -> None:
+    """``streams`` streams xs:0.. of ``per_stream`` entries each, pipelined."""
     with RawClient(port) as client:
         client.call("FLUSHALL")
         for s in range(streams):
+            key = b"xs:%d" % s
             for i in range(1, per_stream + 1):
-                client.send_raw(b"*5\r\n$4\r\nXADD\r\n$%d\r\nxs:%d\r\n$%d\r\n%d-1\r\n$1\r\nf\r\n$1\r\nv\r\n"
-                                % (len(b"xs:%d" % s), s, len(b"%d-1" % i), i))
+                entry_id = b"%d-1" % i
+                client.send_raw(b"*5\r\n$4\r\nXADD\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+                                b"$1\r\nf\r\n$1\r\nv\r\n"
+                                % (len(key), key, len(entry_id), entry_id))
             for _ in range(per_stream):
                 client.read()
 
 
-async def group_consume(port: int, streams: int, total: int, consumers: int = 8) -> float:
+async def _group_consume(port: int, streams: int, consumers: int = 8) -> int:
     import redis.asyncio as aioredis
 
     ctl = aioredis.Redis(port=port)
     for s in range(streams):
         await ctl.xgroup_create("xs:%d" % s, "g", id="0")
+    await ctl.aclose()
     consumed = 0
 
     async def consume(name, key):
@@ -77,50 +74,50 @@ async def group_consume(port: int, streams: int, total: int, consumers: int = 8)
             consumed += len(ids)
         await client.aclose()
 
-    t0 = time.monotonic()
     await asyncio.gather(*(consume("c%d" % k, "xs:%d" % (k % streams))
                            for k in range(consumers)))
-    elapsed = time.monotonic() - t0
-    await ctl.aclose()
-    assert consumed == total, (consumed, total)
-    return consumed / elapsed
+    return consumed
+
+
+def group_consume(target: Target, per_stream: int) -> dict:
+    """Entries per second (as "rps") that 8 group consumers read and ack."""
+    preload(target.port, 8, per_stream)
+    before = cpu_seconds(target.pids)
+    t0 = time.monotonic()
+    consumed = asyncio.run(_group_consume(target.port, 8))
+    wall = time.monotonic() - t0
+    assert consumed == 8 * per_stream, consumed
+    cpu = cpu_seconds(target.pids) - before
+    return {"rps": consumed / wall, "cpu_s": cpu, "wall_s": wall,
+            "cpu_per_mops": cpu / (consumed / 1e6)}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1)
     opts = parser.parse_args(argv)
     requests = {1: 20_000, 16: 100_000} if opts.quick else {1: 60_000, 16: 300_000}
     per_stream = 1000 if opts.quick else 2500
-    with DamselflyProcess(shards=2) as ours:
-        ref = RedisProcess().start()
-        try:
-            targets = [Target("redis", ref.port, [ref.proc.pid] if getattr(ref, "proc", None)
-                              else [], False),
-                       Target("damselfly", ours.port, damselfly_pids(ours), False)]
-            print("%-26s %12s %12s %7s" % ("test", "redis", "damselfly", "ratio"))
-            for name, command in (("XADD", ["XADD", "xs:__rand_int__", "*", "f", "v"]),
-                                  ("XREAD COUNT 10", ["XREAD", "COUNT", "10", "STREAMS",
-                                                      "xs:__rand_int__", "0"])):
-                for pipeline in (1, 16):
-                    rates = {}
-                    for target in targets:
-                        if name.startswith("XREAD"):
-                            preload(target.port, STREAMS, 1000)
-                        rates[target.name] = redis_benchmark(target, command, pipeline,
-                                                             requests[pipeline])
-                    print("%-26s %12.0f %12.0f %7.2f" % (
-                        "%s -P %d" % (name, pipeline), rates["redis"], rates["damselfly"],
-                        rates["damselfly"] / rates["redis"]))
-            rates = {}
-            for target in targets:
-                preload(target.port, 8, per_stream)
-                rates[target.name] = asyncio.run(group_consume(target.port, 8, 8 * per_stream))
-            print("%-26s %12.0f %12.0f %7.2f" % ("XREADGROUP+XACK entries/s", rates["redis"],
-                                                  rates["damselfly"],
-                                                  rates["damselfly"] / rates["redis"]))
-        finally:
-            ref.stop()
+    redis = RedisProcess().start()
+    damselfly = DamselflyProcess(shards=2)
+    try:
+        damselfly.start()
+        targets = [Target("redis", redis.port, [redis.proc.pid]),
+                   Target("damselfly", damselfly.port, damselfly_pids(damselfly))]
+        for target in targets:
+            preload(target.port, STREAMS, 1000)
+        print(header(False))
+        for name, command in TESTS.items():
+            for pipeline in (1, 16):
+                compare(targets, name, pipeline, opts.repeat,
+                        lambda target: run_benchmark(target, command, pipeline,
+                                                     requests[pipeline], STREAMS))
+        compare(targets, "XREADGROUP+XACK (entries)", 1, opts.repeat,
+                lambda target: group_consume(target, per_stream))
+    finally:
+        damselfly.stop()
+        redis.stop()
     return 0
 
 
