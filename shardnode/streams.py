@@ -970,6 +970,15 @@ def _deliver_new(conn, value: Stream, group: Group, consumer: Consumer, start: t
     return out
 
 
+def _journal_effects(conn, effects: list) -> None:
+    """What a group command propagated, as Redis 7.0 does: several entries
+    inside MULTI/EXEC, one alone, none as nothing."""
+    if len(effects) > 1:
+        journal_as(conn, [b"MULTI"], *effects, [b"EXEC"])
+    else:
+        journal_as(conn, *effects)
+
+
 def _xclaim_effect(key, group, cname, entry_id, nack) -> list:
     return [b"XCLAIM", key, group.name, cname, b"0", format_id(entry_id), b"TIME",
             b"%d" % nack.delivery_time, b"RETRYCOUNT", b"%d" % nack.delivery_count, b"FORCE",
@@ -1133,10 +1142,7 @@ def read_streams(conn, args, xreadgroup: bool):
                 break
         out[key] = entries
     if xreadgroup:
-        if any(e[1] == b"CREATECONSUMER" for e in effects):
-            journal_as(conn, [b"MULTI"], *effects, [b"EXEC"])
-        else:
-            journal_as(conn, *effects)
+        _journal_effects(conn, effects)
     if out:
         return out, request
     return None, request
@@ -1361,11 +1367,9 @@ def xclaim(conn, args):
             nack.delivery_count += 1
         effects.append(_xclaim_effect(key, group, cname, entry_id, nack))
         out.append(format_id(entry_id) if justid else _entry(entry_id, value.get(entry_id)))
-    if touched:
-        journal_as(conn, *effects) if effects else journal_as(
-            conn, [b"XGROUP", b"SETID", key, name, format_id(group.last_id)])
-    else:
-        journal_as(conn)
+    if touched and not effects:  # only LASTID moved the group
+        effects.append([b"XGROUP", b"SETID", key, name, format_id(group.last_id)])
+    _journal_effects(conn, effects)
     return out
 
 
@@ -1429,7 +1433,7 @@ def xautoclaim(conn, args):
         next_id = ids[pos]
     if effects:
         conn.db.touch_write(key)
-    journal_as(conn, *effects)
+    _journal_effects(conn, effects)
     return [format_id(next_id), claimed, deleted]
 
 
