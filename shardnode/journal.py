@@ -279,11 +279,13 @@ EFFECTS = {
     "xack": AS_SENT,
     "xreadgroup": "per entry delivered to the PEL: XCLAIM k g consumer 0 id TIME <ms> "
                   "RETRYCOUNT <n> FORCE JUSTID LASTID <group last id>; under NOACK "
-                  "XGROUP SETID k g <last id> ENTRIESREAD <n> (with XGROUP CREATECONSUMER "
-                  "for a new consumer, in MULTI/EXEC)",
+                  "XGROUP SETID k g <last id> ENTRIESREAD <n> (after XGROUP CREATECONSUMER "
+                  "for a new consumer); several entries inside MULTI/EXEC",
     "xclaim": "XCLAIM k g consumer 0 id TIME <ms> RETRYCOUNT <n> FORCE JUSTID LASTID "
-              "<group last id> per claimed entry, and per deleted entry it drops (with its old consumer)",
-    "xautoclaim": "as XCLAIM, per claimed entry, and per deleted entry it drops (with its old consumer)",
+              "<group last id> per claimed entry, and per deleted entry it drops (with its old "
+              "consumer); several inside MULTI/EXEC; XGROUP SETID when only LASTID moved",
+    "xautoclaim": "as XCLAIM, per claimed entry, and per deleted entry it drops (with its old "
+                  "consumer); several inside MULTI/EXEC",
     "xgroup|create": AS_SENT,
     "xgroup|setid": AS_SENT,
     "xgroup|destroy": AS_SENT,
