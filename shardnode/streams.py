@@ -1368,7 +1368,8 @@ def xclaim(conn, args):
         effects.append(_xclaim_effect(key, group, cname, entry_id, nack))
         out.append(format_id(entry_id) if justid else _entry(entry_id, value.get(entry_id)))
     if touched and not effects:  # only LASTID moved the group
-        effects.append([b"XGROUP", b"SETID", key, name, format_id(group.last_id)])
+        effects.append([b"XGROUP", b"SETID", key, name, format_id(group.last_id),
+                        b"ENTRIESREAD", b"%d" % group.entries_read])
     _journal_effects(conn, effects)
     return out
 

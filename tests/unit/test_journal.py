@@ -242,6 +242,7 @@ REWRITES = [
     ("XAUTOCLAIM xq g d 0 0",
      ["MULTI", "XCLAIM xq g e 0 1-1 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 2-1",
       "XCLAIM xq g d 0 2-1 TIME 1000000 RETRYCOUNT 3 FORCE JUSTID LASTID 2-1", "EXEC"]),
+    ("XCLAIM xq g e 0 99-1 LASTID 5-1", ["XGROUP SETID xq g 5-1 ENTRIESREAD 2"]),
     # GEOADD runs (and propagates as) a ZADD of the geohash scores
     ("GEOADD gk 13.361389 38.115556 Palermo", ["zadd gk 3479099956230698 Palermo"]),
     ("GEOADD gk NX CH 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
