@@ -120,8 +120,9 @@ def _hook_spec(index, flags, notes) -> dict:
     ``unknown`` spec (index None), or the key after a keyword searched from
     a position (index ``(keyword, start)``), with Redis's notes."""
     if type(index) is tuple:
-        keyword, start = index
-        ks = _range_spec(0, 0, 1, flags)
+        keyword, start, lastkey, limit = index if len(index) == 4 else index + (0, 0)
+        ks = _range_spec(0, lastkey, 1, flags)
+        ks[b"find_keys"][b"spec"][b"limit"] = limit
         ks[b"begin_search"] = {b"type": b"keyword",
                                b"spec": {b"keyword": keyword, b"startfrom": start}}
     elif index is None:

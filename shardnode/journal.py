@@ -302,6 +302,27 @@ EFFECTS = {
     "linsert": AS_SENT,
     "lrem": AS_SENT,
     "ltrim": AS_SENT,
+    # streams
+    "xadd": "XADD k [NOMKSTREAM] [trim] <id generated> ...; a ~ trim made exact: "
+            "MAXLEN = <length left> / MINID = <first id left>",
+    "xtrim": "XTRIM k MAXLEN|MINID = <threshold reached> for a ~ trim; else as sent",
+    "xdel": AS_SENT,
+    "xsetid": AS_SENT,
+    "xack": AS_SENT,
+    "xreadgroup": "per entry delivered to the PEL: XCLAIM k g consumer 0 id TIME <ms> "
+                  "RETRYCOUNT <n> FORCE JUSTID LASTID <group last id>; under NOACK "
+                  "XGROUP SETID k g <last id> ENTRIESREAD <n> (after XGROUP CREATECONSUMER "
+                  "for a new consumer); several entries inside MULTI/EXEC",
+    "xclaim": "XCLAIM k g consumer 0 id TIME <ms> RETRYCOUNT <n> FORCE JUSTID LASTID "
+              "<group last id> per claimed entry, and per deleted entry it drops (with its old "
+              "consumer); several inside MULTI/EXEC; XGROUP SETID when only LASTID moved",
+    "xautoclaim": "as XCLAIM, per claimed entry, and per deleted entry it drops (with its old "
+                  "consumer); several inside MULTI/EXEC",
+    "xgroup|create": AS_SENT,
+    "xgroup|setid": AS_SENT,
+    "xgroup|destroy": AS_SENT,
+    "xgroup|createconsumer": AS_SENT,
+    "xgroup|delconsumer": AS_SENT,
     # hyperloglog (PFCOUNT, a read, journals itself as sent when it writes the
     # cached count; PFDEBUG only when GETREG/TODENSE converted to dense)
     "pfadd": AS_SENT,

@@ -195,7 +195,8 @@ def subcommand(parent: CommandSpec, sub, arity, flags="", keys=None, acl="",
 # ``name`` declares its specs in ``cluster.commands.<name>``; the shardnode
 # binds their handlers from ``shardnode.<name>`` (shardnode.registry).
 FAMILIES = ("connection", "server", "strings", "bitmaps", "keyspace", "transactions", "cluster_cmds",
-            "sets", "hashes", "zsets", "lists", "blocking", "sort", "hyperloglog", "geo", "scripting",
+            "sets", "hashes", "zsets", "lists", "blocking", "sort", "hyperloglog", "geo", "streams",
+            "scripting",
             "internal")
 
 
