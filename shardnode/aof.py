@@ -587,6 +587,7 @@ class AppendOnlyFile:
         if self.rewrite is not None:  # a BGREWRITEAOF without an incremental file
             self._abort_rewrite()
         self.start_rewrite()
+        self._attach()
 
     def disable(self) -> None:
         """appendonly no: stop appending (the files stay, as Redis leaves them)."""
@@ -610,7 +611,11 @@ class AppendOnlyFile:
 
     def config_changed(self) -> None:
         """CONFIG SET appendonly: fails (and stays off) when the files
-        cannot be created, as Redis's does."""
+        cannot be created, as Redis's does.  Inside a transaction or a
+        script (the journal holds its entries) it takes effect right after."""
+        if self.server.keyspace.journal.grouping:
+            asyncio.get_running_loop().call_soon(self._config_changed_later)
+            return
         if not self.server.config.appendonly:
             self.disable()
             return
@@ -627,10 +632,18 @@ class AppendOnlyFile:
                                "'appendonly') - %s: %s" % (exc.filename or self.dir,
                                                            exc.strerror)) from None
 
+    def _config_changed_later(self) -> None:
+        try:
+            self.config_changed()
+        except CommandError as exc:
+            log.error("%s", exc.args[0])
+
     # -- appending -------------------------------------------------------------
 
     def on_journal(self, data: bytes) -> None:
         """The journal listener: one entry as RESP (a SELECT prefixed when needed)."""
+        if self.fd is None:
+            return
         if self.server.config.appendfsync == "always":
             self.write_out()
             self._write(data)
@@ -715,7 +728,9 @@ class AppendOnlyFile:
             log.error("background fsync of the append-only file failed: %s", future.exception())
 
     def _attach(self) -> None:
-        self.server.keyspace.journal.attach(self.on_journal)
+        journal = self.server.keyspace.journal
+        if self.on_journal not in journal.listeners:
+            journal.attach(self.on_journal)
 
     def _detach(self) -> None:
         journal = self.server.keyspace.journal
@@ -783,11 +798,10 @@ class AppendOnlyFile:
             self.write_out()
             seq = old.next_incr_seq()
             name = incr_file_name(self.prefix, seq)
-            self._detach()
             self._close_incr(fsync=True)
             self._open_incr(name)
             self._persist_manifest(Manifest(old.base, old.incrs + [(name, seq)]))
-            self._attach()  # the new file's first record starts with a SELECT
+            self.server.keyspace.journal.restart_stream()  # the new file says its database
             final = Manifest(None, [(name, seq)])
         else:
             final = Manifest(None, [])
@@ -891,6 +905,9 @@ def bgrewriteaof(server):
     aof = server.aof
     if aof.rewrite is not None:
         raise CommandError(errors.AOF_REWRITE_IN_PROGRESS)
+    if server.keyspace.journal.grouping:  # inside MULTI/EXEC: right after it
+        asyncio.get_running_loop().call_soon(aof.start_rewrite)
+        return REWRITE_STARTED
     try:
         aof.start_rewrite()
     except OSError as exc:

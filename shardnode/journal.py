@@ -48,11 +48,6 @@ the rule is that a shard journals only the keys it owns:
 
 Whatever resets ``keyspace.dirty`` (a SAVE) must call :meth:`Journal.sync`
 after it, or the next write compares against a stale mark.
-
-A transaction (EXEC, a DF.EXEC part) runs inside :meth:`Journal.transaction`:
-its entries are held and, when there are more than one, wrapped in
-``MULTI`` ... ``EXEC`` as Redis 7.0 propagates a transaction, so an AOF
-replays it as one block (a handler's own MULTI/EXEC, SPOP's, is not nested).
 """
 
 from __future__ import annotations
@@ -63,7 +58,7 @@ from contextlib import contextmanager
 from cluster.resp import encode_command
 from cluster.slots import key_slot
 
-_TRANSACTION_MARKS = frozenset((b"MULTI", b"EXEC", b"multi", b"exec"))
+_GROUP_MARKS = (b"MULTI", b"EXEC")
 DEFAULT_CAPACITY = 1024  # entries the in-memory buffer keeps (DF.JOURNAL); it
 # holds their arguments, so a count, not bytes, bounds it
 
@@ -79,18 +74,13 @@ class Journal:
         self.stream_db = None  # database the listeners' stream last SELECTed
         self.suspended_depth = 0
         self.recorded = 0  # entries ever recorded (SELECTs not counted)
-        self.held = None  # entries of the running transaction (see transaction())
-        self.routed = False  # listeners attached or a transaction held: record() decides
+        self.grouping = False  # inside grouped()
 
     # -- recording -----------------------------------------------------------
 
     def record(self, db_index: int, args) -> None:
         """Append one entry (a command's arguments, bytes) in database ``db_index``."""
         if self.suspended_depth:
-            return
-        if self.held is not None:
-            if args[0] not in _TRANSACTION_MARKS:  # SPOP's own MULTI/EXEC: not nested
-                self.held.append((db_index, args))
             return
         self.entries.append((db_index, args))
         self.recorded += 1
@@ -110,7 +100,7 @@ class Journal:
         self.mark = self.keyspace.dirty
         if self.suspended_depth:
             return
-        if self.routed:
+        if self.listeners:
             self.record(conn.db.index, args)
             return
         self.entries.append((conn.db.index, args))
@@ -152,31 +142,49 @@ class Journal:
             self.record(db.index, [b"RESTORE", key, b"%d" % (deadline or 0), payload,
                                    b"REPLACE", b"ABSTTL"])
 
+    @contextmanager
+    def grouped(self):
+        """Journal the block's entries as one unit: wrapped in MULTI/EXEC when
+        there are several, as Redis 7.0 propagates a script's effects.
+
+        While the block runs, entries collect in a list of their own (the
+        listeners hear nothing), so :meth:`command_done`'s fast path needs no
+        extra check; at the end they are recorded again around MULTI/EXEC.
+        """
+        if self.grouping:  # inside another group (a script in a transaction): one unit
+            yield
+            return
+        self.grouping = True
+        entries, listeners, recorded = self.entries, self.listeners, self.recorded
+        captured = self.entries = deque()
+        self.listeners = []
+        try:
+            yield
+        finally:
+            self.entries, self.listeners, self.recorded = entries, listeners, recorded
+            self.grouping = False
+            if len(captured) > 1:
+                # A handler's own MULTI/EXEC (SPOP with a count, XREADGROUP's
+                # claims) joins the one unit rather than nesting in it.
+                captured = [e for e in captured if e[1][0] not in _GROUP_MARKS]
+            if len(captured) > 1:
+                first_db = captured[0][0]
+                self.record(first_db, [b"MULTI"])
+                for db_index, args in captured:
+                    self.record(db_index, args)
+                self.record(captured[-1][0], [b"EXEC"])
+            elif captured:
+                self.record(*captured[0])
+            self.mark = self.keyspace.dirty
+
+    def restart_stream(self) -> None:
+        """The listeners' next chunk starts with a SELECT (the AOF switched
+        to a new file, which must say its database itself)."""
+        self.stream_db = None
+
     def sync(self) -> None:
         """Account for every write so far without recording one."""
         self.mark = self.keyspace.dirty
-
-    @contextmanager
-    def transaction(self):
-        """Hold the block's entries; record them wrapped in MULTI/EXEC when
-        there are more than one (one alone is recorded as it is, as Redis 7.0
-        does).  A nested block joins the outer one."""
-        if self.held is not None:
-            yield self
-            return
-        self.held = []
-        self.routed = True
-        try:
-            yield self
-        finally:
-            held, self.held = self.held, None
-            self.routed = bool(self.listeners)
-            if len(held) > 1:
-                self.record(held[0][0], [b"MULTI"])
-            for db_index, args in held:
-                self.record(db_index, args)
-            if len(held) > 1:
-                self.record(held[-1][0], [b"EXEC"])
 
     @contextmanager
     def suspended(self):
@@ -194,11 +202,9 @@ class Journal:
         """Send every later entry to ``listener`` (a callable taking bytes)."""
         self.listeners.append(listener)
         self.stream_db = None  # its first chunk must say which database
-        self.routed = True
 
     def detach(self, listener) -> None:
         self.listeners.remove(listener)
-        self.routed = bool(self.listeners) or self.held is not None
 
     def tail(self, count: int | None = None) -> list:
         """The last ``count`` entries (all buffered ones by default) as a
@@ -306,6 +312,27 @@ EFFECTS = {
     "linsert": AS_SENT,
     "lrem": AS_SENT,
     "ltrim": AS_SENT,
+    # streams
+    "xadd": "XADD k [NOMKSTREAM] [trim] <id generated> ...; a ~ trim made exact: "
+            "MAXLEN = <length left> / MINID = <first id left>",
+    "xtrim": "XTRIM k MAXLEN|MINID = <threshold reached> for a ~ trim; else as sent",
+    "xdel": AS_SENT,
+    "xsetid": AS_SENT,
+    "xack": AS_SENT,
+    "xreadgroup": "per entry delivered to the PEL: XCLAIM k g consumer 0 id TIME <ms> "
+                  "RETRYCOUNT <n> FORCE JUSTID LASTID <group last id>; under NOACK "
+                  "XGROUP SETID k g <last id> ENTRIESREAD <n> (after XGROUP CREATECONSUMER "
+                  "for a new consumer); several entries inside MULTI/EXEC",
+    "xclaim": "XCLAIM k g consumer 0 id TIME <ms> RETRYCOUNT <n> FORCE JUSTID LASTID "
+              "<group last id> per claimed entry, and per deleted entry it drops (with its old "
+              "consumer); several inside MULTI/EXEC; XGROUP SETID when only LASTID moved",
+    "xautoclaim": "as XCLAIM, per claimed entry, and per deleted entry it drops (with its old "
+                  "consumer); several inside MULTI/EXEC",
+    "xgroup|create": AS_SENT,
+    "xgroup|setid": AS_SENT,
+    "xgroup|destroy": AS_SENT,
+    "xgroup|createconsumer": AS_SENT,
+    "xgroup|delconsumer": AS_SENT,
     # hyperloglog (PFCOUNT, a read, journals itself as sent when it writes the
     # cached count; PFDEBUG only when GETREG/TODENSE converted to dense)
     "pfadd": AS_SENT,
@@ -341,3 +368,9 @@ EFFECTS = {
     "df.run": "the state of each owned key the command wrote (record_key_state)",
     "df.import": "the state of each imported key (record_key_state)",
 }
+
+# Commands that journal what they ran rather than themselves: a script is
+# journalled as the writes its redis.call commands made (each as its own
+# EFFECTS entry says), wrapped in MULTI/EXEC when there are several
+# (shardnode/scripting.py, Journal.grouped); the AOF never re-runs Lua.
+SCRIPT_EFFECTS = ("eval", "evalsha", "eval_ro", "evalsha_ro")

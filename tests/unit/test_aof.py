@@ -122,19 +122,19 @@ def _commands(chunks):
 
 def test_a_transaction_with_several_entries_is_wrapped():
     journal, chunks = _journal_stream()
-    with journal.transaction():
+    with journal.grouped():
         journal.record(0, [b"SET", b"a", b"1"])
         journal.record(1, [b"SET", b"b", b"2"])
-        assert chunks == []  # held until the transaction ends
+        assert chunks == []  # held until the group ends
     assert _commands(chunks) == [[b"SELECT", b"0"], [b"MULTI"], [b"SET", b"a", b"1"],
                                  [b"SELECT", b"1"], [b"SET", b"b", b"2"], [b"EXEC"]]
 
 
 def test_one_entry_alone_is_not_wrapped_and_none_records_nothing():
     journal, chunks = _journal_stream()
-    with journal.transaction():
+    with journal.grouped():
         journal.record(0, [b"INCR", b"a"])
-    with journal.transaction():
+    with journal.grouped():
         pass
     assert _commands(chunks) == [[b"SELECT", b"0"], [b"INCR", b"a"]]
 
@@ -143,7 +143,7 @@ def test_a_handlers_own_multi_exec_is_not_nested():
     """SPOP with a count journals MULTI, SREM.., EXEC; inside EXEC it joins
     the transaction's one block."""
     journal, chunks = _journal_stream()
-    with journal.transaction():
+    with journal.grouped():
         journal.record(0, [b"SET", b"a", b"1"])
         journal.record_effect(0, [[b"MULTI"], [b"SREM", b"s", b"x"], [b"SREM", b"s", b"y"],
                                   [b"EXEC"]])
@@ -154,10 +154,9 @@ def test_a_handlers_own_multi_exec_is_not_nested():
 def test_the_buffer_without_listeners_sees_the_wrapping_too():
     keyspace = Keyspace(2)
     journal = keyspace.journal
-    with journal.transaction():
+    with journal.grouped():
         journal.record(0, [b"SET", b"a", b"1"])
         journal.record(0, [b"SET", b"b", b"1"])
     journal.record(0, [b"SET", b"c", b"1"])
     assert journal.tail() == [[b"SELECT", b"0"], [b"MULTI"], [b"SET", b"a", b"1"],
                               [b"SET", b"b", b"1"], [b"EXEC"], [b"SET", b"c", b"1"]]
-    assert journal.routed is False  # the hot path's fast branch is back
