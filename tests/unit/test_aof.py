@@ -160,3 +160,70 @@ def test_the_buffer_without_listeners_sees_the_wrapping_too():
     journal.record(0, [b"SET", b"c", b"1"])
     assert journal.tail() == [[b"SELECT", b"0"], [b"MULTI"], [b"SET", b"a", b"1"],
                               [b"SET", b"b", b"1"], [b"EXEC"], [b"SET", b"c", b"1"]]
+
+
+# -- appendfsync always: the reply leaves after the fsync ------------------------------
+
+
+class _Transport:
+    def __init__(self, events):
+        self.events = events
+
+    def write(self, data):
+        self.events.append(("reply", data))
+
+    def get_extra_info(self, name):
+        return None
+
+
+@pytest.mark.parametrize("fsync", ["always", "everysec"])
+def test_a_batchs_records_reach_the_file_before_its_replies(tmp_path, monkeypatch, fsync):
+    """One batch of three commands on a shard in-process.  always: each write
+    reaches the file as it is journalled, one fsync follows, then the
+    replies.  everysec: one write of both records, then the replies (the
+    fsync comes from the once-a-second timer)."""
+    import asyncio
+    import os
+
+    from cluster.config import Config
+    from cluster.topology import Topology
+    from shardnode import aof
+    from shardnode.node import ShardConnection, ShardServer
+
+    events = []
+    real_write, real_fdatasync = os.write, os.fdatasync
+
+    def write(fd, data):
+        events.append(("file", bytes(data)))
+        return real_write(fd, data)
+
+    def fdatasync(fd):
+        events.append(("fsync",))
+        return real_fdatasync(fd)
+
+    async def scenario():
+        config = Config({"dir": str(tmp_path), "appendonly": True, "appendfsync": fsync})
+        server = ShardServer(config, 0, Topology(config), "secret")
+        server.aof.start(None)  # as load_data does with nothing to load
+        while server.aof.rewrite is not None:  # the first base
+            await asyncio.sleep(0)
+        conn = ShardConnection(server)
+        conn.init_session(server, "test:1", "test:2")
+        conn.refresh_plain()
+        conn.transport = _Transport(events)
+        monkeypatch.setattr(aof.os, "write", write)
+        monkeypatch.setattr(aof.os, "fdatasync", fdatasync)
+        conn.run([[b"SET", b"a", b"1"], [b"GET", b"a"], [b"INCR", b"n"]], 0)
+        server.aof.close()
+
+    asyncio.run(scenario())
+    kinds = [e[0] for e in events]
+    replies = ("reply", b"+OK\r\n$1\r\n1\r\n:1\r\n")
+    if fsync == "always":
+        assert kinds[:4] == ["file", "file", "fsync", "reply"], events
+        assert b"SET" in events[0][1] and b"INCR" in events[1][1]
+        assert events[3] == replies
+    else:
+        assert kinds[:2] == ["file", "reply"], events
+        assert b"SET" in events[0][1] and b"INCR" in events[0][1]
+        assert events[1] == replies
