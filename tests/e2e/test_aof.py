@@ -604,3 +604,30 @@ def test_a_scripts_effects_replay_not_the_script():
             assert c.call("SISMEMBER", "{s}pool", picked) == 0 and c.call("GET", "{s}n") == b"5"
     finally:
         _cleanup(proc)
+
+
+def test_bgrewriteaof_and_config_set_appendonly_inside_multi_take_effect_after_exec():
+    proc = DamselflyProcess(shards=2).start()
+    try:
+        with RawClient(proc.port) as c:
+            c.call("SELECT", "4")
+            replies = c.pipeline([("MULTI",), ("SET", "a", "1"),
+                                  ("CONFIG", "SET", "appendonly", "yes"), ("SET", "b", "2"),
+                                  ("EXEC",)])
+            assert replies[-1] == [b"OK", b"OK", b"OK"]
+            _wait_rewrites_done(c)
+            replies = c.pipeline([("MULTI",), ("SET", "c", "3"), ("BGREWRITEAOF",),
+                                  ("SET", "d", "4"), ("EXEC",)])
+            assert replies[-1] == [b"OK", b"Background append only file rewriting started",
+                                   b"OK"]
+            time.sleep(0.1)
+            info = _wait_rewrites_done(c)
+            assert info["aof_enabled"] == "1"
+            c.call("SET", "e", "5")
+        _kill(proc)
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            c.call("SELECT", "4")
+            assert c.pipeline([("GET", k) for k in "abcde"]) == [b"1", b"2", b"3", b"4", b"5"]
+    finally:
+        _cleanup(proc)
