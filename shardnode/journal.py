@@ -145,7 +145,8 @@ class Journal:
     @contextmanager
     def grouped(self):
         """Journal the block's entries as one unit: wrapped in MULTI/EXEC when
-        there are several, as Redis 7.0 propagates a script's effects.
+        there are several, as Redis 7.0 propagates a script's effects and a
+        transaction (EXEC, a DF.EXEC part: ShardConnection.run_transaction).
 
         While the block runs, entries collect in a list of their own (the
         listeners hear nothing), so :meth:`command_done`'s fast path needs no
