@@ -709,8 +709,9 @@ class AppendOnlyFile:
                 and self.server.config.appendfsync == "everysec":
             self.unsynced = False
             self.fsync_running = True
-            future = loop.run_in_executor(None, os.fdatasync, self.fd)
-            future.add_done_callback(self._fsync_done)
+            fd = self.fd
+            future = loop.run_in_executor(None, os.fdatasync, fd)
+            future.add_done_callback(lambda done: self._fsync_done(done, fd))
         config = self.server.config
         if self.rewrite is None and config.auto_aof_rewrite_percentage \
                 and self.current_size > config.auto_aof_rewrite_min_size:
@@ -720,8 +721,10 @@ class AppendOnlyFile:
                 log.info("starting an automatic AOF rewrite: %d%% growth", growth)
                 self.start_rewrite()
 
-    def _fsync_done(self, future) -> None:
+    def _fsync_done(self, future, fd: int) -> None:
         self.fsync_running = False
+        if fd != self.fd:
+            return  # the file was closed meanwhile (a rewrite switched files): fsynced then
         if future.exception() is not None:
             self.unsynced = True
             self.last_write_status = "err"
