@@ -294,6 +294,8 @@ class _Replay:
         if name == b"select":
             try:
                 index = int(args[1])
+                if not 0 <= index < len(self.server.keyspace.dbs):
+                    raise IndexError(index)
                 self.conn.on_select(index)
             except (IndexError, ValueError):
                 raise SnapshotError("%s: SELECT of a database this server lacks (%r) at offset %d"
@@ -309,6 +311,9 @@ class _Replay:
             if type(spec) is str:
                 raise SnapshotError("%s: %s at offset %d" % (path, spec, offset))
             fn = HANDLERS[spec.name]
+        if not spec.arity_ok(len(args)):
+            raise SnapshotError("%s: %s at offset %d"
+                                % (path, errors.wrong_arity(spec.name), offset))
         self.server.keyspace.tick()
         try:
             fn(self.conn, args)

@@ -631,3 +631,23 @@ def test_bgrewriteaof_and_config_set_appendonly_inside_multi_take_effect_after_e
             assert c.pipeline([("GET", k) for k in "abcde"]) == [b"1", b"2", b"3", b"4", b"5"]
     finally:
         _cleanup(proc)
+
+
+@pytest.mark.parametrize("record, says", [
+    (b"*2\r\n$6\r\nSELECT\r\n$2\r\n99\r\n", "SELECT of a database this server lacks"),
+    (b"*2\r\n$7\r\nNOTACMD\r\n$1\r\nx\r\n", "unknown command"),
+    (b"*2\r\n$3\r\nSET\r\n$1\r\nx\r\n", "wrong number of arguments for 'set'"),
+])
+def test_a_record_the_shard_cannot_run_stops_the_start(record, says):
+    proc = DamselflyProcess(shards=1, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            c.call("SET", "k", "v")
+        _terminate(proc)
+        path = _incr_path(proc, 0)
+        with open(path, "ab") as f:
+            f.write(record + b"*3\r\n$3\r\nSET\r\n$1\r\ny\r\n$1\r\nz\r\n")
+        out = _start_fails(proc, appendonly="yes")
+        assert path in out and says in out, out
+    finally:
+        _cleanup(proc)
