@@ -25,7 +25,8 @@ DEFAULT = frozenset(ORDER) - {"commandstats", "latencystats"}
 ALL = frozenset(ORDER)
 
 # How the proxy merges a numeric field the shards all report: summed,
-# greatest, or (anything else) the first shard's value.
+# greatest, or (anything else) the first shard's value (WORST_STATUS below
+# for the ok/err fields).
 SUMMED = frozenset((
     "used_memory", "used_memory_rss", "used_memory_peak", "used_memory_dataset",
     "rdb_changes_since_last_save", "rdb_saves", "expired_keys", "evicted_keys",
@@ -41,6 +42,9 @@ GREATEST = frozenset((
     "rdb_last_save_time", "aof_enabled", "loading_eta_seconds",
     "aof_last_rewrite_time_sec", "aof_current_rewrite_time_sec", "aof_pending_bio_fsync",
 ))
+
+# Status fields ("ok" or "err") where one shard's failure is the server's.
+WORST_STATUS = frozenset(("aof_last_bgrewrite_status", "aof_last_write_status"))
 
 RUN_ID = os.urandom(20).hex()
 

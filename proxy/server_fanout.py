@@ -75,6 +75,9 @@ def _merge_numbers(parts) -> dict:
         for key, value in part.items():
             if key not in out:
                 out[key] = value
+            elif key in fmt.WORST_STATUS:
+                if value != "ok":
+                    out[key] = value
             elif key in fmt.SUMMED or key in fmt.GREATEST:
                 try:
                     a, b = _number(out[key]), _number(value)

@@ -227,3 +227,16 @@ def test_a_batchs_records_reach_the_file_before_its_replies(tmp_path, monkeypatc
         assert kinds[:2] == ["file", "reply"], events
         assert b"SET" in events[0][1] and b"INCR" in events[0][1]
         assert events[1] == replies
+
+
+def test_the_proxy_reports_a_shards_aof_failure_and_sums_the_sizes():
+    from proxy.server_fanout import _merge_numbers
+
+    shards = [{"aof_enabled": "1", "aof_last_write_status": "ok", "aof_current_size": "100",
+               "aof_last_bgrewrite_status": "ok", "aof_rewrite_in_progress": "0"},
+              {"aof_enabled": "1", "aof_last_write_status": "err", "aof_current_size": "50",
+               "aof_last_bgrewrite_status": "ok", "aof_rewrite_in_progress": "1"}]
+    merged = _merge_numbers(shards)
+    assert merged["aof_last_write_status"] == "err"
+    assert merged["aof_last_bgrewrite_status"] == "ok"
+    assert merged["aof_current_size"] == 150 and merged["aof_rewrite_in_progress"] == 1
