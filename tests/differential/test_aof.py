@@ -135,3 +135,36 @@ def test_damselfly_replays_an_aof_redis_server_wrote_with_a_command_base():
     finally:
         ref.stop()
         proc.stop()
+
+
+def test_appendonly_on_a_dir_with_only_a_snapshot_loads_it_then_bases_the_aof_on_it():
+    """As Redis: no AOF yet, so the snapshot (here redis-server's dump.rdb) is
+    loaded, and the first base holds it -- the snapshot can go afterwards."""
+    import os
+    import shutil
+
+    from tests.e2e.test_aof import _again, _kill
+
+    ref = RedisProcess().start()
+    proc = DamselflyProcess(shards=2, appendonly="yes")
+    try:
+        with RawClient(ref.port, ref.host) as r:
+            r.call("MSET", *[x for i in range(100) for x in ("k%d" % i, "v%d" % i)])
+            r.call("RPUSH", "list", "a", "b")
+            assert r.call("SAVE") == b"OK"
+        shutil.copy(os.path.join(ref.dir, "dump.rdb"), os.path.join(proc.dir, "dump.rdb"))
+        proc.start()
+        with RawClient(proc.port) as c:
+            _rewrite_done(c)
+            assert c.call("DBSIZE") == 101
+        _kill(proc)
+        os.unlink(os.path.join(proc.dir, "dump.rdb"))
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert c.call("DBSIZE") == 101 and c.call("LRANGE", "list", "0", "-1") == [b"a", b"b"]
+            assert c.call("GET", "k42") == b"v42"
+    finally:
+        ref.stop()
+        if proc.proc is not None:
+            proc.stop()
+        shutil.rmtree(proc.dir, ignore_errors=True)
