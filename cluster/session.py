@@ -505,8 +505,18 @@ def _parse_save(value: str):
     parse_save(value)
 
 
+def _check_dir(value: str):
+    """``dir`` must be a directory that exists (Redis chdirs into it)."""
+    import errno
+    import os
+
+    if not os.path.isdir(value):
+        return os.strerror(errno.ENOENT if not os.path.exists(value) else errno.ENOTDIR)
+    return None
+
+
 # Checks beyond the option's kind, as Redis makes them: name -> problem or None.
-_VALUE_CHECKS = {"save": _check_schedule(_parse_save),
+_VALUE_CHECKS = {"dir": _check_dir, "save": _check_schedule(_parse_save),
                  "snapshot_cron": _check_schedule(_parse_cron)}
 
 # Redis lists an enum's values in its own table order.

@@ -13,7 +13,10 @@ shard's file of the next snapshot is written, i.e. once it is committed.
 
 The schedule (``save`` rules and ``snapshot_cron``) runs in worker 0 only,
 once a second, from the shards' INFO persistence: changes summed, the last
-save the oldest of theirs (cluster/save_schedule.py).
+save the oldest of theirs (cluster/save_schedule.py).  The same tick makes
+MISCONF server-wide (it only applies while a schedule is set, as in Redis):
+when any shard's last save failed, DF.MISCONF 1 tells every shard to refuse
+writes, DF.MISCONF 0 lifts it once every shard's save succeeded.
 """
 
 from __future__ import annotations
@@ -109,53 +112,63 @@ async def run_schedule(worker) -> None:
     """Worker 0's loop: start a server-wide BGSAVE when a rule is due."""
     config = worker.config
     last_try = 0.0
+    told_ok = None  # what DF.MISCONF last told the shards
     cron_text, cron, next_cron = None, None, None
     while True:
         await asyncio.sleep(SCHEDULE_TICK_S)
-        rules_text = config.save
-        if config.snapshot_cron != cron_text:
-            cron_text = config.snapshot_cron
-            try:
-                cron = Cron(cron_text) if cron_text.strip() else None
-            except ScheduleError as exc:
-                log.warning("%s", exc)
-                cron = None
-            next_cron = cron.next_after(time.time()) if cron else None
-        if not rules_text.strip() and cron is None:
-            continue
         try:
-            rules = parse_save(rules_text)
-        except ScheduleError:
-            rules = []
-        replies = await asyncio.gather(*(link.request(DEFAULT_CONTEXT, _INFO_PERSISTENCE)
-                                         for link in worker.links))
-        states = []
-        for reply in map(decode_reply, replies):
-            if not isinstance(reply, (bytes, str)) or str(reply)[:1] == "-":
-                break
-            text = reply.decode() if isinstance(reply, bytes) else reply
-            states.append(fmt.parse_info(text).get("persistence", {}))
-        if len(states) != len(worker.links):
-            continue  # a shard is down or loading: try again next tick
-        now = time.time()
-        if any(int(s.get("rdb_bgsave_in_progress", 0)) for s in states):
-            continue
-        changes = sum(int(s.get("rdb_changes_since_last_save", 0)) for s in states)
-        lastsave = min(int(s.get("rdb_last_save_time", 0)) for s in states)
-        last_ok = all(s.get("rdb_last_bgsave_status") == "ok" for s in states)
-        due = save_due(rules, now, changes, lastsave, last_ok, last_try)
-        reason = "%d changes since the last save" % changes
-        if next_cron is not None and now >= next_cron:
-            due, reason = True, "snapshot_cron %r" % cron_text
-            next_cron = cron.next_after(now)
-        if not due:
-            continue
-        last_try = now
-        log.info("%s: saving", reason)
-        send = [b"DF.BGSAVE", new_snapshot_id().encode(), _count(worker)]
-        for link in worker.links:
-            link.send_forget(DEFAULT_CONTEXT, send)
-        worker.flush_links()
+            rules_text = config.save
+            if config.snapshot_cron != cron_text:
+                cron_text = config.snapshot_cron
+                try:
+                    cron = Cron(cron_text) if cron_text.strip() else None
+                except ScheduleError as exc:
+                    log.warning("%s", exc)
+                    cron = None
+                next_cron = cron.next_after(time.time()) if cron else None
+            if not rules_text.strip() and cron is None:
+                continue
+            try:
+                rules = parse_save(rules_text)
+            except ScheduleError:
+                rules = []
+            replies = await asyncio.gather(*(link.request(DEFAULT_CONTEXT, _INFO_PERSISTENCE)
+                                             for link in worker.links))
+            states = []
+            for reply in map(decode_reply, replies):
+                if not isinstance(reply, bytes) or reply[:1] == b"-":
+                    break  # an error (a shard down or loading)
+                states.append(fmt.parse_info(reply).get("persistence", {}))
+            if len(states) != len(worker.links):
+                continue  # a shard is down or loading: try again next tick
+            now = time.time()
+            last_ok = all(s.get("rdb_last_bgsave_status") == "ok" for s in states)
+            if last_ok is not told_ok:  # MISCONF is server-wide: tell every shard
+                told_ok = last_ok
+                for link in worker.links:
+                    link.send_forget(DEFAULT_CONTEXT, [b"DF.MISCONF", b"0" if last_ok else b"1"])
+                worker.flush_links()
+            if any(int(s.get("rdb_bgsave_in_progress", 0)) for s in states):
+                continue
+            changes = sum(int(s.get("rdb_changes_since_last_save", 0)) for s in states)
+            lastsave = min(int(s.get("rdb_last_save_time", 0)) for s in states)
+            due = save_due(rules, now, changes, lastsave, last_ok, last_try)
+            reason = "%d changes since the last save" % changes
+            if next_cron is not None and now >= next_cron:
+                due, reason = True, "snapshot_cron %r" % cron_text
+                next_cron = cron.next_after(now)
+            if not due:
+                continue
+            last_try = now
+            log.info("%s: saving", reason)
+            send = [b"DF.BGSAVE", new_snapshot_id().encode(), _count(worker)]
+            for link in worker.links:
+                link.send_forget(DEFAULT_CONTEXT, send)
+            worker.flush_links()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug must not end the schedule for good
+            log.exception("save schedule")
 
 
 FANOUTS["save"] = save

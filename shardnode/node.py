@@ -148,7 +148,7 @@ class ShardServer:
         shard loads or may refuse writes after a failed save (MISCONF), and
         back to the plain dispatch when neither holds: the hot path pays
         nothing for either check."""
-        if on or self.loading or not self.snapshots.last_ok:
+        if on or self.loading or not self.snapshots.snapshot_ok:
             self.dispatch = {name: (spec, fn, False)
                              for name, (spec, fn, _) in self.ready_dispatch.items()}
         else:
@@ -649,7 +649,8 @@ class ShardConnection(asyncio.Protocol, Session):
                     return self._reject(moved, spec)
             if server.loading and "loading" not in spec.flags and spec.group != "internal":
                 return self._reject(errors.LOADING, spec)
-            if spec.is_write and not server.snapshots.last_ok and server.snapshots.writes_refused():
+            if spec.is_write and not server.snapshots.snapshot_ok and \
+                    server.snapshots.writes_refused():
                 return self._reject(errors.MISCONF, spec)
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:

@@ -196,6 +196,12 @@ def df_bgsave(conn, args):
     return _bgsave_started(conn, args[1], parse_int(args[2]), args[3:])
 
 
+@handler("df.misconf")
+def df_misconf(conn, args):
+    conn.server.snapshots.set_peer_failed(args[1] == b"1")
+    return "OK"
+
+
 @handler("monitor")
 def monitor(conn, args):
     raise CommandError("ERR MONITOR is not supported yet")

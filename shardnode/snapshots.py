@@ -174,6 +174,7 @@ class ShardSnapshots:
         self.scheduled = None  # (snapshot_id, count): a BGSAVE to start after this command
         self.lastsave = int(time.time())  # Redis: the start counts as a save
         self.last_ok = True
+        self.peer_failed = False  # DF.MISCONF: another shard's save failed
         self.last_try = 0.0
         self.last_time_sec = -1
         self.saves = 0
@@ -187,10 +188,20 @@ class ShardSnapshots:
         if count != shards:
             raise CommandError("ERR snapshot for %d shards, but this server has %d" % (count, shards))
 
+    @property
+    def snapshot_ok(self) -> bool:
+        """The last snapshot succeeded: this shard's file and, as far as
+        the proxy has told (DF.MISCONF), every other shard's."""
+        return self.last_ok and not self.peer_failed
+
+    def set_peer_failed(self, failed: bool) -> None:
+        self.peer_failed = failed
+        self.server.set_write_check(failed)
+
     def writes_refused(self) -> bool:
         """Redis's writeCommandsDeniedByDiskError for RDB."""
         config = self.server.config
-        return (not self.last_ok and config.stop_writes_on_bgsave_error
+        return (not self.snapshot_ok and config.stop_writes_on_bgsave_error
                 and bool(config.save.strip() or config.snapshot_cron.strip()))
 
     # -- starting ----------------------------------------------------------------
@@ -252,7 +263,9 @@ class ShardSnapshots:
         try:
             save, shard_file = self._begin(snapshot_id, count)
         except SaveFailed:
-            raise CommandError("ERR") from None  # Redis: rdbSaveBackground failed
+            # Redis's child fails to open the file after "started" was
+            # replied: the failure shows in the status and the log.
+            return STARTED
         self.task = asyncio.ensure_future(self._background(save, shard_file))
         return STARTED
 

@@ -47,3 +47,6 @@ command("df.journal", -1, "readonly admin", route=KEYED)
 # (shardnode/snapshots.py; the proxy fans them out, proxy/snapshots.py).
 command("df.save", 3, "admin", route=KEYED)
 command("df.bgsave", -3, "admin", route=KEYED)
+# DF.MISCONF <0|1>: whether another shard's part of the last snapshot
+# failed, so this shard refuses writes too (MISCONF is server-wide).
+command("df.misconf", 2, "admin", route=KEYED)
