@@ -73,6 +73,9 @@ def debug(conn, args):
             raise CommandError(errors.NOT_FLOAT) from None
         time.sleep(max(0.0, seconds))
         return "OK"
+    if sub == b"reload" and len(args) == 2:
+        conn.server.snapshots.reload_in_place()
+        return "OK"
     if sub == b"set-active-expire" and len(args) == 3:
         conn.server.active_expire_enabled = args[2] != b"0"
         return "OK"

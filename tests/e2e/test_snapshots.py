@@ -375,6 +375,16 @@ def test_each_shard_file_is_accepted_by_redis_check_rdb_and_loads_into_redis(tmp
         {k: (v[0], v[2], v[3]) for k, v in expected.items()}
 
 
+def test_debug_reload_keeps_every_value():
+    with DamselflyProcess(shards=2) as proc, RawClient(proc.port) as c:
+        for db in DBS:
+            _populate(c, db)
+        expected = _snapshot(c)
+        assert c.call("DEBUG", "RELOAD") == b"OK"
+        assert _snapshot(c) == expected
+        assert not [n for n in os.listdir(proc.dir) if n.endswith(".rdb")]
+
+
 def test_a_shard_port_refuses_save_when_it_is_not_the_whole_server():
     with DamselflyProcess(shards=2) as proc, RawClient(proc.shard_ports[0]) as shard:
         reply = shard.call("BGSAVE")
