@@ -160,6 +160,17 @@ def wait_loaded(port: int, keys: int, timeout: float = 600) -> None:
     raise TimeoutError("not loaded")
 
 
+def load_time(server, keys: int) -> float:
+    """Seconds from starting ``server`` (its files in place) to all keys loaded."""
+    t0 = time.monotonic()
+    server.start()
+    try:
+        wait_loaded(server.port, keys)
+        return round(time.monotonic() - t0, 3)
+    finally:
+        server.stop()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
@@ -177,13 +188,7 @@ def main(argv=None) -> int:
         shutil.copy(dump, os.path.join(restart.dir, "dump.rdb"))
     finally:
         redis.stop()
-    t0 = time.monotonic()
-    restart.start()
-    try:
-        wait_loaded(restart.port, opts.keys)
-        results["redis"]["load_s"] = round(time.monotonic() - t0, 3)
-    finally:
-        restart.stop()
+    results["redis"]["load_s"] = load_time(restart, opts.keys)
 
     server = DamselflyProcess(shards=opts.shards).start()
     try:
@@ -199,13 +204,7 @@ def main(argv=None) -> int:
         with open(os.path.join(again.dir, name), "wb") as f:
             f.write(data)
     again.wait_ready = lambda timeout=0: DamselflyProcess.wait_ready(again, timeout=600)
-    t0 = time.monotonic()
-    again.start()
-    try:
-        wait_loaded(again.port, opts.keys)
-        results["damselfly"]["load_s"] = round(time.monotonic() - t0, 3)
-    finally:
-        again.stop()
+    results["damselfly"]["load_s"] = load_time(again, opts.keys)
 
     print()
     print("%-10s %8s %10s %10s %7s %9s %9s %9s %7s" % (
