@@ -496,7 +496,7 @@ def _parse_cron(value: str):
     from cluster.save_schedule import Cron
 
     if value.strip():
-        Cron(value)
+        Cron(value).next_after(0)  # also refuses one that never matches ("0 0 31 2 *")
 
 
 def _parse_save(value: str):

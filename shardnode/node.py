@@ -168,8 +168,8 @@ class ShardServer:
         from cluster.shutdown import schedule_configured
         from shardnode.snapshots import SaveFailed
 
-        if signum == signal.SIGUSR2 or signum is None:
-            return
+        if signum == signal.SIGUSR2 or signum is None or self.loading:
+            return  # (a shard still loading has only part of the data to save)
         if signum != signal.SIGUSR1 and not schedule_configured(self.config):
             return
         self.stop_listening()

@@ -210,6 +210,8 @@ class ShardSnapshots:
 
     def _begin(self, snapshot_id: str, count: int):
         server = self.server
+        if server.loading:  # a snapshot of half the data would replace all of it
+            raise CommandError(errors.LOADING)
         config = server.config
         shard_file = ShardFile(config.dir, config.dbfilename, server.index, count, snapshot_id)
         self.last_try = time.time()
@@ -258,6 +260,8 @@ class ShardSnapshots:
         transaction) starts it once the current command is done."""
         if self.running is not None or self.scheduled is not None:
             raise CommandError(errors.BGSAVE_IN_PROGRESS)
+        if self.server.loading:
+            raise CommandError(errors.LOADING)
         if later:
             self.scheduled = (snapshot_id, count)
             asyncio.get_running_loop().call_soon(self._start_scheduled)
