@@ -49,6 +49,13 @@ def fatal_file(index: int) -> str | None:
     return "%s.%d" % (base, index) if base else None
 
 
+def saving_file(index: int) -> str | None:
+    """Shard ``index`` creates this file while it saves on its way out, so
+    the supervisor waits for it longer than :data:`STOP_GRACE`."""
+    base = os.environ.get("DAMSELFLY_FATAL_FILE")
+    return "%s.%d.saving" % (base, index) if base else None
+
+
 def _bind_to_parent(parent: int):  # runs in the child between fork and exec
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -249,8 +256,9 @@ class Supervisor:
     def stop(self) -> None:
         """Stop every child: the proxies first with SIGTERM, the shards with
         the signal this process got (SIGUSR1: save, SIGUSR2: do not,
-        SIGTERM: as configured, see cluster/shutdown.py).  A shard that may
-        be saving gets :data:`SAVE_GRACE` to finish its file."""
+        SIGTERM: as configured, see cluster/shutdown.py).  Each gets
+        :data:`STOP_GRACE`; a shard writing its final snapshot (it leaves
+        :func:`saving_file`) gets up to :data:`SAVE_GRACE`."""
         self.stopping = True
         shard_signal = self.stop_signal
         children = [c for c in self.proxies + self.shards if c.proc and c.proc.poll() is None]
@@ -259,17 +267,21 @@ class Supervisor:
                 child.proc.send_signal(signal.SIGTERM if child.kind == "proxy" else shard_signal)
             except ProcessLookupError:
                 pass
-        may_save = shard_signal != signal.SIGUSR2
         deadline = time.monotonic() + STOP_GRACE
-        save_deadline = time.monotonic() + (SAVE_GRACE if may_save else STOP_GRACE)
+        save_deadline = time.monotonic() + SAVE_GRACE
         for child in children:
-            remaining = max(0.0, (save_deadline if child.kind == "shard" else deadline)
-                            - time.monotonic())
-            try:
-                child.proc.wait(remaining)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait()
+            while True:
+                try:
+                    child.proc.wait(max(0.0, deadline - time.monotonic()))
+                    break
+                except subprocess.TimeoutExpired:
+                    marker = saving_file(child.index) if child.kind == "shard" else None
+                    if marker and os.path.exists(marker) and time.monotonic() < save_deadline:
+                        deadline = min(save_deadline, time.monotonic() + 1.0)
+                        continue  # writing its final snapshot: let it finish
+                    child.proc.kill()
+                    child.proc.wait()
+                    break
 
 
 def run(config: Config) -> int:

@@ -183,10 +183,18 @@ class ShardServer:
 
             snapshot_id, count = new_snapshot_id(), 1
         log.warning("saving the final snapshot before exiting")
+        from cluster.supervisor import saving_file
+
+        marker = saving_file(self.index)  # the supervisor waits while it exists
+        if marker:
+            open(marker, "w").close()
         try:
             snapshots.save(snapshot_id, count)
         except SaveFailed as exc:
             log.warning("Error trying to save the DB on exit: %s", exc)
+        finally:
+            if marker:
+                os.unlink(marker)
 
     async def close(self):
         if self._expiry_handle:
