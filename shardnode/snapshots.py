@@ -90,6 +90,10 @@ class ShardFile:
     def sync(self) -> None:
         os.fsync(self.stream.fileno())
 
+    def sync_and_complete(self) -> bool:
+        self.sync()
+        return self.complete()
+
     def complete(self) -> bool:
         """Close, rename to ``.ready``, commit if the set is complete."""
         self.stream.close()
@@ -280,8 +284,8 @@ class ShardSnapshots:
         try:
             while not save.step(STEP_BUDGET_S):
                 await asyncio.sleep(0)
-            await loop.run_in_executor(None, shard_file.sync)
-            shard_file.complete()
+            # fsync, rename and (the last shard) commit: disk waits, off the loop.
+            await loop.run_in_executor(None, shard_file.sync_and_complete)
         except OSError as exc:
             self._abort(save, shard_file, exc)
         except asyncio.CancelledError:
