@@ -103,12 +103,15 @@ def _keynum_specs(spec, numkeys_index: int, fixed_key: int) -> list:
     flags = spec.key_flags
     fixed_flags, counted_flags = flags if not isinstance(flags[0], str) else (None, flags)
     specs = [_range_spec(fixed_key, 0, 1, fixed_flags)] if fixed_key else []
-    specs.append({
+    counted = {
         b"flags": _ordered(counted_flags, _KEY_FLAG_ORDER),
         b"begin_search": {b"type": b"index", b"spec": {b"index": numkeys_index}},
         b"find_keys": {b"type": b"keynum",
                        b"spec": {b"keynumidx": 0, b"firstkey": 1, b"keystep": 1}},
-    })
+    }
+    if spec.key_notes:  # EVAL's
+        counted = {b"notes": spec.key_notes.encode(), **counted}
+    specs.append(counted)
     return specs
 
 
@@ -117,8 +120,9 @@ def _hook_spec(index, flags, notes) -> dict:
     ``unknown`` spec (index None), or the key after a keyword searched from
     a position (index ``(keyword, start)``), with Redis's notes."""
     if type(index) is tuple:
-        keyword, start = index
-        ks = _range_spec(0, 0, 1, flags)
+        keyword, start, lastkey, limit = index if len(index) == 4 else index + (0, 0)
+        ks = _range_spec(0, lastkey, 1, flags)
+        ks[b"find_keys"][b"spec"][b"limit"] = limit
         ks[b"begin_search"] = {b"type": b"keyword",
                                b"spec": {b"keyword": keyword, b"startfrom": start}}
     elif index is None:

@@ -316,6 +316,14 @@ OPTIONS = [
     Option("list_compress_depth", "int", 0,
            "Quicklist nodes kept uncompressed at each end of lists created from now on; "
            "0: none compressed.", mutable=True, minimum=0, maximum=2**31 - 1),
+    # Streams: how a stream is cut into listpack nodes (DUMP's layout, ~ trimming).
+    Option("stream_node_max_bytes", "int", 4096,
+           "A stream starts a new listpack node when the last one would reach this many "
+           "bytes; 0: no byte limit.", mutable=True, minimum=0, maximum=2**63 - 1),
+    Option("stream_node_max_entries", "int", 100,
+           "A stream starts a new listpack node when the last one holds this many entries "
+           "(deleted ones included); 0: no count limit.", mutable=True, minimum=0,
+           maximum=2**63 - 1),
     # Container encodings (OBJECT ENCODING): when a small hash leaves its listpack.
     Option("hash_max_listpack_entries", "int", 512,
            "A hash with more fields than this is converted from listpack to hashtable.",

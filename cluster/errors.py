@@ -145,6 +145,12 @@ def unknown_subcommand(sub: bytes, container: str) -> str:
     return "ERR unknown subcommand '%s'. Try %s HELP." % (echo(sub, 128), container.upper())
 
 
+def subcommand_syntax(sub: bytes, container: str) -> str:
+    """addReplySubcommandSyntaxError: a known subcommand given a bad option."""
+    return "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP." % (
+        echo(sub, 128), container.upper())
+
+
 def wrong_arity(full_name: str) -> str:
     return "ERR wrong number of arguments for '%s' command" % full_name
 
@@ -206,6 +212,58 @@ LPOS_RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 
 LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
 LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
 
+# Streams (t_stream.c).
+STREAM_ID_INVALID = "ERR Invalid stream ID specified as stream command argument"
+XADD_ID_ZERO = "ERR The ID specified in XADD must be greater than 0-0"
+XADD_ID_TOO_SMALL = ("ERR The ID specified in XADD is equal or smaller than the target "
+                     "stream top item")
+STREAM_EXHAUSTED = ("ERR The stream has exhausted the last possible ID, unable to add more "
+                    "items")
+TRIM_BOTH = "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+TRIM_MAXLEN_NEGATIVE = "ERR The MAXLEN argument must be >= 0."
+TRIM_LIMIT_NEGATIVE = "ERR The LIMIT argument must be >= 0."
+TRIM_LIMIT_NO_STRATEGY = ("ERR syntax error, LIMIT cannot be used without specifying a "
+                          "trimming strategy")
+TRIM_LIMIT_NOT_APPROX = "ERR syntax error, LIMIT cannot be used without the special ~ option"
+XTRIM_NO_STRATEGY = "ERR syntax error, XTRIM must be called with a trimming strategy"
+STREAM_START_INVALID = "ERR invalid start ID for the interval"
+STREAM_END_INVALID = "ERR invalid end ID for the interval"
+XSETID_TOO_SMALL = "ERR The ID specified in XSETID is smaller than the target stream top item"
+XSETID_ADDED_TOO_SMALL = ("ERR The entries_added specified in XSETID is smaller than the "
+                          "target stream length")
+XSETID_BELOW_MAX_DELETED = ("ERR The ID specified in XSETID is smaller than the provided "
+                            "max_deleted_entry_id")
+ENTRIES_ADDED_NEGATIVE = "ERR entries_added must be positive"
+MAX_DELETED_ZERO = "ERR max_deleted_entry_id must be greater than 0-0"
+XREAD_UNBALANCED = ("ERR Unbalanced %s list of streams: for each stream key an ID or '%s' "
+                    "must be specified.")
+XREADGROUP_DOLLAR = ("ERR The $ ID is meaningless in the context of XREADGROUP: you want to "
+                     "read the history of this consumer by specifying a proper ID, or use "
+                     "the > ID to get new messages. The $ ID would just return an empty "
+                     "result set.")
+XREAD_GROUP_OPTION = ("ERR The GROUP option is only supported by XREADGROUP. You called XREAD "
+                      "instead.")
+XREAD_NOACK_OPTION = ("ERR The NOACK option is only supported by XREADGROUP. You called XREAD "
+                      "instead.")
+XREADGROUP_KEY_GONE = "UNBLOCKED the stream key no longer exists"
+XREADGROUP_GROUP_GONE = "NOGROUP the consumer group this client was blocked on no longer exists"
+XREADGROUP_MISSING_GROUP = "ERR Missing GROUP option for XREADGROUP"
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+XREAD_GT_WITHOUT_GROUP = ("ERR The > ID can be specified only when calling XREADGROUP using "
+                          "the GROUP <group> <consumer> option.")
+XREADGROUP_NOGROUP = "NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with GROUP option"
+NOGROUP_KEY_OR_GROUP = "NOGROUP No such key '%s' or consumer group '%s'"
+NOGROUP_FOR_KEY = "NOGROUP No such consumer group '%s' for key name '%s'"
+BUSYGROUP = "BUSYGROUP Consumer Group name already exists"
+XGROUP_NEEDS_KEY = ("ERR The XGROUP subcommand requires the key to exist. Note that for "
+                    "CREATE you may want to use the MKSTREAM option to create an empty "
+                    "stream automatically.")
+ENTRIES_READ_INVALID = "ERR value for ENTRIESREAD must be positive or -1"
+XCLAIM_BAD = "ERR Invalid %s argument for XCLAIM"
+XCLAIM_BAD_OPTION = "ERR Invalid %s option argument for XCLAIM"
+XCLAIM_UNKNOWN_OPTION = "ERR Unrecognized XCLAIM option '%s'"
+XAUTOCLAIM_MIN_IDLE = "ERR Invalid min-idle-time argument for XAUTOCLAIM"
+XAUTOCLAIM_COUNT = "ERR COUNT must be > 0"
 # HyperLogLog (hyperloglog.c).
 HLL_WRONGTYPE = "WRONGTYPE Key is not a valid HyperLogLog string value."
 HLL_CORRUPTED = "INVALIDOBJ Corrupted HLL object detected"
@@ -231,3 +289,25 @@ GEO_STORE_WITH = "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD
 GEO_ONE_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s"
 GEO_ONE_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for %s"
 GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"
+
+# Scripting (eval.c, script_lua.c, script.c of Redis 7.0).
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+SCRIPT_FLUSH_OPTION = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+SCRIPT_RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
+SCRIPT_NO_CLUSTER = "ERR Can not run script on cluster, 'no-cluster' flag is set."
+SCRIPT_UNKNOWN_COMMAND = "ERR Unknown Redis command called from script"
+SCRIPT_WRONG_ARITY = "ERR Wrong number of args calling Redis command from script"
+SCRIPT_NOT_ALLOWED = "ERR This Redis command is not allowed from script"
+SCRIPT_WRITE_IN_READONLY = "ERR Write commands are not allowed from read-only scripts."
+SCRIPT_CROSS_SLOT = "ERR Script attempted to access keys that do not hash to the same slot"
+SCRIPT_NON_LOCAL_KEY = "ERR Script attempted to access a non local key in a cluster node"
+SCRIPT_CROSS_SHARD = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
+                      "touched key '%s', which lives on another shard; keep a script's keys "
+                      "on one shard with a {hash tag}")
+SCRIPT_ALL_SHARDS = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
+                     "ran '%s', which needs every shard")
+SCRIPT_KEY_LOCKED = ("ERR damselfly: the script touched key '%s', which a cross-shard "
+                     "operation holds right now; declare it in KEYS or retry")

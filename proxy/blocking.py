@@ -19,6 +19,19 @@ would on Redis; every other client keeps being served.
   proxy has tried (DF.UNWAIT or DF.REWAIT).  One difference from Redis
   remains: when several of its keys get values at once, the retry pops from
   the first non-empty key in argument order, not the first to get one.
+
+XREAD and XREADGROUP are flagged ``blocking`` always (as in Redis 7.0), so
+they come here with or without BLOCK; without BLOCK they go on as ordinary
+keyed commands (one shard: forwarded and pipelined, one round trip; several:
+the coordinator), never holding the client.  Their timeout is BLOCK's, in
+milliseconds.  XREAD's ``$``
+means "the last id when the command was called", so before the first
+attempt :meth:`CrossShardWait._prepare` writes each ``$`` out as that
+stream's last id: one more coordinated round trip (an ``XINFO STREAM`` per
+``$`` key, read under the keys' locks), paid only by cross-shard XREADs
+that name ``$``.  A cross-shard XREADGROUP wakes on new entries only (a
+group or stream deleted under it is noticed at its timeout, not at once as
+on one shard).
 """
 
 from __future__ import annotations
@@ -26,9 +39,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import time
 
 from cluster.args import parse_timeout_ms
+from cluster.commands import spec_of
 from cluster.errors import UNBLOCKED
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot
@@ -44,6 +59,27 @@ _TIMEOUT_FIRST = frozenset(("blmpop", "bzmpop"))
 _SOURCE_ONLY = frozenset(("blmove", "brpoplpush"))
 
 _tokens = itertools.count(1)
+_STREAM_READS = frozenset(("xread", "xreadgroup"))
+# The type a command waits for, by its COMMAND DOCS group (DF.WAIT's word).
+_WAITED_TYPE = {"list": b"list", "sorted-set": b"zset", "stream": b"stream"}
+_LAST_ID = re.compile(rb"last-generated-id\r\n\$\d+\r\n(\d+-\d+)\r\n")
+
+
+def _block_ms(args):
+    """XREAD's and XREADGROUP's BLOCK milliseconds, None without BLOCK; a
+    BLOCK that does not parse reads as 0 here (the shard refuses it)."""
+    i = 1
+    while i < len(args) - 1:
+        word = args[i].lower()
+        if word == b"streams":
+            return None
+        if word == b"block":
+            try:
+                return max(int(args[i + 1]), 0)
+            except ValueError:
+                return 0
+        i += 3 if word == b"group" else 2 if word == b"count" else 1
+    return None
 
 
 def run(client, spec, args) -> None:
@@ -52,9 +88,17 @@ def run(client, spec, args) -> None:
     owner = worker.slot_owner
     keys = spec.keys(args)
     shards = {owner[key_slot(k)] for k in keys}
+    if spec.name in _STREAM_READS and _block_ms(args) is None:
+        # No BLOCK: an ordinary keyed command, pipelined like any other.
+        if len(shards) > 1:
+            worker.coordinator.run_command(client, spec, args)
+        else:
+            client.forward(shards.pop() if shards else 0, args)
+        return
     if len(shards) > 1:
         wait = CrossShardWait(client, spec, args)
-        client.blocked = wait
+        if spec.name != "xread":  # XREAD counts as blocked once its $ are read
+            client.blocked = wait
         client.hold(wait)
         asyncio.ensure_future(wait.run())
         return
@@ -152,7 +196,7 @@ class CrossShardWait:
             self.registered.setdefault(owner[key_slot(key)], []).append(key)
         client.note_sessions(self.registered)
         head = [b"DF.WAIT", b"%d" % client.id, b"%d" % self.token, b"%d" % client.db_index,
-                b"list" if self.spec.group == "list" else b"zset"]
+                _WAITED_TYPE[self.spec.group]]
         for shard, keys in self.registered.items():
             worker.links[shard].send_forget(None, head + keys)
         worker.flush_soon()
@@ -191,12 +235,55 @@ class CrossShardWait:
         if client.transport is None and not client.coordinating:
             client.end_sessions()
 
+    async def _prepare(self) -> bytes | None:
+        """XREAD's ``$`` ids written out as their streams' last ids now (see
+        module doc); an error reply if reading them failed."""
+        from proxy.coordinator import Plan
+
+        args = self.args
+        streams_at = next(i for i in range(1, len(args)) if args[i].lower() == b"streams") + 1
+        half = (len(args) - streams_at) // 2
+        dollars = [streams_at + half + j for j in range(half)
+                   if args[streams_at + half + j] == b"$"]
+        if not dollars:
+            return None
+        client = self.client
+        plan = Plan(client.worker)
+        for at in dollars:
+            request = [b"XINFO", b"STREAM", args[at - half]]
+            info = spec_of(request)
+            plan.add(info, request, client.db_index)
+        replies = await client.worker.coordinator.execute(client, plan, False, False)
+        if type(replies) is bytes:
+            return replies  # an error before any reply (a lock refused)
+        args = list(args)
+        for at, reply in zip(dollars, replies):
+            if reply.startswith(b"-WRONGTYPE"):
+                return reply
+            found = _LAST_ID.search(reply)
+            args[at] = found.group(1) if found else b"0-0"  # no such key: 0-0, as Redis
+        self.args = args
+        return None
+
     async def _wait(self) -> bytes:
+        stream_read = self.spec.name in _STREAM_READS
+        if self.spec.name == "xread":
+            failed = await self._prepare()
+            if failed is not None:
+                return failed
+            if self.client.transport is None:
+                return b""
+            self.client.blocked = self
         data = await self._attempt()
         if data not in _NULLS or self.outcome is not None:
             return self.outcome if data in _NULLS else data
-        raw = self.args[1] if self.spec.name in _TIMEOUT_FIRST else self.args[-1]
-        timeout_ms = parse_timeout_ms(raw, int(time.time() * 1000))  # the shard accepted it
+        if stream_read:
+            timeout_ms = _block_ms(self.args)
+            if timeout_ms is None:
+                return data  # no BLOCK: the attempt is the answer
+        else:
+            raw = self.args[1] if self.spec.name in _TIMEOUT_FIRST else self.args[-1]
+            timeout_ms = parse_timeout_ms(raw, int(time.time() * 1000))  # the shard accepted it
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000 if timeout_ms else None
         self._register()

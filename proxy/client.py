@@ -45,6 +45,7 @@ from cluster.slots import SLOT_MASK, key_slot
 from proxy.coordinator import reach_shards
 from proxy import blocking
 from proxy.links import context
+from proxy.scripting import KEYED_HOOKS
 
 QUEUED = b"+QUEUED\r\n"
 
@@ -409,6 +410,9 @@ class ProxyClient(asyncio.Protocol, Session):
                     shard = worker.slot_owner[crc_hqx(key, 0) & SLOT_MASK]
                 self.forward(shard, args)
                 return
+            hook = KEYED_HOOKS.get(spec)
+            if hook is not None:  # EVAL: its body shared with every shard first
+                hook(self, spec, args)
             keys = spec.keys(args)
             owner = worker.slot_owner
             shards = {owner[key_slot(k)] for k in keys}

@@ -113,12 +113,20 @@ def merge_mget(g, replies):
     return out
 
 
+def merge_logical_and(g, replies):
+    """Element by element AND of the shards' 0/1 arrays (SCRIPT EXISTS:
+    a script counts as cached when every shard has it)."""
+    _first_error(replies)
+    return [int(all(values)) for values in zip(*replies)]
+
+
 MERGES = {
     "sum": merge_sum,
     "ok": merge_ok,
     "concat": merge_concat,
     "first": merge_raw_first,
     "mget": merge_mget,
+    "logical_and": merge_logical_and,
 }
 
 # Custom fan-outs: name -> function(worker, client, spec, args).  Family

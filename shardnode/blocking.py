@@ -43,18 +43,27 @@ from cluster.args import parse_timeout_ms
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_error
 from cluster.args import parse_mpop
-from shardnode import lists, zsets
+from shardnode import lists, streams, zsets
 from shardnode.journal import journal_as
 from shardnode.registry import handler
 
 
 class MustWait(Exception):
-    """Raised by a blocking handler that found nothing to pop."""
+    """Raised by a blocking handler that found nothing to pop.
 
-    def __init__(self, keys, kind, timeout_ms: int):
+    ``request``, when given, is the request to run again instead of the one
+    sent: XREAD's ``$`` means the last id when the command was called, so
+    its handler hands over the request with that id written out.
+    ``any_write``: run it again after any write to a key, even one that
+    deleted the key or gave it another type (XREADGROUP then answers an
+    error, as Redis 7.0 unblocks it)."""
+
+    def __init__(self, keys, kind, timeout_ms: int, request=None, any_write: bool = False):
         self.keys = keys
         self.kind = kind  # the value type whose arrival can serve it
         self.timeout_ms = timeout_ms
+        self.request = request
+        self.any_write = any_write
 
 
 # execute() results for a direct client's command that now waits, and for a
@@ -67,7 +76,7 @@ class Waiter:
     """One blocked request (or, with a token, one proxy's wake-up request)."""
 
     __slots__ = ("conn", "args", "tag", "session", "db_index", "proto", "notouch",
-                 "keys", "kind", "timer", "token", "done", "woken")
+                 "keys", "kind", "timer", "token", "done", "woken", "any_write")
 
     def __init__(self, conn, args, tag, session, keys, kind, token=None):
         self.conn = conn
@@ -83,18 +92,20 @@ class Waiter:
         self.token = token
         self.done = False
         self.woken = False  # a wake-up sent, the proxy's answer not in yet
+        self.any_write = False  # served after any write to its key (MustWait.any_write)
 
 
 def timeout_of(conn, raw: bytes) -> int:
     return parse_timeout_ms(raw, conn.server.keyspace.now_ms)
 
 
-def wait_or_null(conn, keys, kind, timeout_ms: int, null=NULL_ARRAY):
+def wait_or_null(conn, keys, kind, timeout_ms: int, null=NULL_ARRAY, request=None,
+                 any_write: bool = False):
     """Nothing to pop: wait (raise :class:`MustWait`), or inside a transaction
     answer ``null`` (what the command answers when it may not block)."""
     if conn.in_exec:
         return null
-    raise MustWait(keys, kind, timeout_ms)
+    raise MustWait(keys, kind, timeout_ms, request, any_write)
 
 
 class Blocking:
@@ -141,7 +152,8 @@ class Blocking:
         if conn.internal:
             # a link request: parked, or already parked for a lock (keeps its tag)
             tag = retrying.tag if retrying is not None else self.server.next_park_tag()
-        waiter = Waiter(conn, args, tag, session, must.keys, must.kind)
+        waiter = Waiter(conn, must.request or args, tag, session, must.keys, must.kind)
+        waiter.any_write = must.any_write
         self._add(waiter)
         self.count += 1
         if session is not None:
@@ -242,9 +254,11 @@ class Blocking:
                 if waiter.done:
                     continue
                 value = db.peek(key)
-                if value is None:
+                if waiter.any_write and waiter.token is None:
+                    pass  # it answers whatever the key now holds
+                elif value is None:
                     break
-                if type(value) is not waiter.kind:
+                elif type(value) is not waiter.kind:
                     continue
                 if waiter.token is not None:
                     # A cross-shard waiter has its turn: the ones behind it
@@ -321,7 +335,7 @@ class Blocking:
 
 
 # The types a blocking command can wait for, by TYPE name (DF.WAIT).
-WAITED_TYPES = {b"list": lists.List, b"zset": zsets.SortedSet}
+WAITED_TYPES = {b"list": lists.List, b"zset": zsets.SortedSet, b"stream": streams.Stream}
 
 
 # -- the commands ------------------------------------------------------------------

@@ -73,6 +73,7 @@ class Journal:
         self.stream_db = None  # database the listeners' stream last SELECTed
         self.suspended_depth = 0
         self.recorded = 0  # entries ever recorded (SELECTs not counted)
+        self.grouping = False  # inside grouped()
 
     # -- recording -----------------------------------------------------------
 
@@ -139,6 +140,37 @@ class Journal:
             payload = values.dump_payload(value)
             self.record(db.index, [b"RESTORE", key, b"%d" % (deadline or 0), payload,
                                    b"REPLACE", b"ABSTTL"])
+
+    @contextmanager
+    def grouped(self):
+        """Journal the block's entries as one unit: wrapped in MULTI/EXEC when
+        there are several, as Redis 7.0 propagates a script's effects.
+
+        While the block runs, entries collect in a list of their own (the
+        listeners hear nothing), so :meth:`command_done`'s fast path needs no
+        extra check; at the end they are recorded again around MULTI/EXEC.
+        """
+        if self.grouping:  # inside another group (a script in a transaction): one unit
+            yield
+            return
+        self.grouping = True
+        entries, listeners, recorded = self.entries, self.listeners, self.recorded
+        captured = self.entries = deque()
+        self.listeners = []
+        try:
+            yield
+        finally:
+            self.entries, self.listeners, self.recorded = entries, listeners, recorded
+            self.grouping = False
+            if len(captured) > 1:
+                first_db = captured[0][0]
+                self.record(first_db, [b"MULTI"])
+                for db_index, args in captured:
+                    self.record(db_index, args)
+                self.record(captured[-1][0], [b"EXEC"])
+            elif captured:
+                self.record(*captured[0])
+            self.mark = self.keyspace.dirty
 
     def sync(self) -> None:
         """Account for every write so far without recording one."""
@@ -270,6 +302,27 @@ EFFECTS = {
     "linsert": AS_SENT,
     "lrem": AS_SENT,
     "ltrim": AS_SENT,
+    # streams
+    "xadd": "XADD k [NOMKSTREAM] [trim] <id generated> ...; a ~ trim made exact: "
+            "MAXLEN = <length left> / MINID = <first id left>",
+    "xtrim": "XTRIM k MAXLEN|MINID = <threshold reached> for a ~ trim; else as sent",
+    "xdel": AS_SENT,
+    "xsetid": AS_SENT,
+    "xack": AS_SENT,
+    "xreadgroup": "per entry delivered to the PEL: XCLAIM k g consumer 0 id TIME <ms> "
+                  "RETRYCOUNT <n> FORCE JUSTID LASTID <group last id>; under NOACK "
+                  "XGROUP SETID k g <last id> ENTRIESREAD <n> (after XGROUP CREATECONSUMER "
+                  "for a new consumer); several entries inside MULTI/EXEC",
+    "xclaim": "XCLAIM k g consumer 0 id TIME <ms> RETRYCOUNT <n> FORCE JUSTID LASTID "
+              "<group last id> per claimed entry, and per deleted entry it drops (with its old "
+              "consumer); several inside MULTI/EXEC; XGROUP SETID when only LASTID moved",
+    "xautoclaim": "as XCLAIM, per claimed entry, and per deleted entry it drops (with its old "
+                  "consumer); several inside MULTI/EXEC",
+    "xgroup|create": AS_SENT,
+    "xgroup|setid": AS_SENT,
+    "xgroup|destroy": AS_SENT,
+    "xgroup|createconsumer": AS_SENT,
+    "xgroup|delconsumer": AS_SENT,
     # hyperloglog (PFCOUNT, a read, journals itself as sent when it writes the
     # cached count; PFDEBUG only when GETREG/TODENSE converted to dense)
     "pfadd": AS_SENT,
@@ -305,3 +358,9 @@ EFFECTS = {
     "df.run": "the state of each owned key the command wrote (record_key_state)",
     "df.import": "the state of each imported key (record_key_state)",
 }
+
+# Commands that journal what they ran rather than themselves: a script is
+# journalled as the writes its redis.call commands made (each as its own
+# EFFECTS entry says), wrapped in MULTI/EXEC when there are several
+# (shardnode/scripting.py, Journal.grouped); the AOF never re-runs Lua.
+SCRIPT_EFFECTS = ("eval", "evalsha", "eval_ro", "evalsha_ro")

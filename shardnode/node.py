@@ -37,7 +37,7 @@ from cluster import errors
 from cluster.commands import resolve
 from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
-from cluster.resp import NO_REPLY, RequestParser, encode, encode_error
+from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
 from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
@@ -735,7 +735,10 @@ class ShardConnection(asyncio.Protocol, Session):
         replies = []
         try:
             for args in commands:
-                replies.append(self.execute(args))  # None: CLIENT REPLY OFF
+                reply = self.execute(args)  # None: CLIENT REPLY OFF
+                if type(reply) is RawReply:  # EVAL's: plain bytes, as callers frame them
+                    reply = bytes(reply)
+                replies.append(reply)
         finally:
             self.wrap = wrap
             self.in_exec = False

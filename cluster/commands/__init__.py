@@ -140,8 +140,8 @@ def _make(name, arity, flags, keys, acl, route, merge, **extra):
     derived = []
     if "write" in flagset:
         derived.append("@write")
-    if "readonly" in flagset and "@write" not in cats:
-        derived.append("@read")
+    if "readonly" in flagset and "@write" not in cats and "@scripting" not in cats:
+        derived.append("@read")  # not for scripts (EVAL_RO), as Redis's setImplicitACLCategories
     if "admin" in flagset:
         derived += ["@admin", "@dangerous"]
     if "pubsub" in flagset:
@@ -195,7 +195,9 @@ def subcommand(parent: CommandSpec, sub, arity, flags="", keys=None, acl="",
 # ``name`` declares its specs in ``cluster.commands.<name>``; the shardnode
 # binds their handlers from ``shardnode.<name>`` (shardnode.registry).
 FAMILIES = ("connection", "server", "strings", "bitmaps", "keyspace", "transactions", "cluster_cmds",
-            "sets", "hashes", "zsets", "lists", "blocking", "sort", "hyperloglog", "geo", "internal")
+            "sets", "hashes", "zsets", "lists", "blocking", "sort", "hyperloglog", "geo", "streams",
+            "scripting",
+            "internal")
 
 
 def _load():

@@ -209,7 +209,8 @@ def georadiusbymember_keys(args) -> list:
 
 # Key specs of commands whose keys a hook finds, as COMMAND INFO shows them:
 # (begin, flags, notes) where begin is an index, None for "unknown", or
-# (keyword, start) for a keyword search.
+# (keyword, start) for a keyword search -- (keyword, start, lastkey, limit)
+# when the keys after it are a range (XREAD's STREAMS: half of the rest).
 HOOK_KEY_SPECS = {
     "sort_keys": (
         (1, ("RO", "access"), None),
@@ -233,4 +234,48 @@ HOOK_KEY_SPECS = {
         ((b"STORE", 5), ("OW", "update"), None),
         ((b"STOREDIST", 5), ("OW", "update"), None),
     ),
+    "streams_keys": (((b"STREAMS", 1, -1, 2), ("RO", "access"), None),),
+    "group_streams_keys": (((b"STREAMS", 4, -1, 2), ("RO", "access"), None),),
 }
+
+
+# -- XREAD / XREADGROUP: the keys after STREAMS ------------------------------------
+#
+# KEYWORD_SPECS says, per hook, the keyword and where its search starts; COMMAND
+# INFO shows Redis's "keyword" begin_search with a range of half the rest.
+
+
+def _streams_positions(args) -> list:
+    """Redis's xreadGetKeys: options are skipped (BLOCK/COUNT take a value,
+    GROUP two), then STREAMS; the keys are the first half of what follows it.
+    None for a request it cannot read (the handler then says why)."""
+    i = 1
+    while i < len(args):
+        word = args[i].lower()
+        if word in (b"block", b"count"):
+            i += 2
+        elif word == b"group":
+            i += 3
+        elif word == b"noack":
+            i += 1
+        elif word == b"streams":
+            rest = len(args) - i - 1
+            if rest == 0 or rest % 2:
+                return []
+            return list(range(i + 1, i + 1 + rest // 2))
+        else:
+            return []
+    return []
+
+
+def streams_keys_positions(args) -> list:
+    """XREAD's keys (see _streams_positions)."""
+    return _streams_positions(args)
+
+
+def streams_keys(args) -> list:
+    return [args[i] for i in _streams_positions(args)]
+
+
+group_streams_keys_positions = streams_keys_positions
+group_streams_keys = streams_keys

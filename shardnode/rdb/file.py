@@ -344,13 +344,10 @@ def _crc_of(data, end: int) -> int:
 
 
 def _unsupported_type(type_id: int, key: bytes, db: int) -> str:
-    from shardnode.rdb.constants import (
-        TYPE_MODULE_2, TYPE_MODULE_PRE_GA, TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2)
+    from shardnode.rdb.constants import TYPE_MODULE_2, TYPE_MODULE_PRE_GA
 
     if type_id in (TYPE_MODULE_2, TYPE_MODULE_PRE_GA):
         what = "a module value (modules are not supported)"
-    elif type_id in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2):
-        what = "a stream (streams are not supported yet)"
     else:
         what = "RDB type %d, which this server cannot load" % type_id
     return "key %r in db %d is %s" % (key, db, what)

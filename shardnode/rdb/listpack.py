@@ -61,6 +61,42 @@ def _encode_entry(entry: bytes) -> bytes:
     return body + _backlen(len(body))
 
 
+def entry_size(entry: bytes) -> int:
+    """The bytes one entry takes in a listpack (encoding, data, backlen), as
+    :func:`encode` would write it, without building it: a stream keeps its
+    nodes' byte counts up to date, as Redis cuts nodes by size."""
+    if entry and len(entry) <= 20 and entry[0] in _INT_START:
+        number = _as_integer(entry)
+        if number is not None:
+            return integer_size(number)
+    length = len(entry)
+    body = length + (1 if length < 64 else 2 if length < 4096 else 5)
+    return body + _backlen_size(body)
+
+
+_INT_START = frozenset(b"-0123456789")
+
+
+def integer_size(number: int) -> int:
+    """entry_size of a number's decimal form (an integer encoding + backlen)."""
+    if 0 <= number <= 127:
+        return 2
+    if -4096 <= number <= 4095:
+        return 3
+    if -32768 <= number <= 32767:
+        return 4
+    if -(1 << 23) <= number < 1 << 23:
+        return 5
+    if -(1 << 31) <= number < 1 << 31:
+        return 6
+    return 10
+
+
+def _backlen_size(size: int) -> int:
+    return 1 if size <= 127 else 2 if size < 1 << 14 else 3 if size < 1 << 21 \
+        else 4 if size < 1 << 28 else 5
+
+
 def _backlen(size: int) -> bytes:
     """lpEncodeBacklen: 7 bits per byte, the first byte without the high bit."""
     if size <= 127:

@@ -192,10 +192,27 @@ def test_checking_a_redis_dump(tmp_path):
     assert "functions: 1" in out
 
 
-def test_a_redis_dump_with_a_stream_is_refused_by_name(tmp_path):
-    path, _ = _saved_reference(tmp_path, lambda c: c.call("XADD", "events", "*", "a", "1"))
-    proc = _start_failing({"dump.rdb": path.read_bytes()})
-    assert "dump.rdb" in proc and "'events'" in proc and "stream" in proc
+def test_a_redis_dump_with_streams_loads(tmp_path):
+    """Streams (several nodes, a tombstone, groups with pending entries and
+    consumers) load from a redis-server dump: each DUMPs to redis's bytes."""
+    streams = {}
+
+    def add_streams(c):
+        for name in ("events", "ticks"):
+            for i in range(1, 180):
+                c.call("XADD", name, "%d-1" % i, "n", str(i), "pad", "x" * (i % 40))
+            c.call("XDEL", name, "7-1")
+            c.call("XGROUP", "CREATE", name, "g", "0")
+            c.call("XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", name, ">")
+            c.call("XGROUP", "CREATECONSUMER", name, "g", "bob")
+            streams[name.encode()] = c.call("DUMP", name)
+
+    path, _ = _saved_reference(tmp_path, add_streams)
+    with _damselfly_with({"dump.rdb": path.read_bytes()}, shards=2) as ours:
+        with RawClient(ours.port) as c:
+            for key, payload in streams.items():
+                assert c.call("DUMP", key) == payload
+                assert c.call("XPENDING", key, "g")[0] == 3
 
 
 # -- damselfly's writer -> redis-server -------------------------------------------

@@ -203,6 +203,46 @@ REWRITES = [
     ("BZPOPMIN nosuch bz 0", ["ZPOPMIN bz"]),
     ("BZPOPMAX bz 0", ["ZPOPMAX bz"]),
     ("BZMPOP 0 1 bz MIN COUNT 9", ["ZPOPMIN bz 1"]),
+    # streams: generated ids, ~ trims made exact, group reads as XCLAIMs (the
+    # forms redis-server 7.0.15 wrote to its AOF for the same sequence)
+    ("XADD xs * a 1", ["XADD xs 1000000-0 a 1"]),
+    ("XADD xs 5-* a 1", []),
+    ("XADD xs MAXLEN ~ 0 1000001-* a 2", ["XADD xs MAXLEN = 0 1000001-0 a 2"]),
+    ("XADD xs 1000002-0 a 2", ["XADD xs 1000002-0 a 2"]),
+    ("XADD xs MINID ~ 1 1000002-* a 3", ["XADD xs MINID = 1000002-0 1000002-1 a 3"]),
+    ("XTRIM xs MAXLEN ~ 1", []),
+    ("XTRIM xs MAXLEN 5", []),
+    ("XGROUP CREATE xs g 0", ["XGROUP CREATE xs g 0"]),
+    ("XREADGROUP GROUP g c COUNT 1 STREAMS xs >",
+     ["XCLAIM xs g c 0 1000002-0 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 1000002-0"]),
+    ("XREADGROUP GROUP g c2 NOACK COUNT 1 STREAMS xs >",
+     ["MULTI", "XGROUP CREATECONSUMER xs g c2", "XGROUP SETID xs g 1000002-1 ENTRIESREAD 4",
+      "EXEC"]),
+    ("XCLAIM xs g c3 0 1000002-0",
+     ["XCLAIM xs g c3 0 1000002-0 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1000002-1"]),
+    ("XAUTOCLAIM xs g c4 0 0 JUSTID",
+     ["XCLAIM xs g c4 0 1000002-0 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1000002-1"]),
+    ("XREADGROUP GROUP g c5 STREAMS xs >", []),
+    ("XREADGROUP GROUP g c6 NOACK STREAMS xs >", []),
+    ("XDEL xs 1000002-0", ["XDEL xs 1000002-0"]),
+    ("XCLAIM xs g c3 0 1000002-0",
+     ["XCLAIM xs g c4 0 1000002-0 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1000002-1"]),
+    ("XTRIM xs MAXLEN ~ 0", ["XTRIM xs MAXLEN = 0"]),
+    # several entries: inside MULTI/EXEC, each XCLAIM with the group's last id then
+    ("XADD xq 1-1 a 1", ["XADD xq 1-1 a 1"]),
+    ("XADD xq 2-1 a 1", ["XADD xq 2-1 a 1"]),
+    ("XGROUP CREATE xq g 0", ["XGROUP CREATE xq g 0"]),
+    ("XREADGROUP GROUP g c STREAMS xq >",
+     ["MULTI", "XCLAIM xq g c 0 1-1 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 1-1",
+      "XCLAIM xq g c 0 2-1 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 2-1", "EXEC"]),
+    ("XCLAIM xq g e 0 1-1 2-1",
+     ["MULTI", "XCLAIM xq g e 0 1-1 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 2-1",
+      "XCLAIM xq g e 0 2-1 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 2-1", "EXEC"]),
+    ("XDEL xq 1-1", ["XDEL xq 1-1"]),
+    ("XAUTOCLAIM xq g d 0 0",
+     ["MULTI", "XCLAIM xq g e 0 1-1 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 2-1",
+      "XCLAIM xq g d 0 2-1 TIME 1000000 RETRYCOUNT 3 FORCE JUSTID LASTID 2-1", "EXEC"]),
+    ("XCLAIM xq g e 0 99-1 LASTID 5-1", ["XGROUP SETID xq g 5-1 ENTRIESREAD 2"]),
     # GEOADD runs (and propagates as) a ZADD of the geohash scores
     ("GEOADD gk 13.361389 38.115556 Palermo", ["zadd gk 3479099956230698 Palermo"]),
     ("GEOADD gk NX CH 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
@@ -418,3 +458,42 @@ def test_hyperloglog_writes_as_redis_propagates_them(shard):
     shard("SET", "bad", b"HYLL\x01" + bytes(11))  # sparse with no opcodes
     assert shard.new_entries("PFCOUNT", "bad") == []
     assert shard.new_entries("PFADD", "bad", "x") == []
+
+
+# Scripts: the effects of their commands, MULTI/EXEC around several (as
+# redis-server 7.0's AOF has them, tests/e2e/test_scripting_journal.py).  The
+# keys are shard 0's: a script touches only keys its shard owns.  Commands are
+# journalled as the script spelled them, as Redis propagates them.
+SCRIPT_EFFECTS = [
+    ("return redis.call('set', 'k2', 'v', 'EX', 100)", ["SET k2 v PXAT 1100000"]),
+    ("redis.call('set', 'k2', '1'); return redis.call('incrbyfloat', 'k2', '0.5')",
+     ["MULTI", "set k2 1", "SET k2 1.5 KEEPTTL", "EXEC"]),
+    ("return redis.call('get', 'k2')", []),
+    ("redis.call('set', 'k2', 'x'); error('after the write')", ["set k2 x"]),
+]
+
+
+@pytest.mark.parametrize("script,expected", SCRIPT_EFFECTS)
+def test_a_script_is_journalled_as_its_effects(shard, script, expected):
+    assert shard.new_entries("EVAL", script, "0") == [words(e) for e in expected]
+
+
+def test_listeners_hear_a_script_as_one_unit(shard):
+    heard = []
+    shard.journal.attach(heard.append)
+    shard("EVAL", "redis.call('set', 'k2', '1'); redis.call('set', 'k3', '2')", "0")
+    assert heard == [
+        encode_command([b"SELECT", b"0"]) + encode_command([b"MULTI"]),
+        encode_command([b"set", b"k2", b"1"]),
+        encode_command([b"set", b"k3", b"2"]),
+        encode_command([b"EXEC"]),
+    ]
+
+
+def test_groups_do_not_nest(shard):
+    with shard.journal.grouped():
+        shard("EVAL", "redis.call('set', 'k2', '1'); redis.call('set', 'k3', '2')", "0")
+        shard("SET", "k6", "3")
+    assert [list(entry) for _, entry in shard.journal.entries] == [
+        [b"MULTI"], [b"set", b"k2", b"1"], [b"set", b"k3", b"2"], [b"SET", b"k6", b"3"],
+        [b"EXEC"]]
