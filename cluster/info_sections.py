@@ -28,7 +28,7 @@ ALL = frozenset(ORDER)
 # greatest, or (anything else) the first shard's value.
 SUMMED = frozenset((
     "used_memory", "used_memory_rss", "used_memory_peak", "used_memory_dataset",
-    "rdb_changes_since_last_save", "rdb_saves", "expired_keys", "evicted_keys",
+    "rdb_changes_since_last_save", "expired_keys", "evicted_keys",
     "keyspace_hits", "keyspace_misses", "total_net_input_bytes",
     "total_net_output_bytes", "used_cpu_sys", "used_cpu_user",
     "used_cpu_sys_children", "used_cpu_user_children", "used_cpu_sys_main_thread",
@@ -38,6 +38,8 @@ SUMMED = frozenset((
 GREATEST = frozenset((
     "loading", "async_loading", "rdb_bgsave_in_progress", "aof_rewrite_in_progress",
     "rdb_last_save_time", "aof_enabled", "loading_eta_seconds",
+    # a server-wide snapshot is one save on every shard:
+    "rdb_saves", "rdb_last_bgsave_time_sec", "rdb_current_bgsave_time_sec",
 ))
 
 RUN_ID = os.urandom(20).hex()

@@ -176,7 +176,7 @@ def test_config_set_validates():
 
 # -- options accepted but not implemented yet ---------------------------------------
 
-NOT_IMPLEMENTED = {"maxmemory", "maxmemory_policy", "save", "appendonly", "appendfsync"}
+NOT_IMPLEMENTED = {"maxmemory", "maxmemory_policy", "appendonly", "appendfsync"}
 
 
 def test_options_not_implemented_yet_are_marked():
@@ -194,9 +194,9 @@ def test_setting_an_option_not_implemented_warns_and_acts_as_its_default():
     assert config.not_implemented_warnings() == [
         "maxmemory is accepted but not implemented yet",
         "appendonly is accepted but not implemented yet"]
-    assert not_implemented_warning(option("save"), "3600 1") == \
-        "save is accepted but not implemented yet"
-    assert not_implemented_warning(option("save"), "") is None  # the default asks nothing
+    assert not_implemented_warning(option("appendfsync"), "always") == \
+        "appendfsync is accepted but not implemented yet"
+    assert not_implemented_warning(option("appendfsync"), "everysec") is None  # the default
     assert not_implemented_warning(option("hz"), 50) is None  # implemented
 
 
