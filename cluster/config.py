@@ -247,7 +247,7 @@ OPTIONS = [
            "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES,
            implemented=False),
     # Each shard loads the snapshot found here on start (shardnode/rdb/snapshot.py).
-    Option("dir", "str", ".", "Directory for snapshots, loaded on start."),
+    Option("dir", "str", ".", "Directory for snapshots, loaded on start.", mutable=True),
     Option("dbfilename", "str", "dump.rdb",
            "Snapshot file name: shard files are named dump-0001-of-0004.rdb ..., tied "
            "together by dump.snapshot.json; a dump.rdb of redis-server is imported when "
@@ -288,10 +288,22 @@ OPTIONS = [
     Option("tcp_backlog", "int", 511,
            "Listen backlog of the proxy and shard sockets (the kernel caps it at "
            "net.core.somaxconn).", minimum=0, maximum=2**31 - 1),
-    # Not implemented yet: no snapshot schedule.
+    # Snapshots (shardnode/snapshots.py): when to save, and what a failed save does.
     Option("save", "str", "",
-           "Snapshot schedule as Redis writes it (\"3600 1 300 100\"); empty: none.",
-           mutable=True, implemented=False),
+           "Snapshot schedule as Redis writes it (\"3600 1 300 100\": after 3600 s if 1 "
+           "key changed, after 300 s if 100 did); empty: none.", mutable=True),
+    Option("snapshot_cron", "str", "",
+           "Snapshot schedule as a cron expression (Dragonfly's option: \"*/30 * * * *\", "
+           "minute hour day-of-month month day-of-week, UTC); empty: none.",
+           redis=False, mutable=True),
+    Option("stop_writes_on_bgsave_error", "bool", True,
+           "After a failed save, write commands answer -MISCONF until a save succeeds.",
+           mutable=True),
+    Option("rdbcompression", "bool", True, "LZF-compress long strings in snapshot files.",
+           mutable=True),
+    Option("rdbchecksum", "bool", True,
+           "End snapshot files with a CRC-64 (no: 0, and loading skips the check).",
+           mutable=True),
     # The append-only file (shardnode/aof.py): one set of files per shard in
     # Redis 7's multi-part layout, replayed on start in place of the snapshot.
     Option("appendonly", "bool", False,

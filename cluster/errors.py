@@ -62,6 +62,12 @@ CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 NOAUTH = "NOAUTH Authentication required."
 # A shard still loading its snapshot refuses what lacks the "loading" flag.
 LOADING = "LOADING Redis is loading the dataset in memory"
+BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
+MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+           "persist to disk. Commands that may modify the data set are disabled, because this "
+           "instance is configured to report errors during writes if RDB snapshotting fails "
+           "(stop-writes-on-bgsave-error option). Please check the Redis logs for details "
+           "about the RDB error.")
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 AUTH_NOT_SET = (
     "ERR AUTH <password> called without any password configured for the "

@@ -29,7 +29,7 @@ ALL = frozenset(ORDER)
 # for the ok/err fields).
 SUMMED = frozenset((
     "used_memory", "used_memory_rss", "used_memory_peak", "used_memory_dataset",
-    "rdb_changes_since_last_save", "rdb_saves", "expired_keys", "evicted_keys",
+    "rdb_changes_since_last_save", "expired_keys", "evicted_keys",
     "keyspace_hits", "keyspace_misses", "total_net_input_bytes",
     "total_net_output_bytes", "used_cpu_sys", "used_cpu_user",
     "used_cpu_sys_children", "used_cpu_user_children", "used_cpu_sys_main_thread",
@@ -41,6 +41,8 @@ GREATEST = frozenset((
     "loading", "async_loading", "rdb_bgsave_in_progress", "aof_rewrite_in_progress",
     "rdb_last_save_time", "aof_enabled", "loading_eta_seconds",
     "aof_last_rewrite_time_sec", "aof_current_rewrite_time_sec", "aof_pending_bio_fsync",
+    # a server-wide snapshot is one save on every shard:
+    "rdb_saves", "rdb_last_bgsave_time_sec", "rdb_current_bgsave_time_sec",
 ))
 
 # Status fields ("ok" or "err") where one shard's failure is the server's.

@@ -36,15 +36,26 @@ def child_setup(label: str):
     return config, secret
 
 
+# The signal that stopped this process: a shard saves on SIGUSR1, and on
+# SIGTERM/SIGINT when a save schedule is set, not on SIGUSR2 (cluster/shutdown.py).
+received = []
+
+
 def serve_until_signalled(start, close) -> None:
-    """Run ``await start()``, then wait for SIGTERM/SIGINT, then ``await close()``."""
+    """Run ``await start()``, then wait for SIGTERM/SIGINT/SIGUSR1/SIGUSR2
+    (kept in :data:`received`), then ``await close()``."""
 
     async def serve():
         await start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+
+        def on_signal(sig):
+            received.append(sig)
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):
+            loop.add_signal_handler(sig, on_signal, sig)
         await stop.wait()
         await close()
 

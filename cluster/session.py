@@ -479,16 +479,45 @@ def warn_not_implemented(applied, log) -> None:
             log.warning(warning)
 
 
-def _check_save(value: str):
-    """``save``: pairs of non-negative integers, "<seconds> <changes> ..."."""
-    parts = value.split()
-    if len(parts) % 2 or not all(p.isdigit() for p in parts):
-        return "Invalid save parameters"
+def _check_schedule(parse):
+    """A check that says what ``parse`` (cluster/save_schedule.py) finds wrong."""
+    def check(value: str):
+        from cluster.save_schedule import ScheduleError
+
+        try:
+            parse(value)
+        except ScheduleError as exc:
+            return str(exc)
+        return None
+    return check
+
+
+def _parse_cron(value: str):
+    from cluster.save_schedule import Cron
+
+    if value.strip():
+        Cron(value).next_after(0)  # also refuses one that never matches ("0 0 31 2 *")
+
+
+def _parse_save(value: str):
+    from cluster.save_schedule import parse_save
+
+    parse_save(value)
+
+
+def _check_dir(value: str):
+    """``dir`` must be a directory that exists (Redis chdirs into it)."""
+    import errno
+    import os
+
+    if not os.path.isdir(value):
+        return os.strerror(errno.ENOENT if not os.path.exists(value) else errno.ENOTDIR)
     return None
 
 
 # Checks beyond the option's kind, as Redis makes them: name -> problem or None.
-_VALUE_CHECKS = {"save": _check_save}
+_VALUE_CHECKS = {"dir": _check_dir, "save": _check_schedule(_parse_save),
+                 "snapshot_cron": _check_schedule(_parse_cron)}
 
 # Redis lists an enum's values in its own table order.
 _ENUM_ORDER = {

@@ -25,12 +25,15 @@ import tempfile
 import time
 
 from cluster.config import Config
+from cluster.snapshot_id import new_snapshot_id
 from cluster.topology import Topology
 
 log = logging.getLogger("damselfly")
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE = 3.0
+# How long a stopping shard may take to save its snapshot file.
+SAVE_GRACE = 600.0
 # A shard exits with this code when the data in `dir` exists but cannot be
 # read (shardnode/rdb/snapshot.py): restarting it would fail the same way,
 # and starting without it would serve (and later save) an empty dataset, so
@@ -44,6 +47,13 @@ def fatal_file(index: int) -> str | None:
     """Where shard ``index`` leaves the error it exits with (None: nowhere)."""
     base = os.environ.get("DAMSELFLY_FATAL_FILE")
     return "%s.%d" % (base, index) if base else None
+
+
+def saving_file(index: int) -> str | None:
+    """Shard ``index`` creates this file while it saves on its way out, so
+    the supervisor waits for it longer than :data:`STOP_GRACE`."""
+    base = os.environ.get("DAMSELFLY_FATAL_FILE")
+    return "%s.%d.saving" % (base, index) if base else None
 
 
 def _bind_to_parent(parent: int):  # runs in the child between fork and exec
@@ -139,6 +149,9 @@ class Supervisor:
             for w in range(config.proxy_workers)
         ]
         self.stopping = False
+        self.stop_signal = signal.SIGTERM  # what the shards get (see stop)
+        # The snapshot id every shard uses when it saves as it stops.
+        self.env["DAMSELFLY_SHUTDOWN_SNAPSHOT"] = new_snapshot_id()
         self.fatal_dir = tempfile.mkdtemp(prefix="damselfly-")
         self.env["DAMSELFLY_FATAL_FILE"] = os.path.join(self.fatal_dir, "shard")
 
@@ -241,31 +254,46 @@ class Supervisor:
                              % (child.label, os.path.abspath(self.config.dir), reason))
 
     def stop(self) -> None:
+        """Stop every child: the proxies first with SIGTERM, the shards with
+        the signal this process got (SIGUSR1: save, SIGUSR2: do not,
+        SIGTERM: as configured, see cluster/shutdown.py).  Each gets
+        :data:`STOP_GRACE`; a shard writing its final snapshot (it leaves
+        :func:`saving_file`) gets up to :data:`SAVE_GRACE`."""
         self.stopping = True
+        shard_signal = self.stop_signal
         children = [c for c in self.proxies + self.shards if c.proc and c.proc.poll() is None]
         for child in children:
             try:
-                child.proc.send_signal(signal.SIGTERM)
+                child.proc.send_signal(signal.SIGTERM if child.kind == "proxy" else shard_signal)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + STOP_GRACE
+        save_deadline = time.monotonic() + SAVE_GRACE
         for child in children:
-            remaining = max(0.0, deadline - time.monotonic())
-            try:
-                child.proc.wait(remaining)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait()
+            while True:
+                try:
+                    child.proc.wait(max(0.0, deadline - time.monotonic()))
+                    break
+                except subprocess.TimeoutExpired:
+                    marker = saving_file(child.index) if child.kind == "shard" else None
+                    if marker and os.path.exists(marker) and time.monotonic() < save_deadline:
+                        deadline = min(save_deadline, time.monotonic() + 1.0)
+                        continue  # writing its final snapshot: let it finish
+                    child.proc.kill()
+                    child.proc.wait()
+                    break
 
 
 def run(config: Config) -> int:
     supervisor = Supervisor(config)
 
     def on_signal(signum, frame):
+        if not supervisor.stopping:  # the first request says how to stop
+            supervisor.stop_signal = signal.SIGTERM if signum == signal.SIGINT else signum
         supervisor.stopping = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, on_signal)
     for warning in config.not_implemented_warnings():
         log.warning(warning)
     try:

@@ -146,10 +146,11 @@ def fanout(worker, client, spec, args) -> None:
         to_all(worker, client, spec, args, merge)
 
 
-def to_all(worker, client, spec, args, merge, extra=None) -> None:
+def to_all(worker, client, spec, args, merge, extra=None, send=None) -> None:
+    """``args`` (or the internal request ``send`` made of them) to every shard."""
     slot = client.new_slot()
     gather = Gather(client, slot, merge, spec, args, extra)
-    payload = encode_command(args)
+    payload = encode_command(args if send is None else send)
     parts = [gather.add_part() for _ in worker.links]
     for link, part in zip(worker.links, parts):
         link.send(client.ctx, payload, part)

@@ -35,10 +35,19 @@ def _config_rewrite(client, args):
 def _shutdown(client, args):
     """No reply: the connection closes once the replies of the commands sent
     before SHUTDOWN are out, then the supervisor stops every process."""
-    check_shutdown(args, client.worker.config, log)
-    client.on_close_requested()
-    client.worker.stop_listening()  # a client retrying meets a refusal, not a dead backlog
-    asyncio.ensure_future(_stop_after_earlier_replies(client))
+    save, force = check_shutdown(args, client.worker.config, log)
+
+    def stop():
+        client.on_close_requested()
+        client.worker.stop_listening()  # a client retrying meets a refusal, not a dead backlog
+        asyncio.ensure_future(_stop_after_earlier_replies(client))
+
+    if save:  # every shard saves first; a failure is the reply (proxy/snapshots.py)
+        from proxy.snapshots import shutdown_after_save
+
+        shutdown_after_save(client, force, stop)
+    else:
+        stop()
     return NO_REPLY
 
 
@@ -47,7 +56,7 @@ async def _stop_after_earlier_replies(client, limit: float = 1.0) -> None:
     deadline = loop.time() + limit
     while client.queue and client.transport is not None and loop.time() < deadline:
         await asyncio.sleep(0.005)
-    request_stop()
+    request_stop(save=False)  # any save was made already
 
 
 LOCAL_HANDLERS = dict(SESSION_HANDLERS)

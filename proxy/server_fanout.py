@@ -144,7 +144,20 @@ def _merge_keyspace(parts) -> dict:
         for db in order}
 
 
+def _merge_persistence(parts) -> dict:
+    """Numbers as the other sections; then what one snapshot of all shards
+    means: its last save is the oldest shard's, it failed if any shard's did."""
+    out = _merge_numbers(parts)
+    times = [int(p["rdb_last_save_time"]) for p in parts if "rdb_last_save_time" in p]
+    if times:
+        out["rdb_last_save_time"] = min(times)
+    if any(p.get("rdb_last_bgsave_status") == "err" for p in parts):
+        out["rdb_last_bgsave_status"] = "err"
+    return out
+
+
 MERGERS = {
+    "persistence": _merge_persistence,
     "memory": _merge_memory,
     "commandstats": _merge_commandstats,
     "errorstats": _merge_counts,

@@ -14,7 +14,7 @@ import time
 from cluster.config import buffer_limits
 from cluster.errors import CommandError
 from proxy.client import ProxyClient
-from proxy import keyspace_fanout, server_fanout  # noqa: F401  (register fan-outs)
+from proxy import keyspace_fanout, server_fanout, snapshots  # noqa: F401  (register fan-outs)
 from proxy.coordinator import Coordinator
 from proxy.fanout import fanout
 from proxy.links import ShardLink
@@ -47,6 +47,7 @@ class ProxyWorker:
         # [calls, usec, rejected, failed]; shards count the rest.
         self.cmdstats: dict = {}
         self._config_follower = None
+        self._save_schedule = None
         self._server = None
         self._limit_text = None
         self._limit = None
@@ -131,6 +132,8 @@ class ProxyWorker:
         if self.config.proxy_workers > 1:  # CONFIG SET made through another worker
             self._config_follower = asyncio.ensure_future(
                 server_fanout.follow_shard_config(self))
+        if self.index == 0:  # one worker runs the save schedule (proxy/snapshots.py)
+            self._save_schedule = asyncio.ensure_future(snapshots.run_schedule(self))
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET6 if ":" in self.config.bind else socket.AF_INET,
                              socket.SOCK_STREAM)
@@ -147,6 +150,8 @@ class ProxyWorker:
     async def close(self):
         if self._config_follower is not None:
             self._config_follower.cancel()
+        if self._save_schedule is not None:
+            self._save_schedule.cancel()
         if self._server is not None:
             self._server.close()
         for client in list(self.clients.values()):

@@ -53,6 +53,9 @@ def main(argv=None):
             os._exit(EXIT_UNREADABLE_DATA)
 
     async def close():
+        from cluster import process
+
+        server.save_on_stop(process.received[-1] if process.received else None)
         await server.close()
 
     serve_until_signalled(start, close)

@@ -39,10 +39,8 @@ import asyncio
 from collections import deque
 
 from cluster import errors
-from cluster.args import parse_timeout_ms
-from cluster.errors import CommandError
-from cluster.resp import NULL_ARRAY, encode, encode_error
-from cluster.args import parse_mpop
+from cluster.args import parse_mpop, parse_timeout_ms
+from cluster.resp import NULL_ARRAY, encode_error
 from shardnode import lists, streams, zsets
 from shardnode.journal import journal_as
 from shardnode.registry import handler

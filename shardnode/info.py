@@ -79,17 +79,10 @@ def _loading_fields(server) -> list:
 
 
 def _persistence(server):
-    ks = server.keyspace
     fields = [
         ("loading", 1 if server.loading else 0),
         ("async_loading", 0),
-        ("rdb_changes_since_last_save", ks.dirty),
-        ("rdb_bgsave_in_progress", 0),
-        ("rdb_last_save_time", int(server.started)),
-        ("rdb_last_bgsave_status", "ok"),
-        ("rdb_last_bgsave_time_sec", -1),
-        ("rdb_current_bgsave_time_sec", -1),
-        ("rdb_saves", 0),
+        *server.snapshots.info_fields(),
     ]
     fields += server.aof.info_fields()  # aof_* (shardnode/aof.py)
     if server.loading:

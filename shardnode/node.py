@@ -77,7 +77,7 @@ class ShardServer:
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE 0|1
         self.sharded = config.cluster_mode == "sharded"
         self.slot_owner = topology.slot_map.owner
-        self.dispatch = build_dispatch()
+        self.dispatch = self.ready_dispatch = build_dispatch()
         # Statistics (INFO stats / commandstats / errorstats).
         self.stat_commands = 0
         self.stat_connections = 0
@@ -91,6 +91,9 @@ class ShardServer:
         self.loading = False
         self.load_progress = None  # shardnode.rdb.snapshot.LoadProgress while/after loading
         self.rdb_functions: list = []  # FUNCTION libraries the loaded files held (code)
+        from shardnode.snapshots import ShardSnapshots
+
+        self.snapshots = ShardSnapshots(self)  # SAVE, BGSAVE, LASTSAVE, MISCONF
         from shardnode.aof import AppendOnlyFile
 
         self.aof = AppendOnlyFile(self)  # shardnode/aof.py; started by load_data
@@ -131,9 +134,8 @@ class ShardServer:
         if files is None and manifest is None:
             self.aof.start(None)
             return
-        ready = self.dispatch
-        self.dispatch = {name: (spec, fn, False) for name, (spec, fn, _) in ready.items()}
         self.loading = True
+        self.set_write_check(True)
         progress = self.load_progress = LoadProgress(started=time.time())
         owner, index = self.slot_owner, self.index
         next_report = time.monotonic() + 5.0
@@ -153,17 +155,66 @@ class ShardServer:
             await asyncio.sleep(0)
         self.keyspace.dirty = 0
         self.keyspace.journal.sync()
-        self.dispatch = ready
         self.loading = False
+        self.set_write_check(False)
         self.aof.start(manifest)
         log.info("loaded %d keys of this shard's slots in %.3f s (%d keys read, %d expired "
                  "skipped, %d function libraries)", progress.keys_loaded,
                  time.time() - progress.started, progress.keys_read,
                  progress.expired_skipped, len(self.rdb_functions))
 
+    def set_write_check(self, on: bool) -> None:
+        """Route every command through execute's checked path while the
+        shard loads or may refuse writes after a failed save (MISCONF), and
+        back to the plain dispatch when neither holds: the hot path pays
+        nothing for either check."""
+        if on or self.loading or not self.snapshots.snapshot_ok:
+            self.dispatch = {name: (spec, fn, False)
+                             for name, (spec, fn, _) in self.ready_dispatch.items()}
+        else:
+            self.dispatch = self.ready_dispatch
+
     def stop_listening(self) -> None:
         if self._server is not None:
             self._server.close()
+
+    def save_on_stop(self, signum) -> None:
+        """Stopping: save this shard's file of the shutdown snapshot if the
+        signal asks for it (cluster/shutdown.py).  The shards of one server
+        share the snapshot id the supervisor gave them."""
+        import os
+        import signal
+
+        from cluster.shutdown import schedule_configured
+        from shardnode.snapshots import SaveFailed
+
+        if signum == signal.SIGUSR2 or signum is None or self.loading:
+            return  # (a shard still loading has only part of the data to save)
+        if signum != signal.SIGUSR1 and not schedule_configured(self.config):
+            return
+        self.stop_listening()
+        snapshots = self.snapshots
+        if snapshots.running is not None:  # a BGSAVE gives way, as Redis kills its child
+            snapshots.abandon()
+        snapshot_id = os.environ.get("DAMSELFLY_SHUTDOWN_SNAPSHOT")
+        count = len(self.topology.shards)
+        if snapshot_id is None:  # no supervisor: this shard alone
+            from cluster.snapshot_id import new_snapshot_id
+
+            snapshot_id, count = new_snapshot_id(), 1
+        log.warning("saving the final snapshot before exiting")
+        from cluster.supervisor import saving_file
+
+        marker = saving_file(self.index)  # the supervisor waits while it exists
+        if marker:
+            open(marker, "w").close()
+        try:
+            snapshots.save(snapshot_id, count)
+        except SaveFailed as exc:
+            log.warning("Error trying to save the DB on exit: %s", exc)
+        finally:
+            if marker:
+                os.unlink(marker)
 
     async def close(self):
         if self._expiry_handle:
@@ -631,6 +682,9 @@ class ShardConnection(asyncio.Protocol, Session):
                     return self._reject(moved, spec)
             if server.loading and "loading" not in spec.flags and spec.group != "internal":
                 return self._reject(errors.LOADING, spec)
+            if spec.is_write and not server.snapshots.snapshot_ok and \
+                    server.snapshots.writes_refused():
+                return self._reject(errors.MISCONF, spec)
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)

@@ -1,4 +1,5 @@
-"""Server commands on a shard: DBSIZE, FLUSH*, SWAPDB, INFO, CONFIG, DEBUG, SHUTDOWN."""
+"""Server commands on a shard: DBSIZE, FLUSH*, SWAPDB, INFO, CONFIG, DEBUG, SHUTDOWN,
+SAVE, BGSAVE, LASTSAVE (the work is shardnode/snapshots.py's)."""
 
 import logging
 import time
@@ -9,6 +10,7 @@ from cluster.errors import CommandError
 from cluster.resp import NO_REPLY
 from cluster.session import apply_config_set, rewrite_config, warn_not_implemented
 from cluster.shutdown import check_shutdown, request_stop
+from cluster.snapshot_id import new_snapshot_id
 from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
 
@@ -71,6 +73,9 @@ def debug(conn, args):
             raise CommandError(errors.NOT_FLOAT) from None
         time.sleep(max(0.0, seconds))
         return "OK"
+    if sub == b"reload" and len(args) == 2:
+        conn.server.snapshots.reload_in_place()
+        return "OK"
     if sub == b"set-active-expire" and len(args) == 3:
         conn.server.active_expire_enabled = args[2] != b"0"
         return "OK"
@@ -121,11 +126,92 @@ def info(conn, args):
 @handler("shutdown")
 def shutdown(conn, args):
     """A client on this shard's port stops the whole server; it gets no reply."""
-    check_shutdown(args, conn.server.config, log)
+    from shardnode.snapshots import SaveFailed
+
+    save, force = check_shutdown(args, conn.server.config, log)
+    stop_with_save = False
+    if save and len(conn.server.topology.shards) == 1:
+        try:
+            _saved(conn, new_snapshot_id().encode(), 1)
+        except (SaveFailed, CommandError) as exc:
+            if not force:
+                log.warning("Error trying to save the DB, can't exit: %s", exc)
+                raise CommandError(errors.SHUTDOWN_FAILED) from None
+            log.warning("Error trying to save the DB. Exit anyway.")
+        log.warning("User requested shutdown...")
+    elif save:  # one shard of many: every shard saves as it stops
+        stop_with_save = True
+        log.warning("User requested shutdown, saving every shard as it stops...")
     conn.on_close_requested()
     conn.server.stop_listening()  # a client retrying meets a refusal, not a dead backlog
-    request_stop()
+    request_stop(save=stop_with_save)
     return NO_REPLY
+
+
+def _whole_server(conn, name: str) -> None:
+    """A client on a shard's own port saves only a one-shard server: one
+    shard's file alone never completes a snapshot (shardnode/snapshots.py)."""
+    count = len(conn.server.topology.shards)
+    if count != 1:
+        raise CommandError("ERR this is one shard of %d: send %s to the proxy's port, which "
+                           "saves every shard as one snapshot" % (count, name))
+
+
+def _saved(conn, snapshot_id: bytes, count: int):
+    from shardnode.snapshots import SaveFailed
+
+    snapshots = conn.server.snapshots
+    snapshots.check_count(count)
+    try:
+        snapshots.save(snapshot_id.decode(), count)
+    except SaveFailed:
+        raise CommandError("ERR") from None  # Redis's SAVE reply when rdbSave fails
+    return "OK"
+
+
+def _bgsave_started(conn, snapshot_id: bytes, count: int, options) -> str:
+    if options and (len(options) > 1 or options[0].lower() != b"schedule"):
+        raise CommandError(errors.SYNTAX)
+    snapshots = conn.server.snapshots
+    snapshots.check_count(count)
+    return snapshots.bgsave(snapshot_id.decode(), count, later=conn.in_exec)
+
+
+@handler("save")
+def save(conn, args):
+    _whole_server(conn, "SAVE")
+    return _saved(conn, new_snapshot_id().encode(), 1)
+
+
+@handler("bgsave")
+def bgsave(conn, args):
+    if len(args) > 1 and (len(args) > 2 or args[1].lower() != b"schedule"):
+        raise CommandError(errors.SYNTAX)
+    _whole_server(conn, "BGSAVE")
+    return _bgsave_started(conn, new_snapshot_id().encode(), 1, args[1:])
+
+
+@handler("lastsave")
+def lastsave(conn, args):
+    return conn.server.snapshots.lastsave
+
+
+@handler("df.save")
+def df_save(conn, args):
+    """This shard's part of a server-wide SAVE: DF.SAVE <id> <count>."""
+    return _saved(conn, args[1], parse_int(args[2]))
+
+
+@handler("df.bgsave")
+def df_bgsave(conn, args):
+    """This shard's part of a server-wide BGSAVE: DF.BGSAVE <id> <count> [SCHEDULE]."""
+    return _bgsave_started(conn, args[1], parse_int(args[2]), args[3:])
+
+
+@handler("df.misconf")
+def df_misconf(conn, args):
+    conn.server.snapshots.set_peer_failed(args[1] == b"1")
+    return "OK"
 
 
 @handler("monitor")

@@ -29,7 +29,7 @@ from bisect import bisect_left, bisect_right
 from sortedcontainers import SortedDict
 
 from cluster import errors
-from cluster.args import parse_int, parse_timeout_ms
+from cluster.args import parse_int
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
 from shardnode.journal import journal_as
@@ -1270,6 +1270,14 @@ def _take_over(nack: Nack, consumer: Consumer, entry_id: tuple) -> None:
         consumer.pel[entry_id] = nack
 
 
+def _claim_option(raw: bytes, name: str) -> int:
+    """XCLAIM's IDLE/TIME/RETRYCOUNT integer, with its own error text."""
+    try:
+        return parse_int(raw)
+    except CommandError:
+        raise CommandError(errors.XCLAIM_BAD_OPTION % name) from None
+
+
 @handler("xclaim")
 def xclaim(conn, args):
     key, name, cname, value, group, min_idle = _claim_head(
@@ -1296,22 +1304,13 @@ def xclaim(conn, args):
             justid = True
         elif word == b"idle" and more:
             i += 1
-            try:
-                delivery_time = now - parse_int(args[i])
-            except CommandError:
-                raise CommandError(errors.XCLAIM_BAD_OPTION % "IDLE") from None
+            delivery_time = now - _claim_option(args[i], "IDLE")
         elif word == b"time" and more:
             i += 1
-            try:
-                delivery_time = parse_int(args[i])
-            except CommandError:
-                raise CommandError(errors.XCLAIM_BAD_OPTION % "TIME") from None
+            delivery_time = _claim_option(args[i], "TIME")
         elif word == b"retrycount" and more:
             i += 1
-            try:
-                retry = parse_int(args[i])
-            except CommandError:
-                raise CommandError(errors.XCLAIM_BAD_OPTION % "RETRYCOUNT") from None
+            retry = _claim_option(args[i], "RETRYCOUNT")
         elif word == b"lastid" and more:
             i += 1
             last_id = parse_id(args[i], strict=True)

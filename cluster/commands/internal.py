@@ -42,3 +42,11 @@ command("df.import", -2, "write", route=KEYED)
 # DF.JOURNAL [count]: the shard's last journal entries, SELECTs included
 # (shardnode/journal.py): what tests read of the command-level hook.
 command("df.journal", -1, "readonly admin", route=KEYED)
+# DF.SAVE <snapshot-id> <shard-count>: this shard's part of one server-wide
+# SAVE; DF.BGSAVE <snapshot-id> <shard-count> [SCHEDULE]: of a BGSAVE
+# (shardnode/snapshots.py; the proxy fans them out, proxy/snapshots.py).
+command("df.save", 3, "admin", route=KEYED)
+command("df.bgsave", -3, "admin", route=KEYED)
+# DF.MISCONF <0|1>: whether another shard's part of the last snapshot
+# failed, so this shard refuses writes too (MISCONF is server-wide).
+command("df.misconf", 2, "admin", route=KEYED)

@@ -30,6 +30,18 @@ command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", rout
         complexity="O(N) when saving, where N is the total number of keys in all databases "
                    "when saving data, otherwise O(1)",
         summary="Stops the whole server, saving the data first if asked to.")
+# Snapshots (shardnode/snapshots.py): through the proxy one server-wide
+# snapshot, every shard saving at once (proxy/snapshots.py).  Tips as Redis
+# 7.0 lists them (none for SAVE/BGSAVE), whatever the routing.
+command("save", 1, "admin noscript no_async_loading no_multi", route=ALL, merge="save",
+        complexity="O(N) where N is the total number of keys in all databases",
+        summary="Writes a snapshot of every shard's data to disk, waiting until it is done.")
+command("bgsave", -1, "admin noscript no_async_loading", route=ALL, merge="bgsave",
+        complexity="O(1) to start; the save itself is O(N) in the keys of all databases",
+        summary="Starts a snapshot of every shard's data in the background (forkless).")
+command("lastsave", 1, "loading stale fast", acl="@admin @dangerous", route=ALL, merge="lastsave", since="1.0.0",
+        tips=("nondeterministic_output",),
+        summary="Tells the Unix time of the last successful snapshot.")
 command("monitor", 1, "admin noscript loading stale", route=LOCAL,
         summary="Streams every command the server receives, as it runs.")
 

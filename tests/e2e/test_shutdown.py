@@ -6,6 +6,7 @@ these tests start themselves."""
 from __future__ import annotations
 
 import subprocess
+import os
 import time
 
 import pytest
@@ -79,18 +80,17 @@ def test_earlier_pipelined_replies_arrive_then_the_connection_closes():
         server.stop()
 
 
-def test_shutdown_save_fails_without_persistence_and_the_server_keeps_running():
+def test_shutdown_save_that_fails_keeps_the_server_running():
     server, kids = _started()
     try:
+        # Shard 1's file cannot be written: a directory is in the way.
+        os.mkdir(os.path.join(server.dir, "dump-0002-of-0002.rdb.partial"))
         with RawClient(server.port) as c:
             assert c.call("SET", KEY0, "1") == b"OK"
             assert c.call("SHUTDOWN", "SAVE") == "ERR Errors trying to SHUTDOWN. Check logs."
             assert c.call("SHUTDOWN", "save", "NOW") == "ERR Errors trying to SHUTDOWN. Check logs."
             assert c.call("GET", KEY0) == b"1"
-        with RawClient(server.shard_ports[0]) as c:
-            assert c.call("SHUTDOWN", "SAVE") == "ERR Errors trying to SHUTDOWN. Check logs."
-            assert c.call("PING") == b"PONG"
-        assert "can't exit: snapshots are not implemented yet" in server.log()
+        assert "Error trying to save the DB, can't exit" in server.log()
         assert children(server) == kids
     finally:
         server.stop()

@@ -176,7 +176,7 @@ def test_config_set_validates():
 
 # -- options accepted but not implemented yet ---------------------------------------
 
-NOT_IMPLEMENTED = {"maxmemory", "maxmemory_policy", "save"}
+NOT_IMPLEMENTED = {"maxmemory", "maxmemory_policy"}
 
 
 def test_options_not_implemented_yet_are_marked():
@@ -187,16 +187,17 @@ def test_options_not_implemented_yet_are_marked():
 def test_setting_an_option_not_implemented_warns_and_acts_as_its_default():
     from cluster.config import not_implemented_warning
 
-    config = load_config(["--save", "3600 1", "--maxmemory", "1mb"])
-    assert config.save == "3600 1" and config.maxmemory == 1024**2  # accepted, kept
-    assert config.effective("save") == "" and config.effective("maxmemory") == 0
+    config = load_config(["--maxmemory_policy", "allkeys-lru", "--maxmemory", "1mb"])
+    assert config.maxmemory_policy == "allkeys-lru" and config.maxmemory == 1024**2  # kept
+    assert config.effective("maxmemory_policy") == "noeviction"
+    assert config.effective("maxmemory") == 0
     assert config.effective("port") == config.port
     assert config.not_implemented_warnings() == [
         "maxmemory is accepted but not implemented yet",
-        "save is accepted but not implemented yet"]
-    assert not_implemented_warning(option("save"), "3600 1") == \
-        "save is accepted but not implemented yet"
-    assert not_implemented_warning(option("save"), "") is None  # the default asks nothing
+        "maxmemory_policy is accepted but not implemented yet"]
+    assert not_implemented_warning(option("maxmemory_policy"), "allkeys-lfu") == \
+        "maxmemory_policy is accepted but not implemented yet"
+    assert not_implemented_warning(option("maxmemory"), 0) is None  # the default asks nothing
     assert not_implemented_warning(option("hz"), 50) is None  # implemented
 
 

@@ -16,24 +16,25 @@ log = logging.getLogger("test.shutdown")
 
 def _outcome(*modifiers, config=None):
     try:
-        check_shutdown([b"SHUTDOWN", *modifiers], config or Config(), log)
+        save, force = check_shutdown([b"SHUTDOWN", *modifiers], config or Config(), log)
     except CommandError as exc:
         return exc.text
-    return "stop"
+    return "save first" + (" (forced)" if force else "") if save else "stop"
 
 
 @pytest.mark.parametrize("modifiers", [(), (b"NOSAVE",), (b"nosave", b"now", b"force"),
-                                       (b"SAVE", b"FORCE"), (b"now", b"now")])
+                                       (b"now", b"now")])
 def test_these_stop_the_server(modifiers):
     assert _outcome(*modifiers) == "stop"
 
 
-def test_a_save_cannot_be_made_yet(caplog):
-    assert _outcome(b"SAVE") == errors.SHUTDOWN_FAILED
-    assert _outcome(b"save", b"now") == errors.SHUTDOWN_FAILED
-    assert "can't exit" in caplog.text
-    # A save schedule is accepted but not implemented: it does not ask for a save.
-    assert _outcome(config=Config({"save": "3600 1"})) == "stop"
+def test_a_save_comes_first_when_asked_or_scheduled():
+    assert _outcome(b"SAVE") == "save first"
+    assert _outcome(b"SAVE", b"FORCE") == "save first (forced)"
+    assert _outcome(b"save", b"now") == "save first"
+    assert _outcome(config=Config({"save": "3600 1"})) == "save first"
+    assert _outcome(config=Config({"snapshot_cron": "0 * * * *"})) == "save first"
+    assert _outcome(b"NOSAVE", config=Config({"save": "3600 1"})) == "stop"
 
 
 def test_abort_and_bad_combinations():

@@ -1,0 +1,223 @@
+"""BGSAVE under load: damselfly's forkless snapshot beside redis-server's fork.
+
+    python bench/snapshot.py                    # 1M keys, 2 shards
+    python bench/snapshot.py --keys 200000      # a shorter run
+
+For each server, in one run: load ``--keys`` keys (``key:%012d``, 32-byte
+values, the names redis-benchmark's ``-r`` draws), then start an overwrite
+load (redis-benchmark SET over the same keys) and a probe client that times
+each of its GET and SET calls one by one; then BGSAVE, and until the save is
+done sample every 20 ms the PSS of every process of the server (the
+supervisor, shards and proxy workers; for redis-server, itself and its fork)
+from /proc/<pid>/smaps_rollup.  Reported: PSS before the save and its peak
+during it (and the ratio), the save's duration, the probe's p50/p99/max
+during the save (and before it, for reference), and the time a fresh start
+takes to load the files the save wrote.  The issue's targets for damselfly:
+peak PSS <= 1.1x before, p99 < 10 ms.  The machine is shared: quote ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.run import damselfly_pids  # noqa: E402
+from tests.helpers import DamselflyProcess, RawClient, RedisProcess  # noqa: E402
+
+VALUE = b"v" * 32
+
+
+def pss_bytes(pids) -> int:
+    """Sum of the processes' proportional set size (shared pages split)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass  # gone (a fork that finished)
+    return total
+
+
+def children(pid: int) -> list:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def load(port: int, keys: int) -> float:
+    t0 = time.monotonic()
+    with RawClient(port) as c:
+        for start in range(0, keys, 2000):
+            args = []
+            for i in range(start, min(keys, start + 2000)):
+                args += [b"key:%012d" % i, VALUE]
+            c.call("MSET", *args)
+    return time.monotonic() - t0
+
+
+def _info(c) -> dict:
+    text = c.call("INFO", "persistence").decode()
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+class Probe(threading.Thread):
+    """Times one GET or SET at a time: (when it was sent, seconds it took)."""
+
+    def __init__(self, port: int, keys: int):
+        super().__init__(daemon=True)
+        self.port, self.keys = port, keys
+        self.samples = []
+        self.stop = threading.Event()
+
+    def run(self):
+        with RawClient(self.port) as c:
+            i = 0
+            while not self.stop.is_set():
+                key = b"key:%012d" % ((i * 7919) % self.keys)
+                t0 = time.perf_counter()
+                if i % 2:
+                    c.call("GET", key)
+                else:
+                    c.call("SET", key, VALUE)
+                self.samples.append((t0, time.perf_counter() - t0))
+                i += 1
+                time.sleep(0.001)
+
+
+def _percentiles(values) -> dict:
+    if not values:
+        return {"n": 0}
+    values = sorted(values)
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))] * 1000  # noqa: E731
+    return {"n": len(values), "p50_ms": round(pick(0.5), 3), "p99_ms": round(pick(0.99), 3),
+            "max_ms": round(values[-1] * 1000, 3)}
+
+
+def measure_save(name: str, port: int, pids_of, keys: int) -> dict:
+    """BGSAVE under an overwrite load; see the module doc."""
+    overwrite = subprocess.Popen(
+        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "8", "-n", "100000000",
+         "-r", str(keys), "-d", str(len(VALUE)), "-t", "set", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    probe = Probe(port, keys)
+    try:
+        probe.start()
+        time.sleep(1.5)  # the load settles
+        before = [pss_bytes(pids_of()) for _ in range(5) if time.sleep(0.05) is None]
+        pss_before = statistics.median(before)
+        with RawClient(port) as c:
+            t_start = time.perf_counter()
+            reply = c.call("BGSAVE")
+            assert reply == b"Background saving started", reply
+            peak = pss_before
+            while True:
+                peak = max(peak, pss_bytes(pids_of()))
+                if _info(c)["rdb_bgsave_in_progress"] == "0":
+                    break
+                time.sleep(0.02)
+            t_end = time.perf_counter()
+            status = _info(c)["rdb_last_bgsave_status"]
+        time.sleep(0.5)
+    finally:
+        probe.stop.set()
+        overwrite.terminate()
+        overwrite.wait()
+        probe.join()
+    during = [d for t, d in probe.samples if t_start <= t <= t_end]
+    earlier = [d for t, d in probe.samples if t < t_start]
+    row = {"server": name, "status": status, "save_s": round(t_end - t_start, 3),
+           "pss_before_mb": round(pss_before / 2**20, 1), "pss_peak_mb": round(peak / 2**20, 1),
+           "pss_ratio": round(peak / pss_before, 3),
+           "during": _percentiles(during), "before": _percentiles(earlier)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def wait_loaded(port: int, keys: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with RawClient(port) as c:
+                if c.call("DBSIZE") == keys:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise TimeoutError("not loaded")
+
+
+def load_time(server, keys: int) -> float:
+    """Seconds from starting ``server`` (its files in place) to all keys loaded."""
+    t0 = time.monotonic()
+    server.start()
+    try:
+        wait_loaded(server.port, keys)
+        return round(time.monotonic() - t0, 3)
+    finally:
+        server.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--shards", type=int, default=2)
+    opts = parser.parse_args(argv)
+    results = {"keys": opts.keys, "shards": opts.shards}
+
+    redis = RedisProcess().start()
+    try:
+        load(redis.port, opts.keys)
+        pids = lambda: [redis.proc.pid] + children(redis.proc.pid)  # noqa: E731
+        results["redis"] = measure_save("redis", redis.port, pids, opts.keys)
+        dump = os.path.join(redis.dir, "dump.rdb")
+        restart = RedisProcess("--dbfilename", "dump.rdb")
+        shutil.copy(dump, os.path.join(restart.dir, "dump.rdb"))
+    finally:
+        redis.stop()
+    results["redis"]["load_s"] = load_time(restart, opts.keys)
+
+    server = DamselflyProcess(shards=opts.shards).start()
+    try:
+        load(server.port, opts.keys)
+        results["damselfly"] = measure_save("damselfly", server.port,
+                                            lambda: damselfly_pids(server), opts.keys)
+        files = {n: open(os.path.join(server.dir, n), "rb").read()
+                 for n in os.listdir(server.dir) if n.startswith("dump")}
+    finally:
+        server.stop()
+    again = DamselflyProcess(shards=opts.shards)
+    for name, data in files.items():
+        with open(os.path.join(again.dir, name), "wb") as f:
+            f.write(data)
+    again.wait_ready = lambda timeout=0: DamselflyProcess.wait_ready(again, timeout=600)
+    results["damselfly"]["load_s"] = load_time(again, opts.keys)
+
+    print()
+    print("%-10s %8s %10s %10s %7s %9s %9s %9s %7s" % (
+        "server", "save s", "PSS before", "PSS peak", "ratio", "p50 ms", "p99 ms", "max ms",
+        "load s"))
+    for name in ("redis", "damselfly"):
+        r = results[name]
+        d = r["during"]
+        print("%-10s %8.2f %9.1fM %9.1fM %7.3f %9s %9s %9s %7.2f" % (
+            name, r["save_s"], r["pss_before_mb"], r["pss_peak_mb"], r["pss_ratio"],
+            d.get("p50_ms"), d.get("p99_ms"), d.get("max_ms"), r["load_s"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
