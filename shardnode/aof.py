@@ -47,11 +47,10 @@ Rewriting (:meth:`AppendOnlyFile.start_rewrite`): at one instant the shard
 opens a new incremental file, records it in the manifest (old base + old
 incrementals + the new one, so a crash during the rewrite still replays
 everything) and sends later records there.  The new base must hold the
-keyspace exactly as it was at that instant: it is written bucket by bucket
-(a slot of a database) between event-loop turns, and a write to a bucket not
-yet written writes that bucket first (the key-level hook,
-``keyspace.write_listeners``; a flush or SWAPDB writes the whole database
-first).  When every bucket is written the base is fsynced, renamed into
+keyspace exactly as it was at that instant: BGSAVE's point-in-time
+serialiser (:class:`shardnode.rdb.save.PointInTimeSave`) writes it bucket by
+bucket between event-loop turns, a bucket about to change serialised first
+(the key-level hook).  When it is done the base is fsynced, renamed into
 place, and the manifest switches to new base + new incremental; the old
 files are deleted.
 
@@ -83,9 +82,7 @@ log = logging.getLogger("damselfly.aof")
 MANIFEST_SUFFIX = ".manifest"
 TYPE_BASE = "b"
 TYPE_INCR = "i"
-# Buckets a rewrite step writes at most, and the time it may take, before the
-# event loop gets a turn.
-REWRITE_STEP_KEYS = 2000
+# Seconds of serialising per event-loop turn while a rewrite runs (as BGSAVE's).
 REWRITE_STEP_SECONDS = 0.002
 CRON_SECONDS = 1.0  # everysec fsync and the automatic-rewrite check
 
@@ -450,81 +447,26 @@ class _FdStream:
 
 
 class Rewrite:
-    """One base being written: the buckets to write, the ones done, the writer."""
+    """One base being written: the point-in-time serialiser of the keyspace
+    (part 2's :class:`shardnode.rdb.save.PointInTimeSave`, the same one
+    BGSAVE uses) writing to a temporary file, and the manifest to switch to."""
 
-    def __init__(self, aof, tmp_path: str, fd: int, manifest: Manifest):
-        from shardnode.rdb.file import AUX_SHARD, AUX_SHARDS, RdbFileWriter
+    def __init__(self, server, tmp_path: str, fd: int, manifest: Manifest):
+        from shardnode.rdb.file import AUX_SHARD, AUX_SHARDS
+        from shardnode.rdb.save import PointInTimeSave
 
-        server = aof.server
-        self.aof = aof
+        config = server.config
+        owner, index = server.slot_owner, server.index
         self.tmp_path = tmp_path
         self.fd = fd
         self.manifest = manifest  # the one to write when done (without the new base)
         self.started = time.monotonic()
-        self.writer = RdbFileWriter(_FdStream(fd))
-        self.writer.write_header(aux={AUX_SHARD: server.index,
-                                      AUX_SHARDS: len(server.topology.shards)})
-        for code in server.rdb_functions:
-            self.writer.write_function(code)
-        self.dbs = server.keyspace.dbs
-        self.done = [bytearray(16384) for _ in self.dbs]  # per db index: slot written
-        self.plan = [(db.index, sorted(db.slots)) for db in self.dbs if db.slots]
-        self.plan_pos = 0
-        self.slot_pos = 0
-        self.current_db = None
-        self.owner = server.slot_owner
-        self.index = server.index
-
-    def write_bucket(self, db, slot: int) -> int:
-        """Write one bucket (as it is now) and mark it done; keys written."""
-        self.done[db.index][slot] = 1
-        bucket = db.slots.get(slot)
-        if not bucket:
-            return 0
-        writer = self.writer
-        if self.current_db != db.index:
-            self.current_db = db.index
-            writer.select_db(db.index, 0, 0)  # RESIZEDB is a hint; several per db are fine
-        expires = db.expires
-        for key, value in bucket.items():
-            writer.write_key(key, value, expires.get(key) if expires else None)
-        return len(bucket)
-
-    # The key-level hook: a bucket not written yet is written before it changes.
-    def before_write(self, db, key, slot) -> None:
-        if not self.done[db.index][slot] and self.owner[slot] == self.index:
-            self.write_bucket(db, slot)
-
-    def before_flush(self, db) -> None:
-        """A flush or SWAPDB: the database's every bucket not written yet is
-        written now, and the whole database counts as written -- what it
-        holds from now on (a SWAPDB brings another database's keys without
-        a key-level hook) is later than the rewrite's instant."""
-        done = self.done[db.index]
-        for slot in list(db.slots):
-            if not done[slot] and self.owner[slot] == self.index:
-                self.write_bucket(db, slot)
-        self.done[db.index] = bytearray(b"\x01" * 16384)
-
-    def step(self) -> bool:
-        """Write buckets for a moment; True when every bucket is written."""
-        deadline = time.perf_counter() + REWRITE_STEP_SECONDS
-        keys = 0
-        plan = self.plan
-        while self.plan_pos < len(plan):
-            db_index, slots = plan[self.plan_pos]
-            db = self.dbs[db_index]
-            done = self.done[db_index]
-            while self.slot_pos < len(slots):
-                slot = slots[self.slot_pos]
-                self.slot_pos += 1
-                if not done[slot]:
-                    keys += self.write_bucket(db, slot)
-                    if keys >= REWRITE_STEP_KEYS or time.perf_counter() > deadline:
-                        return False
-            self.plan_pos += 1
-            self.slot_pos = 0
-        return True
+        self.save = PointInTimeSave(
+            server.keyspace, _FdStream(fd), lambda slot: owner[slot] == index,
+            aux={AUX_SHARD: index, AUX_SHARDS: len(server.topology.shards)},
+            functions=server.rdb_functions, compress=config.rdbcompression,
+            checksum=config.rdbchecksum)
+        self.save.start()  # the rewrite's instant: the key-level hook attached
 
 
 class AppendOnlyFile:
@@ -815,20 +757,16 @@ class AppendOnlyFile:
             final = Manifest(None, [])
         tmp = os.path.join(self.dir, "temp-%s.rewrite-%d.rdb" % (self.prefix, os.getpid()))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        self.rewrite = rewrite = Rewrite(self, tmp, fd, final)
-        keyspace = self.server.keyspace
-        keyspace.write_listeners.append(rewrite.before_write)
-        keyspace.flush_listeners.append(rewrite.before_flush)
+        try:
+            self.rewrite = Rewrite(self.server, tmp, fd, final)
+        except OSError:
+            os.close(fd)
+            raise
         asyncio.get_running_loop().call_soon(self._rewrite_step)
-
-    def _unhook(self, rewrite) -> None:
-        keyspace = self.server.keyspace
-        keyspace.write_listeners.remove(rewrite.before_write)
-        keyspace.flush_listeners.remove(rewrite.before_flush)
 
     def _abort_rewrite(self) -> None:
         rewrite, self.rewrite = self.rewrite, None
-        self._unhook(rewrite)
+        rewrite.save.close()
         os.close(rewrite.fd)
         try:
             os.unlink(rewrite.tmp_path)
@@ -840,11 +778,9 @@ class AppendOnlyFile:
         if rewrite is None:
             return  # aborted
         try:
-            if not rewrite.step():
+            if not rewrite.save.step(REWRITE_STEP_SECONDS):
                 asyncio.get_running_loop().call_soon(self._rewrite_step)
                 return
-            self._unhook(rewrite)
-            rewrite.writer.finish()
             os.fsync(rewrite.fd)
             os.close(rewrite.fd)
             self._finish_rewrite(rewrite)
