@@ -8,36 +8,37 @@ Metadata follows Redis 7.0's command reference.
 """
 
 from cluster.commands import ALL, command, family, subcommand
+from cluster.commands.scripting import _RO_NOTE, _RW_NOTE
 
 family("scripting")
 
 _RUNS = "Depends on the function that is executed."
-_ALL_NODES = ("request_policy:all_nodes", "response_policy:all_succeeded")
+_ALL_SHARDS = ("request_policy:all_shards", "response_policy:all_succeeded")
 
 command("fcall", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale",
         acl="@scripting", keys_hook="numkeys_at_2", key_flags=("RW", "access", "update"),
-        since="7.0.0", complexity=_RUNS,
+        key_notes=_RW_NOTE, since="7.0.0", complexity=_RUNS,
         summary="Invokes a function, with its keys and arguments.")
 command("fcall_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly",
         acl="@scripting", keys_hook="numkeys_at_2", key_flags=("RO", "access"),
-        since="7.0.0", complexity=_RUNS,
+        key_notes=_RO_NOTE, since="7.0.0", complexity=_RUNS,
         summary="Invokes a function that may only read.")
 
 function = command("function", -2, "", since="7.0.0",
                    summary="Commands that manage functions and their libraries.")
 subcommand(function, "load", -3, "write denyoom noscript", acl="@scripting", route=ALL,
-           merge="first", since="7.0.0", tips=_ALL_NODES,
+           merge="first", since="7.0.0", tips=_ALL_SHARDS,
            complexity="O(1) (considering compilation time is redundant)",
            summary="Creates a library from its code (REPLACE: over one of the same name).")
 subcommand(function, "delete", 3, "write noscript", acl="@scripting", route=ALL, merge="first",
-           since="7.0.0", tips=_ALL_NODES, complexity="O(1)",
+           since="7.0.0", tips=_ALL_SHARDS, complexity="O(1)",
            summary="Deletes a library and its functions.")
 subcommand(function, "flush", -2, "write noscript", acl="@scripting", route=ALL, merge="first",
-           since="7.0.0", tips=_ALL_NODES,
+           since="7.0.0", tips=_ALL_SHARDS,
            complexity="O(N) where N is the number of functions deleted",
            summary="Deletes every library.")
 subcommand(function, "restore", -3, "write denyoom noscript", acl="@scripting", route=ALL,
-           merge="first", since="7.0.0", tips=_ALL_NODES,
+           merge="first", since="7.0.0", tips=_ALL_SHARDS,
            complexity="O(N) where N is the number of functions on the payload",
            summary="Creates the libraries of a FUNCTION DUMP payload.")
 subcommand(function, "dump", 2, "noscript", acl="@scripting", route=ALL, merge="first",
