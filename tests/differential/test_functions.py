@@ -230,3 +230,15 @@ def test_script_flush_leaves_functions(fdiff):
     fdiff.run("FUNCTION", "LOAD", LIB)
     fdiff.run("SCRIPT", "FLUSH")
     fdiff.run("FCALL", "set_get", "1", A, "1")
+
+
+def test_fcall_with_keys_on_both_shards(fdiff):
+    fdiff.run("FUNCTION", "LOAD", lib("xfer", (
+        "redis.register_function('move', function(keys, args)\n"
+        "  local n = redis.call('DECRBY', keys[1], args[1])\n"
+        "  return {n, redis.call('INCRBY', keys[2], args[1])}\n"
+        "end)")))
+    fdiff.run("MSET", A, "10", B, "5")
+    fdiff.run("FCALL", "move", "2", A, B, "3")
+    fdiff.run("FCALL", "move", "2", B, A, "1")
+    fdiff.run("MGET", A, B)
