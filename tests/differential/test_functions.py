@@ -242,3 +242,9 @@ def test_fcall_with_keys_on_both_shards(fdiff):
     fdiff.run("FCALL", "move", "2", A, B, "3")
     fdiff.run("FCALL", "move", "2", B, A, "1")
     fdiff.run("MGET", A, B)
+
+
+def test_register_function_at_run_time(fdiff):
+    fdiff.run("FUNCTION", "LOAD", lib("rr", "redis.register_function('rr', function() "
+                                      "return redis.register_function('x', function() end) end)"))
+    fdiff.run("FCALL", "rr", "0")

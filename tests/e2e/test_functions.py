@@ -1,6 +1,7 @@
-"""Function libraries in the snapshot, as Redis keeps them in the RDB: they
-survive SAVE and a restart (with another shard count too), and a
-redis-server dump.rdb's libraries are imported with its keys."""
+"""Functions with real processes: libraries in the snapshot, as Redis keeps
+them in the RDB (they survive SAVE and a restart with another shard count
+too, and a redis-server dump.rdb's libraries are imported with its keys),
+and a shard port in ``sharded`` mode acting as one Redis Cluster node."""
 
 from __future__ import annotations
 
@@ -47,3 +48,33 @@ def test_a_redis_dump_with_a_library_imports_it(tmp_path):
             assert listing[0][-1] == LIBRARY.encode()
             assert c.call("FCALL", "rdbfn", "1", A) == 7
             assert c.call("FCALL", "rdbfn", "1", B) == 7
+
+
+def test_a_shard_port_in_sharded_mode_is_one_cluster_node():
+    """Libraries loaded on a shard port are that shard's alone; FCALL keeps
+    to one slot unless the function says allow-cross-slot-keys, and a
+    no-cluster function does not run (Redis Cluster's rules)."""
+    from cluster import errors
+    from tests.helpers import Err
+
+    code = ("#!lua name=node\n"
+            "local function two(keys, args) redis.call('SET', keys[1], '1') "
+            "return redis.call('SET', args[1], '2') end\n"
+            "redis.register_function('strict', two)\n"
+            "redis.register_function{function_name='loose', callback=two, "
+            "flags={'allow-cross-slot-keys'}}\n"
+            "redis.register_function{function_name='local_only', callback=two, "
+            "flags={'no-cluster'}}")
+    a1, a2 = names_on_shard(0, 2, "n")
+    with DamselflyProcess(shards=2, cluster_mode="sharded") as proc:
+        with RawClient(proc.shard_ports[0]) as first, RawClient(proc.shard_ports[1]) as second:
+            assert first.call("FUNCTION", "LOAD", code) == b"node"
+            assert second.call("FUNCTION", "LIST") == []
+            assert second.call("FCALL", "strict", "0") == Err("ERR Function not found")
+            assert first.call("FCALL", "loose", "2", a1, a2) == Err(
+                "CROSSSLOT Keys in request don't hash to the same slot")
+            assert first.call("FCALL", "strict", "1", a1, a2) == Err(
+                errors.SCRIPT_CROSS_SLOT + " script: strict, on @user_function:2.")
+            assert first.call("FCALL", "loose", "1", a1, a2) == b"OK"
+            assert first.call("FCALL", "local_only", "1", a1, a1) == Err(
+                errors.SCRIPT_NO_CLUSTER)
