@@ -374,6 +374,17 @@ def _replay_commands(runner, path: str, data, last: bool, truncated_ok: bool):
     return cut
 
 
+def _load_libraries(server, path: str) -> None:
+    """The FUNCTION libraries an RDB base held, loaded as Redis loads them
+    with the RDB (shardnode/functions.py)."""
+    from shardnode.functions import load_saved_libraries
+
+    try:
+        load_saved_libraries(server.rdb_functions)
+    except CommandError as exc:
+        raise SnapshotError("a function library in %s: %s" % (path, exc.args[0])) from None
+
+
 def replay(server, manifest: Manifest, progress):
     """Load ``manifest``'s files into the shard (a generator: it yields so the
     caller can serve the event loop).  Raises :class:`SnapshotError` naming
@@ -400,6 +411,7 @@ def replay(server, manifest: Manifest, progress):
                     yield from load_files(files, server.keyspace,
                                           lambda slot: owner[slot] == index,
                                           server.config, progress, server.rdb_functions)
+                    _load_libraries(server, path)  # before the records that may use them
                     runner.conn.on_select(0)
                     continue
                 with open(path, "rb") as f:
@@ -452,6 +464,7 @@ class Rewrite:
     BGSAVE uses) writing to a temporary file, and the manifest to switch to."""
 
     def __init__(self, server, tmp_path: str, fd: int, manifest: Manifest):
+        from shardnode.functions import library_codes
         from shardnode.rdb.file import AUX_SHARD, AUX_SHARDS
         from shardnode.rdb.save import PointInTimeSave
 
@@ -464,7 +477,7 @@ class Rewrite:
         self.save = PointInTimeSave(
             server.keyspace, _FdStream(fd), lambda slot: owner[slot] == index,
             aux={AUX_SHARD: index, AUX_SHARDS: len(server.topology.shards)},
-            functions=server.rdb_functions, compress=config.rdbcompression,
+            functions=library_codes(), compress=config.rdbcompression,
             checksum=config.rdbchecksum)
         self.save.start()  # the rewrite's instant: the key-level hook attached
 

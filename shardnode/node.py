@@ -124,7 +124,8 @@ class ShardServer:
         Then the AOF starts (shardnode/aof.py).  Raises SnapshotError when
         there is data that cannot be read: the shard must not start without it."""
         from shardnode import aof
-        from shardnode.rdb.snapshot import LoadProgress, find_snapshot, load_files
+        from shardnode.functions import load_saved_libraries
+        from shardnode.rdb.snapshot import LoadProgress, SnapshotError, find_snapshot, load_files
 
         manifest = files = None
         if self.config.appendonly:
@@ -153,6 +154,12 @@ class ShardServer:
                          100.0 * progress.loaded_bytes / max(1, progress.total_bytes),
                          progress.total_bytes, progress.keys_loaded)
             await asyncio.sleep(0)
+        try:  # the libraries the files held (FUNCTION2), as Redis loads them with the RDB
+            if manifest is None:  # (an AOF's base: replay loads them before the rest)
+                load_saved_libraries(self.rdb_functions)
+        except CommandError as exc:
+            raise SnapshotError("a function library in %s: %s"
+                                % (", ".join(files.paths), exc.args[0]))
         self.keyspace.dirty = 0
         self.keyspace.journal.sync()
         self.loading = False

@@ -84,15 +84,20 @@ def eval_command(conn, args):
             raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
         if NO_CLUSTER in script.flags and conn.server.sharded:
             raise CommandError(errors.SCRIPT_NO_CLUSTER)
-    keys = args[3:3 + numkeys]
+    return run_script(conn, runtime, script, args[3:3 + numkeys], args[3 + numkeys:], readonly)
+
+
+def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
+    """Run a script (EVAL) or a function (FCALL) here, its effects journalled
+    as one unit; the client's reply."""
     host = ScriptHost(conn, script, keys)
     for key in keys:
         host.check_key(key)
     db_index = conn.db_index
     try:
         with conn.server.keyspace.journal.grouped():
-            return RawReply(runtime.run(script, keys, args[3 + numkeys:], host, conn.proto,
-                                        readonly))
+            return RawReply(runtime.run(script, keys, argv, host, conn.proto, readonly,
+                                        as_function))
     finally:
         if conn.db_index != db_index:  # SELECT inside a script ends with it, as in Redis
             conn.on_select(db_index)

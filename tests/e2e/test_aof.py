@@ -654,3 +654,28 @@ def test_a_record_the_shard_cannot_run_stops_the_start(record, says):
         assert path in out and says in out, out
     finally:
         _cleanup(proc)
+
+
+def test_function_libraries_survive_through_the_incremental_file_and_the_base():
+    library = ("#!lua name=aoflib\n"
+               "redis.register_function('setit', function(keys, args) "
+               "return redis.call('SET', keys[1], args[1]) end)")
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            assert c.call("FUNCTION", "LOAD", library) == b"aoflib"
+            assert c.call("FCALL", "setit", "1", "f1", "one") == b"OK"
+        _kill(proc)  # the library comes back from the incremental file's FUNCTION LOAD
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert c.call("GET", "f1") == b"one"
+            assert c.call("FCALL", "setit", "1", "f2", "two") == b"OK"
+            assert c.call("BGREWRITEAOF") == b"Background append only file rewriting started"
+            _wait_rewrites_done(c)
+        _kill(proc)  # now from the base's FUNCTION2 record
+        proc = _again(proc, appendonly="yes")
+        with RawClient(proc.port) as c:
+            assert c.call("GET", "f2") == b"two"
+            assert c.call("FCALL", "setit", "1", "f3", "three") == b"OK"
+    finally:
+        _cleanup(proc)
