@@ -309,5 +309,16 @@ SCRIPT_CROSS_SHARD = ("ERR damselfly: cross-shard scripts are not supported yet:
                       "on one shard with a {hash tag}")
 SCRIPT_ALL_SHARDS = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
                      "ran '%s', which needs every shard")
+# A shard hands a script back to the proxy (never seen by clients): it touched
+# another shard's key or needed every shard before it wrote; with the body in
+# hex, for an EVALSHA the proxy has not seen (proxy/script_proxy.py).
+SCRIPT_TO_PROXY = "DFPROXY %s"
+SCRIPT_CROSS_SHARD_WRITTEN = ("ERR damselfly: the script touched key '%s', which lives on "
+                              "another shard, after it had written on its own shard (those "
+                              "writes stand); its next calls run through the proxy, "
+                              "atomically across shards")
+SCRIPT_ALL_SHARDS_WRITTEN = ("ERR damselfly: the script ran '%s', which needs every shard, "
+                             "after it had written on its own shard (those writes stand); its "
+                             "next calls run through the proxy, atomically across shards")
 SCRIPT_KEY_LOCKED = ("ERR damselfly: the script touched key '%s', which a cross-shard "
                      "operation holds right now; declare it in KEYS or retry")

@@ -14,10 +14,18 @@ Where a key may be touched:
 - a declared key another shard owns, only while the command runs under the
   coordinator's ``DF.RUN`` (the proxy sends a script whose declared keys
   span shards there: those keys are locked on their shards and lent here);
-- any other key fails with ``SCRIPT_CROSS_SHARD``, and a command that
-  needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL ...) with
-  ``SCRIPT_ALL_SHARDS`` rather than answer for this shard's slice (part 2
-  of scripting runs such scripts through the proxy).
+- any other key, or a command that needs every shard (KEYS, SCAN, DBSIZE,
+  FLUSHALL ...), sent by the proxy: if the script has not written yet, the
+  shard stops it (:class:`ScriptAbort`, which ``pcall`` cannot swallow) with
+  the internal ``DFPROXY`` error, and the proxy runs it again itself with
+  every shard locked (proxy/script_proxy.py) -- nothing happened here, so
+  the rerun is invisible.  If it has written, it cannot be undone: the
+  script fails with ``SCRIPT_CROSS_SHARD_WRITTEN`` (or
+  ``SCRIPT_ALL_SHARDS_WRITTEN``) and the proxy sends the script's later
+  calls to proxy mode at once.  Writes are counted by the command's
+  ``write`` flag (a DEL of a missing key counts: cheap and on the safe side);
+- a client of a shard port (not sharded mode) gets ``SCRIPT_CROSS_SHARD`` /
+  ``SCRIPT_ALL_SHARDS``: there is no proxy to hand the script to.
 
 A key another client's cross-shard operation holds fails too (the script
 cannot wait in the middle).  On a shard port in ``sharded`` mode, Redis
@@ -38,6 +46,7 @@ from cluster.commands import ALL
 from cluster.errors import CommandError
 from cluster.resp import RawReply
 from cluster.scripting import get_runtime
+from cluster.scripting.runtime import ScriptAbort
 from cluster.scripting.shebang import ALLOW_CROSS_SLOT, NO_CLUSTER
 from shardnode.db import slot_of
 from shardnode.registry import handler
@@ -102,7 +111,7 @@ class ScriptHost:
     """Runs a script's commands on this shard (the runtime's ``host``)."""
 
     __slots__ = ("conn", "server", "declared", "lent_ok", "cluster_rules", "whole_server",
-                 "slot", "cross_slot_ok")
+                 "slot", "cross_slot_ok", "wrote", "script")
 
     def __init__(self, conn, script, keys):
         self.conn = conn
@@ -118,6 +127,16 @@ class ScriptHost:
         self.slot = slot_of(keys[0]) if keys else None
         # Scripts without a shebang may cross slots (Redis's compatibility mode).
         self.cross_slot_ok = script.flags is None or ALLOW_CROSS_SLOT in script.flags
+        self.wrote = False  # whether a write command ran (see module doc)
+        self.script = script
+
+    def _elsewhere(self, fresh: str, written: str, what) -> CommandError:
+        """The error for a script that needs another shard (see module doc)."""
+        if not self.conn.internal:
+            return CommandError(fresh % what)
+        if not self.wrote:
+            return ScriptAbort(errors.SCRIPT_TO_PROXY % self.script.body.hex())
+        return CommandError(written % what)
 
     def check_key(self, key) -> None:
         """Refuse a key this script may not touch here (see module doc)."""
@@ -132,7 +151,8 @@ class ScriptHost:
             elif slot != self.slot and not self.cross_slot_ok:
                 raise CommandError(errors.SCRIPT_CROSS_SLOT)
         elif not owned and not (self.lent_ok and key in self.declared):
-            raise CommandError(errors.SCRIPT_CROSS_SHARD % errors.echo(key, 128))
+            raise self._elsewhere(errors.SCRIPT_CROSS_SHARD, errors.SCRIPT_CROSS_SHARD_WRITTEN,
+                                  errors.echo(key, 128))
 
     def _check_locks(self, keys, exclusive: bool) -> None:
         """Undeclared keys must be free of other clients' locks (the declared
@@ -147,7 +167,8 @@ class ScriptHost:
     def __call__(self, spec, args, resp) -> bytes:
         conn = self.conn
         if spec.route == ALL and self.whole_server:
-            raise CommandError(errors.SCRIPT_ALL_SHARDS % spec.name)
+            raise self._elsewhere(errors.SCRIPT_ALL_SHARDS, errors.SCRIPT_ALL_SHARDS_WRITTEN,
+                                  spec.name)
         if spec.has_keys:
             keys = spec.keys(args)
             for key in keys:
@@ -160,6 +181,8 @@ class ScriptHost:
             data = conn.execute(args)
         finally:
             conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = saved
+        if spec.is_write:
+            self.wrote = True
         if data is None:
             return b"_\r\n" if resp == 3 else b"$-1\r\n"
         return data

@@ -66,6 +66,14 @@ class ScriptError(CommandError):
     """A script failed; ``args[0]`` is the error reply text."""
 
 
+class ScriptAbort(CommandError):
+    """Raised by a host to stop the script for good (``args[0]``: the error
+    reply): unlike a command's error, ``pcall`` cannot swallow it -- every
+    later ``redis.call`` of the run fails at once, and :meth:`ScriptRuntime.run`
+    raises it whatever the script returns.  A shard uses it to hand a script
+    that touched another shard's key to the proxy (shardnode/scripting.py)."""
+
+
 class Rand48:
     """Redis's rand48 (src/rand.c): lrand48 with its own state, seeded by srand48."""
 
@@ -104,13 +112,14 @@ class Script:
 class _Run:
     """What one script call needs while it runs."""
 
-    __slots__ = ("script", "host", "readonly", "resp")
+    __slots__ = ("script", "host", "readonly", "resp", "abort")
 
     def __init__(self, script, host, readonly):
         self.script = script
         self.host = host
         self.readonly = readonly
         self.resp = 2
+        self.abort = None  # the ScriptAbort that ended it
 
 
 def _deny_attributes(obj, name, is_setting):
@@ -463,6 +472,8 @@ class ScriptRuntime:
             raise ScriptError("ERR internal error while running script %s" % script.sha)
         finally:
             self.current = None
+        if run.abort is not None:
+            raise run.abort
         if type(result) is not tuple:  # the script returned nothing
             result = (result,)
         ok = result[0]
@@ -514,6 +525,8 @@ class ScriptRuntime:
     def _call(self, raw_args):
         """Check and run one command: (failed, reply as a Lua value)."""
         run = self.current
+        if run.abort is not None:
+            return True, self.lua.table_from({b"err": run.abort.args[0].encode()})
         args = [a if type(a) is bytes else b"%.17g" % float(a) for a in raw_args]
         try:
             spec = lookup(args[0])
@@ -532,6 +545,9 @@ class ScriptRuntime:
             if spec.is_write and run.readonly:
                 raise CommandError(errors.SCRIPT_WRITE_IN_READONLY)
             data = run.host(spec, args, run.resp)
+        except ScriptAbort as exc:
+            run.abort = exc
+            return True, self.lua.table_from({b"err": exc.args[0].encode()})
         except CommandError as exc:
             return True, self.lua.table_from(
                 {b"err": lua_error_text(b"-" + exc.args[0].encode("utf-8", "surrogateescape"))})
