@@ -313,6 +313,8 @@ SCRIPT_ALL_SHARDS = ("ERR damselfly: cross-shard scripts are not supported yet: 
 # another shard's key or needed every shard before it wrote; with the body in
 # hex, for an EVALSHA the proxy has not seen (proxy/script_proxy.py).
 SCRIPT_TO_PROXY = "DFPROXY %s"
+# ... after it wrote what it cannot undo: the body and the client's error.
+SCRIPT_WROTE_TO_PROXY = "DFWROTE %s %s"
 SCRIPT_CROSS_SHARD_WRITTEN = ("ERR damselfly: the script touched key '%s', which lives on "
                               "another shard, after it had written on its own shard (those "
                               "writes stand); its next calls run through the proxy, "

@@ -53,7 +53,6 @@ from cluster.commands import COMMANDS, LOCAL
 from cluster.errors import CommandError
 from cluster.resp import encode_command, encode_error
 from cluster.scripting import get_runtime
-from cluster.scripting.runtime import _RUNTIME
 from cluster.slots import key_slot
 from proxy.coordinator import Plan, _exec_args
 from proxy.fanout import MERGES, decode_reply
@@ -62,19 +61,21 @@ from proxy.scripting import KEYED_HOOKS, share_script
 
 TO_PROXY = errors.SCRIPT_TO_PROXY.split(" ", 1)[0].encode()  # b"DFPROXY"
 HANDED_BACK = b"-" + TO_PROXY + b" "
-WRITTEN = (b"-" + errors.SCRIPT_CROSS_SHARD_WRITTEN.split("'", 1)[0].encode(),
-           b"-" + errors.SCRIPT_ALL_SHARDS_WRITTEN.split("'", 1)[0].encode())
+WROTE = b"-" + errors.SCRIPT_WROTE_TO_PROXY.split(" ", 1)[0].encode() + b" "
 
-_needs_proxy: set = set()  # SHA1 hex digests of scripts that run in proxy mode
+# SHA1 hex digest -> body of the scripts that run in proxy mode (compiled in
+# this process's runtime only under the lock: the script thread may be in it).
+_needs_proxy: dict = {}
 _executor = []  # the one thread proxy-mode scripts run in (made on first use)
 _lock = []  # asyncio.Lock: one proxy-mode script at a time in this process
+_flushed: list = []  # non-empty after a SCRIPT FLUSH, until the runtime follows
 
 
 def _merge_script_flush(gather, replies):
-    """SCRIPT FLUSH: the proxy's compiled copies and memory go with the shards' caches."""
+    """SCRIPT FLUSH: forget which scripts run here; the compiled copies go at
+    the next proxy-mode run (the runtime is touched only under the lock)."""
     _needs_proxy.clear()
-    if _RUNTIME:
-        _RUNTIME[0].flush()
+    _flushed.append(True)
     return _flush_merge(gather, replies)
 
 
@@ -93,7 +94,7 @@ def eval_hook(client, spec, args) -> bool:
         return False
     keys = args[3:3 + numkeys]
     if sha in _needs_proxy:
-        body = args[1] if spec.name in ("eval", "eval_ro") else None
+        body = args[1] if spec.name in ("eval", "eval_ro") else _needs_proxy[sha]
         slot = client.new_slot()
         _start(client, _proxy_mode(client, spec, args, body, slot))
         return True
@@ -128,16 +129,20 @@ async def _finish(client, coroutine):
             client.end_sessions()
 
 
-def _answered(client, spec, args, sha, slot, data) -> bool:
-    """Fill ``slot`` with a shard's reply unless it hands the script back."""
-    if data[:len(HANDED_BACK)] == HANDED_BACK:
-        _needs_proxy.add(sha)
-        return False
-    if data[:1] == b"-" and data.startswith(WRITTEN):
-        _needs_proxy.add(sha)
+def _answered(client, sha, slot, data):
+    """Fill ``slot`` with a shard's reply unless it hands the script back;
+    the body to run in proxy mode if it does."""
+    if data[:1] == b"-":
+        if data[:len(HANDED_BACK)] == HANDED_BACK:
+            body = _needs_proxy[sha] = bytes.fromhex(data[len(HANDED_BACK):].strip().decode())
+            return body
+        if data[:len(WROTE)] == WROTE:
+            hex_body, text = data[len(WROTE):].split(b" ", 1)
+            _needs_proxy[sha] = bytes.fromhex(hex_body.decode())
+            data = b"-" + text
     slot[1] = data
     client.deliver(slot)
-    return True
+    return None
 
 
 class _Watch:
@@ -150,11 +155,9 @@ class _Watch:
         self.client, self.spec, self.args, self.sha, self.slot = client, spec, args, sha, slot
 
     def deliver(self, link_slot) -> None:
-        data = link_slot[1]
-        client = self.client
-        if not _answered(client, self.spec, self.args, self.sha, self.slot, data):
-            body = bytes.fromhex(data[len(HANDED_BACK):].strip().decode())
-            _start(client, _proxy_mode(client, self.spec, self.args, body, self.slot))
+        body = _answered(self.client, self.sha, self.slot, link_slot[1])
+        if body is not None:
+            _start(self.client, _proxy_mode(self.client, self.spec, self.args, body, self.slot))
 
 
 async def _declared_across(client, spec, args, sha, slot):
@@ -164,8 +167,8 @@ async def _declared_across(client, spec, args, sha, slot):
     data = await client.worker.coordinator.execute(client, plan, False, False)
     if type(data) is list:
         data = data[0]
-    if not _answered(client, spec, args, sha, slot, data):
-        body = bytes.fromhex(data[len(HANDED_BACK):].strip().decode())
+    body = _answered(client, sha, slot, data)
+    if body is not None:
         await _proxy_mode(client, spec, args, body, slot)
 
 
@@ -185,14 +188,10 @@ async def _proxy_mode(client, spec, args, body, slot):
 
 async def _run_locked(client, spec, args, body) -> bytes:
     runtime = get_runtime()
-    if body is not None:
-        script = runtime.load(body)
-    else:
-        script = runtime.get(args[1])
-        if script is None:
-            # Remembered from a script that wrote before going astray: not
-            # seen here yet; the shard hands it back (with its body) or answers.
-            return await _via_shard(client, spec, args)
+    if _flushed:
+        _flushed.clear()
+        runtime.flush()
+    script = runtime.load(body)
     readonly = spec.name.endswith("_ro")
     if script.flags is not None and readonly and not script.no_writes:
         raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
@@ -217,16 +216,6 @@ async def _run_locked(client, spec, args, body) -> bytes:
         for shard in locked:
             links[shard].send_forget(ctx, [b"DF.UNLOCK", cid])
         worker.flush_soon()
-
-
-async def _via_shard(client, spec, args) -> bytes:
-    keys = args[3:3 + parse_int(args[2])]
-    shard = client.worker.slot_owner[key_slot(keys[0])] if keys else 0
-    data = await client.worker.links[shard].request(client.ctx, args)
-    if data[:len(HANDED_BACK)] == HANDED_BACK:
-        body = bytes.fromhex(data[len(HANDED_BACK):].strip().decode())
-        return await _run_locked(client, spec, [b"EVAL", body, *args[2:]], body)
-    return data
 
 
 class _Session:

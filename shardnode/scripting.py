@@ -21,14 +21,27 @@ Where a key may be touched:
   every shard locked (proxy/script_proxy.py) -- nothing happened here, so
   the rerun is invisible.  If it has written, it cannot be undone: the
   script fails with ``SCRIPT_CROSS_SHARD_WRITTEN`` (or
-  ``SCRIPT_ALL_SHARDS_WRITTEN``) and the proxy sends the script's later
-  calls to proxy mode at once.  Writes are counted by the command's
-  ``write`` flag (a DEL of a missing key counts: cheap and on the safe side);
-- a client of a shard port (not sharded mode) gets ``SCRIPT_CROSS_SHARD`` /
-  ``SCRIPT_ALL_SHARDS``: there is no proxy to hand the script to.
+  ``SCRIPT_ALL_SHARDS_WRITTEN``, sent inside the internal ``DFWROTE`` with
+  the body) and the proxy sends the script's later calls to proxy mode.  Writes are counted by the command's
+  ``write`` flag (a DEL of a missing key counts: cheap and on the safe side).
+  Scripts that build key names (job queues: ``sadd queues q`` then ``lpush
+  queue:q``) write before they go astray, so from its first undeclared key
+  on a script keeps an *undo log* -- each key a write command is about to
+  change, saved once in the DUMP format -- and a script whose every write
+  was logged is rolled back (values, TTLs, its journal entries) and handed
+  back all the same.  Scripts that keep to their declared keys never pay
+  for it; only writes made before the first undeclared key, or by commands
+  that change keys beyond their specs (MOVE, COPY ... DB, SWAPDB, FLUSH*),
+  cannot be rolled back.  Side effects a rolled-back write already had
+  (keyspace events, WATCHes marked dirty, a blocked client woken to find
+  nothing) stay: none of them shows a value the script wrote;
+- a key another session holds locked: handed back the same way (proxy mode
+  waits for locks; a script on a shard cannot);
+- a client of a shard port (not sharded mode), or a script inside MULTI,
+  gets ``SCRIPT_CROSS_SHARD`` / ``SCRIPT_ALL_SHARDS`` / ``SCRIPT_KEY_LOCKED``:
+  nothing reruns it.
 
-A key another client's cross-shard operation holds fails too (the script
-cannot wait in the middle).  On a shard port in ``sharded`` mode, Redis
+On a shard port in ``sharded`` mode, Redis
 Cluster's rules apply: keys not owned here are "non local"; a script with a
 shebang must keep to one slot (the declared keys', else its first key's)
 unless it says ``allow-cross-slot-keys``.
@@ -49,6 +62,8 @@ from cluster.scripting import get_runtime
 from cluster.scripting.runtime import ScriptAbort
 from cluster.scripting.shebang import ALLOW_CROSS_SLOT, NO_CLUSTER
 from shardnode.db import slot_of
+from shardnode.rdb.encoding import KEEP_ENCODING
+from shardnode.values import dump_payload, load_payload
 from shardnode.registry import handler
 
 SCRIPT_HELP = [
@@ -95,6 +110,8 @@ def eval_command(conn, args):
             raise CommandError(errors.SCRIPT_NO_CLUSTER)
     keys = args[3:3 + numkeys]
     host = ScriptHost(conn, script, keys)
+    # Undo only where this EVAL's journal group is its own (not in MULTI/DF.EXEC).
+    host.undo_ok = conn.internal and not conn.in_exec and not conn.server.keyspace.journal.grouping
     for key in keys:
         host.check_key(key)
     db_index = conn.db_index
@@ -107,11 +124,15 @@ def eval_command(conn, args):
             conn.on_select(db_index)
 
 
+# Write commands that change keys their key specs do not name.
+UNDO_BEYOND_KEYS = frozenset({"move", "swapdb", "flushdb", "flushall"})
+
+
 class ScriptHost:
     """Runs a script's commands on this shard (the runtime's ``host``)."""
 
     __slots__ = ("conn", "server", "declared", "lent_ok", "cluster_rules", "whole_server",
-                 "slot", "cross_slot_ok", "wrote", "script")
+                 "slot", "cross_slot_ok", "wrote", "script", "undo_ok", "undo", "final", "handback_ok")
 
     def __init__(self, conn, script, keys):
         self.conn = conn
@@ -129,14 +150,51 @@ class ScriptHost:
         self.cross_slot_ok = script.flags is None or ALLOW_CROSS_SLOT in script.flags
         self.wrote = False  # whether a write command ran (see module doc)
         self.script = script
+        self.undo_ok = False  # may keep an undo log (set by eval_command)
+        # The proxy reruns a script handed back from a plain EVAL or from
+        # DF.RUN (which runs with the journal suspended), not from MULTI's DF.EXEC.
+        self.handback_ok = conn.internal and (
+            not conn.in_exec or self.server.keyspace.journal.suspended_depth > 0)
+        self.undo = None  # (db, key) -> (payload or None, deadline), once keeping one
+        self.final = False  # a write that the undo log does not cover ran
 
     def _elsewhere(self, fresh: str, written: str, what) -> CommandError:
         """The error for a script that needs another shard (see module doc)."""
-        if not self.conn.internal:
+        if not self.handback_ok:
             return CommandError(fresh % what)
-        if not self.wrote:
-            return ScriptAbort(errors.SCRIPT_TO_PROXY % self.script.body.hex())
-        return CommandError(written % what)
+        if self.wrote and self.final:
+            return ScriptAbort(errors.SCRIPT_WROTE_TO_PROXY % (self.script.body.hex(),
+                                                              written % what))
+        if self.wrote:
+            self._roll_back()
+        return ScriptAbort(errors.SCRIPT_TO_PROXY % self.script.body.hex())
+
+    def _save(self, keys) -> None:
+        """Log the keys a write command is about to change (see module doc)."""
+        db_index = self.conn.db_index
+        db = self.server.keyspace.dbs[db_index]
+        undo = self.undo
+        for key in keys:
+            if (db_index, key) not in undo:
+                value = db.get(key)
+                undo[(db_index, key)] = (None, None) if value is None else (
+                    dump_payload(value), db.deadline(key))
+
+    def _roll_back(self) -> None:
+        """Put every logged key back and drop the script's journal entries
+        (the EVAL's own group, see :meth:`Journal.grouped`)."""
+        keyspace = self.server.keyspace
+        with keyspace.journal.suspended():
+            for (db_index, key), (payload, deadline) in self.undo.items():
+                db = keyspace.dbs[db_index]
+                if payload is None:
+                    db.delete(key)
+                    continue
+                db.set(key, load_payload(payload, KEEP_ENCODING))
+                if deadline is not None:
+                    db.set_deadline(key, deadline)
+        keyspace.journal.entries.clear()
+        self.wrote = False
 
     def check_key(self, key) -> None:
         """Refuse a key this script may not touch here (see module doc)."""
@@ -162,7 +220,8 @@ class ScriptHost:
         for key in keys:
             if key not in self.declared and self.server.locks.conflict(
                     self.conn.session, [(db, key)], exclusive):
-                raise CommandError(errors.SCRIPT_KEY_LOCKED % errors.echo(key, 128))
+                raise self._elsewhere(errors.SCRIPT_KEY_LOCKED, errors.SCRIPT_KEY_LOCKED,
+                                      errors.echo(key, 128))
 
     def __call__(self, spec, args, resp) -> bytes:
         conn = self.conn
@@ -175,6 +234,14 @@ class ScriptHost:
                 self.check_key(key)
             if self.server.locks.held:
                 self._check_locks(keys, spec.is_write)
+            if self.undo is None and self.undo_ok and not self.declared.issuperset(keys):
+                self.undo = {}
+        if spec.is_write and not self.final:
+            if self.undo is None or spec.name in UNDO_BEYOND_KEYS or (
+                    spec.name == "copy" and len(args) > 3):
+                self.final = True
+            else:
+                self._save(spec.keys(args) if spec.has_keys else ())
         saved = (conn.proto, conn.wrap, conn.in_exec, conn.reply_mode)
         conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = resp, False, True, 0
         try:
