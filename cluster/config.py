@@ -283,6 +283,10 @@ OPTIONS = [
            "Replies buffered for a client that does not read them: at the hard limit, "
            "or over the soft limit for its seconds, the client is disconnected. "
            "The proxy enforces the normal class.", mutable=True),
+    Option("busy_reply_threshold", "int", 5000,
+           "Milliseconds a script runs before other clients of its shard get BUSY and "
+           "SCRIPT KILL may stop it (Redis's lua-time-limit); 0: never.",
+           mutable=True, minimum=0),
     Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
            mutable=True, minimum=1, maximum=2**32 - 1),
     Option("tcp_backlog", "int", 511,

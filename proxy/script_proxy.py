@@ -273,6 +273,21 @@ class ProxyHost:
         return worker.coordinator._assemble(session, plan, part_replies, specials, False)[0]
 
 
+def _merge_script_kill(gather, replies):
+    """SCRIPT KILL went to every shard: OK where one stopped a script, else
+    the first shard's UNKILLABLE, else NOTBUSY (Redis's one-succeeded)."""
+    if any(r == b"OK" for r in replies):
+        return "OK"
+    for r in replies:
+        if isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE"):
+            raise r
+    for r in replies:
+        if isinstance(r, CommandError):
+            raise r
+    return "OK"
+
+
+MERGES["script_kill"] = _merge_script_kill
 _flush_merge = MERGES["script_flush"]
 MERGES["script_flush"] = _merge_script_flush
 for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):

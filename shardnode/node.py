@@ -42,6 +42,7 @@ from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.registry import HANDLERS, load_families
+from shardnode.scripting import ScriptDetached
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
 
 log = logging.getLogger("damselfly.shard")
@@ -71,6 +72,7 @@ class ShardServer:
         self.locks = LockTable()
         self.watches = self.keyspace.watches
         self.parked: deque = deque()  # link requests waiting for a lock (Parked)
+        self.busy = None  # the script past busy_reply_threshold (shardnode/scripting.py)
         self.lock_waiters: deque = deque()  # direct connections waiting for a lock
         self._park_tag = 0
         self.blocking = Blocking(self)  # requests waiting for a key to get a value
@@ -214,7 +216,7 @@ class ShardServer:
 
     def _expiry_cycle(self):
         """Remove due keys in bounded steps; come back soon while more are due."""
-        if not self.active_expire_enabled:
+        if not self.active_expire_enabled or self.busy is not None:
             self._schedule_expiry()
             return
         removed = self.keyspace.active_expire(budget=500)
@@ -589,6 +591,8 @@ class ShardConnection(asyncio.Protocol, Session):
         special = LOCK_REQUESTS.get(spec.name)
         if special is None and spec.group == "internal":
             return None  # DF.CTX, DF.UNLOCK, DF.GONE ... never wait
+        if self.server.busy is not None and "allow_busy" not in spec.flags:
+            return self._error(errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
         if special is not None:
             wanted = special(self, args)
             if wanted is None:
@@ -682,6 +686,8 @@ class ShardConnection(asyncio.Protocol, Session):
             return self._error(exc.args[0], None)
         except MustWait as must:  # a blocking command found nothing to pop
             return server.blocking.wait(self, args, must)
+        except ScriptDetached as detached:  # a script past busy_reply_threshold
+            return detached.deferred(self)
         except Exception:  # a bug must not take the shard down
             log.exception("command %r failed", args[:3])
             stats[0] += 1

@@ -112,7 +112,7 @@ class Script:
 class _Run:
     """What one script call needs while it runs."""
 
-    __slots__ = ("script", "host", "readonly", "resp", "abort")
+    __slots__ = ("script", "host", "readonly", "resp", "abort", "watchdog")
 
     def __init__(self, script, host, readonly):
         self.script = script
@@ -120,6 +120,7 @@ class _Run:
         self.readonly = readonly
         self.resp = 2
         self.abort = None  # the ScriptAbort that ended it
+        self.watchdog = None  # see ScriptRuntime.run
 
 
 def _deny_attributes(obj, name, is_setting):
@@ -133,6 +134,7 @@ PRELUDE = r"""
 local api = ...
 local G = _G
 local getinfo = debug.getinfo
+local sethook = debug.sethook
 local real_loadstring, real_setfenv = loadstring, setfenv
 local real_setmetatable, real_getmetatable = setmetatable, getmetatable
 local real_rawget, real_rawset, real_next = rawget, rawset, next
@@ -312,6 +314,7 @@ G.load = function(reader, name)
 end
 
 local function handler(err)
+  sethook()  -- a watchdog that stopped the script must not fire in here
   err = materialize(err)
   local level, info = 2, nil
   while true do
@@ -342,7 +345,21 @@ local function run(f)
   return xpcall(f, handler)
 end
 local function forget() scripts = {} end
-return compile, run, forget, where
+-- The watchdog (ScriptRuntime.run's ``watchdog``): every 100000 VM
+-- instructions it asks Python whether to stop; once it says so, it fires at
+-- every instruction, so a pcall in the script cannot keep it running.
+local check_watch = api.check_watch
+local function watchdog()
+  local err = check_watch()
+  if err then
+    sethook(watchdog, "", 1)
+    real_error(err, 0)
+  end
+end
+local function watch(on)
+  if on then sethook(watchdog, "", 100000) else sethook() end
+end
+return compile, run, forget, where, watch
 """
 
 
@@ -400,6 +417,7 @@ class ScriptRuntime:
         }
         api = table({
             b"raised": _raised,
+            b"check_watch": self._check_watch,
             b"redis": table(redis_api),
             b"random": self._random,
             b"randomseed": self._randomseed,
@@ -415,7 +433,7 @@ class ScriptRuntime:
         })
         setup = lua.eval("function(code) return assert(loadstring(code, '=damselfly')) end")(
             PRELUDE.encode())
-        self._compile, self._run, self._forget, self._where = setup(api)
+        self._compile, self._run, self._forget, self._where, self._watch = setup(api)
         self.cjson.null = lua.globals()[b"cjson"][b"null"]
         self.globals = lua.globals()
 
@@ -450,12 +468,15 @@ class ScriptRuntime:
     # -- running -----------------------------------------------------------------------
 
     def run(self, script: Script, keys, argv, host, client_proto: int,
-            readonly: bool = False) -> bytes:
+            readonly: bool = False, watchdog=None) -> bytes:
         """Run one call of ``script``; the client's reply bytes.
 
         ``host(spec, args, resp)`` runs each ``redis.call`` command and
         returns its encoded reply in protocol ``resp``.  Raises
         :class:`ScriptError` when the script fails or returns an error.
+        ``watchdog()``, if given, is asked every 100000 Lua instructions
+        whether to stop the script: an error text (SCRIPT KILL) stops it
+        with that error, None lets it go on.
         """
         if self.current is not None:
             raise CommandError("ERR a script is already running")
@@ -464,13 +485,18 @@ class ScriptRuntime:
         g[b"KEYS"] = table(keys)
         g[b"ARGV"] = table(argv)
         run = self.current = _Run(script, host, readonly or script.no_writes)
+        run.watchdog = watchdog
         self.calls += 1
         try:
+            if watchdog is not None:
+                self._watch(True)
             result = self._run(script.function)
         except Exception:
             log.exception("script %s failed inside the runtime", script.sha)
             raise ScriptError("ERR internal error while running script %s" % script.sha)
         finally:
+            if watchdog is not None:
+                self._watch(False)
             self.current = None
         if run.abort is not None:
             raise run.abort
@@ -555,6 +581,12 @@ class ScriptRuntime:
         if failed:
             return True, self.lua.table_from({b"err": lua_error_text(data[:-2])})
         return False, value
+
+    def _check_watch(self):
+        """The watchdog's question (see :meth:`run`): an error table to stop with, or None."""
+        run = self.current
+        text = run.watchdog() if run is not None and run.watchdog is not None else None
+        return None if text is None else self.lua.table_from({b"err": text.encode()})
 
     def _setresp(self, *args):
         if len(args) != 1:
