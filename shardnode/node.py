@@ -322,6 +322,11 @@ class Parked:
 
 
 # Returned by execute() for a direct client's command that must wait for a lock.
+# Internal commands served while a script is busy: none reads or writes keys
+# (DF.RUN, DF.IMPORT, DF.EXEC ... get BUSY, as every client command does).
+BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait", "df.rewait",
+                         "df.unblock", "df.journal", "df.misconf"})
+
 PARKED = object()
 
 
@@ -588,11 +593,12 @@ class ShardConnection(asyncio.Protocol, Session):
 
     def check_locks(self, spec, args):
         """None when the command may run now; else what :meth:`_park` returns."""
+        if self.server.busy is not None and "allow_busy" not in spec.flags \
+                and spec.name not in BUSY_EXEMPT:
+            return self._error(errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
         special = LOCK_REQUESTS.get(spec.name)
         if special is None and spec.group == "internal":
             return None  # DF.CTX, DF.UNLOCK, DF.GONE ... never wait
-        if self.server.busy is not None and "allow_busy" not in spec.flags:
-            return self._error(errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
         if special is not None:
             wanted = special(self, args)
             if wanted is None:

@@ -126,3 +126,21 @@ def test_unkillable_then_shutdown_nosave():
     finally:
         ours.stop()
         ref.stop()
+
+
+def test_a_quick_script_that_turns_slow_moves_off_the_loop(busy_server):
+    """A script seen finishing quickly runs inline; when it loops it is
+    stopped (it wrote nothing), rerun in the script thread, BUSY, killable."""
+    script = "if tonumber(ARGV[1]) < 0 then while true do end end return redis.call('get', KEYS[1])"
+    with RawClient(busy_server.port) as client:
+        client.call("SET", A, "v")
+        for _ in range(3):
+            assert client.call("EVAL", script, "1", A, "1") == b"v"
+
+    box = _in_background(busy_server.port, "EVAL", script, "1", A, "-1")
+    time.sleep(0.4)
+    with RawClient(busy_server.port) as client:
+        busy, killed = client.call("GET", A), client.call("SCRIPT", "KILL")
+    box[0].join(10)
+    assert busy.startswith("BUSY ") and killed == b"OK"
+    assert box[1].startswith("ERR Script killed by user with SCRIPT KILL")
