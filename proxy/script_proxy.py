@@ -69,6 +69,7 @@ _needs_proxy: dict = {}
 _executor = []  # the one thread proxy-mode scripts run in (made on first use)
 _lock = []  # asyncio.Lock: one proxy-mode script at a time in this process
 _flushed: list = []  # non-empty after a SCRIPT FLUSH, until the runtime follows
+_running: list = []  # the ProxyHost of the proxy-mode script running now
 
 
 def _merge_script_flush(gather, replies):
@@ -210,9 +211,12 @@ async def _run_locked(client, spec, args, body) -> bytes:
                 return encode_error(reply.args[0])
             locked.append(shard)
         host = ProxyHost(client, asyncio.get_running_loop())
+        _running.append(host)
         return await asyncio.get_running_loop().run_in_executor(
-            _executor[0], runtime.run, script, keys, argv, host, client.proto, readonly)
+            _executor[0], runtime.run, script, keys, argv, host, client.proto, readonly,
+            host.watchdog)
     finally:
+        _running.clear()
         for shard in locked:
             links[shard].send_forget(ctx, [b"DF.UNLOCK", cid])
         worker.flush_soon()
@@ -240,8 +244,16 @@ class ProxyHost:
         self.client = client
         self.loop = loop
         self.db = client.db_index
+        self.wrote = False  # SCRIPT KILL answers UNKILLABLE once it has
+        self.killed = False
+
+    def watchdog(self):
+        """The runtime's watchdog (in the script thread): SCRIPT KILL's answer."""
+        return errors.SCRIPT_KILLED if self.killed else None
 
     def __call__(self, spec, args, resp) -> bytes:
+        if spec.is_write:
+            self.wrote = True
         return asyncio.run_coroutine_threadsafe(self.command(spec, args, resp), self.loop).result()
 
     async def command(self, spec, args, resp) -> bytes:
@@ -275,8 +287,16 @@ class ProxyHost:
 
 def _merge_script_kill(gather, replies):
     """SCRIPT KILL went to every shard: OK where one stopped a script, else
-    the first shard's UNKILLABLE, else NOTBUSY (Redis's one-succeeded)."""
+    the first shard's UNKILLABLE; else this process's proxy-mode script, if
+    one runs (killed unless it wrote); else NOTBUSY (Redis's one-succeeded)."""
     if any(r == b"OK" for r in replies):
+        return "OK"
+    if _running and not any(isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE")
+                            for r in replies):
+        host = _running[0]
+        if host.wrote:
+            raise CommandError(errors.UNKILLABLE)
+        host.killed = True
         return "OK"
     for r in replies:
         if isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE"):

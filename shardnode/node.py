@@ -593,8 +593,9 @@ class ShardConnection(asyncio.Protocol, Session):
 
     def check_locks(self, spec, args):
         """None when the command may run now; else what :meth:`_park` returns."""
-        if self.server.busy is not None and "allow_busy" not in spec.flags \
-                and spec.name not in BUSY_EXEMPT:
+        if "allow_busy" in spec.flags:
+            return None  # SCRIPT KILL: never BUSY, never behind a script's locks
+        if self.server.busy is not None and spec.name not in BUSY_EXEMPT:
             return self._error(errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
         special = LOCK_REQUESTS.get(spec.name)
         if special is None and spec.group == "internal":

@@ -144,3 +144,19 @@ def test_a_quick_script_that_turns_slow_moves_off_the_loop(busy_server):
     box[0].join(10)
     assert busy.startswith("BUSY ") and killed == b"OK"
     assert box[1].startswith("ERR Script killed by user with SCRIPT KILL")
+
+
+def test_script_kill_stops_a_proxy_mode_script(busy_server):
+    """A script touching both shards' keys runs in the proxy; SCRIPT KILL
+    through the proxy stops it while it has not written."""
+    script = "redis.call('get', ARGV[1]) redis.call('get', ARGV[2]) while true do end"
+    box = _in_background(busy_server.port, "EVAL", script, "0", A, B)
+    time.sleep(0.4)
+    with RawClient(busy_server.port) as client:
+        killed = client.call("SCRIPT", "KILL")
+    box[0].join(10)
+    assert killed == b"OK"
+    assert box[1].startswith("ERR Script killed by user with SCRIPT KILL")
+    with RawClient(busy_server.port) as client:
+        assert client.call("SET", A, "after") == b"OK"  # the shards were unlocked
+        assert client.call("SCRIPT", "KILL").startswith("NOTBUSY")
