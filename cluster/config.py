@@ -343,6 +343,10 @@ OPTIONS = [
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 for _o in OPTIONS:
     OPTION_BY_NAME.setdefault(_o.redis_name, _o)
+# Redis's other names for options: CONFIG GET shows them under the name asked.
+ALIASES = {"lua-time-limit": "busy_reply_threshold"}
+for _alias, _name in ALIASES.items():
+    OPTION_BY_NAME[_alias] = OPTION_BY_NAME[_alias.replace("-", "_")] = OPTION_BY_NAME[_name]
 
 
 def option(name: str):
@@ -404,6 +408,9 @@ class Config:
             for alias in {o.redis_name, o.name}:
                 if match(alias.encode()):
                     out[o.redis_name] = format_value(o.kind, self.values[o.name])
+        for alias, name in ALIASES.items():
+            if match(alias.encode()):
+                out[alias] = format_value(OPTION_BY_NAME[name].kind, self.values[name])
         return out
 
     def to_dict(self) -> dict:

@@ -160,3 +160,12 @@ def test_script_kill_stops_a_proxy_mode_script(busy_server):
     with RawClient(busy_server.port) as client:
         assert client.call("SET", A, "after") == b"OK"  # the shards were unlocked
         assert client.call("SCRIPT", "KILL").startswith("NOTBUSY")
+
+
+def test_lua_time_limit_is_busy_reply_threshold(diff):
+    diff.run("CONFIG", "GET", "lua-time-limit")
+    diff.run_unordered("CONFIG", "GET", "busy*")
+    diff.run("CONFIG", "SET", "lua-time-limit", "300")
+    diff.run("CONFIG", "GET", "busy-reply-threshold")
+    diff.run("CONFIG", "SET", "busy-reply-threshold", "5000")
+    diff.run("CONFIG", "GET", "lua-time-limit")
