@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from cluster import errors
 from cluster.args import parse_db_number, parse_int
@@ -212,9 +213,9 @@ async def _run_locked(client, spec, args, body) -> bytes:
             locked.append(shard)
         host = ProxyHost(client, asyncio.get_running_loop())
         _running.append(host)
-        return await asyncio.get_running_loop().run_in_executor(
-            _executor[0], runtime.run, script, keys, argv, host, client.proto, readonly,
-            host.watchdog)
+        return await asyncio.get_running_loop().run_in_executor(_executor[0], partial(
+            runtime.run, script, keys, argv, host, client.proto, readonly,
+            watchdog=host.watchdog))
     finally:
         _running.clear()
         for shard in locked:

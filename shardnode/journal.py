@@ -353,6 +353,11 @@ EFFECTS = {
     "flushdb": AS_SENT,
     "flushall": AS_SENT,
     "swapdb": AS_SENT,
+    # functions (the libraries, as Redis 7.0 propagates them: as sent)
+    "function|load": AS_SENT,
+    "function|delete": AS_SENT,
+    "function|flush": AS_SENT,
+    "function|restore": AS_SENT,
     # internal: the executing shard suspends the journal around the command
     # and each shard journals the state of the keys it owns (internal.py)
     "df.run": "the state of each owned key the command wrote (record_key_state)",
@@ -363,4 +368,4 @@ EFFECTS = {
 # journalled as the writes its redis.call commands made (each as its own
 # EFFECTS entry says), wrapped in MULTI/EXEC when there are several
 # (shardnode/scripting.py, Journal.grouped); the AOF never re-runs Lua.
-SCRIPT_EFFECTS = ("eval", "evalsha", "eval_ro", "evalsha_ro")
+SCRIPT_EFFECTS = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro")

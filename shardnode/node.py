@@ -117,7 +117,8 @@ class ShardServer:
         swapped for one whose entries all take execute's checked path, so the
         hot path pays nothing).  Raises SnapshotError when there is data that
         cannot be read: the shard must not start without it."""
-        from shardnode.rdb.snapshot import LoadProgress, find_snapshot, load_files
+        from shardnode.functions import load_saved_libraries
+        from shardnode.rdb.snapshot import LoadProgress, SnapshotError, find_snapshot, load_files
 
         files = find_snapshot(self.config.dir, self.config.dbfilename)
         if files is None:
@@ -137,6 +138,11 @@ class ShardServer:
                          100.0 * progress.loaded_bytes / max(1, progress.total_bytes),
                          progress.total_bytes, progress.keys_loaded)
             await asyncio.sleep(0)
+        try:  # the libraries the files held (FUNCTION2), as Redis loads them with the RDB
+            load_saved_libraries(self.rdb_functions)
+        except CommandError as exc:
+            raise SnapshotError("a function library in %s: %s"
+                                % (", ".join(files.paths), exc.args[0]))
         self.keyspace.dirty = 0
         self.loading = False
         self.set_write_check(False)

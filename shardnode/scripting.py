@@ -113,24 +113,33 @@ def eval_command(conn, args):
             raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
         if NO_CLUSTER in script.flags and conn.server.sharded:
             raise CommandError(errors.SCRIPT_NO_CLUSTER)
-    keys = args[3:3 + numkeys]
+    return run_script(conn, runtime, script, args[3:3 + numkeys], args[3 + numkeys:], readonly)
+
+
+def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
+    """Run a script (EVAL) or a function (FCALL) here, its effects journalled
+    as one unit; the client's reply.  A plain EVAL may run in the script
+    thread (busy scripts, below); a function runs inline, and is never
+    handed back to the proxy (its body is a library's)."""
     host = ScriptHost(conn, script, keys)
-    # Undo only where this EVAL's journal group is its own (not in MULTI/DF.EXEC).
-    host.undo_ok = conn.internal and not conn.in_exec and not conn.server.keyspace.journal.grouping
+    if as_function:
+        host.handback_ok = False
+    else:  # undo only where this EVAL's journal group is its own (not in MULTI/DF.EXEC)
+        host.undo_ok = conn.internal and not conn.in_exec and \
+            not conn.server.keyspace.journal.grouping
     for key in keys:
         host.check_key(key)
     db_index = conn.db_index
-    argv = args[3 + numkeys:]
     threshold = conn.server.config.busy_reply_threshold
     watchdog = None
-    if threshold > 0 and not conn.in_exec:
+    if threshold > 0 and not conn.in_exec and not as_function:
         if script.sha not in _quick:
             return ScriptRun(conn, host).start(runtime, script, keys, argv, readonly, threshold)
         watchdog = _InlineWatch(script.sha, host, threshold)
     try:
         with conn.server.keyspace.journal.grouped():
             return RawReply(runtime.run(script, keys, argv, host, conn.proto, readonly,
-                                        watchdog))
+                                        as_function, watchdog))
     except CommandError:
         if watchdog is None or not watchdog.stopped:
             raise
@@ -269,7 +278,7 @@ class ScriptRun:
         try:
             with self.server.keyspace.journal.grouped():
                 self.outcome = runtime.run(script, keys, argv, self._call, self.context[2],
-                                           readonly, self._watchdog)
+                                           readonly, watchdog=self._watchdog)
         except CommandError as exc:
             self.outcome = exc
         except BaseException as exc:  # pragma: no cover - a bug must not hang the shard

@@ -44,6 +44,7 @@ import time
 from cluster import errors
 from cluster.errors import CommandError
 from cluster.snapshot_id import created_ms
+from shardnode.functions import library_codes
 from shardnode.rdb.save import PointInTimeSave
 from shardnode.rdb.snapshot import shard_file_name, summary_file_name, summary_json
 
@@ -228,7 +229,7 @@ class ShardSnapshots:
         save = PointInTimeSave(
             server.keyspace, stream, lambda slot: owner[slot] == index,
             aux={b"df-shard": index, b"df-shards": count, b"df-snapshot": snapshot_id.encode()},
-            functions=server.rdb_functions, compress=config.rdbcompression,
+            functions=library_codes(), compress=config.rdbcompression,
             checksum=config.rdbchecksum)
         self.dirty_at_start = server.keyspace.dirty
         self.running_started = time.time()
@@ -348,7 +349,7 @@ class ShardSnapshots:
         try:
             with open(path, "wb") as stream:
                 save = PointInTimeSave(server.keyspace, stream, lambda s: owner[s] == index,
-                                       functions=server.rdb_functions,
+                                       functions=library_codes(),
                                        compress=config.rdbcompression)
                 save.start()
                 save.run_to_end()

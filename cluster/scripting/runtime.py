@@ -41,7 +41,7 @@ from cluster.commands import lookup, resolve
 from cluster.errors import CommandError
 from cluster.scripting import libs
 from cluster.scripting.convert import RespToLua, lua_to_resp, top_level_error
-from cluster.scripting.shebang import NO_WRITES, parse_shebang
+from cluster.scripting.shebang import KNOWN_FLAGS, NO_WRITES, parse_shebang
 from cluster.session import SERVER_VERSION
 
 log = logging.getLogger("damselfly.script")
@@ -265,20 +265,25 @@ G.xpcall = function(f, h)
   return real_xpcall(f, function(err) return h(materialize(err)) end)
 end
 
-local ENV = {}
-backing[ENV] = G
-real_setmetatable(ENV, {
-  __index = function(_, k)
-    local v = real_rawget(G, k)
-    if v == nil then
-      real_error("Script attempted to access nonexistent global variable '" ..
-                 real_tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = deny,
-  __metatable = false,
-})
+-- A read-only view of ``t`` whose missing fields fail as Redis's globals do.
+local function strict(t)
+  local proxy = {}
+  backing[proxy] = t
+  real_setmetatable(proxy, {
+    __index = function(_, k)
+      local v = real_rawget(backing[proxy], k)
+      if v == nil then
+        real_error("Script attempted to access nonexistent global variable '" ..
+                   real_tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = deny,
+    __metatable = false,
+  })
+  return proxy
+end
+local ENV = strict(G)
 
 -- Redis's Lua does not load binary chunks: it parses them as text, which
 -- fails on their first byte.  The message names the chunk as luaO_chunkid does.
@@ -359,7 +364,29 @@ end
 local function watch(on)
   if on then sethook(watchdog, "", 100000) else sethook() end
 end
-return compile, run, forget, where, watch
+
+-- FUNCTION LOAD: a library's code runs once with only ``redis`` (register_function,
+-- log, the log levels, the version) in sight; the functions it registers then run
+-- with the scripts' globals.  Every library chunk shares LIBENV, a view of
+-- ``load_globals`` while a library loads and of the globals otherwise.
+local load_globals = {redis = strict({
+  register_function = api.register_function, log = redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = api.version, REDIS_VERSION_NUM = api.version_num})}
+local LIBENV = strict(G)
+local function load_library(body)
+  local f, err = real_loadstring(body, "@user_function")
+  if not f then return false, err, true end
+  real_setfenv(f, LIBENV)
+  backing[LIBENV] = load_globals
+  local ok, failure = xpcall(f, handler)
+  backing[LIBENV] = G
+  return ok, failure, false
+end
+local function call_function(f, keys, argv)
+  return xpcall(function() return f(keys, argv) end, handler)
+end
+return compile, run, forget, where, load_library, call_function, watch
 """
 
 
@@ -377,6 +404,7 @@ class ScriptRuntime:
         self.scripts: dict = {}  # sha -> Script
         self.rand = Rand48()
         self.current = None  # the _Run in progress
+        self.registering = None  # FUNCTION LOAD's registrations while a library loads
         self.calls = 0
         self._new_state()
 
@@ -420,6 +448,7 @@ class ScriptRuntime:
             b"check_watch": self._check_watch,
             b"redis": table(redis_api),
             b"random": self._random,
+            b"register_function": self._register_function,
             b"randomseed": self._randomseed,
             b"version": SERVER_VERSION.encode(),
             b"version_num": version_number(SERVER_VERSION),
@@ -433,7 +462,8 @@ class ScriptRuntime:
         })
         setup = lua.eval("function(code) return assert(loadstring(code, '=damselfly')) end")(
             PRELUDE.encode())
-        self._compile, self._run, self._forget, self._where, self._watch = setup(api)
+        (self._compile, self._run, self._forget, self._where, self._load_library,
+         self._call_function, self._watch) = setup(api)
         self.cjson.null = lua.globals()[b"cjson"][b"null"]
         self.globals = lua.globals()
 
@@ -468,7 +498,7 @@ class ScriptRuntime:
     # -- running -----------------------------------------------------------------------
 
     def run(self, script: Script, keys, argv, host, client_proto: int,
-            readonly: bool = False, watchdog=None) -> bytes:
+            readonly: bool = False, as_function: bool = False, watchdog=None) -> bytes:
         """Run one call of ``script``; the client's reply bytes.
 
         ``host(spec, args, resp)`` runs each ``redis.call`` command and
@@ -481,16 +511,20 @@ class ScriptRuntime:
         if self.current is not None:
             raise CommandError("ERR a script is already running")
         table = self.lua.table_from
-        g = self.globals
-        g[b"KEYS"] = table(keys)
-        g[b"ARGV"] = table(argv)
+        if not as_function:
+            g = self.globals
+            g[b"KEYS"] = table(keys)
+            g[b"ARGV"] = table(argv)
         run = self.current = _Run(script, host, readonly or script.no_writes)
         run.watchdog = watchdog
         self.calls += 1
         try:
             if watchdog is not None:
                 self._watch(True)
-            result = self._run(script.function)
+            if as_function:  # FCALL: the callback gets (keys, args), no KEYS/ARGV
+                result = self._call_function(script.function, table(keys), table(argv))
+            else:
+                result = self._run(script.function)
         except Exception:
             log.exception("script %s failed inside the runtime", script.sha)
             raise ScriptError("ERR internal error while running script %s" % script.sha)
@@ -526,6 +560,90 @@ class ScriptRuntime:
             return "%s script: %s, on %s:%s." % (
                 text, sha, source.decode("utf-8", "surrogateescape"), line)
         return text
+
+    # -- FUNCTION LOAD -------------------------------------------------------------------
+
+    def load_library(self, code: bytes) -> list:
+        """Run a library's code (after its shebang line) in the load-time
+        sandbox; the registrations it made, each ``(name, callback,
+        description, flags)``.  CommandError with Redis's text when it fails."""
+        self.registering = []
+        try:
+            ok, failure, compile_error = self._load_library(code)
+            if compile_error:
+                raise CommandError("ERR Error compiling function: %s"
+                                   % failure.decode("utf-8", "surrogateescape"))
+            if not ok:
+                msg = failure[b"err"] if lua51.lua_type(failure) == "table" else None
+                text = (msg.decode("utf-8", "surrogateescape") if type(msg) is bytes
+                        else "ERR unknown error")
+                raise CommandError("ERR Error registering functions: %s" % text)
+            return self.registering
+        finally:
+            self.registering = None
+
+    def _register_function(self, *args):
+        """redis.register_function(name, callback) or ({function_name=, callback=,
+        flags=, description=}), checked as Redis 7.0 checks them."""
+        registering = getattr(self, "registering", None)
+        if registering is None:
+            self._raise("ERR redis.register_function can only be called on FUNCTION LOAD "
+                        "command")
+        ltype = lua51.lua_type
+        description, flags = None, []
+        if len(args) == 1 and ltype(args[0]) != "table":
+            self._raise("ERR calling redis.register_function with a single argument is only "
+                        "applicable to Lua table (representing named arguments).")
+        if len(args) == 1:
+            name = callback = None
+            for key, value in args[0].items():
+                value = _lua_string(value)
+                if key == b"function_name":
+                    if type(value) is not bytes:
+                        self._raise("ERR function_name argument given to "
+                                    "redis.register_function must be a string")
+                    name = value
+                elif key == b"description":
+                    if type(value) is not bytes:
+                        self._raise("ERR description argument given to "
+                                    "redis.register_function must be a string")
+                    description = value
+                elif key == b"callback":
+                    if ltype(value) != "function":
+                        self._raise("ERR callback argument given to redis.register_function "
+                                    "must be a function")
+                    callback = value
+                elif key == b"flags":
+                    if ltype(value) != "table":
+                        self._raise("ERR flags argument to redis.register_function must be a "
+                                    "table representing function flags")
+                    for _, flag in value.items():
+                        name_of = flag.decode("utf-8", "surrogateescape") \
+                            if type(flag) is bytes else None
+                        if name_of not in KNOWN_FLAGS:
+                            self._raise("ERR unknown flag given")
+                        flags.append(name_of)
+                else:
+                    self._raise("ERR unknown argument given to redis.register_function")
+            if name is None:
+                self._raise("ERR redis.register_function must get a function name argument")
+            if callback is None:
+                self._raise("ERR redis.register_function must get a callback argument")
+        elif len(args) == 2:
+            name, callback = _lua_string(args[0]), args[1]
+            if type(name) is not bytes:
+                self._raise("ERR first argument to redis.register_function must be a string")
+            if ltype(callback) != "function":
+                self._raise("ERR second argument to redis.register_function must be a "
+                            "function")
+        else:
+            self._raise("ERR wrong number of arguments to redis.register_function")
+        if not valid_name(name):
+            self._raise("ERR Library names can only contain letters, numbers, or "
+                        "underscores(_) and must be at least one character long")
+        if any(entry[0] == name for entry in registering):
+            self._raise("ERR Function already exists in the library")
+        registering.append((name, callback, description, flags))
 
     # -- callbacks from Lua (see PRELUDE: each is a C-level call for Lua) ----------------
 
@@ -685,6 +803,19 @@ class ScriptRuntime:
         if math.isnan(number) or math.isinf(number):
             return -(2**31)
         return int(number)
+
+
+def _lua_string(value):
+    """lua_isstring's view: a number stands for its ``%.14g`` text."""
+    if type(value) in (int, float) and type(value) is not bool:
+        return libs._lua_fmt14(value)
+    return value
+
+
+def valid_name(name: bytes) -> bool:
+    """Redis's library and function names: letters, digits and underscores."""
+    return bool(name) and all(c == 95 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122
+                              for c in name)
 
 
 class LuaRaise(Exception):

@@ -41,7 +41,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from cluster.slots import key_slot
+from cluster.slots import key_slot, split_slots
 from shardnode.rdb.constants import RDB_VERSION
 from shardnode.rdb.file import AUX_SNAPSHOT, RdbAux, RdbFileError, RdbFunction, RdbKey, read_rdb
 
@@ -113,7 +113,7 @@ def _from_summary(directory: str, summary_path: str) -> SnapshotFiles:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SnapshotError("%s: cannot read the snapshot summary: %s" % (summary_path, exc)) from None
     paths = []
-    for entry in files:
+    for entry in sorted(files, key=lambda e: e["shard"]):  # shard order: see load_files
         path = os.path.join(directory, os.path.basename(entry["name"]))
         try:
             size = os.path.getsize(path)
@@ -196,7 +196,16 @@ def load_files(files: SnapshotFiles, keyspace, owns_slot, limits, progress: Load
     progress.started = progress.started or time.time()
     dbs = keyspace.dbs
     done_bytes = 0
-    for path, size in zip(files.paths, sizes):
+    # Our own shard files hold the slots split_slots gave their shard: one
+    # with none of ours is skipped unread (a restart with the same shard
+    # count reads one file per shard, not every file).
+    ranges = split_slots(len(files.paths)) if files.kind == "snapshot" else None
+    for number, (path, size) in enumerate(zip(files.paths, sizes)):
+        if ranges is not None and not any(
+                owns_slot(slot) for slot in range(ranges[number][0], ranges[number][1] + 1)):
+            done_bytes += size
+            progress.loaded_bytes = done_bytes
+            continue
         progress.current_file = path
         try:
             with open(path, "rb") as f:

@@ -497,3 +497,17 @@ def test_groups_do_not_nest(shard):
     assert [list(entry) for _, entry in shard.journal.entries] == [
         [b"MULTI"], [b"set", b"k2", b"1"], [b"set", b"k3", b"2"], [b"SET", b"k6", b"3"],
         [b"EXEC"]]
+
+
+def test_functions_are_journalled_as_redis_propagates_them(shard):
+    """As a redis-server 7.0 AOF showed: FUNCTION LOAD / DELETE / FLUSH as
+    sent (a failed one not at all), FCALL as its effects in MULTI/EXEC."""
+    code = ("#!lua name=jlib\nredis.register_function('jf', function(keys) "
+            "redis.call('set', keys[1], '1'); return redis.call('incr', keys[1]) end)")
+    shard("FUNCTION", "FLUSH")
+    assert shard.new_entries("function", "load", code) == [["function", "load", code]]
+    assert shard.new_entries("FUNCTION", "LOAD", code) == []  # already exists
+    assert shard.new_entries("FCALL", "jf", "1", "k2") == [
+        words("MULTI"), words("set k2 1"), words("incr k2"), words("EXEC")]
+    assert shard.new_entries("FUNCTION", "DELETE", "jlib") == [words("FUNCTION DELETE jlib")]
+    assert shard.new_entries("FUNCTION", "FLUSH", "ASYNC") == [words("FUNCTION FLUSH ASYNC")]

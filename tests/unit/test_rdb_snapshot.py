@@ -123,3 +123,27 @@ def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(SnapshotError, match="dump-0001-of-0002.rdb: key b'a' is in db 0, but"):
         list(load_files(found.__class__(found.paths, None, "x"), Keyspace(0),
                         lambda slot: True, None, LoadProgress(), []))
+
+
+def test_shard_files_of_slots_a_shard_does_not_own_are_not_read(tmp_path):
+    """Restarting with the same shard count, each shard reads its own file only."""
+    from cluster.slots import key_slot, split_slots
+
+    ranges = split_slots(2)
+    names = [b"k%d" % i for i in range(200)]
+    parts = [[(k, b"v", None) for k in names if ranges[n][0] <= key_slot(k) <= ranges[n][1]]
+             for n in range(2)]
+    _snapshot(tmp_path, parts)
+    for shard in range(2):
+        keyspace = Keyspace(16)
+        progress = LoadProgress()
+        owns = (lambda n: lambda slot: ranges[n][0] <= slot <= ranges[n][1])(shard)
+        list(load_files(find_snapshot(str(tmp_path), "dump.rdb"), keyspace, owns, None,
+                        progress, []))
+        assert progress.keys_read == progress.keys_loaded == len(parts[shard])
+        assert progress.loaded_bytes == progress.total_bytes
+    # a server of one shard owns every slot: it reads both files
+    progress = LoadProgress()
+    list(load_files(find_snapshot(str(tmp_path), "dump.rdb"), Keyspace(16), lambda slot: True,
+                    None, progress, []))
+    assert progress.keys_loaded == 200
