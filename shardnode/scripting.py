@@ -132,7 +132,7 @@ def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
     db_index = conn.db_index
     threshold = conn.server.config.busy_reply_threshold
     watchdog = None
-    if threshold > 0 and not conn.in_exec and not as_function:
+    if threshold > 0 and not conn.in_exec and not as_function and _on_event_loop():
         if script.sha not in _quick:
             return ScriptRun(conn, host).start(runtime, script, keys, argv, readonly, threshold)
         watchdog = _InlineWatch(script.sha, host, threshold)
@@ -168,6 +168,17 @@ def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
 #   run (setting and clearing a Lua count hook).
 
 QUICK_MS = 20
+
+
+def _on_event_loop() -> bool:
+    """Whether a loop could answer others meanwhile (not so in unit tests
+    that call handlers directly): else scripts run inline, no BUSY."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
 _quick: set = set()  # SHA1s of scripts that ran quickly in the thread
 
 
