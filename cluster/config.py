@@ -283,6 +283,10 @@ OPTIONS = [
            "Replies buffered for a client that does not read them: at the hard limit, "
            "or over the soft limit for its seconds, the client is disconnected. "
            "The proxy enforces the normal class.", mutable=True),
+    Option("busy_reply_threshold", "int", 5000,
+           "Milliseconds a script runs before other clients of its shard get BUSY and "
+           "SCRIPT KILL may stop it (Redis's lua-time-limit); 0: never.",
+           mutable=True, minimum=0),
     Option("maxclients", "int", 10000, "Most client connections per proxy worker.",
            mutable=True, minimum=1, maximum=2**32 - 1),
     Option("tcp_backlog", "int", 511,
@@ -359,6 +363,10 @@ OPTIONS = [
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 for _o in OPTIONS:
     OPTION_BY_NAME.setdefault(_o.redis_name, _o)
+# Redis's other names for options: CONFIG GET shows them under the name asked.
+ALIASES = {"lua-time-limit": "busy_reply_threshold"}
+for _alias, _name in ALIASES.items():
+    OPTION_BY_NAME[_alias] = OPTION_BY_NAME[_alias.replace("-", "_")] = OPTION_BY_NAME[_name]
 
 
 def option(name: str):
@@ -420,6 +428,9 @@ class Config:
             for alias in {o.redis_name, o.name}:
                 if match(alias.encode()):
                     out[o.redis_name] = format_value(o.kind, self.values[o.name])
+        for alias, name in ALIASES.items():
+            if match(alias.encode()):
+                out[alias] = format_value(OPTION_BY_NAME[name].kind, self.values[name])
         return out
 
     def to_dict(self) -> dict:

@@ -295,6 +295,12 @@ NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
 NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
 NOTBUSY = "NOTBUSY No scripts in execution right now."
+BUSY_SCRIPT = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+               "SHUTDOWN NOSAVE.")
+UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the "
+              "dataset. You can either wait the script termination or kill the server in a "
+              "hard way using the SHUTDOWN NOSAVE command.")
+SCRIPT_KILLED = "ERR Script killed by user with SCRIPT KILL..."
 SCRIPT_FLUSH_OPTION = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
 SCRIPT_RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
 SCRIPT_NO_CLUSTER = "ERR Can not run script on cluster, 'no-cluster' flag is set."
@@ -309,6 +315,19 @@ SCRIPT_CROSS_SHARD = ("ERR damselfly: cross-shard scripts are not supported yet:
                       "on one shard with a {hash tag}")
 SCRIPT_ALL_SHARDS = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
                      "ran '%s', which needs every shard")
+# A shard hands a script back to the proxy (never seen by clients): it touched
+# another shard's key or needed every shard before it wrote; with the body in
+# hex, for an EVALSHA the proxy has not seen (proxy/script_proxy.py).
+SCRIPT_TO_PROXY = "DFPROXY %s"
+# ... after it wrote what it cannot undo: the body and the client's error.
+SCRIPT_WROTE_TO_PROXY = "DFWROTE %s %s"
+SCRIPT_CROSS_SHARD_WRITTEN = ("ERR damselfly: the script touched key '%s', which lives on "
+                              "another shard, after it had written on its own shard (those "
+                              "writes stand); its next calls run through the proxy, "
+                              "atomically across shards")
+SCRIPT_ALL_SHARDS_WRITTEN = ("ERR damselfly: the script ran '%s', which needs every shard, "
+                             "after it had written on its own shard (those writes stand); its "
+                             "next calls run through the proxy, atomically across shards")
 SCRIPT_KEY_LOCKED = ("ERR damselfly: the script touched key '%s', which a cross-shard "
                      "operation holds right now; declare it in KEYS or retry")
 

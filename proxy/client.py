@@ -46,6 +46,7 @@ from proxy.coordinator import reach_shards
 from proxy import blocking
 from proxy.links import context
 from proxy.scripting import KEYED_HOOKS
+import proxy.script_proxy  # noqa: F401  (registers the EVAL routing hooks)
 
 QUEUED = b"+QUEUED\r\n"
 
@@ -411,8 +412,8 @@ class ProxyClient(asyncio.Protocol, Session):
                 self.forward(shard, args)
                 return
             hook = KEYED_HOOKS.get(spec)
-            if hook is not None:  # EVAL: its body shared with every shard first
-                hook(self, spec, args)
+            if hook is not None and hook(self, spec, args):  # EVAL: proxy/script_proxy.py
+                return
             keys = spec.keys(args)
             owner = worker.slot_owner
             shards = {owner[key_slot(k)] for k in keys}

@@ -372,19 +372,7 @@ class Coordinator:
                 for shard, data in zip(futures, results):
                     part_replies[(0, shard)] = decode_reply(data)
             else:
-                for index, segment in enumerate(plan.segments):
-                    if type(segment) is dict:
-                        futures = {shard: self._request(shard, ctx, _exec_args(cid, b"", part))
-                                   for shard, part in segment.items()}
-                        results = await asyncio.gather(*futures.values())
-                        for shard, data in zip(futures, results):
-                            part_replies[(index, shard)] = decode_reply(data)
-                    elif segment[0] == "move":
-                        specials[index] = await self._move(client, ctx, *segment[1:])
-                    elif segment[0] == "reach":
-                        specials[index] = await self._reach(client, ctx, *segment[1:])
-                    else:
-                        specials[index] = await self._fanout(client, ctx, *segment[1:])
+                await self.run_segments(client, ctx, cid, plan, part_replies, specials)
         finally:
             finish()
             self.worker.flush_soon()
@@ -392,6 +380,23 @@ class Coordinator:
             if isinstance(reply, CommandError):
                 return encode_error(reply.args[0])
         return self._assemble(client, plan, part_replies, specials, is_exec)
+
+    async def run_segments(self, client, ctx, cid, plan, part_replies, specials) -> None:
+        """Run ``plan``'s segments in order under locks the caller holds
+        (also proxy-mode scripts, proxy/script_proxy.py, one command a plan)."""
+        for index, segment in enumerate(plan.segments):
+            if type(segment) is dict:
+                futures = {shard: self._request(shard, ctx, _exec_args(cid, b"", part))
+                           for shard, part in segment.items()}
+                results = await asyncio.gather(*futures.values())
+                for shard, data in zip(futures, results):
+                    part_replies[(index, shard)] = decode_reply(data)
+            elif segment[0] == "move":
+                specials[index] = await self._move(client, ctx, *segment[1:])
+            elif segment[0] == "reach":
+                specials[index] = await self._reach(client, ctx, *segment[1:])
+            else:
+                specials[index] = await self._fanout(client, ctx, *segment[1:])
 
     def _assemble(self, client, plan, part_replies, specials, is_exec):
         """EXEC's array, or (one command and those folded in) a reply each."""

@@ -42,6 +42,7 @@ from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.registry import HANDLERS, load_families
+from shardnode.scripting import ScriptDetached
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
 
 log = logging.getLogger("damselfly.shard")
@@ -71,6 +72,7 @@ class ShardServer:
         self.locks = LockTable()
         self.watches = self.keyspace.watches
         self.parked: deque = deque()  # link requests waiting for a lock (Parked)
+        self.busy = None  # the script past busy_reply_threshold (shardnode/scripting.py)
         self.lock_waiters: deque = deque()  # direct connections waiting for a lock
         self._park_tag = 0
         self.blocking = Blocking(self)  # requests waiting for a key to get a value
@@ -242,7 +244,7 @@ class ShardServer:
 
     def _expiry_cycle(self):
         """Remove due keys in bounded steps; come back soon while more are due."""
-        if not self.active_expire_enabled:
+        if not self.active_expire_enabled or self.busy is not None:
             self._schedule_expiry()
             return
         removed = self.keyspace.active_expire(budget=500)
@@ -348,6 +350,11 @@ class Parked:
 
 
 # Returned by execute() for a direct client's command that must wait for a lock.
+# Internal commands served while a script is busy: none reads or writes keys
+# (DF.RUN, DF.IMPORT, DF.EXEC ... get BUSY, as every client command does).
+BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait", "df.rewait",
+                         "df.unblock", "df.journal", "df.misconf"})
+
 PARKED = object()
 
 
@@ -618,6 +625,10 @@ class ShardConnection(asyncio.Protocol, Session):
 
     def check_locks(self, spec, args):
         """None when the command may run now; else what :meth:`_park` returns."""
+        if "allow_busy" in spec.flags:
+            return None  # SCRIPT KILL: never BUSY, never behind a script's locks
+        if self.server.busy is not None and spec.name not in BUSY_EXEMPT:
+            return self._error(errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
         special = LOCK_REQUESTS.get(spec.name)
         if special is None and spec.group == "internal":
             return None  # DF.CTX, DF.UNLOCK, DF.GONE ... never wait
@@ -714,6 +725,8 @@ class ShardConnection(asyncio.Protocol, Session):
             return self._error(exc.args[0], None)
         except MustWait as must:  # a blocking command found nothing to pop
             return server.blocking.wait(self, args, must)
+        except ScriptDetached as detached:  # a script past busy_reply_threshold
+            return detached.deferred(self)
         except Exception:  # a bug must not take the shard down
             log.exception("command %r failed", args[:3])
             stats[0] += 1

@@ -14,13 +14,34 @@ Where a key may be touched:
 - a declared key another shard owns, only while the command runs under the
   coordinator's ``DF.RUN`` (the proxy sends a script whose declared keys
   span shards there: those keys are locked on their shards and lent here);
-- any other key fails with ``SCRIPT_CROSS_SHARD``, and a command that
-  needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL ...) with
-  ``SCRIPT_ALL_SHARDS`` rather than answer for this shard's slice (part 2
-  of scripting runs such scripts through the proxy).
+- any other key, or a command that needs every shard (KEYS, SCAN, DBSIZE,
+  FLUSHALL ...), sent by the proxy: if the script has not written yet, the
+  shard stops it (:class:`ScriptAbort`, which ``pcall`` cannot swallow) with
+  the internal ``DFPROXY`` error, and the proxy runs it again itself with
+  every shard locked (proxy/script_proxy.py) -- nothing happened here, so
+  the rerun is invisible.  If it has written, it cannot be undone: the
+  script fails with ``SCRIPT_CROSS_SHARD_WRITTEN`` (or
+  ``SCRIPT_ALL_SHARDS_WRITTEN``, sent inside the internal ``DFWROTE`` with
+  the body) and the proxy sends the script's later calls to proxy mode.  Writes are counted by the command's
+  ``write`` flag (a DEL of a missing key counts: cheap and on the safe side).
+  Scripts that build key names (job queues: ``sadd queues q`` then ``lpush
+  queue:q``) write before they go astray, so from its first undeclared key
+  on a script keeps an *undo log* -- each key a write command is about to
+  change, saved once in the DUMP format -- and a script whose every write
+  was logged is rolled back (values, TTLs, its journal entries) and handed
+  back all the same.  Scripts that keep to their declared keys never pay
+  for it; only writes made before the first undeclared key, or by commands
+  that change keys beyond their specs (MOVE, COPY ... DB, SWAPDB, FLUSH*),
+  cannot be rolled back.  Side effects a rolled-back write already had
+  (keyspace events, WATCHes marked dirty, a blocked client woken to find
+  nothing) stay: none of them shows a value the script wrote;
+- a key another session holds locked: handed back the same way (proxy mode
+  waits for locks; a script on a shard cannot);
+- a client of a shard port (not sharded mode), or a script inside MULTI,
+  gets ``SCRIPT_CROSS_SHARD`` / ``SCRIPT_ALL_SHARDS`` / ``SCRIPT_KEY_LOCKED``:
+  nothing reruns it.
 
-A key another client's cross-shard operation holds fails too (the script
-cannot wait in the middle).  On a shard port in ``sharded`` mode, Redis
+On a shard port in ``sharded`` mode, Redis
 Cluster's rules apply: keys not owned here are "non local"; a script with a
 shebang must keep to one slot (the declared keys', else its first key's)
 unless it says ``allow-cross-slot-keys``.
@@ -32,14 +53,22 @@ as its own journal form -- wrapped in MULTI/EXEC when there are several
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import threading
+import time
+
 from cluster import errors
 from cluster.args import parse_int
 from cluster.commands import ALL
 from cluster.errors import CommandError
-from cluster.resp import RawReply
+from cluster.resp import RawReply, encode, encode_error
 from cluster.scripting import get_runtime
+from cluster.scripting.runtime import ScriptAbort
 from cluster.scripting.shebang import ALLOW_CROSS_SLOT, NO_CLUSTER
 from shardnode.db import slot_of
+from shardnode.rdb.encoding import KEEP_ENCODING
+from shardnode.values import dump_payload, load_payload
 from shardnode.registry import handler
 
 SCRIPT_HELP = [
@@ -89,25 +118,260 @@ def eval_command(conn, args):
 
 def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
     """Run a script (EVAL) or a function (FCALL) here, its effects journalled
-    as one unit; the client's reply."""
+    as one unit; the client's reply.  A plain EVAL may run in the script
+    thread (busy scripts, below); a function runs inline, and is never
+    handed back to the proxy (its body is a library's)."""
     host = ScriptHost(conn, script, keys)
+    if as_function:
+        host.handback_ok = False
+    else:  # undo only where this EVAL's journal group is its own (not in MULTI/DF.EXEC)
+        host.undo_ok = conn.internal and not conn.in_exec and \
+            not conn.server.keyspace.journal.grouping
     for key in keys:
         host.check_key(key)
     db_index = conn.db_index
+    threshold = conn.server.config.busy_reply_threshold
+    watchdog = None
+    if threshold > 0 and not conn.in_exec and not as_function and _on_event_loop():
+        if script.sha not in _quick:
+            return ScriptRun(conn, host).start(runtime, script, keys, argv, readonly, threshold)
+        watchdog = _InlineWatch(script.sha, host, threshold)
     try:
         with conn.server.keyspace.journal.grouped():
             return RawReply(runtime.run(script, keys, argv, host, conn.proto, readonly,
-                                        as_function))
+                                        as_function, watchdog))
+    except CommandError:
+        if watchdog is None or not watchdog.stopped:
+            raise
+        # Too slow for the event loop, and nothing written: again, in the thread.
     finally:
         if conn.db_index != db_index:  # SELECT inside a script ends with it, as in Redis
             conn.on_select(db_index)
+    host = ScriptHost(conn, script, keys)
+    host.undo_ok = watchdog.host.undo_ok
+    return ScriptRun(conn, host).start(runtime, script, keys, argv, readonly, threshold)
+
+
+# -- busy scripts ------------------------------------------------------------------
+#
+# Where a plain EVAL runs on a shard:
+# - a script this shard has not seen finish quickly: in the script thread
+#   (ScriptRun): BUSY and SCRIPT KILL work from its first run, at the cost of
+#   a thread hand-off (pipelined one-key EVALSHAs measured ~70-90 us a call
+#   instead of ~30-45 us on a busy 2-core machine);
+# - a script whose threaded run ended within QUICK_MS: inline on the event
+#   loop, as cheap as before, with the runtime's watchdog timing it.  If it
+#   runs past QUICK_MS without having written, it is stopped (its only effect
+#   was reading) and run again in the thread; if it has written it runs on
+#   inline -- that one run cannot answer BUSY or be killed -- and the script
+#   goes back to the thread for its later runs.  The watchdog costs ~2 us a
+#   run (setting and clearing a Lua count hook).
+
+QUICK_MS = 20
+
+
+def _on_event_loop() -> bool:
+    """Whether a loop could answer others meanwhile (not so in unit tests
+    that call handlers directly): else scripts run inline, no BUSY."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+_quick: set = set()  # SHA1s of scripts that ran quickly in the thread
+
+
+class _InlineWatch:
+    """The watchdog of an inline run (see above)."""
+
+    __slots__ = ("sha", "host", "deadline", "stopped", "done")
+
+    def __init__(self, sha, host, threshold):
+        self.sha = sha
+        self.host = host
+        self.deadline = time.perf_counter() + min(threshold, QUICK_MS) / 1000
+        self.stopped = False
+        self.done = False
+
+    def __call__(self):
+        if self.done or time.perf_counter() < self.deadline:
+            return None
+        _quick.discard(self.sha)
+        if self.host.wrote:
+            self.done = True
+            return None
+        self.stopped = True
+        return "ERR damselfly: slow script moved off the event loop"
+
+_script_jobs: list = []  # the queue of the thread scripts run in (made on first use)
+
+
+def _script_worker(jobs) -> None:
+    """The script thread: a daemon, so SHUTDOWN NOSAVE ends the process even
+    while a script loops."""
+    while True:
+        job, *args = jobs.get()
+        job(*args)
+
+
+class ScriptDetached(Exception):
+    """Raised by EVAL when its script outlived ``busy_reply_threshold``: the
+    reply comes later (:meth:`ScriptRun.finish`); ``ShardConnection.execute``
+    answers with what :meth:`deferred` gives."""
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+
+    def deferred(self, conn):
+        return self.run.deferred(conn)
+
+
+class ScriptRun:
+    """One plain EVAL, run in the script thread so the shard can answer
+    other clients (BUSY) and SCRIPT KILL while a long script runs.
+
+    Lua 5.1 cannot yield across the ``xpcall`` the runtime runs scripts in
+    (nor out of a Python callback such as ``redis.call``), so a script cannot
+    be sliced on the event loop.  Instead it runs in a thread while the event
+    loop's thread *waits* for it, up to ``busy_reply_threshold``: meanwhile
+    the script's commands run directly (the loop's thread is parked, so they
+    are alone, as on the loop).  Almost every script ends within that wait:
+    its cost is the thread hand-off (~30-40 us measured on a busy 2-core
+    machine; scripts that finish quickly then run inline, see above).  Past it the EVAL's reply is deferred (a link gets ``:<tag>``
+    then ``D <tag> <reply>``, as for a parked request; a direct client stops
+    reading, as when blocked), the shard marks itself busy (every command
+    but ``allow_busy`` ones gets BUSY, active expiry pauses), and each of the
+    script's commands is posted to the loop and waited for.  SCRIPT KILL
+    sets ``killed``: the runtime's watchdog stops the script within 100000
+    Lua instructions with Redis 7.0's error.
+    """
+
+    def __init__(self, conn, host):
+        self.conn = conn
+        self.host = host
+        self.server = conn.server
+        self.loop = asyncio.get_running_loop()
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.detached = False
+        self.killed = False
+        self.outcome = None  # encoded reply or CommandError
+        self.tag = None
+        self.context = (conn.session, conn.db_index, conn.proto, conn.notouch)
+
+    def start(self, runtime, script, keys, argv, readonly, threshold):
+        if not _script_jobs:
+            _script_jobs.append(queue.SimpleQueue())
+            threading.Thread(target=_script_worker, args=(_script_jobs[0],), name="script",
+                             daemon=True).start()
+        conn = self.conn
+        _script_jobs[0].put((self._thread, runtime, script, keys, argv, readonly))
+        started = time.perf_counter()
+        self.done.wait(threshold / 1000)
+        with self.lock:
+            if not self.done.is_set():
+                self.detached = True
+        if not self.detached:
+            if time.perf_counter() - started < min(threshold, QUICK_MS) / 4000:
+                _quick.add(script.sha)
+            if conn.db_index != self.context[1]:  # SELECT inside a script ends with it
+                conn.on_select(self.context[1])
+            if isinstance(self.outcome, BaseException):
+                raise self.outcome
+            return RawReply(self.outcome)
+        self.server.busy = self
+        self.server.locks.held += 1  # commands take the lock-check path: BUSY there
+        raise ScriptDetached(self)
+
+    def _thread(self, runtime, script, keys, argv, readonly):
+        try:
+            with self.server.keyspace.journal.grouped():
+                self.outcome = runtime.run(script, keys, argv, self._call, self.context[2],
+                                           readonly, watchdog=self._watchdog)
+        except CommandError as exc:
+            self.outcome = exc
+        except BaseException as exc:  # pragma: no cover - a bug must not hang the shard
+            self.outcome = CommandError("ERR internal error while running script: %r" % exc)
+        with self.lock:
+            self.done.set()
+            detached = self.detached
+        if detached:
+            self.loop.call_soon_threadsafe(self.finish)
+
+    def _watchdog(self):
+        return errors.SCRIPT_KILLED if self.killed else None
+
+    def _call(self, spec, args, resp):
+        """The runtime's host, in the script thread (see class doc)."""
+        with self.lock:
+            if not self.detached:
+                return self.host(spec, args, resp)
+        box = []
+        ready = threading.Event()
+
+        def on_loop():
+            conn = self.conn
+            saved = (conn.session, conn.db_index, conn.proto, conn.notouch)
+            conn.session, db_index, conn.proto, conn.notouch = self.context
+            conn.on_select(db_index)
+            try:
+                box.append(self.host(spec, args, resp))
+            except BaseException as exc:
+                box.append(exc)
+            finally:
+                self.context = (conn.session, conn.db_index) + self.context[2:]
+                conn.session, db_index, conn.proto, conn.notouch = saved
+                conn.on_select(db_index)
+                ready.set()
+
+        self.loop.call_soon_threadsafe(on_loop)
+        ready.wait()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    def deferred(self, conn):
+        """What the EVAL answers now (see class doc)."""
+        if conn.internal:
+            self.tag = self.server.next_park_tag()
+            return b":%d\r\n" % self.tag
+        from shardnode.blocking import BLOCKED
+        return BLOCKED
+
+    def finish(self) -> None:
+        """On the loop, once the script ended: the shard serves again."""
+        server = self.server
+        server.busy = None
+        server.locks.held -= 1
+        conn = self.conn
+        outcome = self.outcome
+        proto = self.context[2]
+        if isinstance(outcome, CommandError):
+            server.count_error(outcome.args[0])
+            data = encode_error(outcome.args[0])
+        else:
+            data = encode(RawReply(outcome), proto)
+        if conn.transport is None:
+            return
+        if self.tag is not None:
+            conn.emit(b"*3\r\n$1\r\nD\r\n:%d\r\n$%d\r\n%b\r\n" % (self.tag, len(data), data))
+        else:
+            conn.transport.write(data)
+            conn.resume()
+        server.run_parked()
+
+
+# Write commands that change keys their key specs do not name.
+UNDO_BEYOND_KEYS = frozenset({"move", "swapdb", "flushdb", "flushall"})
 
 
 class ScriptHost:
     """Runs a script's commands on this shard (the runtime's ``host``)."""
 
     __slots__ = ("conn", "server", "declared", "lent_ok", "cluster_rules", "whole_server",
-                 "slot", "cross_slot_ok")
+                 "slot", "cross_slot_ok", "wrote", "script", "undo_ok", "undo", "final", "handback_ok")
 
     def __init__(self, conn, script, keys):
         self.conn = conn
@@ -123,6 +387,53 @@ class ScriptHost:
         self.slot = slot_of(keys[0]) if keys else None
         # Scripts without a shebang may cross slots (Redis's compatibility mode).
         self.cross_slot_ok = script.flags is None or ALLOW_CROSS_SLOT in script.flags
+        self.wrote = False  # whether a write command ran (see module doc)
+        self.script = script
+        self.undo_ok = False  # may keep an undo log (set by eval_command)
+        # The proxy reruns a script handed back from a plain EVAL or from
+        # DF.RUN (which runs with the journal suspended), not from MULTI's DF.EXEC.
+        self.handback_ok = conn.internal and (
+            not conn.in_exec or self.server.keyspace.journal.suspended_depth > 0)
+        self.undo = None  # (db, key) -> (payload or None, deadline), once keeping one
+        self.final = False  # a write that the undo log does not cover ran
+
+    def _elsewhere(self, fresh: str, written: str, what) -> CommandError:
+        """The error for a script that needs another shard (see module doc)."""
+        if not self.handback_ok:
+            return CommandError(fresh % what)
+        if self.wrote and self.final:
+            return ScriptAbort(errors.SCRIPT_WROTE_TO_PROXY % (self.script.body.hex(),
+                                                              written % what))
+        if self.wrote:
+            self._roll_back()
+        return ScriptAbort(errors.SCRIPT_TO_PROXY % self.script.body.hex())
+
+    def _save(self, keys) -> None:
+        """Log the keys a write command is about to change (see module doc)."""
+        db_index = self.conn.db_index
+        db = self.server.keyspace.dbs[db_index]
+        undo = self.undo
+        for key in keys:
+            if (db_index, key) not in undo:
+                value = db.get(key)
+                undo[(db_index, key)] = (None, None) if value is None else (
+                    dump_payload(value), db.deadline(key))
+
+    def _roll_back(self) -> None:
+        """Put every logged key back and drop the script's journal entries
+        (the EVAL's own group, see :meth:`Journal.grouped`)."""
+        keyspace = self.server.keyspace
+        with keyspace.journal.suspended():
+            for (db_index, key), (payload, deadline) in self.undo.items():
+                db = keyspace.dbs[db_index]
+                if payload is None:
+                    db.delete(key)
+                    continue
+                db.set(key, load_payload(payload, KEEP_ENCODING))
+                if deadline is not None:
+                    db.set_deadline(key, deadline)
+        keyspace.journal.entries.clear()
+        self.wrote = False
 
     def check_key(self, key) -> None:
         """Refuse a key this script may not touch here (see module doc)."""
@@ -137,7 +448,8 @@ class ScriptHost:
             elif slot != self.slot and not self.cross_slot_ok:
                 raise CommandError(errors.SCRIPT_CROSS_SLOT)
         elif not owned and not (self.lent_ok and key in self.declared):
-            raise CommandError(errors.SCRIPT_CROSS_SHARD % errors.echo(key, 128))
+            raise self._elsewhere(errors.SCRIPT_CROSS_SHARD, errors.SCRIPT_CROSS_SHARD_WRITTEN,
+                                  errors.echo(key, 128))
 
     def _check_locks(self, keys, exclusive: bool) -> None:
         """Undeclared keys must be free of other clients' locks (the declared
@@ -147,24 +459,36 @@ class ScriptHost:
         for key in keys:
             if key not in self.declared and self.server.locks.conflict(
                     self.conn.session, [(db, key)], exclusive):
-                raise CommandError(errors.SCRIPT_KEY_LOCKED % errors.echo(key, 128))
+                raise self._elsewhere(errors.SCRIPT_KEY_LOCKED, errors.SCRIPT_KEY_LOCKED,
+                                      errors.echo(key, 128))
 
     def __call__(self, spec, args, resp) -> bytes:
         conn = self.conn
         if spec.route == ALL and self.whole_server:
-            raise CommandError(errors.SCRIPT_ALL_SHARDS % spec.name)
+            raise self._elsewhere(errors.SCRIPT_ALL_SHARDS, errors.SCRIPT_ALL_SHARDS_WRITTEN,
+                                  spec.name)
         if spec.has_keys:
             keys = spec.keys(args)
             for key in keys:
                 self.check_key(key)
             if self.server.locks.held:
                 self._check_locks(keys, spec.is_write)
+            if self.undo is None and self.undo_ok and not self.declared.issuperset(keys):
+                self.undo = {}
+        if spec.is_write and not self.final:
+            if self.undo is None or spec.name in UNDO_BEYOND_KEYS or (
+                    spec.name == "copy" and len(args) > 3):
+                self.final = True
+            else:
+                self._save(spec.keys(args) if spec.has_keys else ())
         saved = (conn.proto, conn.wrap, conn.in_exec, conn.reply_mode)
         conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = resp, False, True, 0
         try:
             data = conn.execute(args)
         finally:
             conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = saved
+        if spec.is_write:
+            self.wrote = True
         if data is None:
             return b"_\r\n" if resp == 3 else b"$-1\r\n"
         return data
@@ -194,7 +518,13 @@ def script_flush(conn, args):
 
 @handler("script|kill")
 def script_kill(conn, args):
-    raise CommandError(errors.NOTBUSY)
+    run = conn.server.busy
+    if run is None:
+        raise CommandError(errors.NOTBUSY)
+    if run.host.wrote:
+        raise CommandError(errors.UNKILLABLE)
+    run.killed = True
+    return "OK"
 
 
 @handler("script|help")

@@ -49,7 +49,7 @@ subcommand(script, "flush", -2, "noscript", acl="@scripting", route=ALL, since="
            complexity="O(N) with N being the number of scripts in cache",
            summary="Empties the script cache.")
 subcommand(script, "kill", 2, "noscript allow_busy", acl="@scripting", route=ALL, since="2.6.0",
-           merge="first", tips=("request_policy:all_shards", "response_policy:one_succeeded"),
+           merge="script_kill", tips=("request_policy:all_shards", "response_policy:one_succeeded"),
            complexity="O(1)", summary="Stops the script running now, if it has not written.")
 subcommand(script, "help", 2, "loading stale", acl="@scripting", route=ALL, merge="first",
            since="5.0.0", complexity="O(1)",

@@ -66,6 +66,14 @@ class ScriptError(CommandError):
     """A script failed; ``args[0]`` is the error reply text."""
 
 
+class ScriptAbort(CommandError):
+    """Raised by a host to stop the script for good (``args[0]``: the error
+    reply): unlike a command's error, ``pcall`` cannot swallow it -- every
+    later ``redis.call`` of the run fails at once, and :meth:`ScriptRuntime.run`
+    raises it whatever the script returns.  A shard uses it to hand a script
+    that touched another shard's key to the proxy (shardnode/scripting.py)."""
+
+
 class Rand48:
     """Redis's rand48 (src/rand.c): lrand48 with its own state, seeded by srand48."""
 
@@ -104,13 +112,15 @@ class Script:
 class _Run:
     """What one script call needs while it runs."""
 
-    __slots__ = ("script", "host", "readonly", "resp")
+    __slots__ = ("script", "host", "readonly", "resp", "abort", "watchdog")
 
     def __init__(self, script, host, readonly):
         self.script = script
         self.host = host
         self.readonly = readonly
         self.resp = 2
+        self.abort = None  # the ScriptAbort that ended it
+        self.watchdog = None  # see ScriptRuntime.run
 
 
 def _deny_attributes(obj, name, is_setting):
@@ -124,6 +134,7 @@ PRELUDE = r"""
 local api = ...
 local G = _G
 local getinfo = debug.getinfo
+local sethook = debug.sethook
 local real_loadstring, real_setfenv = loadstring, setfenv
 local real_setmetatable, real_getmetatable = setmetatable, getmetatable
 local real_rawget, real_rawset, real_next = rawget, rawset, next
@@ -308,6 +319,7 @@ G.load = function(reader, name)
 end
 
 local function handler(err)
+  sethook()  -- a watchdog that stopped the script must not fire in here
   err = materialize(err)
   local level, info = 2, nil
   while true do
@@ -338,6 +350,20 @@ local function run(f)
   return xpcall(f, handler)
 end
 local function forget() scripts = {} end
+-- The watchdog (ScriptRuntime.run's ``watchdog``): every 100000 VM
+-- instructions it asks Python whether to stop; once it says so, it fires at
+-- every instruction, so a pcall in the script cannot keep it running.
+local check_watch = api.check_watch
+local function watchdog()
+  local err = check_watch()
+  if err then
+    sethook(watchdog, "", 1)
+    real_error(err, 0)
+  end
+end
+local function watch(on)
+  if on then sethook(watchdog, "", 100000) else sethook() end
+end
 
 -- FUNCTION LOAD: a library's code runs once with only ``redis`` (register_function,
 -- log, the log levels, the version) in sight; the functions it registers then run
@@ -360,7 +386,7 @@ end
 local function call_function(f, keys, argv)
   return xpcall(function() return f(keys, argv) end, handler)
 end
-return compile, run, forget, where, load_library, call_function
+return compile, run, forget, where, load_library, call_function, watch
 """
 
 
@@ -419,6 +445,7 @@ class ScriptRuntime:
         }
         api = table({
             b"raised": _raised,
+            b"check_watch": self._check_watch,
             b"redis": table(redis_api),
             b"random": self._random,
             b"register_function": self._register_function,
@@ -436,7 +463,7 @@ class ScriptRuntime:
         setup = lua.eval("function(code) return assert(loadstring(code, '=damselfly')) end")(
             PRELUDE.encode())
         (self._compile, self._run, self._forget, self._where, self._load_library,
-         self._call_function) = setup(api)
+         self._call_function, self._watch) = setup(api)
         self.cjson.null = lua.globals()[b"cjson"][b"null"]
         self.globals = lua.globals()
 
@@ -471,12 +498,15 @@ class ScriptRuntime:
     # -- running -----------------------------------------------------------------------
 
     def run(self, script: Script, keys, argv, host, client_proto: int,
-            readonly: bool = False, as_function: bool = False) -> bytes:
+            readonly: bool = False, as_function: bool = False, watchdog=None) -> bytes:
         """Run one call of ``script``; the client's reply bytes.
 
         ``host(spec, args, resp)`` runs each ``redis.call`` command and
         returns its encoded reply in protocol ``resp``.  Raises
         :class:`ScriptError` when the script fails or returns an error.
+        ``watchdog()``, if given, is asked every 100000 Lua instructions
+        whether to stop the script: an error text (SCRIPT KILL) stops it
+        with that error, None lets it go on.
         """
         if self.current is not None:
             raise CommandError("ERR a script is already running")
@@ -486,8 +516,11 @@ class ScriptRuntime:
             g[b"KEYS"] = table(keys)
             g[b"ARGV"] = table(argv)
         run = self.current = _Run(script, host, readonly or script.no_writes)
+        run.watchdog = watchdog
         self.calls += 1
         try:
+            if watchdog is not None:
+                self._watch(True)
             if as_function:  # FCALL: the callback gets (keys, args), no KEYS/ARGV
                 result = self._call_function(script.function, table(keys), table(argv))
             else:
@@ -496,7 +529,11 @@ class ScriptRuntime:
             log.exception("script %s failed inside the runtime", script.sha)
             raise ScriptError("ERR internal error while running script %s" % script.sha)
         finally:
+            if watchdog is not None:
+                self._watch(False)
             self.current = None
+        if run.abort is not None:
+            raise run.abort
         if type(result) is not tuple:  # the script returned nothing
             result = (result,)
         ok = result[0]
@@ -632,6 +669,8 @@ class ScriptRuntime:
     def _call(self, raw_args):
         """Check and run one command: (failed, reply as a Lua value)."""
         run = self.current
+        if run.abort is not None:
+            return True, self.lua.table_from({b"err": run.abort.args[0].encode()})
         args = [a if type(a) is bytes else b"%.17g" % float(a) for a in raw_args]
         try:
             spec = lookup(args[0])
@@ -650,6 +689,9 @@ class ScriptRuntime:
             if spec.is_write and run.readonly:
                 raise CommandError(errors.SCRIPT_WRITE_IN_READONLY)
             data = run.host(spec, args, run.resp)
+        except ScriptAbort as exc:
+            run.abort = exc
+            return True, self.lua.table_from({b"err": exc.args[0].encode()})
         except CommandError as exc:
             return True, self.lua.table_from(
                 {b"err": lua_error_text(b"-" + exc.args[0].encode("utf-8", "surrogateescape"))})
@@ -657,6 +699,12 @@ class ScriptRuntime:
         if failed:
             return True, self.lua.table_from({b"err": lua_error_text(data[:-2])})
         return False, value
+
+    def _check_watch(self):
+        """The watchdog's question (see :meth:`run`): an error table to stop with, or None."""
+        run = self.current
+        text = run.watchdog() if run is not None and run.watchdog is not None else None
+        return None if text is None else self.lua.table_from({b"err": text.encode()})
 
     def _setresp(self, *args):
         if len(args) != 1:

@@ -1,0 +1,315 @@
+"""Scripts that need more than their declared keys: run by the proxy itself.
+
+Which case costs what (see also the README, "Scripts"):
+
+1. Declared keys on one shard: the EVAL goes to that shard as any keyed
+   command (shardnode/scripting.py) -- one round trip, no lock.  The reply
+   comes back through a small :class:`_Watch` target instead of straight to
+   the client's slot, so the proxy can see the one internal error below.
+2. Declared keys on several shards: the coordinator locks them and lends
+   them to one shard (``DF.RUN``), as for MSET.
+3. A script that touches a key it did not declare on another shard, or runs
+   a command that needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL ...):
+   *proxy mode*.  The shard stops it at that call; if the script had not
+   written yet nothing happened, the shard answers ``-DFPROXY <body hex>``
+   and the proxy runs the script again itself, transparently.  Its SHA is
+   remembered (per proxy process), so its later calls go to proxy mode at
+   once.  A script that had already written gets an error (its writes
+   stand: a shard cannot undo them) and is remembered the same way.
+
+Proxy mode: the proxy locks every shard whole (``DF.LOCK <id> a``, shard
+after shard in shard order, as the coordinator does: no deadlock), runs the
+Lua in the same runtime the shards use, each ``redis.call`` going to the
+shard(s) owning its keys in the client's session (``DF.EXEC``, which passes
+the locks; multi-shard commands as the coordinator's plans), and unlocks
+every shard at the end.  The script is atomic: no other client's command
+runs on any shard meanwhile.  Cost: two round trips per shard for the locks,
+one round trip per ``redis.call`` and the whole server held while it runs.
+Each shard journals the commands it ran, each ``DF.EXEC`` as its own unit
+(the script's commands on one shard are not one MULTI/EXEC: that would need
+the shards to buffer a script's journal until its end).
+
+The runtime is synchronous (``redis.call`` must return the reply) and Lua
+5.1 cannot yield across ``pcall``/``xpcall`` (the runtime runs every script
+under ``xpcall``), so a Lua coroutine cannot hand the calls to asyncio.  The
+script runs in a worker thread instead: each call is posted to the event
+loop (``run_coroutine_threadsafe``) and the thread waits for the reply.  One
+proxy-mode script at a time per process (the runtime has one current run;
+whole-shard locks serialise them across processes anyway).
+
+Known gap: pipelined commands sent after an EVAL that is handed back (the
+first call of a script in this process) reach the shards before its rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from cluster import errors
+from cluster.args import parse_db_number, parse_int
+from cluster.commands import COMMANDS, LOCAL
+from cluster.errors import CommandError
+from cluster.resp import encode_command, encode_error
+from cluster.scripting import get_runtime
+from cluster.slots import key_slot
+from proxy.coordinator import Plan, _exec_args
+from proxy.fanout import MERGES, decode_reply
+from proxy.links import context
+from proxy.scripting import KEYED_HOOKS, share_script
+
+TO_PROXY = errors.SCRIPT_TO_PROXY.split(" ", 1)[0].encode()  # b"DFPROXY"
+HANDED_BACK = b"-" + TO_PROXY + b" "
+WROTE = b"-" + errors.SCRIPT_WROTE_TO_PROXY.split(" ", 1)[0].encode() + b" "
+
+# SHA1 hex digest -> body of the scripts that run in proxy mode (compiled in
+# this process's runtime only under the lock: the script thread may be in it).
+_needs_proxy: dict = {}
+_executor = []  # the one thread proxy-mode scripts run in (made on first use)
+_lock = []  # asyncio.Lock: one proxy-mode script at a time in this process
+_flushed: list = []  # non-empty after a SCRIPT FLUSH, until the runtime follows
+_running: list = []  # the ProxyHost of the proxy-mode script running now
+
+
+def _merge_script_flush(gather, replies):
+    """SCRIPT FLUSH: forget which scripts run here; the compiled copies go at
+    the next proxy-mode run (the runtime is touched only under the lock)."""
+    _needs_proxy.clear()
+    _flushed.append(True)
+    return _flush_merge(gather, replies)
+
+
+def eval_hook(client, spec, args) -> bool:
+    """Route one EVAL/EVALSHA(_RO) (see module doc); True: taken over."""
+    if spec.name in ("eval", "eval_ro"):
+        share_script(client, spec, args)
+        sha = hashlib.sha1(args[1]).hexdigest()
+    else:
+        sha = args[1].decode("latin-1").lower()
+    try:
+        numkeys = parse_int(args[2])
+    except CommandError:
+        return False  # the shard answers the error
+    if not 0 <= numkeys <= len(args) - 3:
+        return False
+    keys = args[3:3 + numkeys]
+    if sha in _needs_proxy:
+        body = args[1] if spec.name in ("eval", "eval_ro") else _needs_proxy[sha]
+        slot = client.new_slot()
+        _start(client, _proxy_mode(client, spec, args, body, slot))
+        return True
+    worker = client.worker
+    owner = worker.slot_owner
+    shards = {owner[key_slot(k)] for k in keys}
+    slot = client.new_slot()
+    if len(shards) <= 1:
+        watch = _Watch(client, spec, args, sha, slot)
+        worker.links[shards.pop() if shards else 0].send(
+            client.ctx, encode_command(args), [watch, None])
+        return True
+    _start(client, _declared_across(client, spec, args, sha, slot))
+    return True
+
+
+def _start(client, coroutine) -> None:
+    """Run coordinated work for ``client``, holding its later commands."""
+    client.hold(coroutine)
+    client.coordinating += 1
+    asyncio.ensure_future(_finish(client, coroutine))
+
+
+async def _finish(client, coroutine):
+    try:
+        await coroutine
+    finally:
+        client.coordinating -= 1
+        client.worker.flush_soon()
+        client.release_hold(coroutine)
+        if client.transport is None and not client.coordinating:
+            client.end_sessions()
+
+
+def _answered(client, sha, slot, data):
+    """Fill ``slot`` with a shard's reply unless it hands the script back;
+    the body to run in proxy mode if it does."""
+    if data[:1] == b"-":
+        if data[:len(HANDED_BACK)] == HANDED_BACK:
+            body = _needs_proxy[sha] = bytes.fromhex(data[len(HANDED_BACK):].strip().decode())
+            return body
+        if data[:len(WROTE)] == WROTE:
+            hex_body, text = data[len(WROTE):].split(b" ", 1)
+            _needs_proxy[sha] = bytes.fromhex(hex_body.decode())
+            data = b"-" + text
+    slot[1] = data
+    client.deliver(slot)
+    return None
+
+
+class _Watch:
+    """The link's reply target for a one-shard EVAL: passes the reply on, or
+    starts proxy mode when the shard handed the script back."""
+
+    __slots__ = ("client", "spec", "args", "sha", "slot")
+
+    def __init__(self, client, spec, args, sha, slot):
+        self.client, self.spec, self.args, self.sha, self.slot = client, spec, args, sha, slot
+
+    def deliver(self, link_slot) -> None:
+        body = _answered(self.client, self.sha, self.slot, link_slot[1])
+        if body is not None:
+            _start(self.client, _proxy_mode(self.client, self.spec, self.args, body, self.slot))
+
+
+async def _declared_across(client, spec, args, sha, slot):
+    """Declared keys on several shards: the coordinator's way (module doc, 2)."""
+    plan = Plan(client.worker)
+    plan.add(spec, args, client.db_index)
+    data = await client.worker.coordinator.execute(client, plan, False, False)
+    if type(data) is list:
+        data = data[0]
+    body = _answered(client, sha, slot, data)
+    if body is not None:
+        await _proxy_mode(client, spec, args, body, slot)
+
+
+async def _proxy_mode(client, spec, args, body, slot):
+    """Run the script here with every shard locked (module doc); fills ``slot``."""
+    if not _lock:
+        _lock.append(asyncio.Lock())
+        _executor.append(ThreadPoolExecutor(1, thread_name_prefix="script"))
+    async with _lock[0]:
+        try:
+            data = await _run_locked(client, spec, args, body)
+        except CommandError as exc:
+            data = encode_error(exc.args[0])
+    slot[1] = data
+    client.deliver(slot)
+
+
+async def _run_locked(client, spec, args, body) -> bytes:
+    runtime = get_runtime()
+    if _flushed:
+        _flushed.clear()
+        runtime.flush()
+    script = runtime.load(body)
+    readonly = spec.name.endswith("_ro")
+    if script.flags is not None and readonly and not script.no_writes:
+        raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
+    numkeys = parse_int(args[2])
+    keys, argv = args[3:3 + numkeys], args[3 + numkeys:]
+    worker = client.worker
+    links = worker.links
+    ctx = client.ctx
+    cid = b"%d" % client.id
+    locked = []
+    client.note_sessions(range(len(links)))
+    try:
+        for shard in range(len(links)):
+            reply = decode_reply(await links[shard].request(ctx, [b"DF.LOCK", cid, b"a", b"0"]))
+            if isinstance(reply, CommandError):
+                return encode_error(reply.args[0])
+            locked.append(shard)
+        host = ProxyHost(client, asyncio.get_running_loop())
+        _running.append(host)
+        return await asyncio.get_running_loop().run_in_executor(_executor[0], partial(
+            runtime.run, script, keys, argv, host, client.proto, readonly,
+            watchdog=host.watchdog))
+    finally:
+        _running.clear()
+        for shard in locked:
+            links[shard].send_forget(ctx, [b"DF.UNLOCK", cid])
+        worker.flush_soon()
+
+
+class _Session:
+    """The client as a plan's steps see it, with the script's protocol."""
+
+    def __init__(self, client, proto):
+        self.client = client
+        self.worker = client.worker
+        self.id = client.id
+        self.proto = proto
+        self.ctx = context(client.db_index, proto, client.notouch)
+
+    def session_ctx(self):
+        return self.ctx + (self.id,)
+
+
+class ProxyHost:
+    """The runtime's ``host`` in proxy mode: called in the script thread,
+    runs each command on the event loop and waits for its reply."""
+
+    def __init__(self, client, loop):
+        self.client = client
+        self.loop = loop
+        self.db = client.db_index
+        self.wrote = False  # SCRIPT KILL answers UNKILLABLE once it has
+        self.killed = False
+
+    def watchdog(self):
+        """The runtime's watchdog (in the script thread): SCRIPT KILL's answer."""
+        return errors.SCRIPT_KILLED if self.killed else None
+
+    def __call__(self, spec, args, resp) -> bytes:
+        if spec.is_write:
+            self.wrote = True
+        return asyncio.run_coroutine_threadsafe(self.command(spec, args, resp), self.loop).result()
+
+    async def command(self, spec, args, resp) -> bytes:
+        client = self.client
+        worker = client.worker
+        cid = b"%d" % client.id
+        if spec.name == "select":
+            db = parse_db_number(args[1])
+            if not 0 <= db < worker.config.dbnum:
+                raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
+            self.db = db
+            return b"+OK\r\n"
+        session = _Session(client, resp)
+        ctx = context(self.db, resp, client.notouch)
+        if spec.route is LOCAL:
+            reply = decode_reply(await worker.links[0].request(
+                ctx, _exec_args(cid, b"", [(self.db, args)])))
+            if isinstance(reply, CommandError):
+                return encode_error(reply.args[0])
+            return reply[0]
+        plan = Plan(worker)
+        plan.add(spec, args, self.db)
+        part_replies: dict = {}
+        specials: dict = {}
+        await worker.coordinator.run_segments(session, ctx, cid, plan, part_replies, specials)
+        for reply in part_replies.values():
+            if isinstance(reply, CommandError):
+                return encode_error(reply.args[0])
+        return worker.coordinator._assemble(session, plan, part_replies, specials, False)[0]
+
+
+def _merge_script_kill(gather, replies):
+    """SCRIPT KILL went to every shard: OK where one stopped a script, else
+    the first shard's UNKILLABLE; else this process's proxy-mode script, if
+    one runs (killed unless it wrote); else NOTBUSY (Redis's one-succeeded)."""
+    if any(r == b"OK" for r in replies):
+        return "OK"
+    if _running and not any(isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE")
+                            for r in replies):
+        host = _running[0]
+        if host.wrote:
+            raise CommandError(errors.UNKILLABLE)
+        host.killed = True
+        return "OK"
+    for r in replies:
+        if isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE"):
+            raise r
+    for r in replies:
+        if isinstance(r, CommandError):
+            raise r
+    return "OK"
+
+
+MERGES["script_kill"] = _merge_script_kill
+_flush_merge = MERGES["script_flush"]
+MERGES["script_flush"] = _merge_script_flush
+for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
+    KEYED_HOOKS[COMMANDS[_name]] = eval_hook
