@@ -500,6 +500,7 @@ class AppendOnlyFile:
         self.fsync_running = False
         self.rewrite: Rewrite | None = None
         self.cron = None
+        self.loop = None  # the shard's event loop (start)
         # INFO persistence
         self.current_size = 0  # base + incremental files
         self.base_size = 0
@@ -515,7 +516,8 @@ class AppendOnlyFile:
         """After loading: go on appending to ``manifest`` (the AOF just
         replayed), or start a first rewrite when appendonly is on."""
         self._remove_temp_files()
-        self.cron = asyncio.get_running_loop().call_later(CRON_SECONDS, self._cron)
+        self.loop = asyncio.get_running_loop()
+        self.cron = self.loop.call_later(CRON_SECONDS, self._cron)
         if not self.server.config.appendonly:
             return
         if manifest is None:
@@ -613,7 +615,8 @@ class AppendOnlyFile:
             self.server.aof_barrier = True
         if not self.flush_scheduled:  # for writes no batch's reply follows (expiry)
             self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._deferred_barrier)
+            # Thread-safe: a busy script's effects are journalled in the script thread.
+            self.loop.call_soon_threadsafe(self._deferred_barrier)
 
     def _deferred_barrier(self) -> None:
         self.flush_scheduled = False
