@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from cluster.config import OPTIONS
+from tests.reference import missing_reference
 from tests.helpers import ROOT, DamselflyProcess, RawClient, free_port_block
 
 
@@ -32,8 +33,9 @@ def test_help_lists_every_option_in_both_spellings():
     assert "--config" in done.stdout
 
 
-@pytest.mark.skipif(shutil.which("damselfly") is None, reason="package not installed")
 def test_installed_script_is_the_same_cli():
+    if shutil.which("damselfly") is None:
+        missing_reference("the damselfly script is not installed (pip install -e .)")
     done = subprocess.run(["damselfly", "--help"], capture_output=True, text=True, timeout=20)
     assert done.returncode == 0 and "--proactor_threads" in done.stdout
 

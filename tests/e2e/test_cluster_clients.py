@@ -25,6 +25,7 @@ from redis._parsers.commands import RequestPolicy, ResponsePolicy
 from redis.cluster import RedisCluster
 from redis.commands.policies import DynamicPolicyResolver
 
+from tests.reference import missing_reference
 from tests.helpers import DamselflyProcess, RawClient
 
 JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
@@ -281,7 +282,7 @@ def test_redis_benchmark_cluster_mode(sharded, entry):
 def test_ioredis_cluster(sharded):
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed")
+        missing_reference("node is not installed (.ci/run installs it)")
     if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "ioredis")):
         subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=JS_DIR,
                        check=True, capture_output=True, timeout=300)
