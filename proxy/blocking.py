@@ -128,7 +128,6 @@ class OnShard:
         if client.blocked is self:
             client.blocked = None
         client.deliver(slot)
-        client.worker.flush_soon()
         client.release_hold(self)
 
     def unblock(self, as_error: bool) -> bool:
@@ -230,7 +229,6 @@ class CrossShardWait:
             client.blocked = None
         self.slot[1] = data
         client.deliver(self.slot)
-        client.worker.flush_soon()
         client.release_hold(self)
         if client.transport is None and not client.coordinating:
             client.end_sessions()

@@ -500,7 +500,7 @@ class ProxyClient(asyncio.Protocol, Session):
             self.queue.append([self, data])
             return
         if not self.outbuf:
-            self.worker.dirty_clients.append(self)
+            self.worker.mark_dirty(self)
         self.outbuf.append(data)
 
     def refresh_fast(self) -> None:
@@ -524,7 +524,7 @@ class ProxyClient(asyncio.Protocol, Session):
             return  # an earlier reply is still missing; it will pull this one
         out = self.outbuf
         if not out:
-            self.worker.dirty_clients.append(self)
+            self.worker.mark_dirty(self)
         discard = self.discard
         while queue:
             head = queue[0]

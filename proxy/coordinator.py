@@ -274,7 +274,6 @@ class Coordinator:
         for slot, reply in zip(slots, data):
             slot[1] = reply
             client.deliver(slot)
-        self.worker.flush_soon()  # a flush already scheduled may have run before us
         client.release_hold(plan)
         if client.transport is None and not client.coordinating:
             client.end_sessions()  # it disconnected meanwhile

@@ -75,6 +75,13 @@ class ProxyWorker:
                 log.exception("fan-out of %s failed", spec.name)
                 client.error_reply("ERR internal error while running '%s'" % spec.name)
 
+    def mark_dirty(self, client) -> None:
+        """``client`` has replies to write: it is flushed at the end of this
+        turn, whoever queued them (a link's read, a coordinator's task)."""
+        self.dirty_clients.append(client)
+        if not self._flush_pending:
+            self.flush_soon()
+
     def flush_soon(self) -> None:
         """Write what this event-loop turn queued, once, after all its reads.
 

@@ -16,16 +16,12 @@ _MOVE_FLAGS = (("RW", "access", "delete"), ("RW", "insert"))
 
 family("list")
 
-command("blpop", -3, "write noscript blocking", keys=(1, -2, 1), acl="@list",
-        key_flags=_POP_FLAGS, since="2.0.0",
-        summary="Takes the first element of the first non-empty list among several keys, "
-                "waiting for one when all are empty.",
-        complexity="O(N) where N is the number of provided keys.")
-command("brpop", -3, "write noscript blocking", keys=(1, -2, 1), acl="@list",
-        key_flags=_POP_FLAGS, since="2.0.0",
-        summary="Takes the last element of the first non-empty list among several keys, "
-                "waiting for one when all are empty.",
-        complexity="O(N) where N is the number of provided keys.")
+for _name, _end in (("blpop", "first"), ("brpop", "last")):
+    command(_name, -3, "write noscript blocking", keys=(1, -2, 1), acl="@list",
+            key_flags=_POP_FLAGS, since="2.0.0",
+            summary="Takes the %s element of the first non-empty list among several keys, "
+                    "waiting for one when all are empty." % _end,
+            complexity="O(N) where N is the number of provided keys.")
 command("brpoplpush", 4, "write denyoom noscript blocking", keys=(1, 2, 1), acl="@list",
         key_flags=_MOVE_FLAGS, since="2.2.0",
         summary="Moves the last element of a list to the head of another, waiting for one "
@@ -45,16 +41,12 @@ command("blmpop", -5, "write blocking", acl="@list", keys_hook="numkeys_at_2",
 
 family("sorted-set")
 
-command("bzpopmin", -3, "write noscript blocking fast", keys=(1, -2, 1), acl="@sortedset",
-        key_flags=_POP_FLAGS, since="5.0.0",
-        summary="Takes the lowest-scored member of the first non-empty sorted set among "
-                "several keys, waiting for one when all are empty.",
-        complexity="O(log(N)) with N being the number of elements in the sorted set.")
-command("bzpopmax", -3, "write noscript blocking fast", keys=(1, -2, 1), acl="@sortedset",
-        key_flags=_POP_FLAGS, since="5.0.0",
-        summary="Takes the highest-scored member of the first non-empty sorted set among "
-                "several keys, waiting for one when all are empty.",
-        complexity="O(log(N)) with N being the number of elements in the sorted set.")
+for _name, _end in (("bzpopmin", "lowest"), ("bzpopmax", "highest")):
+    command(_name, -3, "write noscript blocking fast", keys=(1, -2, 1), acl="@sortedset",
+            key_flags=_POP_FLAGS, since="5.0.0",
+            summary="Takes the %s-scored member of the first non-empty sorted set among "
+                    "several keys, waiting for one when all are empty." % _end,
+            complexity="O(log(N)) with N being the number of elements in the sorted set.")
 command("bzmpop", -5, "write blocking", acl="@sortedset", keys_hook="numkeys_at_2",
         key_flags=_POP_FLAGS, since="7.0.0",
         summary="Takes the lowest- or highest-scored members of the first non-empty sorted "
