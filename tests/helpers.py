@@ -43,14 +43,32 @@ def _port_free(port: int) -> bool:
             return False
 
 
-_next_base = [20000 + (os.getpid() * 37) % 20000]
+def _listening_port_range() -> tuple[int, int]:
+    """Ports no outgoing connection takes: below the kernel's ephemeral range.
+
+    A port picked from inside that range can be free when checked and then
+    become the local end of some connection (the server's own shard links
+    included) before the server binds it: EADDRINUSE at start, seen in CI.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - 10000 >= 5000:
+        return 10000, low - 1
+    return high + 1, 65535
+
+
+_PORT_LOW, _PORT_HIGH = _listening_port_range()
+_next_base = [_PORT_LOW + (os.getpid() * 37) % (_PORT_HIGH - _PORT_LOW - 100)]
 
 
 def free_port_block(n: int) -> int:
     """A base port such that base .. base+n-1 are all free right now."""
     for _ in range(2000):
         base = _next_base[0]
-        _next_base[0] = base + n + 1 if base + 2 * n < 60000 else 20000
+        _next_base[0] = base + n + 1 if base + 2 * n < _PORT_HIGH else _PORT_LOW
         if all(_port_free(base + i) for i in range(n)):
             return base
     raise RuntimeError("no free port block")
