@@ -14,6 +14,7 @@ code sees (the runtime turns it into a Lua ``error`` at the caller's line).
 from __future__ import annotations
 
 import math
+import re
 import struct as _struct
 
 from lupa.lua51 import lua_type
@@ -56,7 +57,10 @@ def _typename(value) -> str:
         return "number"
     if type(value) is bytes:
         return "string"
-    return lua_type(value) or "userdata"
+    kind = lua_type(value)
+    if kind is None and callable(value):  # the API's Python callables, functions to Lua
+        return "function"
+    return kind or "userdata"
 
 
 def _bad(position, fname, value, expected="number"):
@@ -107,6 +111,8 @@ class CJson:
 
     def __init__(self, lua, null):
         self.null = null
+        # Set by the runtime: whether t[k] / t's key 0 is really -0 (see encode).
+        self.negzero_in = self.negzero_key = lambda *args: False
         self.table = lua.table_from
 
     # encode
@@ -121,14 +127,17 @@ class CJson:
     def _fail(self, value, reason):
         raise LibError("Cannot serialise %s: %s" % (_typename(value), reason))
 
-    def _encode(self, value, out, depth):
+    def _encode(self, value, out, depth, parent=None, key=None):
         t = type(value)
         if t is bytes:
             out.append(_json_string(value))
         elif t is int or t is float:
             if math.isinf(value) or value != value:
                 self._fail(value, "must not be NaN or Inf")
-            out.append(_lua_fmt14(value))
+            if value == 0 and parent is not None and self.negzero_in(parent, key):
+                out.append(b"-0")  # lupa gave -0 as 0 (see the prelude)
+            else:
+                out.append(_lua_fmt14(value))
         elif t is bool:
             out.append(b"true" if value else b"false")
         elif value is None or lua_type(value) == "userdata":  # cjson.null, the one userdata
@@ -143,7 +152,7 @@ class CJson:
                 for i in range(1, length + 1):
                     if i > 1:
                         out.append(b",")
-                    self._encode(value[i], out, depth)
+                    self._encode(value[i], out, depth, value, i)
                 out.append(b"]")
             else:
                 out.append(b"{")
@@ -155,11 +164,12 @@ class CJson:
                     if type(k) is bytes:
                         out.append(_json_string(k))
                     elif type(k) is int or type(k) is float:
-                        out.append(b'"' + _lua_fmt14(k) + b'"')
+                        negative = k == 0 and self.negzero_key(value)
+                        out.append(b'"-0"' if negative else b'"' + _lua_fmt14(k) + b'"')
                     else:
                         self._fail(k, "table key must be a number or string")
                     out.append(b":")
-                    self._encode(v, out, depth)
+                    self._encode(v, out, depth, value, k)
                 out.append(b"}")
         else:
             self._fail(value, "type not supported")
@@ -197,7 +207,37 @@ class CJson:
 _JSON_WS = b" \t\n\r"
 _JSON_UNESCAPE = {ord('"'): b'"', ord("\\"): b"\\", ord("/"): b"/", ord("b"): b"\b",
                   ord("f"): b"\f", ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t"}
-_NUMBER_CHARS = frozenset(b"0123456789+-.eExXabcdefABCDEFinfINFnaN")
+# What C's strtod accepts (Redis's cjson reads numbers with it): decimal,
+# hex with an optional binary exponent, inf/infinity, nan(chars).
+_STRTOD = re.compile(
+    rb"[+-]?(?:(0[xX])(?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
+    rb"|(?i:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)"
+    rb"|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
+
+
+def _strtod_value(match) -> float:
+    text = match.group(0)
+    if match.group(1) is None:
+        if text.lstrip(b"+-")[:3].lower() == b"nan":
+            return -math.nan if text[:1] == b"-" else math.nan
+        return float(text)
+    sign = -1.0 if text[:1] == b"-" else 1.0
+    body = text.lstrip(b"+-").decode()
+    if "p" not in body.lower():
+        body += "p0"
+    try:
+        return sign * float.fromhex(body)
+    except OverflowError:
+        return sign * math.inf
+
+
+def _invalid_json_number(text: bytes, pos: int) -> bool:
+    """Numbers JSON forbids that Redis's cjson reads anyway (its
+    decode_invalid_numbers): a leading '+', hex, inf, nan."""
+    if text[pos:pos + 1] == b"+":
+        return True
+    word = text[pos:pos + 3].lower()
+    return word == b"inf" or word == b"nan"
 
 
 class _JsonParser:
@@ -231,21 +271,23 @@ class _JsonParser:
         if c == b'"':
             return self._string(pos)
         if c in b"-0123456789" and c:
-            end = pos
-            while end < n and text[end] in _NUMBER_CHARS:
-                end += 1
-            try:
-                number = float(text[pos:end])
-            except ValueError:
-                return ("T_ERROR", "invalid number", pos)
-            self.pos = end
-            return ("T_NUMBER", number, pos)
+            return self._number(pos)
         for word, kind, value in ((b"true", "T_BOOLEAN", True), (b"false", "T_BOOLEAN", False),
                                   (b"null", "T_NULL", None)):
             if text.startswith(word, pos):
                 self.pos = pos + len(word)
                 return (kind, value, pos)
+        if _invalid_json_number(text, pos):  # read all the same, as Redis's cjson does
+            return self._number(pos)
         return ("T_ERROR", "invalid token", pos)
+
+    def _number(self, pos):
+        """A number token as C's strtod reads it (hex, inf, nan included)."""
+        match = _STRTOD.match(self.text, pos)
+        if match is None:
+            return ("T_ERROR", "invalid number", pos)
+        self.pos = match.end()
+        return ("T_NUMBER", _strtod_value(match), pos)
 
     def _string(self, start):
         text = self.text

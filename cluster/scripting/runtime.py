@@ -191,6 +191,19 @@ local function library(names, impl)
   return t
 end
 G.cjson = library({"encode", "decode"}, api.cjson)
+-- Negative zero: lupa hands a whole-number Lua number to Python as an int,
+-- so a -0 reaches Python as 0.  cjson.encode asks here about a 0 it meets
+-- inside a table.  (A -0 passed straight to a Python callable cannot be told
+-- apart: a Lua wrapper would see it, but a tail call to a Lua function loses
+-- the caller's line that error messages need.)
+local function negzero(v) return v == 0 and 1 / v < 0 end
+api.negzero_in = function(t, k) return negzero(real_rawget(t, k)) end
+api.negzero_key = function(t)
+  for k in real_next, t do
+    if k == 0 then return 1 / k < 0 end
+  end
+  return false
+end
 G.cjson.null = null
 G.cjson._NAME, G.cjson._VERSION = "cjson", "2.1.0"
 for _, name in real_ipairs({"encode_keep_buffer", "encode_max_depth", "decode_max_depth",
@@ -465,6 +478,7 @@ class ScriptRuntime:
         (self._compile, self._run, self._forget, self._where, self._load_library,
          self._call_function, self._watch) = setup(api)
         self.cjson.null = lua.globals()[b"cjson"][b"null"]
+        self.cjson.negzero_in, self.cjson.negzero_key = api[b"negzero_in"], api[b"negzero_key"]
         self.globals = lua.globals()
 
     # -- the script cache ------------------------------------------------------------

@@ -463,6 +463,67 @@ STRUCT = [
 
 
 
+# Number formatting and reading at the edges: negative zero inside tables
+# (lupa hands Python -0 as 0; a -0 passed straight to cjson.encode or
+# struct.pack still comes out as 0, see the runtime's prelude), Lua's %.14g,
+# and the numbers C's strtod reads that JSON does not (Redis's cjson decodes
+# hex, inf, nan, a leading '+').
+NUMBERS = [
+    "return cjson.encode({-0.0, 0, 1})",
+    "return cjson.encode({{-1e-400}})",
+    "return cjson.encode({cjson.decode('-1e-400')})",
+    "return cjson.encode({a = -0.0})",
+    "return cjson.encode({[-0.0] = 1})",
+    "return cjson.encode(cjson.decode('[-0, 0, -0.0]'))",
+    "return cjson.encode(1e15)",
+    "return cjson.encode(2^53)",
+    "return cjson.encode(123456789012345678)",
+    "return cjson.encode(1/3)",
+    "return cjson.encode(1e-7)",
+    "return cjson.encode(5e-324)",
+    "return cjson.encode(1.7976931348623157e308)",
+    "return cjson.encode(-1234567.125)",
+    "return cjson.encode({[1.5] = 1})",
+    "return cjson.encode(1/0)",
+    "return cjson.encode({0/0})",
+    "return tostring(cjson.decode('-0'))",
+    "return tostring(cjson.decode('1e400'))",
+    "return tostring(cjson.decode('0x10'))",
+    "return tostring(cjson.decode('-0x10'))",
+    "return tostring(cjson.decode('0x1.8p1'))",
+    "return tostring(cjson.decode('+1'))",
+    "return tostring(cjson.decode('+.5'))",
+    "return tostring(cjson.decode('Infinity'))",
+    "return tostring(cjson.decode('-inf'))",
+    "return tostring(cjson.decode('nan'))",
+    "return tostring(cjson.decode('-nan'))",
+    "return tostring(cjson.decode('00'))",
+    "return cjson.encode(cjson.decode('[+1, 0X1f]'))",
+    "return cjson.decode('.5')",
+    "return cjson.decode('+')",
+    "return cjson.decode('-')",
+    "return cjson.decode('1e')",
+    "return cjson.decode('0x')",
+    "return cjson.decode('infinit')",
+    "return cjson.decode('nanx')",
+    "return cjson.decode('i')",
+    "return cjson.decode('[-]')",
+    "return struct.pack('>i', -0.0)",
+    "return cmsgpack.pack(-0.0)",
+    "return cmsgpack.pack({-0.0, 2^64, -0.5})",
+    "return tostring(-0.0)",
+    "return {-0.0, 3.9, -3.9}",
+    "return redis.call('set', 'x', -0.0)",
+    "return cjson.encode(cjson.encode)",
+    "return cjson.encode()",
+]
+
+
+@pytest.mark.parametrize("script", NUMBERS)
+def test_number_edges(diff, script):
+    ev(diff, script)
+
+
 @pytest.mark.parametrize("script", CJSON + CMSGPACK + BIT + STRUCT)
 def test_libraries(diff, script):
     """cjson, cmsgpack, bit and struct: results, number formats, error texts."""
