@@ -380,12 +380,14 @@ class Coordinator:
                 return encode_error(reply.args[0])
         return self._assemble(client, plan, part_replies, specials, is_exec)
 
-    async def run_segments(self, client, ctx, cid, plan, part_replies, specials) -> None:
+    async def run_segments(self, client, ctx, cid, plan, part_replies, specials,
+                           flags=b"") -> None:
         """Run ``plan``'s segments in order under locks the caller holds
-        (also proxy-mode scripts, proxy/script_proxy.py, one command a plan)."""
+        (also proxy-mode scripts, proxy/script_proxy.py, one command a plan;
+        ``flags`` b"n" after their ``redis.set_repl(redis.REPL_NONE)``)."""
         for index, segment in enumerate(plan.segments):
             if type(segment) is dict:
-                futures = {shard: self._request(shard, ctx, _exec_args(cid, b"", part))
+                futures = {shard: self._request(shard, ctx, _exec_args(cid, flags, part))
                            for shard, part in segment.items()}
                 results = await asyncio.gather(*futures.values())
                 for shard, data in zip(futures, results):

@@ -252,12 +252,13 @@ class ProxyHost:
         """The runtime's watchdog (in the script thread): SCRIPT KILL's answer."""
         return errors.SCRIPT_KILLED if self.killed else None
 
-    def __call__(self, spec, args, resp) -> bytes:
+    def __call__(self, spec, args, resp, propagate=True) -> bytes:
         if spec.is_write:
             self.wrote = True
-        return asyncio.run_coroutine_threadsafe(self.command(spec, args, resp), self.loop).result()
+        return asyncio.run_coroutine_threadsafe(
+            self.command(spec, args, resp, b"" if propagate else b"n"), self.loop).result()
 
-    async def command(self, spec, args, resp) -> bytes:
+    async def command(self, spec, args, resp, flags=b"") -> bytes:
         client = self.client
         worker = client.worker
         cid = b"%d" % client.id
@@ -271,7 +272,7 @@ class ProxyHost:
         ctx = context(self.db, resp, client.notouch)
         if spec.route is LOCAL:
             reply = decode_reply(await worker.links[0].request(
-                ctx, _exec_args(cid, b"", [(self.db, args)])))
+                ctx, _exec_args(cid, flags, [(self.db, args)])))
             if isinstance(reply, CommandError):
                 return encode_error(reply.args[0])
             return reply[0]
@@ -279,7 +280,8 @@ class ProxyHost:
         plan.add(spec, args, self.db)
         part_replies: dict = {}
         specials: dict = {}
-        await worker.coordinator.run_segments(session, ctx, cid, plan, part_replies, specials)
+        await worker.coordinator.run_segments(session, ctx, cid, plan, part_replies, specials,
+                                              flags)
         for reply in part_replies.values():
             if isinstance(reply, CommandError):
                 return encode_error(reply.args[0])

@@ -18,7 +18,8 @@ them never deadlock):
 - ``DF.EXEC <client-id> <flags> <n> [<db> <argc> <arg>*]*``: run commands
   back to back for the session (waiting for their keys first); flags ``w``:
   abort with a null reply if a watched key changed, and forget the watches;
-  ``u``: release the session's locks afterwards.  Replies with the list of
+  ``u``: release the session's locks afterwards; ``n``: journal nothing (a
+  proxy-mode script after ``redis.set_repl(redis.REPL_NONE)``).  Replies with the list of
   the commands' encoded replies.
 - ``DF.UNLOCK <client-id>``: release the session's locks.
 
@@ -191,7 +192,10 @@ def df_exec(conn, args):
     start_db = conn.db_index
     flat = _with_selects(commands, start_db)
     try:
-        if b"w" in flags:
+        if b"n" in flags:  # a proxy-mode script's command after redis.set_repl(REPL_NONE)
+            with conn.server.keyspace.journal.suspended():
+                replies = conn.run_transaction(flat)
+        elif b"w" in flags:
             replies = run_queued(conn, flat, session)
         else:
             replies = conn.run_transaction(flat)

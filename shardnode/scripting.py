@@ -303,11 +303,11 @@ class ScriptRun:
     def _watchdog(self):
         return errors.SCRIPT_KILLED if self.killed else None
 
-    def _call(self, spec, args, resp):
+    def _call(self, spec, args, resp, propagate=True):
         """The runtime's host, in the script thread (see class doc)."""
         with self.lock:
             if not self.detached:
-                return self.host(spec, args, resp)
+                return self.host(spec, args, resp, propagate)
         box = []
         ready = threading.Event()
 
@@ -317,7 +317,7 @@ class ScriptRun:
             conn.session, db_index, conn.proto, conn.notouch = self.context
             conn.on_select(db_index)
             try:
-                box.append(self.host(spec, args, resp))
+                box.append(self.host(spec, args, resp, propagate))
             except BaseException as exc:
                 box.append(exc)
             finally:
@@ -462,7 +462,7 @@ class ScriptHost:
                 raise self._elsewhere(errors.SCRIPT_KEY_LOCKED, errors.SCRIPT_KEY_LOCKED,
                                       errors.echo(key, 128))
 
-    def __call__(self, spec, args, resp) -> bytes:
+    def __call__(self, spec, args, resp, propagate=True) -> bytes:
         conn = self.conn
         if spec.route == ALL and self.whole_server:
             raise self._elsewhere(errors.SCRIPT_ALL_SHARDS, errors.SCRIPT_ALL_SHARDS_WRITTEN,
@@ -484,7 +484,11 @@ class ScriptHost:
         saved = (conn.proto, conn.wrap, conn.in_exec, conn.reply_mode)
         conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = resp, False, True, 0
         try:
-            data = conn.execute(args)
+            if propagate:
+                data = conn.execute(args)
+            else:  # redis.set_repl(redis.REPL_NONE): effects kept out of the journal
+                with self.server.keyspace.journal.suspended():
+                    data = conn.execute(args)
         finally:
             conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = saved
         if spec.is_write:

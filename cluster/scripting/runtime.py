@@ -112,7 +112,7 @@ class Script:
 class _Run:
     """What one script call needs while it runs."""
 
-    __slots__ = ("script", "host", "readonly", "resp", "abort", "watchdog")
+    __slots__ = ("script", "host", "readonly", "resp", "abort", "watchdog", "repl")
 
     def __init__(self, script, host, readonly):
         self.script = script
@@ -121,6 +121,7 @@ class _Run:
         self.resp = 2
         self.abort = None  # the ScriptAbort that ended it
         self.watchdog = None  # see ScriptRuntime.run
+        self.repl = REPL_ALL  # redis.set_repl: REPL_NONE keeps the next commands out of the journal
 
 
 def _deny_attributes(obj, name, is_setting):
@@ -516,7 +517,9 @@ class ScriptRuntime:
         """Run one call of ``script``; the client's reply bytes.
 
         ``host(spec, args, resp)`` runs each ``redis.call`` command and
-        returns its encoded reply in protocol ``resp``.  Raises
+        returns its encoded reply in protocol ``resp``; after
+        ``redis.set_repl(redis.REPL_NONE)`` it is called with
+        ``propagate=False``: run the command, journal nothing.  Raises
         :class:`ScriptError` when the script fails or returns an error.
         ``watchdog()``, if given, is asked every 100000 Lua instructions
         whether to stop the script: an error text (SCRIPT KILL) stops it
@@ -702,7 +705,10 @@ class ScriptRuntime:
                 raise CommandError(errors.SCRIPT_NOT_ALLOWED)
             if spec.is_write and run.readonly:
                 raise CommandError(errors.SCRIPT_WRITE_IN_READONLY)
-            data = run.host(spec, args, run.resp)
+            if run.repl == REPL_NONE:  # run, not propagated (the host skips the journal)
+                data = run.host(spec, args, run.resp, propagate=False)
+            else:
+                data = run.host(spec, args, run.resp)
         except ScriptAbort as exc:
             run.abort = exc
             return True, self.lua.table_from({b"err": exc.args[0].encode()})
@@ -750,6 +756,9 @@ class ScriptRuntime:
         if flags is None or int(flags) != flags or not 0 <= flags <= REPL_ALL:
             self._raise("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL "
                         "or REPL_NONE.")
+        # One journal feeds the AOF and replicas alike: REPL_AOF and
+        # REPL_REPLICA keep journalling; only REPL_NONE stops it.
+        self.current.repl = int(flags)
 
     def _sha1hex(self, *args):
         if len(args) != 1:
