@@ -37,8 +37,12 @@ loop (``run_coroutine_threadsafe``) and the thread waits for the reply.  One
 proxy-mode script at a time per process (the runtime has one current run;
 whole-shard locks serialise them across processes anyway).
 
-Known gap: pipelined commands sent after an EVAL that is handed back (the
-first call of a script in this process) reach the shards before its rerun.
+Order: a client's commands pipelined after a one-shard EVAL wait in the
+proxy (:meth:`ProxyClient.hold`) until its reply is back, so when the shard
+hands the script back, its rerun in proxy mode still runs before them -- a
+pipelined ``EVAL`` then ``GET`` sees the script's effects, as on one Redis.
+The price: one client's pipelined scripts go one round trip at a time
+(other clients are not held; a client that does not pipeline pays nothing).
 """
 
 from __future__ import annotations
@@ -108,14 +112,19 @@ def eval_hook(client, spec, args) -> bool:
         watch = _Watch(client, spec, args, sha, slot)
         worker.links[shards.pop() if shards else 0].send(
             client.ctx, encode_command(args), [watch, None])
+        client.hold(watch)  # its rerun, if handed back, must come before what follows
         return True
     _start(client, _declared_across(client, spec, args, sha, slot))
     return True
 
 
-def _start(client, coroutine) -> None:
-    """Run coordinated work for ``client``, holding its later commands."""
-    client.hold(coroutine)
+def _start(client, coroutine, holder=None) -> None:
+    """Run coordinated work for ``client``, holding its later commands (those
+    ``holder`` held so far too)."""
+    if holder is not None and client.hold_owner is holder:
+        client.hold_owner = coroutine  # the same backlog, released when it ends
+    else:
+        client.hold(coroutine)
     client.coordinating += 1
     asyncio.ensure_future(_finish(client, coroutine))
 
@@ -157,9 +166,12 @@ class _Watch:
         self.client, self.spec, self.args, self.sha, self.slot = client, spec, args, sha, slot
 
     def deliver(self, link_slot) -> None:
-        body = _answered(self.client, self.sha, self.slot, link_slot[1])
-        if body is not None:
-            _start(self.client, _proxy_mode(self.client, self.spec, self.args, body, self.slot))
+        client = self.client
+        body = _answered(client, self.sha, self.slot, link_slot[1])
+        if body is None:
+            client.release_hold(self)
+        else:
+            _start(client, _proxy_mode(client, self.spec, self.args, body, self.slot), self)
 
 
 async def _declared_across(client, spec, args, sha, slot):

@@ -181,3 +181,24 @@ def test_writes_before_the_first_foreign_key_are_rolled_back_and_rerun_once(serv
         assert client.call("HGETALL", B2) == [b"n", b"1"]
         assert client.call("EXISTS", A2) == 0
         assert client.call("EVAL", script, "0", A, B, B2, A2) == [4, 2]
+
+
+def test_pipelined_commands_after_a_handed_back_eval_see_its_effects(server):
+    """Each EVAL is a script this proxy has not seen (a fresh body), so its
+    shard hands it back and the proxy reruns it; the GETs and INCRs pipelined
+    behind it, on either shard, must run after the rerun, as on one Redis."""
+    with RawClient(server.port) as client:
+        client.call("FLUSHALL")
+        commands = []
+        for i in range(20):
+            script = ("redis.call('incr', ARGV[1]) redis.call('set', ARGV[2], ARGV[3]) "
+                      "return %d" % i)  # a new body each time
+            commands += [("EVAL", script, "0", A, B, "v%d" % i),
+                         ("GET", B), ("GET", A), ("INCR", A), ("SET", B, "after%d" % i)]
+        replies = client.pipeline(commands)
+        for i in range(20):
+            assert replies[5 * i:5 * i + 5] == [i, b"v%d" % i, b"%d" % (2 * i + 1),
+                                                2 * i + 2, b"OK"], i
+        # known to this proxy now: straight to proxy mode, in order all the same
+        replies = client.pipeline([commands[0], ("GET", B), ("GET", A)])
+        assert replies == [0, b"v0", b"41"]
