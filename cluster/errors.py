@@ -297,6 +297,9 @@ NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
 NOTBUSY = "NOTBUSY No scripts in execution right now."
 BUSY_SCRIPT = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
                "SHUTDOWN NOSAVE.")
+# The same while a function (FCALL) runs.
+BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE.")
 UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the "
               "dataset. You can either wait the script termination or kill the server in a "
               "hard way using the SHUTDOWN NOSAVE command.")

@@ -56,7 +56,7 @@ from cluster import errors
 from cluster.args import parse_db_number, parse_int
 from cluster.commands import COMMANDS, LOCAL
 from cluster.errors import CommandError
-from cluster.resp import encode_command, encode_error
+from cluster.resp import RawReply, encode_command, encode_error
 from cluster.scripting import get_runtime
 from cluster.slots import key_slot
 from proxy.coordinator import Plan, _exec_args
@@ -300,10 +300,22 @@ class ProxyHost:
         return worker.coordinator._assemble(session, plan, part_replies, specials, False)[0]
 
 
+def _kill_refused(replies) -> None:
+    """SCRIPT KILL / FUNCTION KILL refused everywhere: the error that says
+    most -- UNKILLABLE, then BUSY (the other kind of script runs), then NOTBUSY."""
+    for prefix in ("UNKILLABLE", "BUSY"):
+        for r in replies:
+            if isinstance(r, CommandError) and r.args[0].startswith(prefix):
+                raise r
+    for r in replies:
+        if isinstance(r, CommandError):
+            raise r
+
+
 def _merge_script_kill(gather, replies):
     """SCRIPT KILL went to every shard: OK where one stopped a script, else
     the first shard's UNKILLABLE; else this process's proxy-mode script, if
-    one runs (killed unless it wrote); else NOTBUSY (Redis's one-succeeded)."""
+    one runs (killed unless it wrote); else BUSY or NOTBUSY (Redis's one-succeeded)."""
     if any(r == b"OK" for r in replies):
         return "OK"
     if _running and not any(isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE")
@@ -313,16 +325,34 @@ def _merge_script_kill(gather, replies):
             raise CommandError(errors.UNKILLABLE)
         host.killed = True
         return "OK"
-    for r in replies:
-        if isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE"):
-            raise r
-    for r in replies:
-        if isinstance(r, CommandError):
-            raise r
+    _kill_refused(replies)
     return "OK"
 
 
+def _merge_function_kill(gather, replies):
+    """FUNCTION KILL went to every shard: as SCRIPT KILL, for functions."""
+    if any(r == b"OK" for r in replies):
+        return "OK"
+    _kill_refused(replies)
+    return "OK"
+
+
+def _merge_function_stats(gather, replies):
+    """FUNCTION STATS went to every shard: the one running a function, if
+    any, else the first (every shard holds the same libraries)."""
+    for part, reply in zip(gather.parts, replies):
+        if isinstance(reply, CommandError):
+            raise reply
+        running = reply.get(b"running_script") if isinstance(reply, dict) else (
+            reply[1] if isinstance(reply, list) and len(reply) > 1 else None)
+        if running is not None:
+            return RawReply(part[1])
+    return RawReply(gather.parts[0][1])
+
+
 MERGES["script_kill"] = _merge_script_kill
+MERGES["function_kill"] = _merge_function_kill
+MERGES["function_stats"] = _merge_function_stats
 _flush_merge = MERGES["script_flush"]
 MERGES["script_flush"] = _merge_script_flush
 for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):

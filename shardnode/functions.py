@@ -25,6 +25,8 @@ gets LOAD / DELETE / FLUSH / RESTORE as sent, as Redis 7.0 propagates them.
 
 from __future__ import annotations
 
+import time
+
 from cluster import errors
 from cluster.args import parse_int
 from cluster.errors import CommandError
@@ -38,7 +40,7 @@ from shardnode.rdb.constants import OPCODE_FUNCTION2, OPCODE_FUNCTION_PRE_GA
 from shardnode.rdb.encoding import RdbFormatError, RdbReader, encode_string
 from shardnode.rdb.objects import dump_version_and_checksum_ok, frame_dump
 from shardnode.registry import handler
-from shardnode.scripting import run_script
+from shardnode.scripting import kill_script, run_script
 
 # The flags in the order Redis lists them (script.c's flag table).
 FLAG_ORDER = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
@@ -292,7 +294,7 @@ def fcall_command(conn, args):
     if NO_CLUSTER in function.flags and conn.server.sharded:
         raise CommandError(errors.SCRIPT_NO_CLUSTER)
     return run_script(conn, registry.runtime, function.script, args[3:3 + numkeys],
-                      args[3 + numkeys:], readonly, as_function=True)
+                      args[3 + numkeys:], readonly, as_function=True, command=args)
 
 
 # -- FUNCTION ------------------------------------------------------------------------
@@ -386,14 +388,19 @@ def function_list(conn, args):
 @handler("function|stats")
 def function_stats(conn, args):
     registry = get_registry()
-    return {b"running_script": None,
+    run = conn.server.busy  # an EVAL's run answered BUSY already (check_locks)
+    running = None
+    if run is not None and run.as_function:
+        running = {b"name": run.command[1], b"command": [a for a in run.command],
+                   b"duration_ms": int((time.monotonic() - run.started) * 1000)}
+    return {b"running_script": running,
             b"engines": {b"LUA": {b"libraries_count": len(registry.libraries),
                                   b"functions_count": len(registry.functions)}}}
 
 
 @handler("function|kill")
 def function_kill(conn, args):
-    raise CommandError(errors.NOTBUSY)
+    return kill_script(conn, True)
 
 
 @handler("function|help")

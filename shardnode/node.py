@@ -42,7 +42,7 @@ from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.registry import HANDLERS, load_families
-from shardnode.scripting import ScriptDetached
+from shardnode.scripting import ScriptDetached, busy_refusal
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
 
 log = logging.getLogger("damselfly.shard")
@@ -625,10 +625,12 @@ class ShardConnection(asyncio.Protocol, Session):
 
     def check_locks(self, spec, args):
         """None when the command may run now; else what :meth:`_park` returns."""
-        if "allow_busy" in spec.flags:
-            return None  # SCRIPT KILL: never BUSY, never behind a script's locks
+        if "allow_busy" in spec.flags:  # SCRIPT KILL: never behind a script's locks
+            refusal = busy_refusal(self.server, spec) if self.server.busy is not None else None
+            return None if refusal is None else self._error(refusal, spec)
         if self.server.busy is not None and spec.name not in BUSY_EXEMPT:
-            return self._error(errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
+            return self._error(errors.BUSY_FUNCTION if self.server.busy.as_function
+                               else errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
         special = LOCK_REQUESTS.get(spec.name)
         if special is None and spec.group == "internal":
             return None  # DF.CTX, DF.UNLOCK, DF.GONE ... never wait

@@ -116,11 +116,12 @@ def eval_command(conn, args):
     return run_script(conn, runtime, script, args[3:3 + numkeys], args[3 + numkeys:], readonly)
 
 
-def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
-    """Run a script (EVAL) or a function (FCALL) here, its effects journalled
-    as one unit; the client's reply.  A plain EVAL may run in the script
-    thread (busy scripts, below); a function runs inline, and is never
-    handed back to the proxy (its body is a library's)."""
+def run_script(conn, runtime, script, keys, argv, readonly, as_function=False, command=()):
+    """Run a script (EVAL) or a function (FCALL, ``command`` its arguments
+    for FUNCTION STATS) here, its effects journalled as one unit; the
+    client's reply.  Either may run in the script thread (busy scripts,
+    below); a function is never handed back to the proxy (its body is a
+    library's)."""
     host = ScriptHost(conn, script, keys)
     if as_function:
         host.handback_ok = False
@@ -132,9 +133,10 @@ def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
     db_index = conn.db_index
     threshold = conn.server.config.busy_reply_threshold
     watchdog = None
-    if threshold > 0 and not conn.in_exec and not as_function and _on_event_loop():
+    if threshold > 0 and not conn.in_exec and _on_event_loop():
         if script.sha not in _quick:
-            return ScriptRun(conn, host).start(runtime, script, keys, argv, readonly, threshold)
+            return ScriptRun(conn, host, as_function, command).start(
+                runtime, script, keys, argv, readonly, threshold)
         watchdog = _InlineWatch(script.sha, host, threshold)
     try:
         with conn.server.keyspace.journal.grouped():
@@ -149,7 +151,9 @@ def run_script(conn, runtime, script, keys, argv, readonly, as_function=False):
             conn.on_select(db_index)
     host = ScriptHost(conn, script, keys)
     host.undo_ok = watchdog.host.undo_ok
-    return ScriptRun(conn, host).start(runtime, script, keys, argv, readonly, threshold)
+    host.handback_ok = watchdog.host.handback_ok
+    return ScriptRun(conn, host, as_function, command).start(
+        runtime, script, keys, argv, readonly, threshold)
 
 
 # -- busy scripts ------------------------------------------------------------------
@@ -229,8 +233,9 @@ class ScriptDetached(Exception):
 
 
 class ScriptRun:
-    """One plain EVAL, run in the script thread so the shard can answer
-    other clients (BUSY) and SCRIPT KILL while a long script runs.
+    """One plain EVAL or FCALL, run in the script thread so the shard can
+    answer other clients (BUSY) and SCRIPT KILL / FUNCTION KILL while a long
+    script runs.
 
     Lua 5.1 cannot yield across the ``xpcall`` the runtime runs scripts in
     (nor out of a Python callback such as ``redis.call``), so a script cannot
@@ -248,9 +253,12 @@ class ScriptRun:
     Lua instructions with Redis 7.0's error.
     """
 
-    def __init__(self, conn, host):
+    def __init__(self, conn, host, as_function=False, command=()):
         self.conn = conn
         self.host = host
+        self.as_function = as_function  # FUNCTION KILL stops it, not SCRIPT KILL
+        self.command = command  # FCALL's arguments, for FUNCTION STATS
+        self.started = time.monotonic()
         self.server = conn.server
         self.loop = asyncio.get_running_loop()
         self.lock = threading.Lock()
@@ -289,7 +297,7 @@ class ScriptRun:
         try:
             with self.server.keyspace.journal.grouped():
                 self.outcome = runtime.run(script, keys, argv, self._call, self.context[2],
-                                           readonly, watchdog=self._watchdog)
+                                           readonly, self.as_function, self._watchdog)
         except CommandError as exc:
             self.outcome = exc
         except BaseException as exc:  # pragma: no cover - a bug must not hang the shard
@@ -520,15 +528,34 @@ def script_flush(conn, args):
     return "OK"
 
 
-@handler("script|kill")
-def script_kill(conn, args):
+def busy_refusal(server, spec):
+    """The BUSY error for an ``allow_busy`` command that the kind of script
+    running still refuses, as Redis 7.0 does: FUNCTION STATS while an EVAL
+    runs; else None."""
+    run = server.busy
+    if run is not None and not run.as_function and spec.name == "function|stats":
+        return errors.BUSY_SCRIPT
+    return None
+
+
+def kill_script(conn, functions: bool):
+    """SCRIPT KILL (``functions`` False) or FUNCTION KILL: stop the running
+    script unless it wrote; the other kind running gets BUSY, as in Redis
+    7.0 (in that order: UNKILLABLE first)."""
     run = conn.server.busy
     if run is None:
         raise CommandError(errors.NOTBUSY)
     if run.host.wrote:
         raise CommandError(errors.UNKILLABLE)
+    if run.as_function != functions:
+        raise CommandError(errors.BUSY_FUNCTION if run.as_function else errors.BUSY_SCRIPT)
     run.killed = True
     return "OK"
+
+
+@handler("script|kill")
+def script_kill(conn, args):
+    return kill_script(conn, False)
 
 
 @handler("script|help")

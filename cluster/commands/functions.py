@@ -49,12 +49,12 @@ subcommand(function, "list", -2, "noscript", acl="@scripting", route=ALL, merge=
            complexity="O(N) where N is the number of functions",
            summary="Lists the libraries, their functions and, with WITHCODE, their code.")
 subcommand(function, "stats", 2, "noscript allow_busy", acl="@scripting", route=ALL,
-           merge="first", since="7.0.0",
+           merge="function_stats", since="7.0.0",
            tips=("nondeterministic_output", "request_policy:all_shards",
                  "response_policy:special"),
            complexity="O(1)", summary="Tells which function runs now and counts the libraries.")
 subcommand(function, "kill", 2, "noscript allow_busy", acl="@scripting", route=ALL,
-           merge="first", since="7.0.0",
+           merge="function_kill", since="7.0.0",
            tips=("request_policy:all_shards", "response_policy:one_succeeded"),
            complexity="O(1)", summary="Stops the function running now, if it has not written.")
 subcommand(function, "help", 2, "loading stale", acl="@scripting", route=ALL, merge="first",

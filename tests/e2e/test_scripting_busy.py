@@ -169,3 +169,126 @@ def test_lua_time_limit_is_busy_reply_threshold(diff):
     diff.run("CONFIG", "GET", "busy-reply-threshold")
     diff.run("CONFIG", "SET", "busy-reply-threshold", "5000")
     diff.run("CONFIG", "GET", "lua-time-limit")
+
+
+# -- functions: BUSY, FUNCTION KILL, FUNCTION STATS, the cross errors -------------
+
+LIBRARY = """#!lua name=busylib
+redis.register_function('spin', function(keys, args) while true do end end)
+redis.register_function('spin_wrote', function(keys, args)
+  redis.call('set', keys[1], 'x') while true do end end)
+"""
+
+
+def _function_outcomes(port, function, action):
+    """FCALL ``function`` with key A in the background; ``action(client)``
+    once busy, then FUNCTION KILL / SCRIPT KILL until it ended."""
+    with RawClient(port) as client:
+        client.call("FLUSHALL")
+        client.call("FUNCTION", "LOAD", "REPLACE", LIBRARY)
+    box = _in_background(port, "FCALL", function, "1", A)
+    time.sleep(0.4)
+    with RawClient(port) as client:
+        seen = action(client)
+    box[0].join(10)
+    return seen, box[1]
+
+
+def _stats_shape(reply):
+    """FUNCTION STATS with the running time left out (it differs)."""
+    running = reply[1]
+    if running is not None:
+        running = running[:5]  # name, <name>, command, <args>, duration_ms
+    return [reply[0], running, reply[2], reply[3]]
+
+
+def test_a_looping_function_is_busy_and_function_kill_stops_it(busy_server, busy_ref):
+    outcomes = []
+    for port in (busy_ref.port, busy_server.port):
+        def action(client):
+            return (client.call("GET", A), client.call("SCRIPT", "KILL"),
+                    _stats_shape(client.call("FUNCTION", "STATS")),
+                    client.call("FUNCTION", "KILL"))
+        outcomes.append(_function_outcomes(port, "spin", action))
+    assert outcomes[0] == outcomes[1]
+    seen, reply = outcomes[1]
+    assert seen[0].startswith("BUSY") and "FUNCTION KILL" in seen[0]
+    assert seen[3] == b"OK" and reply.startswith("ERR Script killed by user")
+
+
+def _shut_down(port) -> None:
+    with RawClient(port) as client:
+        try:
+            client.call("SHUTDOWN", "NOSAVE")
+        except (ConnectionError, OSError):
+            pass
+
+
+def _fresh_pair():
+    """A redis-server and a damselfly of their own (the test shuts them down)."""
+    if not RedisProcess.available():
+        missing_reference("no redis-server binary")
+    return (RedisProcess("--busy-reply-threshold", "100").start(),
+            DamselflyProcess(shards=2, busy_reply_threshold=100).start())
+
+
+def test_a_function_that_wrote_is_unkillable():
+    """UNKILLABLE for FUNCTION KILL and for SCRIPT KILL alike (Redis 7.0
+    checks the writes before the kind); SHUTDOWN NOSAVE is the way out."""
+    ref, ours = _fresh_pair()
+    outcomes = []
+    try:
+        for port in (ref.port, ours.port):
+            with RawClient(port) as client:
+                client.call("FUNCTION", "LOAD", "REPLACE", LIBRARY)
+            box = _in_background(port, "FCALL", "spin_wrote", "1", A)
+            time.sleep(0.4)
+            with RawClient(port) as client:
+                outcomes.append((client.call("FUNCTION", "KILL"), client.call("SCRIPT", "KILL"),
+                                 client.call("GET", A)))
+            _shut_down(port)
+            box[0].join(15)
+            assert not box[0].is_alive()
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[1][0].startswith("UNKILLABLE") and outcomes[1][1].startswith("UNKILLABLE")
+        assert "FUNCTION KILL" in outcomes[1][2]
+    finally:
+        ours.stop()
+        ref.stop()
+
+
+def test_function_kill_while_an_eval_runs(busy_server, busy_ref):
+    outcomes = []
+    for port in (busy_ref.port, busy_server.port):
+        with RawClient(port) as client:
+            client.call("FLUSHALL")
+            notbusy = client.call("FUNCTION", "KILL")
+
+        def action(client):
+            return (client.call("FUNCTION", "KILL"), client.call("FUNCTION", "STATS"),
+                    client.call("SCRIPT", "KILL"))
+
+        box, seen = _busy_then(port, LOOP, [A], action)
+        box[0].join(10)
+        outcomes.append((notbusy, seen, box[1]))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_function_kill_while_an_eval_that_wrote_runs():
+    ref, ours = _fresh_pair()
+    outcomes = []
+    try:
+        for port in (ref.port, ours.port):
+            def action(client):
+                return (client.call("FUNCTION", "KILL"), client.call("FUNCTION", "STATS"),
+                        client.call("SCRIPT", "KILL"))
+
+            box, seen = _busy_then(port, WROTE_THEN_LOOP, [A], action)
+            _shut_down(port)
+            box[0].join(15)
+            outcomes.append(seen)
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[1][0].startswith("UNKILLABLE")
+    finally:
+        ours.stop()
+        ref.stop()
