@@ -67,6 +67,7 @@ from proxy.scripting import KEYED_HOOKS, share_script
 TO_PROXY = errors.SCRIPT_TO_PROXY.split(" ", 1)[0].encode()  # b"DFPROXY"
 HANDED_BACK = b"-" + TO_PROXY + b" "
 WROTE = b"-" + errors.SCRIPT_WROTE_TO_PROXY.split(" ", 1)[0].encode() + b" "
+NOSCRIPT = b"-" + errors.NOSCRIPT.encode() + b"\r\n"
 
 # SHA1 hex digest -> body of the scripts that run in proxy mode (compiled in
 # this process's runtime only under the lock: the script thread may be in it).
@@ -109,9 +110,9 @@ def eval_hook(client, spec, args) -> bool:
     shards = {owner[key_slot(k)] for k in keys}
     slot = client.new_slot()
     if len(shards) <= 1:
-        watch = _Watch(client, spec, args, sha, slot)
-        worker.links[shards.pop() if shards else 0].send(
-            client.ctx, encode_command(args), [watch, None])
+        shard = shards.pop() if shards else 0
+        watch = _Watch(client, spec, args, sha, slot, shard)
+        worker.links[shard].send(client.ctx, encode_command(args), [watch, None])
         client.hold(watch)  # its rerun, if handed back, must come before what follows
         return True
     _start(client, _declared_across(client, spec, args, sha, slot))
@@ -160,13 +161,18 @@ class _Watch:
     """The link's reply target for a one-shard EVAL: passes the reply on, or
     starts proxy mode when the shard handed the script back."""
 
-    __slots__ = ("client", "spec", "args", "sha", "slot")
+    __slots__ = ("client", "spec", "args", "sha", "slot", "shard")
 
-    def __init__(self, client, spec, args, sha, slot):
+    def __init__(self, client, spec, args, sha, slot, shard):
         self.client, self.spec, self.args, self.sha, self.slot = client, spec, args, sha, slot
+        self.shard = shard
 
     def deliver(self, link_slot) -> None:
         client = self.client
+        if link_slot[1] == NOSCRIPT:  # maybe cached on another shard only (proxy/scripting.py)
+            _start(client, _after_noscript(client, self.spec, self.args, self.sha, self.slot,
+                                           self.shard), self)
+            return
         body = _answered(client, self.sha, self.slot, link_slot[1])
         if body is None:
             client.release_hold(self)
@@ -174,13 +180,43 @@ class _Watch:
             _start(client, _proxy_mode(client, self.spec, self.args, body, self.slot), self)
 
 
+async def _find_script(client, sha) -> bytes | None:
+    """The body of ``sha`` from any shard that caches it, loaded then on
+    every shard (ahead of anything sent after on the same links); None when
+    no shard has it."""
+    links = client.worker.links
+    replies = await asyncio.gather(*(link.request(client.ctx, [b"DF.SCRIPT", sha.encode()])
+                                     for link in links))
+    for data in replies:
+        body = decode_reply(data)
+        if type(body) is bytes:
+            for link in links:
+                link.send_forget(None, [b"SCRIPT", b"LOAD", body])
+            return body
+    return None
+
+
+async def _after_noscript(client, spec, args, sha, slot, shard):
+    """A one-shard EVALSHA got NOSCRIPT: again once the script is loaded
+    everywhere, if any shard has it; else NOSCRIPT (proxy/scripting.py)."""
+    data = NOSCRIPT
+    if await _find_script(client, sha) is not None:
+        data = await client.worker.links[shard].request(client.ctx, list(args))
+    body = _answered(client, sha, slot, data)
+    if body is not None:
+        await _proxy_mode(client, spec, args, body, slot)
+
+
 async def _declared_across(client, spec, args, sha, slot):
     """Declared keys on several shards: the coordinator's way (module doc, 2)."""
-    plan = Plan(client.worker)
-    plan.add(spec, args, client.db_index)
-    data = await client.worker.coordinator.execute(client, plan, False, False)
-    if type(data) is list:
-        data = data[0]
+    for attempt in range(2):
+        plan = Plan(client.worker)
+        plan.add(spec, args, client.db_index)
+        data = await client.worker.coordinator.execute(client, plan, False, False)
+        if type(data) is list:
+            data = data[0]
+        if data != NOSCRIPT or attempt or await _find_script(client, sha) is None:
+            break
     body = _answered(client, sha, slot, data)
     if body is not None:
         await _proxy_mode(client, spec, args, body, slot)

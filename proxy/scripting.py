@@ -8,10 +8,16 @@ ignored), ahead of the EVAL on the same links.  SCRIPT LOAD and SCRIPT FLUSH
 go to every shard anyway (their specs route to ALL); a flush through this
 process forgets what it shared, so the next EVAL shares again.
 
-Known gap: with several proxy workers, a SCRIPT FLUSH through one worker is
-not seen by the others, which will not re-share a body they shared before
-until their own next flush (EVALSHA of it then answers NOSCRIPT on the
-shards that did not run it, and clients fall back to SCRIPT LOAD or EVAL).
+With several proxy workers, a SCRIPT FLUSH through one worker is not seen
+by the others' records: one of them will not re-share a body it shared
+before the flush, so after its EVAL only the shard that ran it has the
+script.  The cache is still per server because a script counts as cached
+when *any* shard has it: SCRIPT EXISTS merges the shards' answers with OR,
+and an EVALSHA that gets NOSCRIPT from its shard asks every shard for the
+body (``DF.SCRIPT``), loads it everywhere and runs again -- or answers
+NOSCRIPT when no shard has it, as Redis would after the flush
+(proxy/script_proxy.py).  That costs a few round trips once per script and
+flush, nothing on the way of a cached script.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import hashlib
 
 from cluster.commands import COMMANDS
+from cluster.errors import CommandError
 from proxy.fanout import MERGES, merge_ok
 
 _shared: set = set()  # SHA1 digests of the bodies sent to every shard
@@ -42,4 +49,13 @@ def merge_script_flush(gather, replies):
 
 # Keyed commands the proxy prepares before routing them (ProxyClient.dispatch).
 KEYED_HOOKS = {COMMANDS["eval"]: share_script, COMMANDS["eval_ro"]: share_script}
+def merge_logical_or(gather, replies):
+    """SCRIPT EXISTS: 1 where any shard holds the script (see module doc)."""
+    for r in replies:
+        if isinstance(r, CommandError):
+            raise r
+    return [int(any(values)) for values in zip(*replies)]
+
+
 MERGES["script_flush"] = merge_script_flush
+MERGES["logical_or"] = merge_logical_or

@@ -558,6 +558,12 @@ def script_kill(conn, args):
     return kill_script(conn, False)
 
 
+@handler("df.script")
+def df_script(conn, args):
+    script = get_runtime().get(args[1])
+    return None if script is None else script.body
+
+
 @handler("script|help")
 def script_help(conn, args):
     return list(SCRIPT_HELP)

@@ -39,6 +39,9 @@ command("df.export", -3, "readonly", route=KEYED)
 command("df.run", -4, "write", route=KEYED)
 # DF.IMPORT <db> [key payload deadline]*: the foreign keys' new state.
 command("df.import", -2, "write", route=KEYED)
+# DF.SCRIPT <sha1>: the body of a script in this shard's cache, or nil (an
+# EVALSHA that got NOSCRIPT elsewhere, proxy/script_proxy.py).
+command("df.script", 2, "readonly", route=KEYED)
 # DF.JOURNAL [count]: the shard's last journal entries, SELECTs included
 # (shardnode/journal.py): what tests read of the command-level hook.
 command("df.journal", -1, "readonly admin", route=KEYED)

@@ -49,3 +49,52 @@ def test_script_flush_empties_every_shard(server):
         sha = client.call("SCRIPT", "LOAD", "return 1")
         assert client.call("SCRIPT", "FLUSH") == b"OK"
     assert _everywhere(server, "SCRIPT", "EXISTS", sha) == [[0]] * 8
+
+
+def _on_each_worker(server):
+    """One connection on proxy worker 0 and one on worker 1 (a client id's
+    high bits name its worker)."""
+    found: dict = {}
+    spare = []
+    while len(found) < 2:
+        client = RawClient(server.port)
+        worker = client.call("CLIENT", "ID") >> 40
+        if worker in found:
+            spare.append(client)
+        else:
+            found[worker] = client
+    for client in spare:
+        client.close()
+    return found[0], found[1]
+
+
+def test_script_flush_through_one_worker_is_seen_by_the_others(server, redis_ref):
+    """After SCRIPT FLUSH through worker A, worker B (which shared the body
+    before) answers EVALSHA with NOSCRIPT, runs EVAL, and then EVALSHA works
+    with keys on either shard through either worker -- as on one Redis."""
+    script = "return {KEYS[1], 'flushed and back'}"
+    sha = hashlib.sha1(script.encode()).hexdigest()
+    first, second = _on_each_worker(server)
+    ref = RawClient(redis_ref.port, redis_ref.host)
+    steps = [
+        (second, ("EVAL", script, "1", A)),
+        (first, ("SCRIPT", "FLUSH")),
+        (second, ("EVALSHA", sha, "1", A)),
+        (second, ("EVALSHA", sha, "1", B)),
+        (first, ("EVALSHA", sha, "1", B)),
+        (second, ("SCRIPT", "EXISTS", sha)),
+        (second, ("EVAL", script, "1", A)),
+        (first, ("SCRIPT", "EXISTS", sha)),
+        (second, ("SCRIPT", "EXISTS", sha)),
+        (second, ("EVALSHA", sha, "1", B)),
+        (first, ("EVALSHA", sha, "2", B, A)),
+        (first, ("SCRIPT", "FLUSH")),
+        (first, ("EVALSHA", sha, "2", A, B)),
+        (second, ("EVALSHA", sha, "1", A)),
+    ]
+    try:
+        for client, args in steps:
+            assert client.call(*args) == ref.call(*args), args
+    finally:
+        for client in (first, second, ref):
+            client.close()
