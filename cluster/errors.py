@@ -313,11 +313,13 @@ SCRIPT_NOT_ALLOWED = "ERR This Redis command is not allowed from script"
 SCRIPT_WRITE_IN_READONLY = "ERR Write commands are not allowed from read-only scripts."
 SCRIPT_CROSS_SLOT = "ERR Script attempted to access keys that do not hash to the same slot"
 SCRIPT_NON_LOCAL_KEY = "ERR Script attempted to access a non local key in a cluster node"
-SCRIPT_CROSS_SHARD = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
-                      "touched key '%s', which lives on another shard; keep a script's keys "
-                      "on one shard with a {hash tag}")
-SCRIPT_ALL_SHARDS = ("ERR damselfly: cross-shard scripts are not supported yet: the script "
-                     "ran '%s', which needs every shard")
+# A script sent to a shard port outside sharded mode (no proxy to hand it to).
+SCRIPT_CROSS_SHARD = ("ERR damselfly: the script touched key '%s', which lives on another "
+                      "shard; a shard port runs scripts on its own keys only (outside sharded "
+                      "mode): send it to the proxy port, which runs it across shards")
+SCRIPT_ALL_SHARDS = ("ERR damselfly: the script ran '%s', which needs every shard; a shard "
+                     "port runs scripts on its own keys only (outside sharded mode): send it "
+                     "to the proxy port, which runs it across shards")
 # A shard hands a script back to the proxy (never seen by clients): it touched
 # another shard's key or needed every shard before it wrote; with the body in
 # hex, for an EVALSHA the proxy has not seen (proxy/script_proxy.py).

@@ -56,8 +56,8 @@ from cluster import errors
 from cluster.args import parse_db_number, parse_int
 from cluster.commands import COMMANDS, LOCAL
 from cluster.errors import CommandError
-from cluster.resp import RawReply, encode_command, encode_error
-from cluster.scripting import get_runtime
+from cluster.resp import NULL_ARRAY, RawReply, encode, encode_command, encode_error
+from cluster.scripting import Script, ScriptRuntime, get_runtime
 from cluster.slots import key_slot
 from proxy.coordinator import Plan, _exec_args
 from proxy.fanout import MERGES, decode_reply
@@ -86,13 +86,21 @@ def _merge_script_flush(gather, replies):
     return _flush_merge(gather, replies)
 
 
-def eval_hook(client, spec, args) -> bool:
-    """Route one EVAL/EVALSHA(_RO) (see module doc); True: taken over."""
+def _script_sha(client, spec, args):
+    """The SHA1 hex an EVAL/EVALSHA(_RO) runs (an EVAL's body shared with
+    every shard first); None for FCALL(_RO): a function's library may be
+    replaced, so the proxy remembers nothing of it."""
     if spec.name in ("eval", "eval_ro"):
         share_script(client, spec, args)
-        sha = hashlib.sha1(args[1]).hexdigest()
-    else:
-        sha = args[1].decode("latin-1").lower()
+        return hashlib.sha1(args[1]).hexdigest()
+    if spec.name in ("evalsha", "evalsha_ro"):
+        return args[1].decode("latin-1").lower()
+    return None
+
+
+def eval_hook(client, spec, args) -> bool:
+    """Route one EVAL/EVALSHA/FCALL(_RO) (see module doc); True: taken over."""
+    sha = _script_sha(client, spec, args)
     try:
         numkeys = parse_int(args[2])
     except CommandError:
@@ -100,7 +108,7 @@ def eval_hook(client, spec, args) -> bool:
     if not 0 <= numkeys <= len(args) - 3:
         return False
     keys = args[3:3 + numkeys]
-    if sha in _needs_proxy:
+    if sha is not None and sha in _needs_proxy:
         body = args[1] if spec.name in ("eval", "eval_ro") else _needs_proxy[sha]
         slot = client.new_slot()
         _start(client, _proxy_mode(client, spec, args, body, slot))
@@ -141,20 +149,31 @@ async def _finish(client, coroutine):
             client.end_sessions()
 
 
+def _outcome(sha, data):
+    """(the client's reply, None) from a shard's reply to a script, or
+    (None, the body to run in proxy mode) when the shard handed it back."""
+    if data[:1] == b"-":
+        if data[:len(HANDED_BACK)] == HANDED_BACK:
+            body = bytes.fromhex(data[len(HANDED_BACK):].strip().decode())
+            if sha is not None:
+                _needs_proxy[sha] = body
+            return None, body
+        if data[:len(WROTE)] == WROTE:
+            hex_body, text = data[len(WROTE):].split(b" ", 1)
+            if sha is not None:
+                _needs_proxy[sha] = bytes.fromhex(hex_body.decode())
+            data = b"-" + text
+    return data, None
+
+
 def _answered(client, sha, slot, data):
     """Fill ``slot`` with a shard's reply unless it hands the script back;
     the body to run in proxy mode if it does."""
-    if data[:1] == b"-":
-        if data[:len(HANDED_BACK)] == HANDED_BACK:
-            body = _needs_proxy[sha] = bytes.fromhex(data[len(HANDED_BACK):].strip().decode())
-            return body
-        if data[:len(WROTE)] == WROTE:
-            hex_body, text = data[len(WROTE):].split(b" ", 1)
-            _needs_proxy[sha] = bytes.fromhex(hex_body.decode())
-            data = b"-" + text
-    slot[1] = data
-    client.deliver(slot)
-    return None
+    data, body = _outcome(sha, data)
+    if body is None:
+        slot[1] = data
+        client.deliver(slot)
+    return body
 
 
 class _Watch:
@@ -169,7 +188,7 @@ class _Watch:
 
     def deliver(self, link_slot) -> None:
         client = self.client
-        if link_slot[1] == NOSCRIPT:  # maybe cached on another shard only (proxy/scripting.py)
+        if link_slot[1] == NOSCRIPT and self.sha is not None:  # cached elsewhere only?
             _start(client, _after_noscript(client, self.spec, self.args, self.sha, self.slot,
                                            self.shard), self)
             return
@@ -215,19 +234,25 @@ async def _declared_across(client, spec, args, sha, slot):
         data = await client.worker.coordinator.execute(client, plan, False, False)
         if type(data) is list:
             data = data[0]
-        if data != NOSCRIPT or attempt or await _find_script(client, sha) is None:
+        if data != NOSCRIPT or attempt or sha is None or await _find_script(client, sha) is None:
             break
     body = _answered(client, sha, slot, data)
     if body is not None:
         await _proxy_mode(client, spec, args, body, slot)
 
 
-async def _proxy_mode(client, spec, args, body, slot):
-    """Run the script here with every shard locked (module doc); fills ``slot``."""
+def _process_lock() -> asyncio.Lock:
+    """One proxy-mode script (or EXEC with scripts) at a time in this
+    process, always taken before any shard lock."""
     if not _lock:
         _lock.append(asyncio.Lock())
         _executor.append(ThreadPoolExecutor(1, thread_name_prefix="script"))
-    async with _lock[0]:
+    return _lock[0]
+
+
+async def _proxy_mode(client, spec, args, body, slot):
+    """Run the script here with every shard locked (module doc); fills ``slot``."""
+    async with _process_lock():
         try:
             data = await _run_locked(client, spec, args, body)
         except CommandError as exc:
@@ -236,39 +261,168 @@ async def _proxy_mode(client, spec, args, body, slot):
     client.deliver(slot)
 
 
+async def _lock_every_shard(client, locked) -> bool:
+    """Lock every shard whole for the client's session, in shard order (as
+    the coordinator does: no deadlock), appending each to ``locked``; True
+    if a key the client WATCHes changed."""
+    links = client.worker.links
+    cid = b"%d" % client.id
+    client.note_sessions(range(len(links)))
+    dirty = False
+    for shard in range(len(links)):
+        reply = decode_reply(await links[shard].request(client.ctx, [b"DF.LOCK", cid, b"a", b"0"]))
+        if isinstance(reply, CommandError):
+            raise reply
+        locked.append(shard)
+        dirty = dirty or reply == 1
+    return dirty
+
+
+def _unlock(client, locked) -> None:
+    cid = b"%d" % client.id
+    for shard in locked:
+        client.worker.links[shard].send_forget(client.ctx, [b"DF.UNLOCK", cid])
+    client.worker.flush_soon()
+
+
 async def _run_locked(client, spec, args, body) -> bytes:
-    runtime = get_runtime()
-    if _flushed:
-        _flushed.clear()
-        runtime.flush()
-    script = runtime.load(body)
+    locked = []
+    try:
+        await _lock_every_shard(client, locked)
+        return await _run_here(client, spec, args, body, client.db_index)
+    finally:
+        _unlock(client, locked)
+
+
+async def _run_here(client, spec, args, body, db) -> bytes:
+    """Run the script in this process's runtime, every shard locked by the
+    caller (and the process lock held); its reply, or raises CommandError."""
     readonly = spec.name.endswith("_ro")
-    if script.flags is not None and readonly and not script.no_writes:
-        raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
+    as_function = spec.name.startswith("fcall")
+    if as_function:
+        runtime, script = _function(body, args[1])
+    else:
+        runtime = get_runtime()
+        if _flushed:
+            _flushed.clear()
+            runtime.flush()
+        script = runtime.load(body)
+        if script.flags is not None and readonly and not script.no_writes:
+            raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
     numkeys = parse_int(args[2])
     keys, argv = args[3:3 + numkeys], args[3 + numkeys:]
-    worker = client.worker
-    links = worker.links
-    ctx = client.ctx
-    cid = b"%d" % client.id
-    locked = []
-    client.note_sessions(range(len(links)))
+    loop = asyncio.get_running_loop()
+    host = ProxyHost(client, loop)
+    host.db = db
+    _running.append(host)
     try:
-        for shard in range(len(links)):
-            reply = decode_reply(await links[shard].request(ctx, [b"DF.LOCK", cid, b"a", b"0"]))
-            if isinstance(reply, CommandError):
-                return encode_error(reply.args[0])
-            locked.append(shard)
-        host = ProxyHost(client, asyncio.get_running_loop())
-        _running.append(host)
-        return await asyncio.get_running_loop().run_in_executor(_executor[0], partial(
-            runtime.run, script, keys, argv, host, client.proto, readonly,
-            watchdog=host.watchdog))
+        return await loop.run_in_executor(_executor[0], partial(
+            runtime.run, script, keys, argv, host, client.proto, readonly, as_function,
+            host.watchdog))
     finally:
         _running.clear()
-        for shard in locked:
-            links[shard].send_forget(ctx, [b"DF.UNLOCK", cid])
-        worker.flush_soon()
+
+
+_libraries: dict = {}  # SHA1 of a library's code -> {function name: Script}
+_function_runtime: list = []  # the Lua state of the libraries run here (as a shard's)
+
+
+def _function(code: bytes, name: bytes):
+    """(runtime, script) of function ``name`` from the library ``code`` a
+    shard handed back (checked there already), compiled once here."""
+    if not _function_runtime:
+        _function_runtime.append(ScriptRuntime())
+    runtime = _function_runtime[0]
+    digest = hashlib.sha1(code).digest()
+    functions = _libraries.get(digest)
+    if functions is None:
+        if len(_libraries) > 64:  # replaced libraries: start afresh
+            _libraries.clear()
+            runtime = _function_runtime[0] = ScriptRuntime()
+        functions = _libraries[digest] = {
+            fname: Script(fname.decode("utf-8", "surrogateescape"), code, frozenset(flags),
+                          callback)
+            for fname, callback, _, flags in runtime.load_library(code[code.find(b"\n"):])}
+    return runtime, functions[name]
+
+
+# -- scripts inside MULTI ------------------------------------------------------------
+#
+# A script's keys are not known before it runs, so EXEC of a queue holding
+# EVAL/EVALSHA/FCALL cannot lock just the keys: it takes the process lock,
+# locks every shard whole (WATCH is checked there), then runs the queued
+# commands one after the other in the client's session -- each script as
+# it would run outside MULTI (on its shard; across shards through the
+# coordinator; handed back and run here), each other command as a one-
+# command plan -- and unlocks.  Atomic: nothing else runs on any shard
+# meanwhile.  Cost: the whole server held for one round trip per command
+# (plus the locks), and each command journalled on its own, not as one
+# MULTI/EXEC unit (as proxy-mode scripts are).
+
+SCRIPT_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+
+
+def run_exec_with_scripts(client, steps, watching: bool) -> None:
+    """EXEC of a queue with scripts (proxy/transactions.py): ``steps`` are
+    ("local", reply bytes) or ("command", spec, args, db)."""
+    slot = client.new_slot()
+    _start(client, _exec_with_scripts(client, steps, watching, slot))
+
+
+async def _exec_with_scripts(client, steps, watching, slot):
+    locked = []
+    async with _process_lock():
+        try:
+            if await _lock_every_shard(client, locked) and watching:
+                data = encode(NULL_ARRAY, client.proto)
+            else:
+                out = []
+                for step in steps:
+                    out.append(step[1] if step[0] == "local" else
+                               await _command_in_exec(client, *step[1:]))
+                data = b"*%d\r\n%b" % (len(out), b"".join(out))
+        except CommandError as exc:
+            data = encode_error(exc.args[0])
+        finally:
+            _unlock(client, locked)
+            if watching:
+                client.unwatch()
+    slot[1] = data
+    client.deliver(slot)
+
+
+async def _command_in_exec(client, spec, args, db) -> bytes:
+    """One queued command, every shard locked: its encoded reply."""
+    host = ProxyHost(client, asyncio.get_running_loop())
+    host.db = db
+    if spec.name not in SCRIPT_COMMANDS:
+        return await host.command(spec, args, client.proto)
+    sha = _script_sha(client, spec, args)
+    try:
+        numkeys = parse_int(args[2])
+    except CommandError:
+        numkeys = -1
+    body = _needs_proxy.get(sha) if sha is not None else None
+    if body is None:
+        keys = args[3:3 + numkeys] if 0 <= numkeys <= len(args) - 3 else []
+        owner = client.worker.slot_owner
+        shards = {owner[key_slot(k)] for k in keys}
+        if len(shards) > 1:  # the coordinator's way, under the locks held
+            data = await host.command(spec, args, client.proto)
+        else:  # as outside MULTI, in the session that holds the locks
+            shard = shards.pop() if shards else 0
+            ctx = context(db, client.proto, client.notouch) + (client.id,)
+            link = client.worker.links[shard]
+            data = await link.request(ctx, list(args))
+            if data == NOSCRIPT and sha is not None and await _find_script(client, sha):
+                data = await link.request(ctx, list(args))
+        data, body = _outcome(sha, data)
+        if body is None:
+            return data
+    try:
+        return await _run_here(client, spec, args, body, db)
+    except CommandError as exc:
+        return encode_error(exc.args[0])
 
 
 class _Session:
@@ -391,5 +545,5 @@ MERGES["function_kill"] = _merge_function_kill
 MERGES["function_stats"] = _merge_function_stats
 _flush_merge = MERGES["script_flush"]
 MERGES["script_flush"] = _merge_script_flush
-for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
+for _name in SCRIPT_COMMANDS:
     KEYED_HOOKS[COMMANDS[_name]] = eval_hook

@@ -6,7 +6,9 @@ time in :meth:`ProxyClient.dispatch`, and a failed one dooms the transaction,
 as in Redis).  EXEC answers the connection-level commands of the queue in
 place (PING, ECHO, SELECT ... -- SELECT moves the database of the commands
 after it) and hands the rest to the coordinator as one plan, which runs it
-atomically across shards (proxy/coordinator.py).
+atomically across shards (proxy/coordinator.py) -- or, when the queue holds
+a script (whose keys are known only as it runs), to proxy/script_proxy.py,
+which runs it with every shard locked.
 
 WATCH goes to the shards that own the keys, in the client's session; a shard
 marks the session dirty when a watched key changes, by any client or by
@@ -22,6 +24,7 @@ from cluster.resp import NO_REPLY, encode, encode_command, encode_error
 from cluster.slots import key_slot
 from proxy.coordinator import Plan
 from proxy.fanout import Gather, merge_ok
+from proxy.script_proxy import SCRIPT_COMMANDS, run_exec_with_scripts
 
 
 def exec_(client, args):
@@ -33,17 +36,24 @@ def exec_(client, args):
         client.multi = None
         client.unwatch()
         raise CommandError(errors.EXECABORT)
+    specs = [spec_of(args) for args in queued]  # checked when queued
+    with_scripts = any(spec.name in SCRIPT_COMMANDS for spec in specs)
     plan = Plan(client.worker)
-    for args in queued:
-        spec = spec_of(args)  # checked when queued
+    steps = plan.steps if not with_scripts else []
+    for spec, args in zip(specs, queued):
         if spec.name == "unwatch":  # too late: the watches decide this EXEC
-            plan.steps.append(("local", encode("OK", client.proto)))
+            steps.append(("local", encode("OK", client.proto)))
         elif spec.route is LOCAL:
-            plan.steps.append(("local", _run_local(client, spec, args)))
+            steps.append(("local", _run_local(client, spec, args)))
+        elif with_scripts:
+            steps.append(("command", spec, args, client.db_index))
         else:
             plan.add(spec, args, client.db_index)
     client.multi = None  # connection commands above still saw the transaction (CLIENT INFO)
-    client.worker.coordinator.run_exec(client, plan)
+    if with_scripts:  # keys not known before the scripts run (proxy/script_proxy.py)
+        run_exec_with_scripts(client, steps, bool(client.watch_shards))
+    else:
+        client.worker.coordinator.run_exec(client, plan)
     return NO_REPLY
 
 

@@ -10,7 +10,9 @@ from EVAL's, as Redis keeps one for its function engine -- so SCRIPT FLUSH
 
 FCALL runs like EVAL (:mod:`shardnode.scripting`): the declared keys must be
 this shard's (or lent by the coordinator), each ``redis.call`` goes through
-:class:`ScriptHost`, and the journal gets the function's effects.  A
+:class:`ScriptHost`, and the journal gets the function's effects; a call
+that touches another shard's key is handed back to the proxy with its
+library's code, and runs there (proxy/script_proxy.py).  A
 function always has flags (maybe none), so it never runs in the scripts'
 compatibility mode: without ``no-writes`` FCALL_RO refuses it, without
 ``allow-cross-slot-keys`` a cluster node keeps it to one slot.
@@ -107,7 +109,9 @@ class Library:
 
 class Function:
     """A registered function; ``script`` is what the runtime runs (the
-    callback, the flags; its ``sha`` is the name, for error messages)."""
+    callback, the flags; its ``sha`` is the name, for error messages; its
+    ``body`` the library's code, which a shard hands back to the proxy with
+    a call that needs other shards)."""
 
     __slots__ = ("name", "library", "description", "flags", "script")
 
@@ -116,7 +120,8 @@ class Function:
         self.library = library
         self.description = description
         self.flags = frozenset(flags)
-        self.script = Script(name.decode("utf-8", "surrogateescape"), b"", self.flags, callback)
+        self.script = Script(name.decode("utf-8", "surrogateescape"), library.code, self.flags,
+                             callback)
 
 
 def parse_metadata(code: bytes):

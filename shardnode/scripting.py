@@ -37,9 +37,11 @@ Where a key may be touched:
   nothing) stay: none of them shows a value the script wrote;
 - a key another session holds locked: handed back the same way (proxy mode
   waits for locks; a script on a shard cannot);
-- a client of a shard port (not sharded mode), or a script inside MULTI,
-  gets ``SCRIPT_CROSS_SHARD`` / ``SCRIPT_ALL_SHARDS`` / ``SCRIPT_KEY_LOCKED``:
-  nothing reruns it.
+- a client of a shard port (not sharded mode: the port is the proxy's
+  back end, not a server of its own) gets ``SCRIPT_CROSS_SHARD`` /
+  ``SCRIPT_ALL_SHARDS`` / ``SCRIPT_KEY_LOCKED``: nothing reruns it.  (EXEC of
+  a queue with scripts never sends them in a DF.EXEC: proxy/script_proxy.py
+  runs them one by one with every shard locked.)
 
 On a shard port in ``sharded`` mode, Redis
 Cluster's rules apply: keys not owned here are "non local"; a script with a
@@ -120,14 +122,12 @@ def run_script(conn, runtime, script, keys, argv, readonly, as_function=False, c
     """Run a script (EVAL) or a function (FCALL, ``command`` its arguments
     for FUNCTION STATS) here, its effects journalled as one unit; the
     client's reply.  Either may run in the script thread (busy scripts,
-    below); a function is never handed back to the proxy (its body is a
-    library's)."""
+    below), and either is handed back to the proxy when it needs another
+    shard (a function with its library's code as the body)."""
     host = ScriptHost(conn, script, keys)
-    if as_function:
-        host.handback_ok = False
-    else:  # undo only where this EVAL's journal group is its own (not in MULTI/DF.EXEC)
-        host.undo_ok = conn.internal and not conn.in_exec and \
-            not conn.server.keyspace.journal.grouping
+    # undo only where this call's journal group is its own (not in MULTI/DF.EXEC)
+    host.undo_ok = conn.internal and not conn.in_exec and \
+        not conn.server.keyspace.journal.grouping
     for key in keys:
         host.check_key(key)
     db_index = conn.db_index

@@ -57,3 +57,22 @@ def test_moved_for_a_declared_key_of_another_shard(pair):
     expected, actual = pair.both("EVAL", "return 1", "1", B0)
     assert expected.startswith("MOVED ") or expected.startswith("CLUSTERDOWN ")
     assert actual.startswith("MOVED ")  # damselfly's shard 1 serves it
+
+
+def test_a_shard_port_outside_sharded_mode_refuses_other_shards_keys_clearly(server):
+    """In ``emulated`` (and ``off``) mode a shard port is the proxy's back end,
+    not a node clients are sent to: a script there runs on that shard's keys,
+    and one reaching further gets an error that points at the proxy port."""
+    with RawClient(server.shard_ports[0]) as shard, RawClient(server.port) as proxy:
+        proxy.call("SET", A0, "mine")
+        proxy.call("SET", B0, "theirs")
+        assert shard.call("EVAL", "return redis.call('get', KEYS[1])", "1", A0) == b"mine"
+        reply = shard.call("EVAL", "return redis.call('get', ARGV[1])", "0", B0)
+        assert reply.startswith("ERR damselfly: the script touched key '%s', which lives on "
+                                "another shard; a shard port runs scripts on its own keys "
+                                "only (outside sharded mode): send it to the proxy port" % B0)
+        reply = shard.call("EVAL", "return redis.call('dbsize')", "0")
+        assert reply.startswith("ERR damselfly: the script ran 'dbsize', which needs every shard")
+        # the same scripts through the proxy port
+        assert proxy.call("EVAL", "return redis.call('get', ARGV[1])", "0", B0) == b"theirs"
+        assert proxy.call("EVAL", "return redis.call('dbsize')", "0") == 2
