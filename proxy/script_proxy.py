@@ -315,12 +315,36 @@ async def _run_here(client, spec, args, body, db) -> bytes:
     host = ProxyHost(client, loop)
     host.db = db
     _running.append(host)
+    threshold = client.worker.config.busy_reply_threshold
+    watch = asyncio.ensure_future(_busy_after(host, threshold, as_function, args)) \
+        if threshold > 0 else None
     try:
         return await loop.run_in_executor(_executor[0], partial(
             runtime.run, script, keys, argv, host, client.proto, readonly, as_function,
             host.watchdog))
     finally:
         _running.clear()
+        if watch is not None:
+            watch.cancel()
+        if host.busy:  # before the caller's DF.UNLOCKs, on the same links
+            host.tell_shards(b"0")
+
+
+async def _busy_after(host, threshold, as_function, args) -> None:
+    """Past busy_reply_threshold the locked shards answer BUSY to everyone
+    else (``DF.BUSY``), as a script of their own makes them; then, until the
+    script ends, ask them whether SCRIPT KILL / FUNCTION KILL reached one of
+    them through any proxy worker."""
+    await asyncio.sleep(threshold / 1000)
+    host.busy = True
+    host.tell_shards(b"1", b"1" if as_function else b"0", b"1" if host.wrote else b"0", *args)
+    links = host.client.worker.links
+    while not host.killed:
+        await asyncio.sleep(0.05)
+        asked = await asyncio.gather(*(link.request(None, [b"DF.BUSY", host.cid, b"?"])
+                                       for link in links))
+        if any(decode_reply(data) == 1 for data in asked):
+            host.killed = True
 
 
 _libraries: dict = {}  # SHA1 of a library's code -> {function name: Script}
@@ -447,8 +471,17 @@ class ProxyHost:
         self.client = client
         self.loop = loop
         self.db = client.db_index
+        self.cid = b"%d" % client.id
         self.wrote = False  # SCRIPT KILL answers UNKILLABLE once it has
         self.killed = False
+        self.busy = False  # the shards were told it is past busy_reply_threshold
+        self.told_wrote = False
+
+    def tell_shards(self, *args) -> None:
+        """``DF.BUSY <client id> args`` to every shard (see _busy_after)."""
+        for link in self.client.worker.links:
+            link.send_forget(None, [b"DF.BUSY", self.cid, *args])
+        self.client.worker.flush_soon()
 
     def watchdog(self):
         """The runtime's watchdog (in the script thread): SCRIPT KILL's answer."""
@@ -463,6 +496,9 @@ class ProxyHost:
     async def command(self, spec, args, resp, flags=b"") -> bytes:
         client = self.client
         worker = client.worker
+        if self.busy and spec.is_write and not self.told_wrote:
+            self.told_wrote = True
+            self.tell_shards(b"w")  # SCRIPT KILL answers UNKILLABLE now
         cid = b"%d" % client.id
         if spec.name == "select":
             db = parse_db_number(args[1])

@@ -396,7 +396,7 @@ def function_stats(conn, args):
     run = conn.server.busy  # an EVAL's run answered BUSY already (check_locks)
     running = None
     if run is not None and run.as_function:
-        running = {b"name": run.command[1], b"command": [a for a in run.command],
+        running = {b"name": run.command[1], b"command": list(run.command),
                    b"duration_ms": int((time.monotonic() - run.started) * 1000)}
     return {b"running_script": running,
             b"engines": {b"LUA": {b"libraries_count": len(registry.libraries),

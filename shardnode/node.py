@@ -42,7 +42,7 @@ from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.registry import HANDLERS, load_families
-from shardnode.scripting import ScriptDetached, busy_refusal
+from shardnode.scripting import ScriptDetached, busy_refusal, end_proxy_busy
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
 
 log = logging.getLogger("damselfly.shard")
@@ -292,6 +292,8 @@ class ShardServer:
 
     def drop_session(self, session) -> None:
         """The client went away: its watches, locks and parked requests go."""
+        if self.busy is not None:  # a proxy-mode script of this client made the shard busy
+            end_proxy_busy(self, session.client_id)
         self.watches.unwatch_all(session)
         if session.blocked is not None or self.blocking.waiting:
             self.blocking.drop(session)
@@ -353,6 +355,7 @@ class Parked:
 # Internal commands served while a script is busy: none reads or writes keys
 # (DF.RUN, DF.IMPORT, DF.EXEC ... get BUSY, as every client command does).
 BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait", "df.rewait",
+                         "df.busy",
                          "df.unblock", "df.journal", "df.misconf"})
 
 PARKED = object()
@@ -628,7 +631,8 @@ class ShardConnection(asyncio.Protocol, Session):
         if "allow_busy" in spec.flags:  # SCRIPT KILL: never behind a script's locks
             refusal = busy_refusal(self.server, spec) if self.server.busy is not None else None
             return None if refusal is None else self._error(refusal, spec)
-        if self.server.busy is not None and spec.name not in BUSY_EXEMPT:
+        busy = self.server.busy
+        if busy is not None and spec.name not in BUSY_EXEMPT and not busy.lets(spec, args, self.session):
             return self._error(errors.BUSY_FUNCTION if self.server.busy.as_function
                                else errors.BUSY_SCRIPT, spec)  # shardnode/scripting.py ScriptRun
         special = LOCK_REQUESTS.get(spec.name)

@@ -311,6 +311,16 @@ class ScriptRun:
     def _watchdog(self):
         return errors.SCRIPT_KILLED if self.killed else None
 
+    @property
+    def wrote(self) -> bool:
+        return self.host.wrote
+
+    @staticmethod
+    def lets(spec, args, session) -> bool:
+        """Whether a command runs although this shard is busy: none does
+        but the ``allow_busy`` ones (its commands run from the thread)."""
+        return False
+
     def _call(self, spec, args, resp, propagate=True):
         """The runtime's host, in the script thread (see class doc)."""
         with self.lock:
@@ -528,6 +538,63 @@ def script_flush(conn, args):
     return "OK"
 
 
+class ProxyScriptBusy:
+    """``server.busy`` while a proxy-mode script (proxy/script_proxy.py)
+    that holds this shard outlived busy_reply_threshold (``DF.BUSY``): every
+    other client gets BUSY, as for a script of this shard; its own
+    commands (``DF.EXEC`` of its client id) run; SCRIPT KILL / FUNCTION
+    KILL mark it killed, which the proxy asks about (``DF.BUSY <id> ?``)."""
+
+    def __init__(self, client_id: int, as_function, wrote, command):
+        self.client_id = client_id
+        self.as_function = as_function
+        self.wrote = wrote
+        self.command = command
+        self.killed = False
+        self.started = time.monotonic()
+
+    def lets(self, spec, args, session) -> bool:
+        if session is not None and session.client_id == self.client_id:
+            return True  # the script's fan-outs (KEYS, DBSIZE ...) in its session
+        if spec.name in ("df.exec", "df.lock"):
+            return int(args[1]) == self.client_id
+        # values the script's cross-shard commands move: only it holds locks now
+        return spec.name in ("df.export", "df.run", "df.import")
+
+
+def end_proxy_busy(server, client_id: int) -> None:
+    """The proxy-mode script of ``client_id`` ended (or its client went):
+    the shard serves again."""
+    busy = server.busy
+    if isinstance(busy, ProxyScriptBusy) and busy.client_id == client_id:
+        server.busy = None
+        server.locks.held -= 1
+        server.run_parked()
+
+
+@handler("df.busy")
+def df_busy(conn, args):
+    server = conn.server
+    busy = server.busy
+    client_id = int(args[1])
+    what = args[2]
+    if what == b"1":
+        if busy is None and len(args) >= 5:
+            server.busy = ProxyScriptBusy(client_id, args[3] == b"1", args[4] == b"1", args[5:])
+            server.locks.held += 1  # commands take the lock-check path: BUSY there
+            server.run_parked()  # those waiting for the script's locks: BUSY now
+        return "OK"
+    mine = isinstance(busy, ProxyScriptBusy) and busy.client_id == client_id
+    if what == b"0":
+        end_proxy_busy(server, client_id)
+        return "OK"
+    if what == b"w":
+        if mine:
+            busy.wrote = True
+        return "OK"
+    return int(mine and busy.killed)  # "?"
+
+
 def busy_refusal(server, spec):
     """The BUSY error for an ``allow_busy`` command that the kind of script
     running still refuses, as Redis 7.0 does: FUNCTION STATS while an EVAL
@@ -545,7 +612,7 @@ def kill_script(conn, functions: bool):
     run = conn.server.busy
     if run is None:
         raise CommandError(errors.NOTBUSY)
-    if run.host.wrote:
+    if run.wrote:
         raise CommandError(errors.UNKILLABLE)
     if run.as_function != functions:
         raise CommandError(errors.BUSY_FUNCTION if run.as_function else errors.BUSY_SCRIPT)

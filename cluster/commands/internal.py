@@ -39,6 +39,10 @@ command("df.export", -3, "readonly", route=KEYED)
 command("df.run", -4, "write", route=KEYED)
 # DF.IMPORT <db> [key payload deadline]*: the foreign keys' new state.
 command("df.import", -2, "write", route=KEYED)
+# DF.BUSY <client-id> <1 <function 0|1> <wrote 0|1> <command...> | 0 | w | ?>:
+# a proxy-mode script of that client outlived busy_reply_threshold (1: this
+# shard answers BUSY to everyone else until 0), wrote (w), was killed (?).
+command("df.busy", -3, "fast", route=KEYED)
 # DF.SCRIPT <sha1>: the body of a script in this shard's cache, or nil (an
 # EVALSHA that got NOSCRIPT elsewhere, proxy/script_proxy.py).
 command("df.script", 2, "readonly", route=KEYED)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.helpers import DamselflyProcess, Err, RawClient, RedisProcess, names_on_shard
+from tests.helpers import DamselflyProcess, Err, RawClient, RedisProcess, encode, names_on_shard
 from tests.reference import missing_reference
 
 A = names_on_shard(0, 1, "a")[0]
@@ -292,3 +292,67 @@ def test_function_kill_while_an_eval_that_wrote_runs():
     finally:
         ours.stop()
         ref.stop()
+
+
+def test_a_slow_proxy_mode_script_makes_other_clients_busy(busy_server, busy_ref):
+    """Past busy_reply_threshold a proxy-mode script (keys on both shards)
+    makes every shard answer BUSY to other clients, as one Redis does; a
+    SCRIPT KILL through any proxy worker stops it; the shards serve again."""
+    script = "redis.call('get', ARGV[1]) redis.call('get', ARGV[2]) while true do end"
+    outcomes = []
+    for port in (busy_ref.port, busy_server.port):
+        def action(client):
+            return (client.call("GET", A), client.call("SET", B, "x"),
+                    client.call("FUNCTION", "KILL"), client.call("SCRIPT", "KILL"))
+        box = _in_background(port, "EVAL", script, "0", A, B)
+        time.sleep(0.5)
+        with RawClient(port) as client:
+            seen = action(client)
+        box[0].join(10)
+        with RawClient(port) as client:
+            after = client.call("SET", A, "served")
+        outcomes.append((seen, box[1], after))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][0][0].startswith("BUSY") and outcomes[1][2] == b"OK"
+
+
+def test_a_slow_proxy_mode_function_that_wrote_is_unkillable():
+    ref, ours = _fresh_pair()
+    outcomes = []
+    library = ("#!lua name=slowlib\nredis.register_function('wander', function(keys, args)\n"
+               "redis.call('get', args[1]) redis.call('set', args[2], 'w') while true do end end)")
+    try:
+        for port in (ref.port, ours.port):
+            with RawClient(port) as client:
+                client.call("FUNCTION", "LOAD", library)
+            box = _in_background(port, "FCALL", "wander", "0", A, B)
+            time.sleep(0.5)
+            with RawClient(port) as client:
+                seen = (client.call("GET", B), client.call("FUNCTION", "KILL"),
+                        client.call("SCRIPT", "KILL"), _stats_shape(client.call("FUNCTION", "STATS")))
+            _shut_down(port)
+            box[0].join(15)
+            outcomes.append(seen)
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[1][1].startswith("UNKILLABLE")
+    finally:
+        ours.stop()
+        ref.stop()
+
+
+def test_script_kill_through_another_worker_stops_a_proxy_mode_script():
+    from tests.e2e.test_scripting_cache import _on_each_worker
+
+    script = "redis.call('get', ARGV[1]) redis.call('get', ARGV[2]) while true do end"
+    with DamselflyProcess(shards=2, proxy_workers=2, busy_reply_threshold=100) as server:
+        first, second = _on_each_worker(server)
+        try:
+            first.sock.sendall(encode(("EVAL", script, "0", A, B)))
+            time.sleep(0.5)
+            assert second.call("GET", A).startswith("BUSY")
+            assert second.call("SCRIPT", "KILL") == b"OK"
+            assert first.read().startswith("ERR Script killed by user with SCRIPT KILL")
+            assert second.call("SET", A, "served") == b"OK"
+        finally:
+            first.close()
+            second.close()
