@@ -314,6 +314,7 @@ async def _run_here(client, spec, args, body, db) -> bytes:
     loop = asyncio.get_running_loop()
     host = ProxyHost(client, loop)
     host.db = db
+    host.as_function = as_function
     _running.append(host)
     threshold = client.worker.config.busy_reply_threshold
     watch = asyncio.ensure_future(_busy_after(host, threshold, as_function, args)) \
@@ -475,6 +476,7 @@ class ProxyHost:
         self.wrote = False  # SCRIPT KILL answers UNKILLABLE once it has
         self.killed = False
         self.busy = False  # the shards were told it is past busy_reply_threshold
+        self.as_function = False  # FUNCTION KILL stops it, not SCRIPT KILL
         self.told_wrote = False
 
     def tell_shards(self, *args) -> None:
@@ -538,10 +540,12 @@ def _kill_refused(replies) -> None:
             raise r
 
 
-def _merge_script_kill(gather, replies):
-    """SCRIPT KILL went to every shard: OK where one stopped a script, else
-    the first shard's UNKILLABLE; else this process's proxy-mode script, if
-    one runs (killed unless it wrote); else BUSY or NOTBUSY (Redis's one-succeeded)."""
+def _merge_kill(replies, functions: bool):
+    """SCRIPT KILL (FUNCTION KILL: ``functions``) went to every shard: OK
+    where one stopped a script, else a shard's UNKILLABLE; else this
+    process's proxy-mode script, if one runs and the shards were not told
+    yet (killed unless it wrote or is of the other kind, as a shard
+    answers); else BUSY or NOTBUSY (Redis's one-succeeded)."""
     if any(r == b"OK" for r in replies):
         return "OK"
     if _running and not any(isinstance(r, CommandError) and r.args[0].startswith("UNKILLABLE")
@@ -549,18 +553,20 @@ def _merge_script_kill(gather, replies):
         host = _running[0]
         if host.wrote:
             raise CommandError(errors.UNKILLABLE)
+        if host.as_function != functions:
+            raise CommandError(errors.BUSY_FUNCTION if host.as_function else errors.BUSY_SCRIPT)
         host.killed = True
         return "OK"
     _kill_refused(replies)
     return "OK"
 
 
+def _merge_script_kill(gather, replies):
+    return _merge_kill(replies, False)
+
+
 def _merge_function_kill(gather, replies):
-    """FUNCTION KILL went to every shard: as SCRIPT KILL, for functions."""
-    if any(r == b"OK" for r in replies):
-        return "OK"
-    _kill_refused(replies)
-    return "OK"
+    return _merge_kill(replies, True)
 
 
 def _merge_function_stats(gather, replies):
