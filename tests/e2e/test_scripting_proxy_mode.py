@@ -202,3 +202,17 @@ def test_pipelined_commands_after_a_handed_back_eval_see_its_effects(server):
         # known to this proxy now: straight to proxy mode, in order all the same
         replies = client.pipeline([commands[0], ("GET", B), ("GET", A)])
         assert replies == [0, b"v0", b"41"]
+
+
+def test_a_script_pipelined_behind_a_cross_shard_command_runs_as_alone(server):
+    """A cross-shard MSET takes the pipelined keyed commands behind it into
+    its plan; a script is not one of them (its keys are known as it runs)."""
+    with RawClient(server.port) as client:
+        client.call("FLUSHALL")
+        replies = client.pipeline([
+            ("MSET", A, "1", B, "2"),
+            ("EVAL", "return {redis.call('get', ARGV[1]), redis.call('get', ARGV[2])}", "0", A, B),
+            ("MSET", A2, "3", B2, "4"),
+            ("EVAL", "return redis.call('get', KEYS[1])", "1", B2),
+            ("FCALL", "nosuch", "0")])
+        assert replies == [b"OK", [b"1", b"2"], b"OK", b"4", Err("ERR Function not found")]
