@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -63,6 +64,8 @@ from proxy.coordinator import Plan, _exec_args
 from proxy.fanout import MERGES, decode_reply
 from proxy.links import context
 from proxy.scripting import KEYED_HOOKS, share_script
+
+log = logging.getLogger("damselfly.proxy")
 
 TO_PROXY = errors.SCRIPT_TO_PROXY.split(" ", 1)[0].encode()  # b"DFPROXY"
 HANDED_BACK = b"-" + TO_PROXY + b" "
@@ -257,6 +260,9 @@ async def _proxy_mode(client, spec, args, body, slot):
             data = await _run_locked(client, spec, args, body)
         except CommandError as exc:
             data = encode_error(exc.args[0])
+        except Exception:  # the client must get a reply all the same
+            log.exception("proxy-mode script failed")
+            data = encode_error("ERR internal error while running a script")
     slot[1] = data
     client.deliver(slot)
 
@@ -408,6 +414,9 @@ async def _exec_with_scripts(client, steps, watching, slot):
                 data = b"*%d\r\n%b" % (len(out), b"".join(out))
         except CommandError as exc:
             data = encode_error(exc.args[0])
+        except Exception:
+            log.exception("EXEC with scripts failed")
+            data = encode_error("ERR internal error while running EXEC")
         finally:
             _unlock(client, locked)
             if watching:
