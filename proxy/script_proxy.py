@@ -37,6 +37,15 @@ loop (``run_coroutine_threadsafe``) and the thread waits for the reply.  One
 proxy-mode script at a time per process (the runtime has one current run;
 whole-shard locks serialise them across processes anyway).
 
+FCALL goes the same way, but a shard hands a function back with its
+library's code, which the proxy compiles once (per version of the code) in
+a Lua state of its own; nothing about a function is remembered, since its
+library may be replaced.  Scripts inside MULTI: see "scripts inside MULTI"
+below.  Past ``busy_reply_threshold`` a proxy-mode script tells the shards
+(``DF.BUSY``), which answer BUSY to every other client as for a script of
+their own, and report SCRIPT KILL / FUNCTION KILL, which the proxy asks
+them about every 50 ms (:func:`_busy_after`).
+
 Order: a client's commands pipelined after a one-shard EVAL wait in the
 proxy (:meth:`ProxyClient.hold`) until its reply is back, so when the shard
 hands the script back, its rerun in proxy mode still runs before them -- a
