@@ -39,7 +39,7 @@ subcommand(script, "load", 3, "noscript stale", acl="@scripting", route=ALL, mer
            summary="Compiles a script into the cache without running it; replies its SHA1.")
 subcommand(script, "exists", -3, "noscript", acl="@scripting", route=ALL, since="2.6.0",
            merge="logical_or",
-           tips=("request_policy:all_shards", "response_policy:agg_logical_or"),
+           tips=("request_policy:all_shards", "response_policy:agg_logical_and"),
            complexity="O(N) with N being the number of scripts to check (so checking a "
                       "single script is an O(1) operation).",
            summary="Tells, for each SHA1, whether the cache holds that script.")
