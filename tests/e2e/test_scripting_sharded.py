@@ -64,6 +64,7 @@ def test_a_shard_port_outside_sharded_mode_refuses_other_shards_keys_clearly(ser
     not a node clients are sent to: a script there runs on that shard's keys,
     and one reaching further gets an error that points at the proxy port."""
     with RawClient(server.shard_ports[0]) as shard, RawClient(server.port) as proxy:
+        proxy.call("FLUSHALL")
         proxy.call("SET", A0, "mine")
         proxy.call("SET", B0, "theirs")
         assert shard.call("EVAL", "return redis.call('get', KEYS[1])", "1", A0) == b"mine"
