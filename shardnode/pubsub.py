@@ -95,7 +95,7 @@ class PubSubHub:
         and (``links``) to every proxy subscriber of the channel or of a
         matching pattern, once each; returns how many received it."""
         count = 0
-        frames = None  # link -> patterns matched for it
+        frames = {}  # link -> patterns matched for it
         encoded = {}  # proto -> the message as direct clients read it
         subs = self.channels.get(channel)
         if subs:
@@ -103,8 +103,6 @@ class PubSubHub:
                 if conn.internal:
                     if links:
                         count += n
-                        if frames is None:
-                            frames = {}
                         frames[conn] = []
                 else:
                     count += 1
@@ -122,8 +120,6 @@ class PubSubHub:
                     if conn.internal:
                         if links:
                             count += n
-                            if frames is None:
-                                frames = {}
                             matched = frames.get(conn)
                             if matched is None:
                                 frames[conn] = [pattern]
@@ -342,10 +338,10 @@ class PubSubHub:
         return [name for name, (_, subs) in self.patterns.items()
                 if any(not conn.internal for conn in subs)]
 
-    def info_fields(self, conn) -> list:
-        """INFO stats' pubsub_* fields.  Through the proxy the shards' values
-        are summed: a link reads proxy subscribers' names on shard 0 only."""
-        links = not conn.internal or self.server.index == 0
+    def info_fields(self) -> list:
+        """INFO stats' pubsub_* fields.  The proxy sums the shards' values, and
+        every shard holds the proxy's subscribers: shard 0 counts them."""
+        links = self.server.index == 0
         return [("pubsub_channels", len(self.names(self.channels, links))),
                 ("pubsub_patterns", len(self.pattern_names(links))),
                 ("pubsubshard_channels", len(self.names(self.shard_channels, True)))]
