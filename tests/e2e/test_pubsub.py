@@ -12,22 +12,15 @@ abruptly, leaves no count behind.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
 import socket
 import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
 from cluster.slots import key_slot
-from tests.helpers import DamselflyProcess, Err, RawClient
-from tests.reference import missing_reference
-
-JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+from tests.helpers import DamselflyProcess, Err, RawClient, run_node_script
 
 
 @pytest.fixture(scope="module")
@@ -394,17 +387,8 @@ def test_asyncio_redis_subscriber(two_workers):
 
 
 def test_ioredis_subscribers(two_workers):
-    node = shutil.which("node")
-    if node is None:
-        missing_reference("node is not installed (.ci/run installs it)")
-    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "ioredis")):
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=JS_DIR,
-                       check=True, capture_output=True, timeout=300)
     n = 100
-    out = subprocess.run([node, os.path.join(JS_DIR, "pubsub_test.js"), str(two_workers.port),
-                          str(n)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_node_script("pubsub_test.js", two_workers.port, n)
     assert "error" not in result, result["error"]
     assert result["subscribed"] == 2 and result["psubscribed"] == 1
     assert result["counts"] == [2] * n
