@@ -129,6 +129,27 @@ def test_subscribe_reply_means_registered_everywhere(two_workers):
         close_all([a, b])
 
 
+def test_a_shard_port_subscriber_is_counted_as_soon_as_it_is_answered(two_workers):
+    """PUBLISH through the proxy visits only the shards that have direct
+    subscribers: the first one's subscribe reply waits until every worker
+    knows, so a publisher on either worker reaches it right away."""
+    publishers = clients_on_both_workers(two_workers.port, 2)
+    try:
+        for round_ in range(10):
+            for port in two_workers.shard_ports:
+                with RawClient(port) as direct:
+                    kind = ("SUBSCRIBE", "PSUBSCRIBE")[round_ % 2]
+                    assert direct.call(kind, "dr*" if round_ % 2 else "dr")[2] == 1
+                    for pub in publishers:
+                        assert pub.call("PUBLISH", "dr", "x") == 1
+                        assert direct.read()[-1] == b"x"
+                    assert direct.call(kind.replace("SUB", "UNSUB"))[2] == 0
+                    for pub in publishers:
+                        assert pub.call("PUBLISH", "dr", "y") == 0
+    finally:
+        close_all(publishers)
+
+
 def test_publish_order_per_publisher(two_workers):
     """Pipelined PUBLISHes (one publisher per worker and one per shard port,
     to a channel and a pattern) arrive in order at subscribers of both workers."""
