@@ -173,18 +173,19 @@ class PubSubHub:
 
     def _send(self, conn, data: bytes) -> None:
         out = conn.out
-        if out is None:
-            if conn.transport is None:
-                return
-            out = conn.out = []
-            self._dirty.append(conn)
-            if not self._flush_pending:
-                self._flush_pending = True
-                try:
-                    asyncio.get_running_loop().call_soon(self._flush)
-                except RuntimeError:  # no loop (handlers called directly in a test)
-                    self._flush()
-        out.append(data)
+        if out is not None:  # its batch is running, or a flush is due
+            out.append(data)
+            return
+        if conn.transport is None:
+            return
+        conn.out = [data]
+        self._dirty.append(conn)
+        if not self._flush_pending:
+            self._flush_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self._flush)
+            except RuntimeError:  # no loop (the hub driven directly, as unit tests do)
+                self._flush()
 
     def _flush(self) -> None:
         self._flush_pending = False
