@@ -34,7 +34,7 @@ from __future__ import annotations
 from cluster.config import buffer_limits
 from cluster.pubsub import (KINDS, PUBSUB_HELP, Subscriptions, push_frame,
                             subscribe_replies, unsubscribe_replies)
-from cluster.resp import NO_REPLY, encode_command
+from cluster.resp import NO_REPLY, RawReply, encode_command
 from cluster.slots import key_slot
 from proxy.fanout import FANOUTS, Gather, _first_error, merge_sum
 from proxy.links import IGNORE
@@ -296,7 +296,12 @@ def _unsubscribe(client, args):
 
 def _reply_when_registered(client, kind: bytes, changed, adding: bool, data: bytes):
     """The (un)subscribe replies ``data`` wait for the shards to register the
-    ``changed`` names (nothing changed: no wait)."""
+    ``changed`` names (nothing changed: no wait).  Inside EXEC they are the
+    command's element of EXEC's reply, at once, as Redis 7.0 gives them."""
+    if client.multi is not None:
+        if changed:
+            client.worker.pubsub.send_change(client, kind, changed, adding, None, data)
+        return RawReply(data)
     slot = client.new_slot()
     if changed:
         client.worker.pubsub.send_change(client, kind, changed, adding, slot, data)

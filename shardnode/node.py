@@ -725,7 +725,7 @@ class ShardConnection(asyncio.Protocol, Session):
                 return self._reject(errors.MISCONF, spec)
             if self.subs is not None and self.proto == 2 and \
                     spec.name not in SUBSCRIBED_ALLOWED:
-                return self._reject(errors.SUBSCRIBED_CONTEXT.format(spec.name), spec)
+                return self._reject(errors.subscribed_context(spec.name), spec)
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)

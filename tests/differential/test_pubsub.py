@@ -114,6 +114,16 @@ def test_resp2_subscribed_mode_allows_only_pubsub_ping_reset_quit(diff):
         same_bytes(ref, ours, [["SUBSCRIBE", "a"], ["QUIT"]], 2)
 
 
+@pytest.mark.parametrize("proto", [2, 3])
+def test_subscribe_inside_multi(diff, proto):
+    """Redis 7.0 runs (un)subscribe commands queued in MULTI: their replies are
+    EXEC's elements, and the connection is subscribed afterwards."""
+    with pair(diff, proto) as (ref, ours):
+        same_bytes(ref, ours, [["MULTI"], ["SUBSCRIBE", "a"], ["EXEC"], ["PING"]], 4)
+        same_bytes(ref, ours, [["MULTI"], ["PSUBSCRIBE", "b*"], ["UNSUBSCRIBE", "a"], ["EXEC"],
+                               ["PING"]], 5)
+
+
 def test_resp3_subscribers_run_any_command(diff):
     with pair(diff, 3) as (ref, ours):
         same_bytes(ref, ours, [["SUBSCRIBE", "a"], ["SET", "k", "1"], ["GET", "k"], ["PING"],
