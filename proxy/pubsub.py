@@ -176,9 +176,16 @@ class WorkerPubSub:
 
     def link_up(self, link) -> None:
         """A link (re)opened: its shard counts as having direct subscribers
-        until its answer to DF.DIRECTSUBS says otherwise."""
-        self.direct[link.shard.index] = True
+        until its answer to DF.DIRECTSUBS says otherwise, and a restarted
+        shard learns again who listens through this worker."""
+        shard = link.shard.index
+        self.direct[shard] = True
         link.send(None, encode_command([b"DF.DIRECTSUBS"]), [DirectState(self, link), None])
+        for kind in (b"c", b"p", b"s"):
+            names = [name for name, subs in self._table(kind, shard).items()
+                     for _ in range(len(subs))]
+            if names:
+                link.send_forget(None, [b"DF.SUB", kind, *names])
         self.worker.flush_soon()
 
     def _deliver(self, subs, kind: bytes, items) -> None:

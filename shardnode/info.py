@@ -29,8 +29,9 @@ def _server(server):
 
 
 def _clients(server):
-    connected = sum(1 for c in server.clients.values() if not c.internal)
-    return fmt.clients_section(server.config, connected, server.blocking.count)
+    direct = [c for c in server.clients.values() if not c.internal]
+    largest = max((c.output_bytes() for c in direct), default=0)
+    return fmt.clients_section(server.config, len(direct), server.blocking.count, largest)
 
 
 def used_memory(server) -> int:

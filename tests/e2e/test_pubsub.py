@@ -12,6 +12,7 @@ abruptly, leaves no count behind.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 import threading
@@ -417,3 +418,29 @@ def test_ioredis_subscribers(two_workers):
     assert result["pattern"] == ["js:*:js:news=m%d" % i for i in range(n)]
     assert result["unsubscribed"] == 1
     assert result["numsub"] == ["js:news", 0, "js:other", 1]
+
+
+def test_subscribers_survive_a_shard_restart():
+    """A killed shard comes back knowing nothing; each worker registers its
+    subscribers there again when its link reopens, so counts stay exact."""
+    import signal
+
+    from tests.e2e.test_supervisor import children, wait_new_child
+
+    with DamselflyProcess(shards=2, proxy_workers=1) as server:
+        sub = RawClient(server.port)
+        sub.call("SUBSCRIBE", "survive")
+        sub.call("PSUBSCRIBE", "surv*")
+        shard_channel = _channel_on(1, "surv")
+        sub.call("SSUBSCRIBE", shard_channel)
+        pubs = [RawClient(server.port) for _ in range(2)]  # one per parity of client id
+        old = children(server)["shard 1"]
+        os.kill(old, signal.SIGKILL)
+        assert wait_new_child(server, "shard 1", old, 5) is not None
+        assert wait_for(lambda: pubs[0].call("SPUBLISH", shard_channel, "s") == 1, 10)
+        assert sub.read() == [b"smessage", shard_channel.encode(), b"s"]
+        for pub in pubs:
+            assert pub.call("PUBLISH", "survive", "m") == 2
+            assert sub.read() == [b"message", b"survive", b"m"]
+            assert sub.read() == [b"pmessage", b"surv*", b"survive", b"m"]
+        close_all([sub] + pubs)

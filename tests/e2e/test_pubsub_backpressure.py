@@ -110,6 +110,10 @@ def test_omem_then_the_soft_limit_after_its_seconds(server):
         fields = dict(f.split(b"=", 1) for f in line.split(b" "))
         assert fields[b"flags"] == b"P" and fields[b"sub"] == b"1"
         assert int(fields[b"omem"]) > 1024 * 1024
+        with RawClient(server.port) as probe:
+            info = bytes(probe.call("INFO", "clients"))
+        largest = int(info.split(b"client_recent_max_output_buffer:")[1].split(b"\r\n")[0])
+        assert largest > 1024 * 1024
         # still over the soft limit a second later: gone (new messages wake the check)
         deadline = time.monotonic() + 5
         while client_line(server.port, client_id) is not None:
