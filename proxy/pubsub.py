@@ -104,7 +104,7 @@ class DirectState:
         self.shard = link.shard.index
 
     def deliver(self, slot) -> None:
-        self.hub.direct[self.shard] = slot[1] != b":0\r\n"
+        self.hub.set_direct(self.shard, slot[1] != b":0\r\n")
 
 
 class WorkerPubSub:
@@ -117,8 +117,10 @@ class WorkerPubSub:
         self.patterns = [{} for _ in range(n)]
         self.shard_channels = [{} for _ in range(n)]
         self.pushed: list = []  # subscribers given messages this turn (check_limits)
-        # Per shard: it may have direct classic subscribers (until it says otherwise).
+        # Per shard: it may have direct classic subscribers (until it says
+        # otherwise); how many shards may.
         self.direct = [True] * n
+        self.direct_count = n
         self._limit_text = None
         self._limit = None
 
@@ -169,7 +171,7 @@ class WorkerPubSub:
         elif kind == b"R":
             self._relay(link, frame[1], frame[2], frame[3])
         elif kind == b"X":
-            self.direct[shard] = bool(frame[1])
+            self.set_direct(shard, bool(frame[1]))
             if frame[1]:  # the shard's new direct subscriber waits for this
                 link.send_forget(None, [b"DF.DIRECTACK"])
                 self.worker.flush_soon()
@@ -179,7 +181,7 @@ class WorkerPubSub:
         until its answer to DF.DIRECTSUBS says otherwise, and a restarted
         shard learns again who listens through this worker."""
         shard = link.shard.index
-        self.direct[shard] = True
+        self.set_direct(shard, True)
         link.send(None, encode_command([b"DF.DIRECTSUBS"]), [DirectState(self, link), None])
         for kind in (b"c", b"p", b"s"):
             names = [name for name, subs in self._table(kind, shard).items()
@@ -187,6 +189,11 @@ class WorkerPubSub:
             if names:
                 link.send_forget(None, [b"DF.SUB", kind, *names])
         self.worker.flush_soon()
+
+    def set_direct(self, shard: int, flag: bool) -> None:
+        if self.direct[shard] != flag:
+            self.direct[shard] = flag
+            self.direct_count += 1 if flag else -1
 
     def _deliver(self, subs, kind: bytes, items) -> None:
         resp2 = resp3 = None
@@ -340,11 +347,15 @@ def publish(worker, client, spec, args) -> None:
     """One shard delivers to the proxies' subscribers (chosen by client, so
     one publisher's messages all go one way, in order) and its own direct
     ones; the other shards with direct subscribers to theirs."""
-    slot = client.new_slot()
-    gather = Gather(client, slot, merge_sum, spec, args)
     links = worker.links
     via = client.id % len(links)
-    direct = worker.pubsub.direct
+    hub = worker.pubsub
+    direct = hub.direct
+    if hub.direct_count == direct[via]:  # the usual case: one shard's count is the reply
+        client.forward(via, args)
+        return
+    slot = client.new_slot()
+    gather = Gather(client, slot, merge_sum, spec, args)
     direct_only = None
     for shard, link in enumerate(links):
         if shard == via:
