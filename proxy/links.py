@@ -30,7 +30,7 @@ log = logging.getLogger("damselfly.proxy")
 _CONTEXTS: dict = {}
 
 # Frame kinds that carry pub/sub traffic (see shardnode/pubsub.py).
-PUBSUB_FRAMES = frozenset((b"M", b"S", b"R", b"X"))
+PUBSUB_FRAMES = frozenset((b"M", b"H", b"R", b"X"))
 
 
 def context(db: int, proto: int, notouch: bool) -> tuple:
@@ -204,7 +204,7 @@ class ShardLink(asyncio.Protocol):
             self.deferred[frame] = self.pending.popleft()
             return
         kind = frame[0]
-        if kind in PUBSUB_FRAMES:  # M, S, R, X: pub/sub (proxy/pubsub.py)
+        if kind in PUBSUB_FRAMES:  # M, H, R, X: pub/sub (proxy/pubsub.py)
             self.worker.pubsub.on_frame(self, frame)
             return
         kind, number, payload = frame

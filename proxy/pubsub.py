@@ -11,7 +11,7 @@ its clients there and fans out what comes back:
   delivers exactly the messages the shard counted for it: the subscriber
   gets every message published after its subscribe reply, and none that the
   publisher's count left out.  (P|S)UNSUBSCRIBE works the same way back.
-- A shard sends one ``M`` (``S``) frame per message per link, naming the
+- A shard sends one ``M`` (``H``) frame per message per link, naming the
   patterns that matched; the worker writes the message to each subscriber
   of the channel or of those patterns (encoded once per protocol), through
   the client's reply FIFO so it stays in order with the client's replies.
@@ -164,7 +164,7 @@ class WorkerPubSub:
                     subs = patterns.get(pattern)
                     if subs:
                         self._deliver(subs, b"pmessage", (pattern, channel, message))
-        elif kind == b"S":
+        elif kind == b"H":
             subs = self.shard_channels[shard].get(frame[1])
             if subs:
                 self._deliver(subs, b"smessage", (frame[1], frame[2]))

@@ -23,7 +23,7 @@ The link protocol (frames from shard to proxy) is:
 - ``*<3+k> M <channel> <message> <pattern>*k``: a pub/sub message for every
   client of the worker that listens by the channel or one of the patterns
   listed (sent once per link, not per client: the worker fans it out);
-- ``*3 S <channel> <message>``: the same for a shard channel;
+- ``*3 H <channel> <message>``: the same for a shard channel;
 - ``*4 R <tag> <channel> <message>``: run this PUBLISH (of a direct client)
   on the other shards and answer ``DF.RELAYED <tag> <count>`` (tag 0: no
   answer wanted);

@@ -18,7 +18,7 @@ fans it out to its clients), and returns how many clients it reached.  The
 frame lists the patterns that matched, so the worker matches nothing itself:
 
     *<3+k> $1 M <channel> <message> <pattern>*k   (classic: channel and patterns)
-    *3     $1 S <channel> <message>               (a shard channel's message)
+    *3     $1 H <channel> <message>               (a shard channel's message)
 
 Counts are exact because a worker adds a client to its fan-out maps only
 when the link's reply to DF.SUB arrives (and removes it at DF.UNSUB's):
@@ -163,7 +163,7 @@ class PubSubHub:
             count += n
             if conn.internal:
                 if frame is None or frame[0] != -1:
-                    frame = (-1, b"*3\r\n$1\r\nS\r\n%b%b" % (_bulk(channel), _bulk(message)))
+                    frame = (-1, b"*3\r\n$1\r\nH\r\n%b%b" % (_bulk(channel), _bulk(message)))
             elif frame is None or frame[0] != conn.proto:
                 frame = (conn.proto, push_frame(conn.proto, b"smessage", channel, message))
             self._send(conn, frame[1])

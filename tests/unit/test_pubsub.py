@@ -71,7 +71,7 @@ def test_removing_interest_and_dropping_a_link():
     assert hub.publish(b"a", b"m") == 1
     hub.add(b"s", b"sc", link)
     assert hub.spublish(b"sc", b"m") == 1
-    assert frames(link)[-1] == [b"S", b"sc", b"m"]
+    assert frames(link)[-1] == [b"H", b"sc", b"m"]
     hub.drop_connection(link)
     assert hub.publish(b"a", b"m") == 0 and hub.spublish(b"sc", b"m") == 0
     assert not hub.channels and not hub.shard_channels and not hub.patterns
