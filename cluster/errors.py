@@ -182,6 +182,14 @@ WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 
 
+def subscribed_context(name: str) -> str:
+    """A RESP2 client with subscriptions sent another command (processCommand);
+    EXEC, in MULTI or not, is refused as an aborted transaction, as Redis does."""
+    text = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+            "RESET are allowed in this context" % name)
+    return exec_abort(text) if name == "exec" else text
+
+
 def exec_abort(reason: str) -> str:
     """EXEC itself failed a generic check (its arity): the transaction ends with this."""
     return "EXECABORT Transaction discarded because of: " + reason.split(" ", 1)[1]

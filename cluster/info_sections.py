@@ -170,13 +170,15 @@ def replication_section() -> list:
     ]
 
 
-def clients_section(config, connected: int, blocked: int = 0) -> list:
+def clients_section(config, connected: int, blocked: int = 0, max_output: int = 0) -> list:
+    """``max_output``: the largest output buffer a client has now (Redis keeps
+    the largest of the last seconds; a subscriber that does not read shows here)."""
     return [
         ("connected_clients", connected),
         ("cluster_connections", 0),
         ("maxclients", config.maxclients),
         ("client_recent_max_input_buffer", 0),
-        ("client_recent_max_output_buffer", 0),
+        ("client_recent_max_output_buffer", max_output),
         ("blocked_clients", blocked),
         ("tracking_clients", 0),
         ("clients_in_timeout_table", 0),

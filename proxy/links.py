@@ -29,6 +29,9 @@ log = logging.getLogger("damselfly.proxy")
 
 _CONTEXTS: dict = {}
 
+# Frame kinds that carry pub/sub traffic (see shardnode/pubsub.py).
+PUBSUB_FRAMES = frozenset((b"M", b"H", b"R", b"X"))
+
 
 def context(db: int, proto: int, notouch: bool) -> tuple:
     """An interned (db, proto, flags) tuple: links compare contexts by identity."""
@@ -110,6 +113,7 @@ class ShardLink(asyncio.Protocol):
         self.ctx = None
         transport.write(encode_command([b"DF.LINK", self.worker.secret, b"%d" % self.worker.index]))
         self.pending.append([IGNORE, None])
+        self.worker.pubsub.link_up(self)  # does its shard have direct subscribers?
         if not self.connected.done():
             self.connected.set_result(True)
         log.debug("link to shard %d up", self.shard.index)
@@ -198,6 +202,10 @@ class ShardLink(asyncio.Protocol):
         (see shardnode/node.py and shardnode/blocking.py)."""
         if type(frame) is int:
             self.deferred[frame] = self.pending.popleft()
+            return
+        kind = frame[0]
+        if kind in PUBSUB_FRAMES:  # M, H, R, X: pub/sub (proxy/pubsub.py)
+            self.worker.pubsub.on_frame(self, frame)
             return
         kind, number, payload = frame
         if kind == b"D":

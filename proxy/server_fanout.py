@@ -173,7 +173,8 @@ def _server(worker):
 
 def _clients(worker):
     blocked = sum(1 for c in worker.clients.values() if c.is_blocked())
-    return fmt.clients_section(worker.config, len(worker.clients), blocked)
+    largest = max((c.output_bytes() for c in worker.clients.values()), default=0)
+    return fmt.clients_section(worker.config, len(worker.clients), blocked, largest)
 
 
 PROXY_SECTIONS = {

@@ -29,8 +29,9 @@ def _server(server):
 
 
 def _clients(server):
-    connected = sum(1 for c in server.clients.values() if not c.internal)
-    return fmt.clients_section(server.config, connected, server.blocking.count)
+    direct = [c for c in server.clients.values() if not c.internal]
+    largest = max((c.output_bytes() for c in direct), default=0)
+    return fmt.clients_section(server.config, len(direct), server.blocking.count, largest)
 
 
 def used_memory(server) -> int:
@@ -103,8 +104,7 @@ def stats_fields(server) -> list:
         ("evicted_keys", getattr(ks, "stats_evicted", 0)),
         ("keyspace_hits", getattr(ks, "stats_hits", 0)),
         ("keyspace_misses", getattr(ks, "stats_misses", 0)),
-        ("pubsub_channels", 0),
-        ("pubsub_patterns", 0),
+        *server.pubsub.info_fields(),  # pubsub_channels, _patterns, pubsubshard_channels
         ("total_error_replies", sum(server.errorstats.values())),
     ]
 
