@@ -102,6 +102,13 @@ class ShardServer:
         # Set when AOF records wait to be written (and, with appendfsync
         # always, fsynced) before the next replies leave: see run().
         self.aof_barrier = False
+        from shardnode import notify
+
+        notify.configure(self)  # keyspace notifications, when configured
+
+    def publish_event(self, channel: bytes, message: bytes) -> None:
+        """A keyspace notification (shardnode/notify.py) to this shard's subscribers."""
+        # The shard's pub/sub hub delivers it (wired when it lands).
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -735,8 +742,11 @@ class ShardConnection(asyncio.Protocol, Session):
         stats[0] += 1
         stats[1] += _perf() - t0
         server.stat_commands += 1
-        if spec.is_write and server.keyspace.dirty != server.keyspace.journal.mark:
-            server.keyspace.journal.command_done(self, args)  # journalled as sent
+        journal = server.keyspace.journal
+        if spec.is_write and server.keyspace.dirty != journal.mark:
+            journal.command_done(self, args)  # journalled as sent
+        if journal.notifier is not None:  # keyspace notifications (shardnode/notify.py)
+            journal.notifier.command_done(spec)
         if server.blocking.ready and not self.in_exec:
             server.blocking.serve_ready()  # keys this command gave a value to
         if not plain:  # AUTH, HELLO, CLIENT REPLY, DF.LINK ... may change the state

@@ -16,6 +16,7 @@ from cluster import errors
 from cluster.args import parse_int, parse_long_double, round_long_double
 from cluster.errors import CommandError
 from shardnode.journal import journal_as
+from shardnode.notify import GENERIC, STRING, notify
 from shardnode.registry import handler
 
 LLONG_MAX = 2**63 - 1
@@ -131,6 +132,8 @@ def _set(conn, args, key, value, flags, deadline, ok_reply, abort_reply):
     if deadline is not None:
         db.set_deadline(key, deadline)
         journal_as(conn, [b"SET", key, value, b"PXAT", b"%d" % deadline])
+        notify(conn, STRING, b"set", key)
+        notify(conn, GENERIC, b"expire", key)
     elif flags & _GET:
         journal_as(conn, args[:3] + [a for a in args[3:] if a.lower() != b"get"])
     return old if flags & _GET else ok_reply
@@ -177,11 +180,14 @@ def getex(conn, args):
         if flags & (_EXAT | _PXAT) and deadline <= conn.server.keyspace.now_ms:
             db.delete(key)
             journal_as(conn, [b"DEL", key])
+            notify(conn, GENERIC, b"del", key)
         else:
             db.set_deadline(key, deadline)
             journal_as(conn, [b"PEXPIREAT", key, b"%d" % deadline])
+            notify(conn, GENERIC, b"expire", key)
     elif flags & _PERSIST and db.persist(key):
         journal_as(conn, [b"PERSIST", key])
+        notify(conn, GENERIC, b"persist", key)
     return value
 
 

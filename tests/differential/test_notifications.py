@@ -1,0 +1,263 @@
+"""Keyspace notifications compared with redis-server 7.0.
+
+Each scenario is a sequence of commands run on redis-server (a PSUBSCRIBE
+'__key*__:*' connection listening) and on damselfly; the messages are
+compared per key, in order: the keyspace channel's event and the keyevent
+channel's key, as (db, key) -> [("K", event) | ("E", event) ...].  Keys may
+live on different shards, so only the order per key is defined.
+
+Two ways to damselfly: in process (a ShardServer run by hand, its notifier's
+sink recording: every scenario, fast) and end to end (tests below the
+scenarios: subscribers through the proxy and on a shard port).
+"""
+
+from __future__ import annotations
+
+import hiredis
+import pytest
+
+from cluster.config import Config
+from cluster.topology import Topology
+from shardnode.node import ShardConnection, ShardServer
+from shardnode.sessions import ClientSession
+from tests.helpers import Err, RawClient
+
+END = b"__keyspace@0__:__end__"  # published after a scenario: the stream is complete
+
+# name -> commands, run in order from an empty server in db 0.
+SCENARIOS = {
+    "strings": [
+        "SET s1 v", "SET s1 v2 EX 100", "SET s1 v NX", "SET s1 v3 XX GET", "SET s1 v KEEPTTL",
+        "SETNX s2 a", "SETNX s2 b", "SETEX s3 100 x", "PSETEX s4 100000 x", "GETEX s3 EX 50",
+        "GETEX s3 PERSIST", "GETEX s3", "GETEX s4 PXAT 1", "GETDEL s2", "GETDEL s2", "GETSET s5 a",
+        "MSET m1 a m2 b", "MSETNX m3 a m4 b", "MSETNX m3 a m5 b", "APPEND s6 x", "APPEND s6 y",
+        "SETRANGE s7 3 ab", "SETRANGE s7 0 ''", "SETRANGE s8 0 ''", "INCR n1", "DECR n1",
+        "INCRBY n1 5", "DECRBY n1 2", "INCRBYFLOAT n1 1.5", "SET s8 x PX 100000",
+        "SET s9 x EXAT 1", "SET s10 x PXAT 1", "GET s1", "SET s1 x EX 0", "GETEX s1 EX 0",
+        "SET s11 x GET", "GETEX s5 PX 0",
+    ],
+    "bitmaps": [
+        "SETBIT b1 7 1", "SETBIT b1 7 1", "SETBIT b1 100 0", "BITOP AND b2 b1 b3",
+        "BITOP OR b4 bX bY", "BITOP NOT b5 b1", "SET b4 x", "BITOP OR b4 bX bY",
+        "BITFIELD b6 SET u8 0 255 GET u8 0", "BITFIELD b6 GET u8 0", "BITFIELD b6 INCRBY u8 0 1",
+        "BITFIELD b7 INCRBY u2 0 5 OVERFLOW FAIL INCRBY u2 0 5",
+        "BITFIELD b8 OVERFLOW FAIL INCRBY u2 0 5", "BITFIELD b6 SET u8 0 0",
+    ],
+    "keyspace": [
+        "SET k1 v", "SET k2 v", "DEL k1 k2 k3", "SET k1 v", "UNLINK k1 kx",
+        "SET a 1", "RENAME a b", "SET c 1", "RENAME b c", "RENAMENX c d", "SET e 1",
+        "RENAMENX d e", "RENAME e e", "RENAME nokey x", "SET f 1 EX 100", "RENAME f g",
+        "COPY g h", "COPY g h", "COPY g h REPLACE", "COPY g i DB 1", "COPY nokey j",
+        "MOVE h 2", "MOVE h 2", "SET h 1", "SELECT 2", "MOVE h 0", "SELECT 0",
+        "SET x1 v", "EXPIRE x1 100", "PEXPIRE x1 100000", "EXPIREAT x1 99999999999",
+        "PEXPIREAT x1 99999999999000", "EXPIRE x1 100 NX", "EXPIRE x1 100 XX", "PERSIST x1",
+        "PERSIST x1", "EXPIRE x1 -1", "EXPIRE nokey 10", "SET x2 v", "PEXPIREAT x2 1",
+        "SET x3 v", "EXPIREAT x3 0", "SET x4 v", "PEXPIRE x4 0", "SET t1 v", "TOUCH t1",
+        "SET r1 v", "RESTORE r2 0 <dump r1>", "RESTORE r2 0 <dump r1> REPLACE",
+        "RESTORE r3 100000 <dump r1>", "RESTORE r4 1 <dump r1> ABSTTL",
+        "RESTORE r2 1 <dump r1> ABSTTL REPLACE",
+    ],
+    "hashes": [
+        "HSET h a 1 b 2", "HSET h a 1", "HMSET h c 3", "HSETNX h d 4", "HSETNX h d 4",
+        "HINCRBY h n 2", "HINCRBYFLOAT h f 1.5", "HDEL h a zz", "HDEL h zz",
+        "HDEL h b c d n f", "HSET h2 a 1", "HGET h2 a", "HDEL nokey a",
+    ],
+    "lists": [
+        "LPUSH l a b", "RPUSH l c", "LPUSHX l d", "LPUSHX lx d", "RPUSHX l e", "LPOP l",
+        "RPOP l", "LPOP l 1", "LSET l 0 z", "LINSERT l BEFORE z y", "LINSERT l BEFORE nope y",
+        "LREM l 0 y", "LREM l 0 nope", "RPUSH l 1 2 3", "LTRIM l 0 1", "LTRIM l 0 -1",
+        "LMOVE l l2 LEFT RIGHT", "RPOPLPUSH l l2", "LMOVE l2 l2 LEFT RIGHT",
+        "LMPOP 2 lnone l2 LEFT COUNT 1", "LMPOP 1 l2 RIGHT COUNT 10", "RPUSH l3 a",
+        "BLPOP l3 1", "RPUSH l4 a b", "BLMOVE l4 l5 RIGHT LEFT 1", "BRPOPLPUSH l4 l5 1",
+        "BLMPOP 1 1 l5 LEFT COUNT 5", "RPUSH l6 a", "LTRIM l6 1 0", "RPUSH l7 a",
+        "LREM l7 0 a", "RPUSH l8 a b", "BRPOP l8 1", "LPOP l8 0", "LPOP nokey",
+        "RPUSH l9 x", "LMOVE l9 l10 RIGHT RIGHT",
+    ],
+    "sets": [
+        "SADD s a b c", "SADD s a", "SREM s a zz", "SREM s zz", "SPOP s", "SADD s x y",
+        "SPOP s 2", "SPOP s 10", "SADD s1 a b", "SADD s2 b c", "SMOVE s1 s2 a",
+        "SMOVE s1 s2 zz", "SMOVE s1 s3 b", "SINTERSTORE d1 s2 s3", "SUNIONSTORE d2 s2 s3",
+        "SDIFFSTORE d3 s2 s3", "SINTERSTORE d2 s2 none", "SDIFFSTORE d9 none s2",
+        "SADD s4 a", "SREM s4 a", "SISMEMBER s2 a", "SPOP s2 0", "SADD s5 a",
+        "SMOVE s5 s5 a", "SMOVE s2 s2 b",
+    ],
+    "zsets": [
+        "ZADD z 1 a 2 b 3 c", "ZADD z 1 a", "ZADD z INCR 5 a", "ZADD z NX 9 a",
+        "ZADD z XX CH 7 a", "ZINCRBY z 1 b", "ZREM z a zz", "ZREM z zz",
+        "ZADD z 4 d 5 e 6 f", "ZREMRANGEBYRANK z 0 0", "ZREMRANGEBYSCORE z 5 5",
+        "ZREMRANGEBYLEX z - +", "ZADD z2 1 a 2 b 3 c", "ZPOPMIN z2", "ZPOPMAX z2 5",
+        "ZADD z3 1 a 2 b", "ZMPOP 1 z3 MIN COUNT 1", "BZPOPMIN z3 1", "ZADD z4 1 a",
+        "ZADD z5 2 b", "ZUNIONSTORE zu 2 z4 z5", "ZINTERSTORE zi 2 z4 z5", "ZDIFFSTORE zd 1 z4",
+        "ZRANGESTORE zr z4 0 -1", "ZRANGESTORE zr z4 5 6", "ZINTERSTORE zu 2 z4 z5",
+        "BZMPOP 1 1 z4 MAX", "ZADD z6 1 a", "ZREMRANGEBYSCORE z6 0 10", "ZREMRANGEBYRANK z6 0 10",
+        "ZADD z7 1 a", "ZPOPMIN z7 0", "BZPOPMAX z7 1", "ZADD z8 INCR 1 a", "ZADD z8 NX INCR 1 a",
+    ],
+    "streams": [
+        "XADD x 1-1 a 1", "XADD x 2-1 a 2", "XADD x MAXLEN 1 3-1 a 3", "XADD xn NOMKSTREAM * a 1",
+        "XTRIM x MAXLEN 0", "XADD x 4-1 a 1", "XADD x 5-1 a 1", "XDEL x 4-1 9-9", "XDEL x 9-9",
+        "XSETID x 10-1", "XGROUP CREATE x g 0", "XGROUP CREATE y g $ MKSTREAM",
+        "XGROUP CREATECONSUMER x g c1", "XGROUP CREATECONSUMER x g c1", "XGROUP SETID x g 0",
+        "XREADGROUP GROUP g c2 COUNT 1 STREAMS x >", "XREADGROUP GROUP g c3 COUNT 1 STREAMS x 0",
+        "XREADGROUP GROUP g c2 COUNT 1 STREAMS x >", "XACK x g 5-1", "XCLAIM x g c1 0 5-1",
+        "XADD x 11-1 a 1", "XREADGROUP GROUP g c2 STREAMS x >", "XCLAIM x g c4 0 11-1",
+        "XAUTOCLAIM x g c5 0 0", "XAUTOCLAIM x g c5 0 0 JUSTID",
+        "XGROUP DELCONSUMER x g c1", "XGROUP DELCONSUMER x g c1", "XGROUP DESTROY x g",
+        "XGROUP DESTROY x g", "XADD z9 1-1 a 1", "XTRIM x MAXLEN 100",
+        "XADD x MINID 11-1 12-1 a 1", "XTRIM x MINID 12-1", "XDEL x 12-1", "XTRIM x MAXLEN 0",
+    ],
+    "hll": [
+        "PFADD p1 a b", "PFADD p1 a", "PFADD p2", "PFADD p2", "PFCOUNT p1", "PFMERGE p3 p1 p2",
+        "PFMERGE p4", "PFCOUNT p1 p2", "PFMERGE p1",
+    ],
+    "geo": [
+        "GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+        "GEOADD g 13.361389 38.115556 Palermo",
+        "GEOSEARCHSTORE g2 g FROMLONLAT 15 37 BYRADIUS 200 km ASC",
+        "GEOSEARCHSTORE g3 g FROMLONLAT 15 37 BYRADIUS 200 km ASC STOREDIST",
+        "GEORADIUS g 15 37 200 km STORE g4", "GEORADIUSBYMEMBER g Palermo 10 km STOREDIST g5",
+        "GEOSEARCHSTORE g2 g FROMLONLAT 0 0 BYRADIUS 1 km", "GEOADD g XX 13 38 Palermo",
+    ],
+    "sort": [
+        "RPUSH sl 3 1 2", "SORT sl STORE so", "SORT nope STORE so", "SORT sl STORE so2", "SORT sl",
+        "SORT nope STORE nope2",
+    ],
+    "server": [
+        "SET a 1", "FLUSHDB", "SET a 1", "FLUSHALL", "SET a 1", "SWAPDB 0 1", "SELECT 1",
+        "DEL a", "SELECT 0",
+    ],
+    "transactions": [
+        "MULTI", "SET a 1", "INCR a", "DEL a", "EXEC",
+        "EVAL \"redis.call('set',KEYS[1],'x'); redis.call('expire',KEYS[1],100); return 1\" 1 sk",
+        "EVAL \"redis.call('rpush',KEYS[1],'x'); redis.call('lpop',KEYS[1]); return 1\" 1 sl",
+    ],
+}
+
+
+def split(command: str) -> list:
+    import shlex
+
+    return shlex.split(command)
+
+
+def expand(args, dumps) -> list:
+    """``<dump key>`` stands for the DUMP payload redis-server gave for key."""
+    out = []
+    for a in args:
+        if a.startswith("<dump "):
+            out.append(dumps[a[6:-1]])
+        else:
+            out.append(a.encode())
+    return out
+
+
+def by_key(messages) -> dict:
+    """(channel, message) pairs as (db, key) -> [("K"|"E", event) ...], in order."""
+    out: dict = {}
+    for channel, message in messages:
+        kind, _, rest = channel.partition(b"@")
+        db, _, name = rest.partition(b"__:")
+        if kind == b"__keyspace":
+            out.setdefault((int(db), name), []).append(("K", message))
+        elif kind == b"__keyevent":
+            out.setdefault((int(db), message), []).append(("E", name))
+        else:
+            raise AssertionError("unexpected channel %r" % channel)
+    return out
+
+
+class RedisListener:
+    """redis-server with notifications on and a PSUBSCRIBE connection."""
+
+    def __init__(self, port, host, flags: str):
+        self.client = RawClient(port, host)
+        self.client.call("FLUSHALL")
+        self.client.call("CONFIG", "SET", "notify-keyspace-events", flags)
+        self.sub = RawClient(port, host)
+        self.sub.call("PSUBSCRIBE", "__key*__:*")
+        self.dumps: dict = {}
+
+    def run(self, commands) -> list:
+        replies = []
+        for command in commands:
+            args = split(command)
+            if args[0] == "RESTORE" and "<dump" in command:
+                key = args[3][6:-1]
+                if key not in self.dumps:
+                    self.dumps[key] = self.client.call("DUMP", key)
+            replies.append(self.client.call(*expand(args, self.dumps)))
+        self.client.call("PUBLISH", END, b"end")
+        messages = []
+        while True:
+            kind, _, channel, message = self.sub.read()
+            if channel == END:
+                return replies, messages
+            messages.append((channel, message))
+
+    def close(self):
+        self.client.call("CONFIG", "SET", "notify-keyspace-events", "")
+        self.client.close()
+        self.sub.close()
+
+
+class InProcess:
+    """A one-shard ShardServer run by hand (every key is its own) whose
+    notifications are recorded: its ``publish_event`` is the sink."""
+
+    def __init__(self, flags: str):
+        config = Config({"proactor_threads": 1})
+        self.server = ShardServer(config, 0, Topology(config), "secret")
+        self.conn = ShardConnection(self.server)
+        self.conn.init_session(self.server, "test:1", "test:2")
+        self.conn.session = ClientSession(1)  # as a direct client gets (MULTI, WATCH)
+        self.conn.refresh_plain()
+        self.messages = []
+        self.server.publish_event = lambda channel, message: self.messages.append(
+            (channel, message))
+        assert self(b"CONFIG", b"SET", b"notify-keyspace-events", flags.encode()) == b"OK"
+
+    def __call__(self, *args):
+        self.server.keyspace.tick()
+        reader = hiredis.Reader(replyError=Err)
+        reader.feed(self.conn.execute(list(args)))
+        return reader.gets()
+
+    def run(self, commands, dumps) -> list:
+        replies = [self(*expand(split(command), dumps)) for command in commands]
+        messages, self.messages = self.messages, []
+        return replies, messages
+
+
+def differ(expected: dict, actual: dict) -> list:
+    lines = []
+    for key in sorted(set(expected) | set(actual)):
+        if expected.get(key) != actual.get(key):
+            lines.append("%r: redis %r, damselfly %r" % (key, expected.get(key),
+                                                       actual.get(key)))
+    return lines
+
+
+@pytest.fixture
+def listener(redis_ref):
+    made = []
+
+    def make(flags):
+        made.append(RedisListener(redis_ref.port, redis_ref.host, flags))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+@pytest.mark.parametrize("family", sorted(SCENARIOS))
+@pytest.mark.parametrize("flags", ["KEA", "KEAn"])
+def test_in_process_events_match_redis(listener, family, flags):
+    ref = listener(flags)
+    ours = InProcess(flags)
+    commands = SCENARIOS[family]
+    expected_replies, expected = ref.run(commands)
+    replies, actual = ours.run(commands, ref.dumps)
+    for command, want, got in zip(commands, expected_replies, replies):
+        assert isinstance(got, Err) == isinstance(want, Err), (command, want, got)
+    problems = differ(by_key(expected), by_key(actual))
+    assert not problems, "\n".join(problems)
