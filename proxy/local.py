@@ -14,6 +14,7 @@ from cluster.resp import NO_REPLY
 from cluster.session import SESSION_HANDLERS, rewrite_config
 from cluster.shutdown import check_shutdown, request_stop
 from proxy.cluster_local import CLUSTER_HANDLERS
+from proxy.pubsub import PUBSUB_HANDLERS
 from proxy.transactions import TRANSACTION_HANDLERS
 
 log = logging.getLogger("damselfly.proxy")
@@ -75,3 +76,4 @@ LOCAL_HANDLERS.update({
 })
 LOCAL_HANDLERS.update(CLUSTER_HANDLERS)
 LOCAL_HANDLERS.update(TRANSACTION_HANDLERS)
+LOCAL_HANDLERS.update(PUBSUB_HANDLERS)
