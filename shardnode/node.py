@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 
@@ -112,13 +113,22 @@ class ShardServer:
         # Set when AOF records wait to be written (and, with appendfsync
         # always, fsynced) before the next replies leave: see run().
         self.aof_barrier = False
+        self.loop = self.loop_thread = None  # set by start()
         from shardnode import notify
 
         notify.configure(self)  # keyspace notifications, when configured
 
     def publish_event(self, channel: bytes, message: bytes) -> None:
-        """A keyspace notification (shardnode/notify.py) to this shard's subscribers."""
-        # The shard's pub/sub hub delivers it (wired when it lands).
+        """A keyspace notification (shardnode/notify.py) to this shard's subscribers:
+        its direct clients and, through the proxy links, the proxy workers'.
+
+        A script running in the script thread (shardnode/scripting.py) hands
+        its events to the event loop, which alone writes to transports; they
+        keep their order there."""
+        if self.loop_thread is None or threading.get_ident() == self.loop_thread:
+            self.pubsub.publish(channel, message)
+        else:
+            self.loop.call_soon_threadsafe(self.pubsub.publish, channel, message)
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -126,6 +136,7 @@ class ShardServer:
 
     async def start(self, host: str, port: int):
         loop = asyncio.get_running_loop()
+        self.loop, self.loop_thread = loop, threading.get_ident()
         self._server = await loop.create_server(
             lambda: ShardConnection(self), host, port, reuse_address=True,
             backlog=self.config.tcp_backlog

@@ -215,6 +215,7 @@ class Notifier:
         # DF.RUN: (db index, key) of borrowed keys -> [(class, event) ...]
         # collected instead of published, for the owner's DF.IMPORT.
         self.capture = None
+        self.muted = 0  # DF.IMPORT storing another shard's result: no hook events
 
     # -- publishing -------------------------------------------------------------
 
@@ -243,6 +244,8 @@ class Notifier:
 
     def key_written(self, db, key: bytes, slot: int) -> None:
         """Hook 1: ``key`` is about to change; ``new`` if it is being created."""
+        if self.muted:
+            return
         entry = (db.index, key)
         if entry not in self.written:
             self.written[entry] = None

@@ -34,7 +34,7 @@ SCENARIOS = {
         "SETRANGE s7 3 ab", "SETRANGE s7 0 ''", "SETRANGE s8 0 ''", "INCR n1", "DECR n1",
         "INCRBY n1 5", "DECRBY n1 2", "INCRBYFLOAT n1 1.5", "SET s8 x PX 100000",
         "SET s9 x EXAT 1", "SET s10 x PXAT 1", "GET s1", "SET s1 x EX 0", "GETEX s1 EX 0",
-        "SET s11 x GET", "GETEX s5 PX 0",
+        "SET s11 x GET", "GETEX s5 PX 0", "GET s9", "GET s10",
     ],
     "bitmaps": [
         "SETBIT b1 7 1", "SETBIT b1 7 1", "SETBIT b1 100 0", "BITOP AND b2 b1 b3",
@@ -261,3 +261,132 @@ def test_in_process_events_match_redis(listener, family, flags):
         assert isinstance(got, Err) == isinstance(want, Err), (command, want, got)
     problems = differ(by_key(expected), by_key(actual))
     assert not problems, "\n".join(problems)
+
+
+# -- end to end: the real server, subscribers through the proxy and on a shard port --
+
+
+def collect(sub: RawClient, quiet: float = 0.3) -> list:
+    """(channel, message) pairs until END arrived and then ``quiet`` seconds passed
+    with nothing more (events of another shard may come after END)."""
+    import socket
+
+    messages = []
+    seen_end = False
+    sub.sock.settimeout(10.0)
+    while True:
+        try:
+            reply = sub.read()
+        except socket.timeout:
+            assert seen_end, "no end marker"
+            sub.sock.settimeout(10.0)
+            return messages
+        kind, channel, message = reply[0], reply[-2], reply[-1]
+        assert kind in (b"pmessage", b"message"), reply
+        if channel == END:
+            seen_end = True
+            sub.sock.settimeout(quiet)
+        else:
+            messages.append((channel, message))
+
+
+@pytest.fixture(scope="module")
+def notifying():
+    """2 shards, 2 proxy workers, notifications on from the flag."""
+    from tests.helpers import DamselflyProcess
+
+    with DamselflyProcess(shards=2, proxy_workers=2, notify_keyspace_events="KEAn",
+                          cluster_mode="off") as proc:
+        yield proc
+
+
+def run_on(port, commands, dumps) -> list:
+    with RawClient(port) as client:
+        return [client.call(*expand(split(command), dumps)) for command in commands]
+
+
+@pytest.mark.parametrize("family", sorted(SCENARIOS))
+def test_through_the_proxy_events_match_redis(listener, notifying, family):
+    """Two subscribers through the proxy (two workers: SO_REUSEPORT spreads
+    them), the commands on a third connection; each hears what redis-server's
+    subscriber heard, per key in order."""
+    ref = listener("KEAn")
+    commands = SCENARIOS[family]
+    expected_replies, expected = ref.run(commands)
+    run_on(notifying.port, ["FLUSHALL"], {})
+    subs = [RawClient(notifying.port) for _ in range(2)]
+    try:
+        for sub in subs:
+            assert sub.call("PSUBSCRIBE", "__key*__:*") == [b"psubscribe", b"__key*__:*", 1]
+        replies = run_on(notifying.port, commands, ref.dumps)
+        for command, want, got in zip(commands, expected_replies, replies):
+            assert isinstance(got, Err) == isinstance(want, Err), (command, want, got)
+        run_on(notifying.port, [" ".join(["PUBLISH", END.decode(), "end"])], {})
+        for sub in subs:
+            problems = differ(by_key(expected), by_key(collect(sub)))
+            assert not problems, "\n".join(problems)
+    finally:
+        for sub in subs:
+            sub.close()
+
+
+@pytest.mark.parametrize("family", ["keyspace", "lists", "sets", "strings"])
+def test_on_a_shard_port_a_shard_publishes_its_own_keys(listener, notifying, family):
+    """A subscriber on a shard's port hears the events of that shard's keys,
+    exactly (keyspace events are node-local, as in Redis Cluster)."""
+    from cluster.slots import key_slot
+
+    ref = listener("KEAn")
+    commands = SCENARIOS[family]
+    _, expected = ref.run(commands)
+    run_on(notifying.port, ["FLUSHALL"], {})
+    for index, port in enumerate(notifying.shard_ports):
+        sub = RawClient(port)
+        try:
+            sub.call("PSUBSCRIBE", "__key*__:*")
+            run_on(notifying.port, commands, ref.dumps)
+            with RawClient(port) as direct:
+                direct.call("PUBLISH", END, b"end")
+            mine = {k: v for k, v in by_key(expected).items()
+                    if (key_slot(k[1]) < 8192) == (index == 0)}
+            problems = differ(mine, by_key(collect(sub)))
+            assert not problems, "\n".join(problems)
+        finally:
+            sub.close()
+            run_on(notifying.port, ["FLUSHALL"], {})
+
+
+def test_config_set_and_get_match_redis(diff):
+    """CONFIG SET through the proxy reaches every shard; CONFIG GET answers
+    Redis's normal form; a wrong letter gets Redis's error."""
+    for value in ["KEA", "AKEn", "KEg$lshzxeEtmdn", "EKlg", "Q", "KEA ", "lllK", "x", ""]:
+        diff.run("CONFIG", "SET", "notify-keyspace-events", value)
+        diff.run("CONFIG", "GET", "notify-keyspace-events")
+    diff.run("CONFIG", "GET", "notify-keyspace*")
+
+
+def test_config_set_turns_every_shard_on_and_off(server):
+    """Through the proxy of the shared server: on for both shards' keys, then off."""
+    from tests.helpers import names_on_shard
+
+    keys = names_on_shard(0, 1) + names_on_shard(1, 1)
+    with RawClient(server.port) as client, RawClient(server.port) as sub:
+        sub.call("SUBSCRIBE", "__keyevent@0__:set")
+        try:
+            assert client.call("CONFIG", "SET", "notify-keyspace-events", "E$") == b"OK"
+            for key in keys:
+                client.call("SET", key, "v")
+            client.call("PUBLISH", "__keyevent@0__:set", "__end__")
+            heard = []
+            while True:
+                message = sub.read()[2]
+                if message == b"__end__":
+                    break
+                heard.append(message.decode())
+            assert sorted(heard) == sorted(keys)
+            assert client.call("CONFIG", "SET", "notify-keyspace-events", "") == b"OK"
+            client.call("SET", keys[0], "w")
+            client.call("PUBLISH", "__keyevent@0__:set", "__end__")
+            assert sub.read()[2] == b"__end__"
+        finally:
+            client.call("CONFIG", "SET", "notify-keyspace-events", "")
