@@ -10,7 +10,7 @@ negative SET into an unsigned field under SAT ...) answer as Redis does.
 from cluster import errors
 from cluster.args import parse_choice, parse_int
 from cluster.errors import CommandError
-from shardnode.notify import quiet
+from shardnode.notify import key_misses, quiet
 from shardnode.registry import handler
 from shardnode.strings import clamp_range, splice
 
@@ -321,7 +321,11 @@ def _bitfield(conn, args, read_only: bool):
     db = conn.db
     key = args[1]
     if highest < 0:
-        value = db.get_typed(key, bytes) or b""
+        value = db.get_typed(key, bytes)
+        if value is None:
+            if not read_only:  # (BITFIELD_RO is a read: its misses are the generic ones)
+                key_misses(conn, (key,))
+            value = b""
         return [_signed(_read_field(value, op[4], op[3]), op[3]) if op[2]
                 else _read_field(value, op[4], op[3]) for op in ops]
     if read_only:

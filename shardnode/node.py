@@ -759,6 +759,8 @@ class ShardConnection(asyncio.Protocol, Session):
         except CommandError as exc:
             stats[0] += 1
             stats[3] += 1
+            if server.keyspace.journal.notifier is not None:
+                server.keyspace.journal.notifier.command_failed(self, spec, args)
             return self._error(exc.args[0], None)
         except MustWait as must:  # a blocking command found nothing to pop
             return server.blocking.wait(self, args, must)
@@ -776,7 +778,7 @@ class ShardConnection(asyncio.Protocol, Session):
         if spec.is_write and server.keyspace.dirty != journal.mark:
             journal.command_done(self, args)  # journalled as sent
         if journal.notifier is not None:  # keyspace notifications (shardnode/notify.py)
-            journal.notifier.command_done(spec)
+            journal.notifier.command_done(self, spec, args)
         if server.blocking.ready and not self.in_exec:
             server.blocking.serve_ready()  # keys this command gave a value to
         if not plain:  # AUTH, HELLO, CLIENT REPLY, DF.LINK ... may change the state

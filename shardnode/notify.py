@@ -63,6 +63,7 @@ EXPIRED = KEYSPACE_EVENT_BITS["x"]
 EVICTED = KEYSPACE_EVENT_BITS["e"]
 STREAM = KEYSPACE_EVENT_BITS["t"]
 NEW = KEYSPACE_EVENT_BITS["n"]
+KEY_MISS = KEYSPACE_EVENT_BITS["m"]
 
 # Events after which a key is gone by design: no ``del`` follows them.
 REMOVALS = frozenset((b"del", b"rename_from", b"move_from", b"expired", b"evicted"))
@@ -199,6 +200,30 @@ EVENTS = {
 }
 _NO_EVENT = (None, GENERIC, THEN_DEL)  # a read that wrote (PFCOUNT's cache): nothing
 
+# Key misses (m): Redis publishes ``keymiss`` where a command looks a key up
+# to read it and finds nothing (lookupKeyRead).  A read command does so for
+# every key of its key spec, but for these, which look nothing up:
+NO_LOOKUP = frozenset((
+    "watch", "object|encoding", "object|freq", "object|idletime", "object|refcount",
+    "eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro",  # their commands do
+    "spublish", "ssubscribe", "sunsubscribe",  # channels, not keys
+))
+LOOKUPS_PER_KEY = {"xread": 2}  # XREAD looks each stream up twice (checked)
+# A write command reads these of its keys so; a key it also wrote is left
+# out (SINTERSTORE a a b).  GETSET, SET .. GET, GETEX, GETDEL and PFMERGE
+# read a key they then create or delete: their handlers say keymiss, first,
+# with key_misses().
+_FIRST = slice(0, 1)
+_SOURCES = slice(1, None)
+READ_KEYS = {
+    "copy": _FIRST, "sort": _FIRST,
+    "georadius": _FIRST, "georadiusbymember": _FIRST, "xclaim": _FIRST,
+    "xautoclaim": _FIRST, "xreadgroup": slice(None),
+    "sinterstore": _SOURCES, "sunionstore": _SOURCES, "sdiffstore": _SOURCES,
+    "zunionstore": _SOURCES, "zinterstore": _SOURCES, "zdiffstore": _SOURCES,
+    "zrangestore": _SOURCES, "geosearchstore": _SOURCES, "bitop": _SOURCES,
+}
+
 
 class Notifier:
     """A shard's keyspace notifications while ``notify_keyspace_events`` has a class.
@@ -262,8 +287,10 @@ class Notifier:
         self.written.pop((db_index, key), None)
         self.publish(EVICTED, b"evicted", key, db_index)
 
-    def command_done(self, spec) -> None:
+    def command_done(self, conn, spec, args) -> None:
         """Hook 2: the command's events for the keys it wrote (see module doc)."""
+        if self.flags & KEY_MISS:
+            self.key_misses(conn.db, spec, args)
         written, said = self.written, self.said
         if not written:
             if said:
@@ -282,6 +309,33 @@ class Notifier:
             if not exists and last and last not in REMOVALS:
                 self.publish(GENERIC, b"del", key, db_index)
         said.clear()
+
+    def command_failed(self, conn, spec, args) -> None:
+        """The command raised an error: its key misses still count (XREADGROUP's
+        NOGROUP looked the stream up), what it had written is forgotten."""
+        if self.flags & KEY_MISS:
+            self.key_misses(conn.db, spec, args)
+        self.written = {}
+        self.said.clear()
+
+    def key_misses(self, db, spec, args) -> None:
+        if spec.is_write:
+            part = READ_KEYS.get(spec.name)
+            if part is None:
+                return
+            keys = spec.keys(args)[part]
+            passes = 1
+        else:
+            if not spec.has_keys or spec.name in NO_LOOKUP:
+                return
+            keys = spec.keys(args)
+            passes = LOOKUPS_PER_KEY.get(spec.name, 1)
+        written = self.written
+        for _ in range(passes):
+            for key in keys:
+                bucket = db.slots.get(key_slot(key))
+                if (bucket is None or key not in bucket) and (db.index, key) not in written:
+                    self.publish(KEY_MISS, b"keymiss", key, db.index)
 
     def replay(self, db_index: int, key: bytes, events) -> None:
         """DF.IMPORT: publish the events another shard collected for ``key``."""
@@ -303,6 +357,18 @@ def quiet(conn, key: bytes) -> None:
     notifier = conn.server.keyspace.journal.notifier
     if notifier is not None:
         notifier.said[(conn.db.index, key)] = b""
+
+
+def key_misses(conn, keys) -> None:
+    """The running write command looks ``keys`` up to read them, and then
+    may create one (GETSET, PFMERGE; see READ_KEYS): ``keymiss`` for the
+    missing ones now, before what it writes."""
+    notifier = conn.server.keyspace.journal.notifier
+    if notifier is not None and notifier.flags & KEY_MISS:
+        db = conn.db
+        for key in keys:
+            if db.peek(key) is None:
+                notifier.publish(KEY_MISS, b"keymiss", key, db.index)
 
 
 def configure(server) -> None:

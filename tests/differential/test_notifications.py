@@ -53,9 +53,9 @@ SCENARIOS = {
         "PEXPIREAT x1 99999999999000", "EXPIRE x1 100 NX", "EXPIRE x1 100 XX", "PERSIST x1",
         "PERSIST x1", "EXPIRE x1 -1", "EXPIRE nokey 10", "SET x2 v", "PEXPIREAT x2 1",
         "SET x3 v", "EXPIREAT x3 0", "SET x4 v", "PEXPIRE x4 0", "SET t1 v", "TOUCH t1",
-        "SET r1 v", "RESTORE r2 0 <dump r1>", "RESTORE r2 0 <dump r1> REPLACE",
-        "RESTORE r3 100000 <dump r1>", "RESTORE r4 1 <dump r1> ABSTTL",
-        "RESTORE r2 1 <dump r1> ABSTTL REPLACE",
+        "SET r1 v", "RESTORE r2 0 <dump:r1>", "RESTORE r2 0 <dump:r1> REPLACE",
+        "RESTORE r3 100000 <dump:r1>", "RESTORE r4 1 <dump:r1> ABSTTL",
+        "RESTORE r2 1 <dump:r1> ABSTTL REPLACE",
     ],
     "hashes": [
         "HSET h a 1 b 2", "HSET h a 1", "HMSET h c 3", "HSETNX h d 4", "HSETNX h d 4",
@@ -125,6 +125,33 @@ SCENARIOS = {
         "SET a 1", "FLUSHDB", "SET a 1", "FLUSHALL", "SET a 1", "SWAPDB 0 1", "SELECT 1",
         "DEL a", "SELECT 0",
     ],
+    "misses": [
+        "SET e v PX 1", "GET a", "MGET a b", "EXISTS a b", "TYPE a", "TTL a", "PTTL a", "STRLEN a",
+        "GETRANGE a 0 1", "HGET a f", "HGETALL a", "LRANGE a 0 -1", "LLEN a", "SMEMBERS a",
+        "SCARD a", "SISMEMBER a x", "ZRANGE a 0 -1", "ZSCORE a x", "XRANGE a - +", "XLEN a",
+        "PFCOUNT a", "DUMP a", "OBJECT ENCODING a", "TOUCH a", "GETDEL a", "GETEX a",
+        "GETSET a v", "DEL a", "SET a v", "DEL a", "INCR a", "DEL a", "LPOP a",
+        "RPOPLPUSH a b", "SINTERSTORE d a b", "SUNIONSTORE d a b", "SDIFFSTORE d a b",
+        "ZUNIONSTORE d 2 a b", "ZINTERSTORE d 2 a b", "ZDIFFSTORE d 2 a b",
+        "ZRANGESTORE d a 0 -1", "BITOP AND d a b", "SORT a", "SORT a STORE d", "COPY a d",
+        "RENAME a d", "EXPIRE a 10", "PERSIST a", "SINTER a b", "SUNION a b", "ZUNION 2 a b",
+        "LINDEX a 0", "BITCOUNT a", "GETBIT a 0", "BITFIELD a GET u8 0",
+        "BITFIELD_RO a GET u8 0", "PFMERGE d a", "DEL d", "PFMERGE d a", "XREAD STREAMS a 0",
+        "XREAD COUNT 1 STREAMS a b 0 0", "LPOS a x", "SRANDMEMBER a", "ZRANK a x",
+        "HEXISTS a f", "HSTRLEN a f", "SMISMEMBER a x", "ZMSCORE a x", "LCS a b",
+        "SUBSTR a 0 1", "GEOPOS a x", "GEODIST a x y",
+        "GEOSEARCH a FROMLONLAT 0 0 BYRADIUS 1 km",
+        "GEOSEARCHSTORE d a FROMLONLAT 0 0 BYRADIUS 1 km", "GEORADIUS a 0 0 1 km STORE d",
+        "GEORADIUSBYMEMBER a x 1 km STORE d", "XINFO STREAM a", "HRANDFIELD a",
+        "ZRANDMEMBER a", "SINTERCARD 2 a b", "ZINTERCARD 2 a b", "LMPOP 1 a LEFT", "SPOP a",
+        "ZPOPMIN a", "SMOVE a b x", "LMOVE a b LEFT LEFT", "XADD a NOMKSTREAM * f v",
+        "XREADGROUP GROUP g c STREAMS a >", "XCLAIM a g c 0 0-1", "XAUTOCLAIM a g c 0 0",
+        "SORT_RO a", "EVAL_RO \"return 1\" 1 a", "EVAL \"return redis.call('get', KEYS[1])\" 1 a",
+        "XPENDING a g", "XINFO GROUPS a", "PEXPIRETIME a", "EXPIRETIME a", "ZCARD a",
+        "ZCOUNT a 0 1", "SSCAN a 0", "HSCAN a 0", "ZSCAN a 0", "HKEYS a", "HMGET a f",
+        "SDIFF a b", "ZDIFF 1 a", "BITPOS a 1", "WATCH a", "UNWATCH",
+        "GET e", "SET a 1", "GET a",
+    ],
     "transactions": [
         "MULTI", "SET a 1", "INCR a", "DEL a", "EXEC",
         "EVAL \"redis.call('set',KEYS[1],'x'); redis.call('expire',KEYS[1],100); return 1\" 1 sk",
@@ -140,10 +167,10 @@ def split(command: str) -> list:
 
 
 def expand(args, dumps) -> list:
-    """``<dump key>`` stands for the DUMP payload redis-server gave for key."""
+    """``<dump:key>`` stands for the DUMP payload redis-server gave for key."""
     out = []
     for a in args:
-        if a.startswith("<dump "):
+        if a.startswith("<dump:"):
             out.append(dumps[a[6:-1]])
         else:
             out.append(a.encode())
@@ -180,10 +207,9 @@ class RedisListener:
         replies = []
         for command in commands:
             args = split(command)
-            if args[0] == "RESTORE" and "<dump" in command:
-                key = args[3][6:-1]
-                if key not in self.dumps:
-                    self.dumps[key] = self.client.call("DUMP", key)
+            for arg in args:
+                if arg.startswith("<dump:") and arg[6:-1] not in self.dumps:
+                    self.dumps[arg[6:-1]] = self.client.call("DUMP", arg[6:-1])
             replies.append(self.client.call(*expand(args, self.dumps)))
         self.client.call("PUBLISH", END, b"end")
         messages = []
@@ -250,7 +276,7 @@ def listener(redis_ref):
 
 
 @pytest.mark.parametrize("family", sorted(SCENARIOS))
-@pytest.mark.parametrize("flags", ["KEA", "KEAn"])
+@pytest.mark.parametrize("flags", ["KEA", "KEAnm"])
 def test_in_process_events_match_redis(listener, family, flags):
     ref = listener(flags)
     ours = InProcess(flags)
@@ -295,7 +321,7 @@ def notifying():
     """2 shards, 2 proxy workers, notifications on from the flag."""
     from tests.helpers import DamselflyProcess
 
-    with DamselflyProcess(shards=2, proxy_workers=2, notify_keyspace_events="KEAn",
+    with DamselflyProcess(shards=2, proxy_workers=2, notify_keyspace_events="KEAnm",
                           cluster_mode="off") as proc:
         yield proc
 
@@ -310,7 +336,7 @@ def test_through_the_proxy_events_match_redis(listener, notifying, family):
     """Two subscribers through the proxy (two workers: SO_REUSEPORT spreads
     them), the commands on a third connection; each hears what redis-server's
     subscriber heard, per key in order."""
-    ref = listener("KEAn")
+    ref = listener("KEAnm")
     commands = SCENARIOS[family]
     expected_replies, expected = ref.run(commands)
     run_on(notifying.port, ["FLUSHALL"], {})
@@ -336,7 +362,7 @@ def test_on_a_shard_port_a_shard_publishes_its_own_keys(listener, notifying, fam
     exactly (keyspace events are node-local, as in Redis Cluster)."""
     from cluster.slots import key_slot
 
-    ref = listener("KEAn")
+    ref = listener("KEAnm")
     commands = SCENARIOS[family]
     _, expected = ref.run(commands)
     run_on(notifying.port, ["FLUSHALL"], {})
