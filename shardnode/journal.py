@@ -3,9 +3,9 @@
 After a write command has run, the shard records what it did as Redis's
 propagation would write it to an AOF or a replica: ``SET k v EX 10`` as
 ``SET k v PXAT <ms>``, an expiry as ``DEL``, ``INCRBYFLOAT`` as ``SET ..
-KEEPTTL``, a write that changed nothing as nothing.  The AOF writer, the
-replication stream and keyspace notifications are meant to read it; today
-tests read it (``DF.JOURNAL``).
+KEEPTTL``, a write that changed nothing as nothing.  The AOF writer reads
+it (and the replication stream is meant to), keyspace notifications hang off
+it (:attr:`Journal.notifier`), tests read it (``DF.JOURNAL``).
 
 How an entry gets there:
 

@@ -241,6 +241,7 @@ class Notifier:
         # collected instead of published, for the owner's DF.IMPORT.
         self.capture = None
         self.muted = 0  # DF.IMPORT storing another shard's result: no hook events
+        self.stale = None  # (db index, key) written while its TTL had passed: key_written
 
     # -- publishing -------------------------------------------------------------
 
@@ -271,15 +272,33 @@ class Notifier:
         """Hook 1: ``key`` is about to change; ``new`` if it is being created."""
         if self.muted:
             return
+        if self.stale is not None:
+            self.overwrote_stale()
         entry = (db.index, key)
         if entry not in self.written:
             self.written[entry] = None
-        if self.flags & NEW:
-            bucket = db.slots.get(slot)
-            if bucket is None or key not in bucket:
+        bucket = db.slots.get(slot)
+        if bucket is None or key not in bucket:
+            if self.flags & NEW:
                 self.publish(NEW, b"new", key, db.index)
+        elif db.expires:
+            deadline = db.expires.get(key)
+            if deadline is not None and deadline <= self.keyspace.now_ms:
+                # Expiring now (Database._expire: expired() follows), or a
+                # write that looked nothing up (SET's fast path) replacing a
+                # key whose time is up: Redis expires it first, then creates it.
+                self.stale = entry
+
+    def overwrote_stale(self) -> None:
+        """The key in :attr:`stale` was written over, not expired: its
+        ``expired`` and ``new``, before the command's own event."""
+        db_index, key = self.stale
+        self.stale = None
+        self.publish(EXPIRED, b"expired", key, db_index)
+        self.publish(NEW, b"new", key, db_index)
 
     def expired(self, db_index: int, key: bytes) -> None:
+        self.stale = None
         self.written.pop((db_index, key), None)
         self.publish(EXPIRED, b"expired", key, db_index)
 
@@ -289,6 +308,8 @@ class Notifier:
 
     def command_done(self, conn, spec, args) -> None:
         """Hook 2: the command's events for the keys it wrote (see module doc)."""
+        if self.stale is not None:
+            self.overwrote_stale()
         if self.flags & KEY_MISS:
             self.key_misses(conn.db, spec, args)
         written, said = self.written, self.said
@@ -313,6 +334,8 @@ class Notifier:
     def command_failed(self, conn, spec, args) -> None:
         """The command raised an error: its key misses still count (XREADGROUP's
         NOGROUP looked the stream up), what it had written is forgotten."""
+        if self.stale is not None:
+            self.overwrote_stale()
         if self.flags & KEY_MISS:
             self.key_misses(conn.db, spec, args)
         self.written = {}

@@ -27,7 +27,7 @@ END = b"__keyspace@0__:__end__"  # published after a scenario: the stream is com
 # name -> commands, run in order from an empty server in db 0.
 SCENARIOS = {
     "strings": [
-        "SET s1 v", "SET s1 v2 EX 100", "SET s1 v NX", "SET s1 v3 XX GET", "SET s1 v KEEPTTL",
+        "SET st1 v PX 1", "SET st2 v PX 1", "SET st3 v PX 1", "SET s1 v", "SET s1 v2 EX 100", "SET s1 v NX", "SET s1 v3 XX GET", "SET s1 v KEEPTTL",
         "SETNX s2 a", "SETNX s2 b", "SETEX s3 100 x", "PSETEX s4 100000 x", "GETEX s3 EX 50",
         "GETEX s3 PERSIST", "GETEX s3", "GETEX s4 PXAT 1", "GETDEL s2", "GETDEL s2", "GETSET s5 a",
         "MSET m1 a m2 b", "MSETNX m3 a m4 b", "MSETNX m3 a m5 b", "APPEND s6 x", "APPEND s6 y",
@@ -35,6 +35,7 @@ SCENARIOS = {
         "INCRBY n1 5", "DECRBY n1 2", "INCRBYFLOAT n1 1.5", "SET s8 x PX 100000",
         "SET s9 x EXAT 1", "SET s10 x PXAT 1", "GET s1", "SET s1 x EX 0", "GETEX s1 EX 0",
         "SET s11 x GET", "GETEX s5 PX 0", "GET s9", "GET s10",
+        "SET st1 w", "MSET st2 w st3 w",
     ],
     "bitmaps": [
         "SETBIT b1 7 1", "SETBIT b1 7 1", "SETBIT b1 100 0", "BITOP AND b2 b1 b3",
@@ -416,3 +417,94 @@ def test_config_set_turns_every_shard_on_and_off(server):
             assert sub.read()[2] == b"__end__"
         finally:
             client.call("CONFIG", "SET", "notify-keyspace-events", "")
+
+
+def _events_until(sub: RawClient, last: bytes, timeout: float = 5.0) -> list:
+    """Keyspace-channel events read until (and including) ``last``."""
+    sub.sock.settimeout(timeout)
+    out = []
+    try:
+        while not out or out[-1] != last:
+            out.append(sub.read()[-1])
+    finally:
+        sub.sock.settimeout(10.0)
+    return out
+
+
+def _per_channel_until(sub: RawClient, done, timeout: float = 5.0) -> dict:
+    """channel -> events, read until ``done(heard)`` holds."""
+    sub.sock.settimeout(timeout)
+    heard: dict = {}
+    try:
+        while not done(heard):
+            reply = sub.read()
+            heard.setdefault(reply[1], []).append(reply[2])
+    finally:
+        sub.sock.settimeout(10.0)
+    return heard
+
+
+def test_active_expiry_and_a_served_blocked_pop_match_redis(redis_ref, notifying):
+    """Keys nobody reads again expire actively (expired, from the expiry
+    cycle); a BLPOP waiting when the RPUSH comes pops after it (rpush, then
+    lpop and del).  Both servers, the same events per key."""
+    from tests.helpers import names_on_shard
+
+    keys = names_on_shard(0, 1, "ttl") + names_on_shard(1, 1, "ttl")
+    channels = [b"__keyspace@0__:" + k.encode() for k in keys + ["queue"]]
+
+    def done(heard):
+        return all(heard.get(c, [b""])[-1] == b"expired" for c in channels[:2]) and \
+            heard.get(channels[2], [b""])[-1] == b"del"
+
+    streams = []
+    for port, host in ((redis_ref.port, redis_ref.host), (notifying.port, "127.0.0.1")):
+        with RawClient(port, host) as client, RawClient(port, host) as sub, \
+                RawClient(port, host) as blocked:
+            client.call("CONFIG", "SET", "notify-keyspace-events", "KEAnm")
+            client.call("FLUSHALL")
+            sub.call("SUBSCRIBE", *channels)
+            for _ in channels[1:]:
+                sub.read()
+            for key in keys:
+                client.call("SET", key, "v", "PX", "50")
+            blocked.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n")
+            client.call("CLIENT", "LIST")  # BLPOP has arrived and waits by now
+            assert client.call("RPUSH", "queue", "job") == 1
+            assert blocked.read() == [b"queue", b"job"]
+            streams.append(_per_channel_until(sub, done))
+            if port == redis_ref.port:
+                client.call("CONFIG", "SET", "notify-keyspace-events", "")
+    expected, actual = streams
+    assert actual == expected
+    assert expected[channels[0]] == [b"new", b"set", b"expire", b"expired"]
+    assert expected[channels[2]] == [b"new", b"rpush", b"lpop", b"del"]
+
+
+def test_rename_across_shards_publishes_on_each_keys_shard(notifying):
+    """RENAME with the keys on two shards runs on one of them (DF.RUN): the
+    source key's shard still publishes rename_from, the destination's
+    rename_to (subscribers on the shard ports), as one Redis Cluster node
+    per key would."""
+    from tests.helpers import names_on_shard
+
+    source, destination = names_on_shard(0, 1, "src")[0], names_on_shard(1, 1, "dst")[0]
+    subs = [RawClient(port) for port in notifying.shard_ports]
+    try:
+        for sub in subs:
+            sub.call("PSUBSCRIBE", "__keyspace@0__:*")
+        with RawClient(notifying.port) as client:
+            client.call("SET", source, "v")
+            assert client.call("RENAME", source, destination) == b"OK"
+        heard_0 = _events_until(subs[0], b"rename_from")
+        heard_1 = _events_until(subs[1], b"rename_to")
+        assert heard_0 == [b"new", b"set", b"rename_from"]
+        assert heard_1 == [b"new", b"rename_to"]
+        for sub, port in zip(subs, notifying.shard_ports):
+            with RawClient(port) as direct:
+                direct.call("PUBLISH", END, b"end")
+            assert collect(sub) == []  # nothing else, on either shard
+    finally:
+        for sub in subs:
+            sub.close()
+        run_on(notifying.port, ["FLUSHALL"], {})
