@@ -127,7 +127,8 @@ class Journal:
             self.notifier.expired(db_index, key)
 
     def evicted(self, db_index: int, key: bytes) -> None:
-        """A key was evicted (maxmemory): its one write, as ``DEL key``."""
+        """A key was evicted (shardnode/eviction.py): its one write, as ``DEL key``,
+        as Redis propagates an eviction."""
         self.mark += 1
         self.record(db_index, [b"DEL", key])
         if self.notifier is not None:
