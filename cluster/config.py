@@ -227,9 +227,10 @@ class Option:
                 value = str(raw).strip().lower()
                 if value not in self.choices:
                     raise ValueError(raw)
-            elif kind == "events":
-                value = raw if type(raw) is int else parse_keyspace_events(
-                    "" if raw is None else str(raw))
+            elif kind == "events":  # kept as the bits (JSON to the shards, int)
+                if isinstance(raw, bool) or not isinstance(raw, (str, type(None))):
+                    raise ValueError(raw)
+                value = parse_keyspace_events(raw or "")
             elif kind == "limits":
                 if not isinstance(raw, str):
                     raise ValueError(raw)

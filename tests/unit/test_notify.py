@@ -122,3 +122,19 @@ def test_evicted_goes_through_the_journal():
     shard.server.keyspace.journal.evicted(0, b"a")
     assert shard.sent == [(b"__keyevent@0__:evicted", b"a")]
     assert shard.server.keyspace.journal.tail(1) == [[b"SELECT", b"0"], [b"DEL", b"a"]]
+
+
+def test_yaml_and_flag_values(tmp_path):
+    from cluster.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("notify_keyspace_events: Ex\n")
+    config = load_config(["--config", str(path)])
+    assert format_keyspace_events(config.notify_keyspace_events) == "xE"
+    config = load_config(["--config", str(path), "--notify-keyspace-events", "KA"])
+    assert format_keyspace_events(config.notify_keyspace_events) == "AK"
+    for bad in ("notify_keyspace_events: 1\n", "notify_keyspace_events: yes\n",
+                "notify_keyspace_events: KEQ\n"):
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match="notify_keyspace_events"):
+            load_config(["--config", str(path)])
