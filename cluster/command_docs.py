@@ -223,7 +223,7 @@ def _getkeys_target(args):
         spec = resolve(spec, request)
         if type(spec) is str:
             raise CommandError("ERR Invalid command specified")
-    if not spec.has_keys:
+    if not spec.has_keys or spec.key_flags == ("not_key",):  # shard channels name no key
         raise CommandError("ERR The command has no key arguments")
     if not spec.arity_ok(len(request)):
         raise CommandError("ERR Invalid number of arguments specified for command")

@@ -60,9 +60,6 @@ SAME_OBJECT = "ERR source and destination objects are the same"
 NAN_OR_INF = "ERR increment would produce NaN or Infinity"
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 NOAUTH = "NOAUTH Authentication required."
-# A RESP2 client with subscriptions (processCommand); {} is the command's name.
-SUBSCRIBED_CONTEXT = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
-                      "PING / QUIT / RESET are allowed in this context")
 # A shard still loading its snapshot refuses what lacks the "loading" flag.
 LOADING = "LOADING Redis is loading the dataset in memory"
 BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
@@ -183,6 +180,14 @@ EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
 DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
 WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+
+
+def subscribed_context(name: str) -> str:
+    """A RESP2 client with subscriptions sent another command (processCommand);
+    EXEC, in MULTI or not, is refused as an aborted transaction, as Redis does."""
+    text = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+            "RESET are allowed in this context" % name)
+    return exec_abort(text) if name == "exec" else text
 
 
 def exec_abort(reason: str) -> str:

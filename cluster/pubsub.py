@@ -8,7 +8,7 @@ link frames) and ``proxy/pubsub.py`` (the worker's fan-out).
 from __future__ import annotations
 
 # Commands a RESP2 client may send while subscribed (Redis's processCommand);
-# the error names the command (cluster/errors.py SUBSCRIBED_CONTEXT).
+# the error names the command (cluster/errors.py subscribed_context).
 SUBSCRIBED_ALLOWED = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscribe",
                                 "ssubscribe", "sunsubscribe", "ping", "quit", "reset"})
 

@@ -392,7 +392,7 @@ class ProxyClient(asyncio.Protocol, Session):
             self._reject(errors.NOAUTH)
             return
         if self.subscribed and self.proto == 2 and spec.name not in SUBSCRIBED_ALLOWED:
-            self._reject(errors.SUBSCRIBED_CONTEXT.format(spec.name))
+            self._reject(errors.subscribed_context(spec.name))
             return
         worker = self.worker
         if self.multi is not None and spec.name not in RUN_INSIDE_MULTI:

@@ -30,7 +30,7 @@ log = logging.getLogger("damselfly.proxy")
 _CONTEXTS: dict = {}
 
 # Frame kinds that carry pub/sub traffic (see shardnode/pubsub.py).
-PUBSUB_FRAMES = frozenset((b"M", b"S", b"R"))
+PUBSUB_FRAMES = frozenset((b"M", b"S", b"R", b"X"))
 
 
 def context(db: int, proto: int, notouch: bool) -> tuple:
@@ -113,6 +113,7 @@ class ShardLink(asyncio.Protocol):
         self.ctx = None
         transport.write(encode_command([b"DF.LINK", self.worker.secret, b"%d" % self.worker.index]))
         self.pending.append([IGNORE, None])
+        self.worker.pubsub.link_up(self)  # does its shard have direct subscribers?
         if not self.connected.done():
             self.connected.set_result(True)
         log.debug("link to shard %d up", self.shard.index)
@@ -203,7 +204,7 @@ class ShardLink(asyncio.Protocol):
             self.deferred[frame] = self.pending.popleft()
             return
         kind = frame[0]
-        if kind in PUBSUB_FRAMES:  # M, S, R: pub/sub (proxy/pubsub.py)
+        if kind in PUBSUB_FRAMES:  # M, S, R, X: pub/sub (proxy/pubsub.py)
             self.worker.pubsub.on_frame(self, frame)
             return
         kind, number, payload = frame

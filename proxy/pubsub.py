@@ -15,10 +15,11 @@ its clients there and fans out what comes back:
   patterns that matched; the worker writes the message to each subscriber
   of the channel or of those patterns (encoded once per protocol), through
   the client's reply FIFO so it stays in order with the client's replies.
-- PUBLISH goes to every shard: one of them (the same for all of a client's
-  messages, so they keep their order) as PUBLISH, which reaches its direct
-  subscribers and the proxies' subscribers, the others as ``DF.PUBLISH``
-  (their direct subscribers only); the reply is the sum.
+- PUBLISH goes to one shard (the same for all of a client's messages, so
+  they keep their order), which reaches its direct subscribers and the
+  proxies' subscribers, and as ``DF.PUBLISH`` to the other shards that have
+  direct subscribers (they say so with ``X`` frames, see shardnode/pubsub.py);
+  the reply is the sum.
 - ``R`` frames relay a shard port's PUBLISH to the other shards.
 - A client that goes away (or RESETs) leaves the fan-out maps at once and
   its names are dropped on the shards (``DF.UNSUB``), so no count leaks.
@@ -33,7 +34,7 @@ from __future__ import annotations
 from cluster.config import buffer_limits
 from cluster.pubsub import (KINDS, PUBSUB_HELP, Subscriptions, push_frame,
                             subscribe_replies, unsubscribe_replies)
-from cluster.resp import NO_REPLY, encode_command
+from cluster.resp import NO_REPLY, RawReply, encode_command
 from cluster.slots import key_slot
 from proxy.fanout import FANOUTS, Gather, _first_error, merge_sum
 from proxy.links import IGNORE
@@ -93,6 +94,19 @@ class Relay:
             self.link.send_forget(None, [b"DF.RELAYED", b"%d" % self.tag, b"%d" % self.total])
 
 
+class DirectState:
+    """Target of DF.DIRECTSUBS: whether the shard has direct subscribers."""
+
+    __slots__ = ("hub", "shard")
+
+    def __init__(self, hub, link):
+        self.hub = hub
+        self.shard = link.shard.index
+
+    def deliver(self, slot) -> None:
+        self.hub.direct[self.shard] = slot[1] != b":0\r\n"
+
+
 class WorkerPubSub:
     """A worker's fan-out maps: per shard link, name -> {client: None}."""
 
@@ -103,6 +117,8 @@ class WorkerPubSub:
         self.patterns = [{} for _ in range(n)]
         self.shard_channels = [{} for _ in range(n)]
         self.pushed: list = []  # subscribers given messages this turn (check_limits)
+        # Per shard: it may have direct classic subscribers (until it says otherwise).
+        self.direct = [True] * n
         self._limit_text = None
         self._limit = None
 
@@ -152,6 +168,18 @@ class WorkerPubSub:
                 self._deliver(subs, b"smessage", (frame[1], frame[2]))
         elif kind == b"R":
             self._relay(link, frame[1], frame[2], frame[3])
+        elif kind == b"X":
+            self.direct[shard] = bool(frame[1])
+            if frame[1]:  # the shard's new direct subscriber waits for this
+                link.send_forget(None, [b"DF.DIRECTACK"])
+                self.worker.flush_soon()
+
+    def link_up(self, link) -> None:
+        """A link (re)opened: its shard counts as having direct subscribers
+        until its answer to DF.DIRECTSUBS says otherwise."""
+        self.direct[link.shard.index] = True
+        link.send(None, encode_command([b"DF.DIRECTSUBS"]), [DirectState(self, link), None])
+        self.worker.flush_soon()
 
     def _deliver(self, subs, kind: bytes, items) -> None:
         resp2 = resp3 = None
@@ -172,8 +200,9 @@ class WorkerPubSub:
     def _relay(self, origin, tag: int, channel: bytes, message: bytes) -> None:
         relay = Relay(origin, tag)
         payload = encode_command([b"DF.PUBLISH", channel, message])
-        for link in self.worker.links:
-            if link is not origin:
+        direct = self.direct
+        for shard, link in enumerate(self.worker.links):
+            if link is not origin and direct[shard]:
                 relay.remaining += 1
                 link.send(None, payload, [relay, None])
         if not relay.remaining and tag:
@@ -267,7 +296,12 @@ def _unsubscribe(client, args):
 
 def _reply_when_registered(client, kind: bytes, changed, adding: bool, data: bytes):
     """The (un)subscribe replies ``data`` wait for the shards to register the
-    ``changed`` names (nothing changed: no wait)."""
+    ``changed`` names (nothing changed: no wait).  Inside EXEC they are the
+    command's element of EXEC's reply, at once, as Redis 7.0 gives them."""
+    if client.multi is not None:
+        if changed:
+            client.worker.pubsub.send_change(client, kind, changed, adding, None, data)
+        return RawReply(data)
     slot = client.new_slot()
     if changed:
         client.worker.pubsub.send_change(client, kind, changed, adding, slot, data)
@@ -296,21 +330,22 @@ PUBSUB_HANDLERS = {
 
 
 def publish(worker, client, spec, args) -> None:
-    """Every shard: one delivers to the proxies' subscribers too (chosen by
-    client, so one publisher's messages all go one way, in order)."""
+    """One shard delivers to the proxies' subscribers (chosen by client, so
+    one publisher's messages all go one way, in order) and its own direct
+    ones; the other shards with direct subscribers to theirs."""
     slot = client.new_slot()
     gather = Gather(client, slot, merge_sum, spec, args)
     links = worker.links
     via = client.id % len(links)
+    direct = worker.pubsub.direct
     direct_only = None
     for shard, link in enumerate(links):
         if shard == via:
-            payload = encode_command(args)
-        else:
+            link.send(None, encode_command(args), gather.add_part())
+        elif direct[shard]:
             if direct_only is None:
                 direct_only = encode_command([b"DF.PUBLISH", args[1], args[2]])
-            payload = direct_only
-        link.send(None, payload, gather.add_part())
+            link.send(None, direct_only, gather.add_part())
 
 
 def merge_names(gather, replies):

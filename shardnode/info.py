@@ -103,8 +103,7 @@ def stats_fields(server) -> list:
         ("evicted_keys", getattr(ks, "stats_evicted", 0)),
         ("keyspace_hits", getattr(ks, "stats_hits", 0)),
         ("keyspace_misses", getattr(ks, "stats_misses", 0)),
-        ("pubsub_channels", 0),
-        ("pubsub_patterns", 0),
+        *server.pubsub.info_fields(),  # pubsub_channels, _patterns, pubsubshard_channels
         ("total_error_replies", sum(server.errorstats.values())),
     ]
 

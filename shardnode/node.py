@@ -26,7 +26,10 @@ The link protocol (frames from shard to proxy) is:
 - ``*3 S <channel> <message>``: the same for a shard channel;
 - ``*4 R <tag> <channel> <message>``: run this PUBLISH (of a direct client)
   on the other shards and answer ``DF.RELAYED <tag> <count>`` (tag 0: no
-  answer wanted).  See :mod:`shardnode.pubsub`.
+  answer wanted);
+- ``*2 X <0|1>``: this shard has (1, to acknowledge with ``DF.DIRECTACK``)
+  or no longer has (0) direct classic subscribers, so PUBLISH through the
+  proxy must (need not) visit it.  See :mod:`shardnode.pubsub`.
 
 A direct client whose command must wait for a lock stops reading: its later
 commands wait in its inbox, in order, and run when the lock is released.
@@ -382,7 +385,8 @@ class Parked:
 # (DF.RUN, DF.IMPORT, DF.EXEC ... get BUSY, as every client command does).
 BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait", "df.rewait",
                          "df.unblock", "df.journal", "df.misconf", "df.sub", "df.unsub",
-                         "df.publish", "df.relayed", "df.patterns"})
+                         "df.publish", "df.relayed", "df.patterns", "df.directack",
+                         "df.directsubs"})
 
 PARKED = object()
 
@@ -739,7 +743,7 @@ class ShardConnection(asyncio.Protocol, Session):
                 return self._reject(errors.MISCONF, spec)
             if self.subs is not None and self.proto == 2 and \
                     spec.name not in SUBSCRIBED_ALLOWED:
-                return self._reject(errors.SUBSCRIBED_CONTEXT.format(spec.name), spec)
+                return self._reject(errors.subscribed_context(spec.name), spec)
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)

@@ -31,6 +31,14 @@ end of the event-loop turn (:meth:`PubSubHub._flush`), or with that
 connection's own replies if it runs first: one write per connection per turn,
 in order with everything else it is sent.
 
+Direct classic subscribers are rare (clients of a shard port), so a worker
+sends a PUBLISH's ``DF.PUBLISH`` only to the shards that have some: a shard
+announces ``*2 X 1`` on every link when its first direct (P)SUBSCRIBE
+arrives, and answers that subscriber once each link has acknowledged
+(``DF.DIRECTACK``: from then on the worker includes this shard); ``*2 X 0``
+when its last one leaves.  A new link asks with ``DF.DIRECTSUBS`` (and
+includes the shard until it knows).
+
 PUBLISH from a direct client must reach the other shards' direct subscribers
 too (Redis Cluster broadcasts it): the shard asks a proxy link to relay it
 (``*4 R <tag> <channel> <message>``; the worker runs ``DF.PUBLISH`` on the
@@ -87,6 +95,9 @@ class PubSubHub:
         self._relay_tag = 0
         self._limit_text = None
         self._limit = None
+        self.direct_classic = 0  # direct clients with classic channels or patterns
+        self._announcing: set = set()  # links yet to acknowledge X 1
+        self._announce_waiters: list = []  # (conn, reply) until they have
 
     # -- the publish API ----------------------------------------------------------
 
@@ -95,7 +106,7 @@ class PubSubHub:
         and (``links``) to every proxy subscriber of the channel or of a
         matching pattern, once each; returns how many received it."""
         count = 0
-        frames = None  # link -> patterns matched for it
+        frames = {}  # link -> patterns matched for it
         encoded = {}  # proto -> the message as direct clients read it
         subs = self.channels.get(channel)
         if subs:
@@ -103,8 +114,6 @@ class PubSubHub:
                 if conn.internal:
                     if links:
                         count += n
-                        if frames is None:
-                            frames = {}
                         frames[conn] = []
                 else:
                     count += 1
@@ -122,8 +131,6 @@ class PubSubHub:
                     if conn.internal:
                         if links:
                             count += n
-                            if frames is None:
-                                frames = {}
                             matched = frames.get(conn)
                             if matched is None:
                                 frames[conn] = [pattern]
@@ -166,18 +173,19 @@ class PubSubHub:
 
     def _send(self, conn, data: bytes) -> None:
         out = conn.out
-        if out is None:
-            if conn.transport is None:
-                return
-            out = conn.out = []
-            self._dirty.append(conn)
-            if not self._flush_pending:
-                self._flush_pending = True
-                try:
-                    asyncio.get_running_loop().call_soon(self._flush)
-                except RuntimeError:  # no loop (handlers called directly in a test)
-                    self._flush()
-        out.append(data)
+        if out is not None:  # its batch is running, or a flush is due
+            out.append(data)
+            return
+        if conn.transport is None:
+            return
+        conn.out = [data]
+        self._dirty.append(conn)
+        if not self._flush_pending:
+            self._flush_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self._flush)
+            except RuntimeError:  # no loop (the hub driven directly, as unit tests do)
+                self._flush()
 
     def _flush(self) -> None:
         self._flush_pending = False
@@ -274,14 +282,56 @@ class PubSubHub:
             for tag, (publisher, count, link) in list(self._relays.items()):
                 if link is conn:  # the relay is lost: answer with what is known
                     self.relayed(tag, 0)
+            if conn in self._announcing:
+                self.acknowledged(conn)
         elif conn.subs is not None:
             subs, conn.subs = conn.subs, None
+            self.classic_changed(conn, bool(subs.channels or subs.patterns), False)
             for name in subs.channels:
                 self.remove(b"c", name, conn)
             for name in subs.patterns:
                 self.remove(b"p", name, conn)
             for name in subs.shard_channels:
                 self.remove(b"s", name, conn)
+
+    # -- announcing direct classic subscribers to the proxy --------------------------
+
+    def classic_changed(self, conn, had: bool, has: bool) -> None:
+        """A direct client's classic subscriptions went from ``had`` to ``has``
+        any: the first and the last of this shard's are announced."""
+        if had == has:
+            return
+        self.direct_classic += 1 if has else -1
+        if has and self.direct_classic == 1:
+            links = [c for c in self.server.clients.values()
+                     if c.internal and c.transport is not None]
+            self._announcing.update(links)
+            for link in links:
+                self._send(link, b"*2\r\n$1\r\nX\r\n:1\r\n")
+        elif not has and self.direct_classic == 0:
+            for link in self.server.clients.values():
+                if link.internal and link.transport is not None:
+                    self._send(link, b"*2\r\n$1\r\nX\r\n:0\r\n")
+
+    def reply_when_announced(self, conn, data: bytes):
+        """A direct (P)SUBSCRIBE's reply, once every link knows this shard has
+        direct subscribers (raises RelayPending while some link has not said so)."""
+        if not self._announcing or conn.in_exec or conn.serving is not None \
+                or conn.retrying is not None:
+            return RawReply(data)
+        self._announce_waiters.append((conn, data))
+        raise RelayPending()
+
+    def acknowledged(self, link) -> None:
+        """DF.DIRECTACK (or a link gone): the waiting subscribers may hear back."""
+        self._announcing.discard(link)
+        if self._announcing or not self._announce_waiters:
+            return
+        waiters, self._announce_waiters = self._announce_waiters, []
+        for conn, data in waiters:
+            if conn.transport is not None:
+                self._send(conn, data)
+                asyncio.get_running_loop().call_soon(conn.resume)
 
     # -- relaying a direct client's PUBLISH to the other shards ---------------------
 
@@ -342,10 +392,10 @@ class PubSubHub:
         return [name for name, (_, subs) in self.patterns.items()
                 if any(not conn.internal for conn in subs)]
 
-    def info_fields(self, conn) -> list:
-        """INFO stats' pubsub_* fields.  Through the proxy the shards' values
-        are summed: a link reads proxy subscribers' names on shard 0 only."""
-        links = not conn.internal or self.server.index == 0
+    def info_fields(self) -> list:
+        """INFO stats' pubsub_* fields.  The proxy sums the shards' values, and
+        every shard holds the proxy's subscribers: shard 0 counts them."""
+        links = self.server.index == 0
         return [("pubsub_channels", len(self.names(self.channels, links))),
                 ("pubsub_patterns", len(self.pattern_names(links))),
                 ("pubsubshard_channels", len(self.names(self.shard_channels, True)))]
@@ -361,12 +411,17 @@ def subscribe(conn, args):
     kind, reply_name, attr = KINDS[args[0].lower().decode()]
     if conn.subs is None:
         conn.subs = Subscriptions()
-    data, added = subscribe_replies(conn.subs, conn.proto, kind, reply_name, attr, args[1:])
+    subs = conn.subs
+    had = bool(subs.channels or subs.patterns)
+    data, added = subscribe_replies(subs, conn.proto, kind, reply_name, attr, args[1:])
     hub = conn.server.pubsub
     for name in added:
         hub.add(kind, name, conn)
     conn.refresh_plain()
-    return RawReply(data)  # one reply per name, written as they are
+    if kind == b"s":
+        return RawReply(data)  # one reply per name, written as they are
+    hub.classic_changed(conn, had, True)
+    return hub.reply_when_announced(conn, data)
 
 
 @handler("unsubscribe", "punsubscribe", "sunsubscribe")
@@ -375,10 +430,12 @@ def unsubscribe(conn, args):
         raise CommandError(errors.unknown_command(args[0], args[1:]))
     kind, reply_name, attr = KINDS[args[0].lower().decode()]
     subs = conn.subs if conn.subs is not None else Subscriptions()
+    had = bool(subs.channels or subs.patterns)
     data, removed = unsubscribe_replies(subs, conn.proto, kind, reply_name, attr, args[1:])
     hub = conn.server.pubsub
     for name in removed:
         hub.remove(kind, name, conn)
+    hub.classic_changed(conn, had, bool(subs.channels or subs.patterns))
     if conn.subs is not None and subs.empty():
         conn.subs = None
         conn.refresh_plain()
@@ -404,6 +461,18 @@ def df_publish(conn, args):
     """A message relayed from another shard or sent by the proxy: this shard's
     direct subscribers only (the proxy's were reached where it came from)."""
     return conn.server.pubsub.publish(args[1], args[2], links=False)
+
+
+@handler("df.directack")
+def df_directack(conn, args):
+    conn.server.pubsub.acknowledged(conn)
+    return "OK"
+
+
+@handler("df.directsubs")
+def df_directsubs(conn, args):
+    """1 if this shard has direct classic subscribers (a new link asks)."""
+    return int(conn.server.pubsub.direct_classic > 0)
 
 
 @handler("df.relayed")

@@ -366,3 +366,25 @@ def start_with_secret(secret: str, **options) -> DamselflyProcess:
             del os.environ["DAMSELFLY_SECRET"]
         else:
             os.environ["DAMSELFLY_SECRET"] = env_before
+
+
+JS_DIR = os.path.join(ROOT, "tests", "e2e", "js")
+
+
+def run_node_script(script: str, *args, timeout: float = 60):
+    """Run ``tests/e2e/js/<script>`` with node (ioredis installed on first
+    use); returns the JSON its last output line holds."""
+    import json
+
+    from tests.reference import missing_reference
+
+    node = shutil.which("node")
+    if node is None:
+        missing_reference("node is not installed (.ci/run installs it)")
+    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "ioredis")):
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=JS_DIR,
+                       check=True, capture_output=True, timeout=300)
+    out = subprocess.run([node, os.path.join(JS_DIR, script), *(str(a) for a in args)],
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -91,3 +91,8 @@ command("df.publish", 3, "fast", route=KEYED, group="internal")
 command("df.relayed", 3, "fast", route=KEYED, group="internal")
 # DF.PATTERNS: the patterns subscribed here (PUBSUB NUMPAT counts names once).
 command("df.patterns", 1, "fast", route=KEYED, group="internal")
+# DF.DIRECTACK: the worker has seen this shard's X 1 (it has direct
+# subscribers): its next PUBLISHes include the shard.  DF.DIRECTSUBS: 1 if
+# the shard has direct classic subscribers (asked when a link opens).
+command("df.directack", 1, "fast", route=KEYED, group="internal")
+command("df.directsubs", 1, "fast", route=KEYED, group="internal")

@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import shutil
 import subprocess
 
@@ -25,10 +23,8 @@ from redis._parsers.commands import RequestPolicy, ResponsePolicy
 from redis.cluster import RedisCluster
 from redis.commands.policies import DynamicPolicyResolver
 
-from tests.reference import missing_reference
-from tests.helpers import DamselflyProcess, RawClient
+from tests.helpers import DamselflyProcess, RawClient, run_node_script
 
-JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
 KEYS = 3000
 
 
@@ -280,18 +276,9 @@ def test_redis_benchmark_cluster_mode(sharded, entry):
 
 
 def test_ioredis_cluster(sharded):
-    node = shutil.which("node")
-    if node is None:
-        missing_reference("node is not installed (.ci/run installs it)")
-    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "ioredis")):
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=JS_DIR,
-                       check=True, capture_output=True, timeout=300)
     with RawClient(sharded.port) as c:
         c.call("FLUSHALL")
-    out = subprocess.run([node, os.path.join(JS_DIR, "cluster_test.js"), str(sharded.port)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_node_script("cluster_test.js", sharded.port)
     assert "error" not in result, result["error"]
     assert result["masters"] == sorted(sharded.shard_ports)
     assert result["read_ok"] is True
