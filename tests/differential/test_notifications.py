@@ -13,6 +13,8 @@ scenarios: subscribers through the proxy and on a shard port).
 
 from __future__ import annotations
 
+import time
+
 import hiredis
 import pytest
 
@@ -240,9 +242,14 @@ class InProcess:
         self.messages = []
         self.server.publish_event = lambda channel, message: self.messages.append(
             (channel, message))
+        self.skew = 0
+        self.server.keyspace.clock = lambda: int(time.time() * 1000) + self.skew
         assert self(b"CONFIG", b"SET", b"notify-keyspace-events", flags.encode()) == b"OK"
 
     def __call__(self, *args):
+        # Each command 2 ms after the last at least: a key given 1 ms to live
+        # has expired by the next command, as over redis-server's round trips.
+        self.skew += 2
         self.server.keyspace.tick()
         reader = hiredis.Reader(replyError=Err)
         reader.feed(self.conn.execute(list(args)))
