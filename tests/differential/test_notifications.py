@@ -110,7 +110,8 @@ SCENARIOS = {
     ],
     "hll": [
         "PFADD p1 a b", "PFADD p1 a", "PFADD p2", "PFADD p2", "PFCOUNT p1", "PFMERGE p3 p1 p2",
-        "PFMERGE p4", "PFCOUNT p1 p2", "PFMERGE p1",
+        "PFMERGE p4", "PFCOUNT p1 p2", "PFMERGE p1", "PFDEBUG TODENSE p1", "PFDEBUG GETREG p2",
+        "PFADD p1 z", "PFCOUNT p1",
     ],
     "geo": [
         "GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
