@@ -31,7 +31,17 @@ and nothing is attached.  On, a :class:`Notifier` hangs off the journal:
   XADD's trim; XREADGROUP's new consumer) the handler says so with
   :func:`notify`, which publishes at once, as Redis does from inside the
   command; a key a handler named gets no default event, only the ``del``
-  when it is gone and the handler's last event for it did not remove it.
+  when it is gone and the handler's last event for it did not remove it
+  (:func:`quiet`: a written key Redis publishes nothing for).
+- **Key misses** (m): after a read command, ``keymiss`` for each key of its
+  key spec that is missing (:data:`NO_LOOKUP`, :data:`LOOKUPS_PER_KEY` for
+  the exceptions); after a write command, for the keys it reads
+  (:data:`READ_KEYS`); the few that read a key they then create or delete
+  say it first (:func:`key_misses`).  A command that fails keeps its misses
+  and publishes nothing for what it wrote (:meth:`Notifier.command_failed`).
+- A write over a key whose TTL has passed but that no lookup expired (SET's
+  fast path, MSET) publishes ``expired`` and ``new`` first, as Redis, which
+  expires it in that lookup (:attr:`Notifier.stale`).
 
 The journal's AOF form alone cannot give these events (INCRBYFLOAT is
 journalled as SET, SET .. EX as one SET .. PXAT, a DEL of three keys of which
