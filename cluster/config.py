@@ -65,7 +65,51 @@ def parse_bool(text) -> bool:
 def format_value(kind: str, value) -> str:
     if kind == "bool":
         return "yes" if value else "no"
+    if kind == "events":
+        return format_keyspace_events(value)
     return str(value)
+
+
+# notify_keyspace_events: Redis's event classes (server.h NOTIFY_*), one bit
+# each, by the letter CONFIG SET takes.  "A" is every class but n and m.
+KEYSPACE_EVENT_BITS = {
+    "K": 1 << 0, "E": 1 << 1, "g": 1 << 2, "$": 1 << 3, "l": 1 << 4, "s": 1 << 5,
+    "h": 1 << 6, "z": 1 << 7, "x": 1 << 8, "e": 1 << 9, "t": 1 << 10, "m": 1 << 11,
+    "d": 1 << 13, "n": 1 << 14,
+}
+NOTIFY_ALL = sum(KEYSPACE_EVENT_BITS[c] for c in "g$lshzxetd")
+# CONFIG GET's order: the classes (or "A" when all are set, which then hides
+# n, as Redis's keyspaceEventsFlagsToString does), then K, E and m.
+_EVENT_CLASS_ORDER = "g$lshzxetdn"
+_EVENT_TAIL_ORDER = "KEm"
+
+
+class KeyspaceEventsError(ValueError):
+    """A notify_keyspace_events value with a letter Redis does not know."""
+
+
+def parse_keyspace_events(text: str) -> int:
+    """Redis's keyspaceEventsStringToFlags: the letters' bits, "A" for all classes."""
+    flags = 0
+    for c in text:
+        if c == "A":
+            flags |= NOTIFY_ALL
+        else:
+            bit = KEYSPACE_EVENT_BITS.get(c)
+            if bit is None:
+                raise KeyspaceEventsError(
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            flags |= bit
+    return flags
+
+
+def format_keyspace_events(flags: int) -> str:
+    """The letters CONFIG GET answers for ``flags`` (Redis's normal form)."""
+    if flags & NOTIFY_ALL == NOTIFY_ALL:
+        out = "A"
+    else:
+        out = "".join(c for c in _EVENT_CLASS_ORDER if flags & KEYSPACE_EVENT_BITS[c])
+    return out + "".join(c for c in _EVENT_TAIL_ORDER if flags & KEYSPACE_EVENT_BITS[c])
 
 
 # client_output_buffer_limit: Redis's client classes, in its CONFIG GET order
@@ -183,6 +227,10 @@ class Option:
                 value = str(raw).strip().lower()
                 if value not in self.choices:
                     raise ValueError(raw)
+            elif kind == "events":  # kept as the bits (JSON to the shards, int)
+                if isinstance(raw, bool) or not isinstance(raw, (str, type(None))):
+                    raise ValueError(raw)
+                value = parse_keyspace_events(raw or "")
             elif kind == "limits":
                 if not isinstance(raw, str):
                     raise ValueError(raw)
@@ -190,7 +238,8 @@ class Option:
             else:
                 value = "" if raw is None else str(raw)
         except (TypeError, ValueError) as exc:
-            problem = exc.args[0] if isinstance(exc, BufferLimitError) and exc.args else None
+            problem = exc.args[0] if isinstance(exc, (BufferLimitError, KeyspaceEventsError)) \
+                and exc.args else None
             raise ConfigError(
                 "invalid value %r for '%s': expected %s" % (raw, self.name, self.expects()),
                 problem) from None
@@ -211,6 +260,8 @@ class Option:
             what = "an integer"
         elif self.kind == "bool":
             return "yes or no"
+        elif self.kind == "events":
+            return "letters of Ag$lshzxeKEtmdn (Redis's event classes), empty: none"
         elif self.kind == "limits":
             return ("<class> <hard> <soft> <soft seconds> per class (normal, replica, "
                     "pubsub), sizes with Redis units, 0: no limit")
@@ -355,6 +406,13 @@ OPTIONS = [
     Option("hash_max_listpack_value", "int", 64,
            "A hash given a field or value longer than this (bytes) is converted from "
            "listpack to hashtable.", mutable=True, minimum=0, maximum=2**63 - 1),
+    # Keyspace notifications (shardnode/notify.py): which events each shard
+    # publishes on __keyspace@<db>__:<key> / __keyevent@<db>__:<event>.
+    Option("notify_keyspace_events", "events", 0,
+           "Keyspace notifications to publish, as Redis's letters (\"KEA\": every class on "
+           "both channels; K keyspace, E keyevent, g generic, $ string, l list, s set, "
+           "h hash, z zset, t stream, x expired, e evicted, n new, m key miss, d module, "
+           "A all but n and m); empty: none.", mutable=True),
     # HyperLogLog: when a sketch leaves its sparse representation (hyperloglog.py).
     Option("hll_sparse_max_bytes", "size", 3000,
            "A sparse HyperLogLog that would grow past this many bytes (header "

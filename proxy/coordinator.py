@@ -451,9 +451,9 @@ class Coordinator:
             return encode_error(result.args[0])
         reply, writes = result[0], result[1:]
         back: dict = {}
-        for i in range(0, len(writes), 3):
+        for i in range(0, len(writes), 4):  # key, payload, deadline, notifications
             back.setdefault(owner[key_slot(writes[i])], []).extend(
-                [writes[i], writes[i + 1] or b"", b"%d" % writes[i + 2]])
+                [writes[i], writes[i + 1] or b"", b"%d" % writes[i + 2], writes[i + 3]])
         if back:
             await asyncio.gather(*(
                 self._request(shard, ctx, [b"DF.IMPORT", b"%d" % db] + kv)

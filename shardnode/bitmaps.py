@@ -10,6 +10,7 @@ negative SET into an unsigned field under SAT ...) answer as Redis does.
 from cluster import errors
 from cluster.args import parse_choice, parse_int
 from cluster.errors import CommandError
+from shardnode.notify import key_misses, quiet
 from shardnode.registry import handler
 from shardnode.strings import clamp_range, splice
 
@@ -320,7 +321,11 @@ def _bitfield(conn, args, read_only: bool):
     db = conn.db
     key = args[1]
     if highest < 0:
-        value = db.get_typed(key, bytes) or b""
+        value = db.get_typed(key, bytes)
+        if value is None:
+            if not read_only:  # (BITFIELD_RO is a read: its misses are the generic ones)
+                key_misses(conn, (key,))
+            value = b""
         return [_signed(_read_field(value, op[4], op[3]), op[3]) if op[2]
                 else _read_field(value, op[4], op[3]) for op in ops]
     if read_only:
@@ -328,7 +333,7 @@ def _bitfield(conn, args, read_only: bool):
     value, grown = _string_for_bit_write(db, key, highest)
     buf = bytearray(value)
     out = []
-    changed = grown
+    changed = False
     for opcode, kind, signed, bits, offset, number in ops:
         old = _read_field(buf, offset, bits)
         if opcode == _GET:
@@ -361,8 +366,10 @@ def _bitfield(conn, args, read_only: bool):
         if new != old:  # as Redis: a write that leaves the bits alone changes nothing
             _write_field(buf, offset, bits, new)
             changed = True
-    if changed:
+    if changed or grown:
         db.set(key, bytes(buf), keep_ttl=True)
+        if not changed:  # created (or grown) with no field written: no setbit event
+            quiet(conn, key)
     return out
 
 

@@ -40,6 +40,7 @@ from itertools import accumulate
 from cluster import errors
 from cluster.errors import CommandError
 from shardnode.journal import journal_as
+from shardnode.notify import key_misses
 from shardnode.registry import handler
 
 HEADER = 16  # HLL_HDR_SIZE
@@ -641,6 +642,7 @@ def pfmerge(conn, args):
     db = conn.db
     dest = args[1]
     merged, any_dense = _merged_registers(db, args[1:])
+    key_misses(conn, args[1:])  # it reads every key, the destination too
     value = db.get_typed(dest, bytes)  # checked above
     buf = bytearray(EMPTY if value is None else value)
     if any_dense and not sparse_to_dense(buf):

@@ -33,10 +33,16 @@ the values travel in Redis's DUMP format (the one serialiser,
 
 - ``DF.EXPORT <db> key...``: ``[payload-or-nil, deadline-or--1]`` per key;
 - ``DF.RUN <db> <n> [key payload deadline]* <command...>``: borrow the foreign
-  keys, run the command, return ``[reply, key, payload, deadline ...]`` for
-  the foreign keys it wrote, and give them back;
-- ``DF.IMPORT <db> [key payload deadline]*``: the owners store the result
-  through the keyspace (hooks fire there, where the keys live).
+  keys, run the command, return ``[reply, key, payload, deadline, events ...]``
+  for the foreign keys it wrote, and give them back;
+- ``DF.IMPORT <db> [key payload deadline events]*``: the owners store the
+  result through the keyspace (hooks fire there, where the keys live) and
+  publish the key's keyspace notifications.
+
+``events`` is what the command published for that key while it was borrowed
+(shardnode/notify.py: collected on the executing shard, published by the
+owner), as ``<class bit> <event>`` pairs separated by spaces; empty when
+notifications are off.
 """
 
 import hmac
@@ -262,19 +268,27 @@ def df_run(conn, args):
 
     keyspace = conn.server.keyspace
     journal = keyspace.journal
+    notifier = journal.notifier
+    if notifier is not None:  # the borrowed keys' events go to their owners
+        notifier.capture = {(db.index, key): [] for key in foreign}
     keyspace.write_listeners.append(track)
     try:  # the coordinator holds the locks; this shard journals only keys it owns
         with journal.suspended():
             reply = conn.run_transaction([command])[0]
     finally:
         keyspace.write_listeners.remove(track)
+        captured = notifier.capture if notifier is not None else None
+        if notifier is not None:
+            notifier.capture = None
     for wdb, key in dict.fromkeys(owned_writes):
         journal.record_key_state(wdb, key)
     out = [reply if reply is not None else b""]
     for key in foreign:
-        if key in written:
+        events = captured.get((db.index, key)) if captured else None
+        if key in written or events:
             out.append(key)
             out.extend(_export(db, key))
+            out.append(b" ".join(b"%d %b" % pair for pair in events) if events else b"")
         db.give_back(key)
     return out
 
@@ -282,17 +296,30 @@ def df_run(conn, args):
 @handler("df.import")
 def df_import(conn, args):
     db = conn.server.keyspace.dbs[int(args[1])]
-    if (len(args) - 2) % 3:
-        raise CommandError("ERR DF.IMPORT takes key/payload/deadline triples")
+    if (len(args) - 2) % 4:
+        raise CommandError("ERR DF.IMPORT takes key/payload/deadline/events quads")
     journal = conn.server.keyspace.journal
-    for key, value, deadline in _triples(args, 2, (len(args) - 2) // 3):
-        if value is None:
-            db.delete(key)
-        else:
-            db.set(key, value)
-            if deadline is not None:
-                db.set_deadline(key, deadline)
+    notifier = journal.notifier
+    for i in range(2, len(args), 4):
+        key, payload, deadline = args[i], args[i + 1], int(args[i + 2])
+        value = load_payload(payload, KEEP_ENCODING) if payload else None  # a move keeps it
+        if notifier is not None:
+            notifier.muted += 1  # storing the result is no event of its own
+        try:
+            if value is None:
+                db.delete(key)
+            else:
+                db.set(key, value)
+                if deadline >= 0:
+                    db.set_deadline(key, deadline)
+        finally:
+            if notifier is not None:
+                notifier.muted -= 1
         journal.record_key_state(db, key)  # what the key is now, owned here
+        if notifier is not None and args[i + 3]:
+            pairs = args[i + 3].split(b" ")
+            notifier.replay(db.index, key, [(int(pairs[j]), pairs[j + 1])
+                                            for j in range(0, len(pairs), 2)])
     return "OK"
 
 

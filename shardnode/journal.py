@@ -3,9 +3,9 @@
 After a write command has run, the shard records what it did as Redis's
 propagation would write it to an AOF or a replica: ``SET k v EX 10`` as
 ``SET k v PXAT <ms>``, an expiry as ``DEL``, ``INCRBYFLOAT`` as ``SET ..
-KEEPTTL``, a write that changed nothing as nothing.  The AOF writer, the
-replication stream and keyspace notifications are meant to read it; today
-tests read it (``DF.JOURNAL``).
+KEEPTTL``, a write that changed nothing as nothing.  The AOF writer reads
+it (and the replication stream is meant to), keyspace notifications hang off
+it (:attr:`Journal.notifier`), tests read it (``DF.JOURNAL``).
 
 How an entry gets there:
 
@@ -20,7 +20,12 @@ How an entry gets there:
 - Expiry, lazy or active, is journalled where it happens
   (``Database._expire``) as ``DEL key`` by :meth:`Journal.expired`, which
   accounts for exactly that one write: a command that also wrote keys is
-  still journalled after the DEL, as Redis propagates them.
+  still journalled after the DEL, as Redis propagates them.  Eviction
+  likewise, by :meth:`Journal.evicted`.
+
+Keyspace notifications read the journal's hooks: :attr:`Journal.notifier`
+(shardnode/notify.py, None while they are off) hears each expiry and
+eviction here, and each command's end next to :meth:`command_done`.
 
 The database is made explicit the way an AOF does it: the stream carries a
 ``SELECT <db>`` before an entry whose database differs from the previous
@@ -75,6 +80,8 @@ class Journal:
         self.suspended_depth = 0
         self.recorded = 0  # entries ever recorded (SELECTs not counted)
         self.grouping = False  # inside grouped()
+        # Keyspace notifications (shardnode/notify.py), None while off.
+        self.notifier = None
 
     # -- recording -----------------------------------------------------------
 
@@ -116,6 +123,16 @@ class Journal:
         """A key expired (lazily or actively): its one write, as ``DEL key``."""
         self.mark += 1
         self.record(db_index, [b"DEL", key])
+        if self.notifier is not None:
+            self.notifier.expired(db_index, key)
+
+    def evicted(self, db_index: int, key: bytes) -> None:
+        """A key was evicted (shardnode/eviction.py): its one write, as ``DEL key``,
+        as Redis propagates an eviction."""
+        self.mark += 1
+        self.record(db_index, [b"DEL", key])
+        if self.notifier is not None:
+            self.notifier.evicted(db_index, key)
 
     def record_key_state(self, db, key: bytes) -> None:
         """Journal ``key``'s whole current state in ``db`` as one entry.

@@ -12,6 +12,7 @@ from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
 from shardnode.journal import journal_as
+from shardnode.notify import GENERIC, notify
 from shardnode.registry import handler
 from shardnode.values import (
     TYPE_NAMES,
@@ -97,6 +98,8 @@ def _rename(conn, args, nx: bool):
     db.set(dst, value)
     if deadline is not None:
         db.set_deadline(dst, deadline)
+    notify(conn, GENERIC, b"rename_from", src)
+    notify(conn, GENERIC, b"rename_to", dst)
     return 1 if nx else "OK"
 
 
@@ -165,6 +168,8 @@ def move(conn, args):
     if deadline is not None:
         target.set_deadline(key, deadline)
     db.delete(key)
+    notify(conn, GENERIC, b"move_from", key)
+    notify(conn, GENERIC, b"move_to", key, target.index)
     return 1
 
 

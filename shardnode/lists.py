@@ -30,6 +30,7 @@ from cluster.args import parse_int, parse_mpop
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
 from shardnode.journal import journal_as
+from shardnode.notify import LIST, notify
 from shardnode.rdb import quicklist
 from shardnode.rdb.constants import (
     TYPE_LIST,
@@ -148,6 +149,7 @@ def pop_first(conn, keys, left: bool, count: int | None, *, journal: bool = True
             continue
         db.touch_write(key)
         taken = _take(value, 1 if count is None else min(count, len(value)), left)
+        notify(conn, LIST, b"lpop" if left else b"rpop", key)
         _emptied(conn, key, value)
         if journal:
             entry = [b"LPOP" if left else b"RPOP", key]
@@ -180,6 +182,8 @@ def move(conn, source: bytes, destination: bytes, from_left: bool, to_left: bool
     elif destination != source:
         db.touch_write(destination)
     _push(target, (element,), to_left)
+    notify(conn, LIST, b"lpush" if to_left else b"rpush", destination)
+    notify(conn, LIST, b"lpop" if from_left else b"rpop", source)
     _emptied(conn, source, value)
     if journal:
         journal_as(conn, [b"LMOVE", source, destination, b"LEFT" if from_left else b"RIGHT",
@@ -461,4 +465,5 @@ def ltrim(conn, args):
         watches = conn.server.keyspace.watches
         if watches.count:
             watches.touch(db.index, key)
+        notify(conn, LIST, b"ltrim", key)  # and notifies it, too
     return "OK"

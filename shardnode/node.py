@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 
@@ -115,6 +116,22 @@ class ShardServer:
         # Set when AOF records wait to be written (and, with appendfsync
         # always, fsynced) before the next replies leave: see run().
         self.aof_barrier = False
+        self.loop = self.loop_thread = None  # set by start()
+        from shardnode import notify
+
+        notify.configure(self)  # keyspace notifications, when configured
+
+    def publish_event(self, channel: bytes, message: bytes) -> None:
+        """A keyspace notification (shardnode/notify.py) to this shard's subscribers:
+        its direct clients and, through the proxy links, the proxy workers'.
+
+        A script running in the script thread (shardnode/scripting.py) hands
+        its events to the event loop, which alone writes to transports; they
+        keep their order there."""
+        if self.loop_thread is None or threading.get_ident() == self.loop_thread:
+            self.pubsub.publish(channel, message)
+        else:
+            self.loop.call_soon_threadsafe(self.pubsub.publish, channel, message)
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -122,6 +139,7 @@ class ShardServer:
 
     async def start(self, host: str, port: int):
         loop = asyncio.get_running_loop()
+        self.loop, self.loop_thread = loop, threading.get_ident()
         self._server = await loop.create_server(
             lambda: ShardConnection(self), host, port, reuse_address=True,
             backlog=self.config.tcp_backlog
@@ -751,6 +769,8 @@ class ShardConnection(asyncio.Protocol, Session):
         except CommandError as exc:
             stats[0] += 1
             stats[3] += 1
+            if server.keyspace.journal.notifier is not None:
+                server.keyspace.journal.notifier.command_failed(self, spec, args)
             return self._error(exc.args[0], None)
         except MustWait as must:  # a blocking command found nothing to pop
             return server.blocking.wait(self, args, must)
@@ -764,8 +784,11 @@ class ShardConnection(asyncio.Protocol, Session):
         stats[0] += 1
         stats[1] += _perf() - t0
         server.stat_commands += 1
-        if spec.is_write and server.keyspace.dirty != server.keyspace.journal.mark:
-            server.keyspace.journal.command_done(self, args)  # journalled as sent
+        journal = server.keyspace.journal
+        if spec.is_write and server.keyspace.dirty != journal.mark:
+            journal.command_done(self, args)  # journalled as sent
+        if journal.notifier is not None:  # keyspace notifications (shardnode/notify.py)
+            journal.notifier.command_done(self, spec, args)
         if server.blocking.ready and not self.in_exec:
             server.blocking.serve_ready()  # keys this command gave a value to
         if not plain:  # AUTH, HELLO, CLIENT REPLY, DF.LINK ... may change the state

@@ -87,6 +87,10 @@ def config_set(conn, args):
     applied = apply_config_set(conn.server.config, args)
     if any(opt.name == "appendonly" for opt, _ in applied):
         conn.server.aof.config_changed()  # on: a base file first (shardnode/aof.py)
+    if any(opt.name == "notify_keyspace_events" for opt, _ in applied):
+        from shardnode import notify
+
+        notify.configure(conn.server)
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards
         warn_not_implemented(applied, log)
     return "OK"

@@ -30,6 +30,7 @@ from cluster.errors import CommandError
 from cluster.glob import matcher
 from cluster.resp import SetReply
 from shardnode.journal import journal_as
+from shardnode.notify import SET, notify
 from shardnode.rdb.constants import TYPE_SET, TYPE_SET_INTSET
 from shardnode.rdb.encoding import KEEP_ENCODING, RdbReader, RdbWriter
 from shardnode.registry import handler
@@ -397,6 +398,7 @@ def smove(conn, args):
     if member not in src:
         return 0
     _remove(conn, src_key, src, (member,))
+    notify(conn, SET, b"srem", src_key)
     if dst is None:
         db.set(dst_key, new_set((member,), _limit(conn)))
     elif member not in dst:
@@ -404,6 +406,9 @@ def smove(conn, args):
         dst.add(member)
         if dst.encoding == INTSET and (len(dst) > _limit(conn) or not is_int(member)):
             dst.encoding = HASHTABLE
+    else:
+        return 1
+    notify(conn, SET, b"sadd", dst_key)
     return 1
 
 

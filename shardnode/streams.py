@@ -33,6 +33,7 @@ from cluster.args import parse_int
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
 from shardnode.journal import journal_as
+from shardnode.notify import STREAM, notify, quiet
 from shardnode.rdb import stream as layout
 from shardnode.rdb.constants import TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2
 from shardnode.rdb.encoding import RdbFormatError
@@ -607,7 +608,10 @@ def xadd(conn, args):
     limits = conn.server.config.values  # the dict itself: no __getattr__ on the XADD path
     value.append(entry_id, list(args[fields_at:]), limits["stream_node_max_bytes"],
                  limits["stream_node_max_entries"])
-    _apply_trim(value, trim)
+    trimmed = _apply_trim(value, trim)
+    notify(conn, STREAM, b"xadd", key)
+    if trimmed:
+        notify(conn, STREAM, b"xtrim", key)
     reply = format_id(entry_id)
     effect = _exact_trim_args(args, value, trim) if trim.approx else list(args)
     effect[i] = reply
@@ -626,6 +630,7 @@ def xtrim(conn, args):
     removed = _apply_trim(value, trim)
     if not removed:
         journal_as(conn)
+        quiet(conn, key)
     elif trim.approx:
         journal_as(conn, _exact_trim_args(args, value, trim))
     return removed
@@ -770,6 +775,15 @@ def _consumer(group: Group, name: bytes, now: int, refresh: bool = True):
     if refresh:
         consumer.seen_time = now
     return consumer, False
+
+
+def _claiming_consumer(conn, key: bytes, group: Group, name: bytes, now: int):
+    """XCLAIM/XAUTOCLAIM's consumer, created on first use as Redis does
+    (which publishes xgroup-createconsumer then)."""
+    consumer, created = _consumer(group, name, now)
+    if created:
+        notify(conn, STREAM, b"xgroup-createconsumer", key)
+    return consumer
 
 
 def _parse_entries_read(raw: bytes) -> int:
@@ -1119,6 +1133,8 @@ def read_streams(conn, args, xreadgroup: bool):
                 continue  # nothing new: served later, or never (no consumer made)
             consumer, created = _consumer(group, request.consumer, now)
             db.touch_write(key)
+            if created:
+                notify(conn, STREAM, b"xgroup-createconsumer", key)
             if after is not None:
                 begin = _incr(after)
                 entries = [] if begin is None else \
@@ -1335,7 +1351,7 @@ def xclaim(conn, args):
         exists = value.get(entry_id) is not None
         if force and nack is None and exists:
             if consumer is None:
-                consumer, _ = _consumer(group, cname, now)
+                consumer = _claiming_consumer(conn, key, group, cname, now)
             nack = group.pel[entry_id] = Nack(consumer, now, 0)
             consumer.pel[entry_id] = nack
             if not touched:
@@ -1354,7 +1370,7 @@ def xclaim(conn, args):
         if min_idle and now - nack.delivery_time < min_idle:
             continue
         if consumer is None:
-            consumer, _ = _consumer(group, cname, now)
+            consumer = _claiming_consumer(conn, key, group, cname, now)
         if not touched:
             conn.db.touch_write(key)
             touched = True
@@ -1421,7 +1437,7 @@ def xautoclaim(conn, args):
         if min_idle and now - nack.delivery_time < min_idle:
             continue
         if consumer is None:
-            consumer, _ = _consumer(group, cname, now)
+            consumer = _claiming_consumer(conn, key, group, cname, now)
         _take_over(nack, consumer, entry_id)
         nack.delivery_time = now
         if not justid:

@@ -16,6 +16,7 @@ from cluster import errors
 from cluster.args import parse_int, parse_long_double, round_long_double
 from cluster.errors import CommandError
 from shardnode.journal import journal_as
+from shardnode.notify import GENERIC, STRING, key_misses, notify
 from shardnode.registry import handler
 
 LLONG_MAX = 2**63 - 1
@@ -124,6 +125,8 @@ def _set(conn, args, key, value, flags, deadline, ok_reply, abort_reply):
     old = None
     if flags & _GET:
         old = db.get_typed(key, bytes)
+        if old is None:
+            key_misses(conn, (key,))
     found = db.get(key) is not None
     if (flags & _NX and found) or (flags & _XX and not found):
         return old if flags & _GET else abort_reply
@@ -131,6 +134,8 @@ def _set(conn, args, key, value, flags, deadline, ok_reply, abort_reply):
     if deadline is not None:
         db.set_deadline(key, deadline)
         journal_as(conn, [b"SET", key, value, b"PXAT", b"%d" % deadline])
+        notify(conn, STRING, b"set", key)
+        notify(conn, GENERIC, b"expire", key)
     elif flags & _GET:
         journal_as(conn, args[:3] + [a for a in args[3:] if a.lower() != b"get"])
     return old if flags & _GET else ok_reply
@@ -171,17 +176,21 @@ def getex(conn, args):
     key = args[1]
     value = db.get_typed(key, bytes)
     if value is None:
+        key_misses(conn, (key,))
         return None
     if expire is not None:
         deadline = expire_deadline(conn, expire, flags, "getex")
         if flags & (_EXAT | _PXAT) and deadline <= conn.server.keyspace.now_ms:
             db.delete(key)
             journal_as(conn, [b"DEL", key])
+            notify(conn, GENERIC, b"del", key)
         else:
             db.set_deadline(key, deadline)
             journal_as(conn, [b"PEXPIREAT", key, b"%d" % deadline])
+            notify(conn, GENERIC, b"expire", key)
     elif flags & _PERSIST and db.persist(key):
         journal_as(conn, [b"PERSIST", key])
+        notify(conn, GENERIC, b"persist", key)
     return value
 
 
@@ -192,6 +201,8 @@ def getdel(conn, args):
     if value is not None:
         db.delete(args[1])
         journal_as(conn, [b"DEL", args[1]])
+    else:
+        key_misses(conn, args[1:2])
     return value
 
 
@@ -199,6 +210,8 @@ def getdel(conn, args):
 def getset(conn, args):
     db = conn.db
     old = db.get_typed(args[1], bytes)
+    if old is None:
+        key_misses(conn, args[1:2])
     db.set(args[1], args[2])
     journal_as(conn, [b"SET", args[1], args[2]])  # as Redis propagates GETSET
     return old

@@ -42,6 +42,7 @@ from cluster.errors import CommandError
 from cluster.glob import compile_glob
 from cluster.resp import NULL_ARRAY
 from shardnode.journal import journal_as
+from shardnode.notify import ZSET, notify
 from shardnode.registry import handler
 from shardnode.rdb import listpack
 from shardnode.rdb.constants import TYPE_ZSET_2, TYPE_ZSET_LISTPACK
@@ -365,6 +366,8 @@ def zadd(conn, args):
         elif kind == "updated":
             updated += 1
     if incr:
+        if added or updated:
+            notify(conn, ZSET, b"zincr", key)
         return result
     return added + updated if "ch" in options else added
 
@@ -687,6 +690,7 @@ def pop_first(conn, keys, highest: bool, count):
         if zset is None:
             continue
         pairs = _pop(conn, key, zset, count or 1, highest)
+        notify(conn, ZSET, b"zpopmax" if highest else b"zpopmin", key)
         entry = [b"ZPOPMAX" if highest else b"ZPOPMIN", key]
         if count is not None:
             entry.append(b"%d" % len(pairs))

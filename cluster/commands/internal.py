@@ -35,9 +35,10 @@ command("df.exec", -4, "", route=KEYED)
 # DF.EXPORT <db> key [key ...]: values (DUMP payload, deadline) of keys.
 command("df.export", -3, "readonly", route=KEYED)
 # DF.RUN <db> <n> [key payload deadline]* <command...>: run a command with n
-# foreign keys borrowed; replies [reply, key, payload, deadline ...].
+# foreign keys borrowed; replies [reply, key, payload, deadline, events ...].
 command("df.run", -4, "write", route=KEYED)
-# DF.IMPORT <db> [key payload deadline]*: the foreign keys' new state.
+# DF.IMPORT <db> [key payload deadline events]*: the foreign keys' new state
+# and the keyspace notifications to publish for them (shardnode/internal.py).
 command("df.import", -2, "write", route=KEYED)
 # DF.BUSY <client-id> <1 <function 0|1> <wrote 0|1> <command...> | 0 | w | ?>:
 # a proxy-mode script of that client outlived busy_reply_threshold (1: this

@@ -100,7 +100,8 @@ def test_every_option_is_a_flag_in_both_spellings(tmp_path):
             assert flag in parser._option_string_actions, flag
         # The hyphenated flag and the YAML key land on the same option.
         value = {"int": "7", "size": "2kb", "bool": "yes", "str": "x",
-                 "enum": (o.choices or ("",))[-1], "limits": "normal 1 2 3"}[o.kind]
+                 "enum": (o.choices or ("",))[-1], "limits": "normal 1 2 3",
+                 "events": "KEA"}[o.kind]
         hyphen = "--" + o.name.replace("_", "-")
         config = load_config(["--config", str(empty), "%s=%s" % (hyphen, value)])
         assert config.values[o.name] == o.parse(value)
