@@ -32,6 +32,7 @@ class Session:
     server = None  # set by subclasses
     multi = None  # the queued commands while in MULTI
     multi_failed = False  # a queue-time error: EXEC answers EXECABORT
+    tracking = None  # CLIENT TRACKING's options while on (cluster/tracking.py)
 
     def init_session(self, server, addr: str, laddr: str) -> None:
         self.server = server
@@ -65,6 +66,21 @@ class Session:
 
     def unwatch(self) -> None:
         """Forget this client's WATCHes (where they live is the subclass's)."""
+
+    def client_exists(self, client_id: int) -> bool:
+        """Is ``client_id`` a connected client (a REDIRECT target)?"""
+        raise NotImplementedError
+
+    def set_tracking(self, tracking) -> None:
+        """Turn tracking on with these options, or off (None), where keys live."""
+        raise NotImplementedError
+
+    def set_caching(self) -> None:
+        """CLIENT CACHING was given: it covers the next command."""
+        self.tracking.caching = True
+
+    def stop_monitoring(self) -> None:
+        """RESET: no more MONITOR lines for this client."""
 
     # -- commands -------------------------------------------------------
 
@@ -154,6 +170,9 @@ class Session:
         return "OK"
 
     def cmd_reset(self, args):
+        if self.tracking is not None:
+            self.set_tracking(None)
+        self.stop_monitoring()
         self.multi = None
         self.multi_failed = False
         self.unwatch()
@@ -371,6 +390,29 @@ class Session:
         else:
             raise CommandError(errors.SYNTAX)
         return NO_REPLY
+
+    def cmd_client_tracking(self, args):
+        from cluster.tracking import parse_tracking
+
+        self.set_tracking(parse_tracking(args, self.tracking, self.client_exists))
+        return "OK"
+
+    def cmd_client_caching(self, args):
+        from cluster.tracking import parse_caching
+
+        parse_caching(args, self.tracking)
+        self.set_caching()
+        return "OK"
+
+    def cmd_client_trackinginfo(self, args):
+        from cluster.tracking import trackinginfo
+
+        return trackinginfo(self.tracking)
+
+    def cmd_client_getredir(self, args):
+        from cluster.tracking import getredir
+
+        return getredir(self.tracking)
 
     def cmd_client_help(self, args):
         return _status([
@@ -627,6 +669,10 @@ SESSION_HANDLERS = {
     "client|no-touch": Session.cmd_client_no_touch,
     "client|reply": Session.cmd_client_reply,
     "client|help": Session.cmd_client_help,
+    "client|tracking": Session.cmd_client_tracking,
+    "client|caching": Session.cmd_client_caching,
+    "client|trackinginfo": Session.cmd_client_trackinginfo,
+    "client|getredir": Session.cmd_client_getredir,
     "config|get": Session.cmd_config_get,
     "config|help": Session.cmd_config_help,
 }

@@ -209,6 +209,10 @@ class ShardLink(asyncio.Protocol):
             client = self.worker.clients.get(number)
             if client is not None:
                 client.push(payload)
+        elif kind == b"M":  # whether the shard has monitors (proxy/monitor.py)
+            from proxy.monitor import shard_monitored
+
+            shard_monitored(self.worker, self.shard.index, number == 1)
         elif kind == b"W":  # a wake-up for a cross-shard blocking command
             client = self.worker.clients.get(number)
             if client is not None:

@@ -173,7 +173,8 @@ def _server(worker):
 
 def _clients(worker):
     blocked = sum(1 for c in worker.clients.values() if c.is_blocked())
-    return fmt.clients_section(worker.config, len(worker.clients), blocked)
+    tracking = sum(1 for c in worker.clients.values() if c.tracking is not None)
+    return fmt.clients_section(worker.config, len(worker.clients), blocked, tracking)
 
 
 PROXY_SECTIONS = {

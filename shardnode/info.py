@@ -30,7 +30,8 @@ def _server(server):
 
 def _clients(server):
     connected = sum(1 for c in server.clients.values() if not c.internal)
-    return fmt.clients_section(server.config, connected, server.blocking.count)
+    return fmt.clients_section(server.config, connected, server.blocking.count,
+                               server.tracking.direct_clients())
 
 
 def used_memory(server) -> int:
@@ -105,6 +106,7 @@ def stats_fields(server) -> list:
         ("keyspace_misses", getattr(ks, "stats_misses", 0)),
         ("pubsub_channels", 0),
         ("pubsub_patterns", 0),
+        *server.tracking.info_fields(),  # tracking_total_keys/items/prefixes
         ("total_error_replies", sum(server.errorstats.values())),
     ]
 

@@ -44,6 +44,8 @@ from shardnode.db import Keyspace, slot_of
 from shardnode.registry import HANDLERS, load_families
 from shardnode.scripting import ScriptDetached
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
+from shardnode.monitor import Monitors
+from shardnode.tracking import TrackingTable
 
 log = logging.getLogger("damselfly.shard")
 
@@ -102,6 +104,31 @@ class ShardServer:
         # Set when AOF records wait to be written (and, with appendfsync
         # always, fsynced) before the next replies leave: see run().
         self.aof_barrier = False
+        # Client tracking and MONITOR (shardnode/tracking.py, shardnode/monitor.py):
+        # ``observed`` is their one check per command, False while neither is used.
+        self.tracking = TrackingTable(self)
+        self.monitors = Monitors(self)
+        self.observed = False
+        self.running = None  # the connection whose read is being run (run())
+        self.links_by_worker: dict = {}  # proxy worker index -> its link
+
+    def observers_changed(self) -> None:
+        self.observed = self.tracking.attached or bool(self.monitors.targets)
+
+    def observe(self, conn, spec, args) -> None:
+        """A command ran while someone tracks keys or monitors: tell them."""
+        if self.tracking.attached:
+            self.tracking.remember(conn, spec, args)
+        if self.monitors.targets:
+            self.monitors.feed(conn, spec, args)
+
+    def send_due(self) -> None:
+        """Messages held until the running read's replies were made: a
+        client's invalidation for its own write, a monitor's own command."""
+        if self.tracking.flush_scheduled:
+            self.tracking.send_due()
+        if self.monitors.due:
+            self.monitors.send_due()
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -293,6 +320,10 @@ class ShardServer:
     def drop_session(self, session) -> None:
         """The client went away: its watches, locks and parked requests go."""
         self.watches.unwatch_all(session)
+        if session.tracker is not None:
+            self.tracking.disable(session)
+        if self.monitors.targets:
+            self.monitors.remove(session)
         if session.blocked is not None or self.blocking.waiting:
             self.blocking.drop(session)
         if session.waiting:
@@ -353,14 +384,22 @@ class Parked:
 # Internal commands served while a script is busy: none reads or writes keys
 # (DF.RUN, DF.IMPORT, DF.EXEC ... get BUSY, as every client command does).
 BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait", "df.rewait",
-                         "df.unblock", "df.journal", "df.misconf"})
+                         "df.unblock", "df.journal", "df.misconf", "df.track", "df.caching",
+                         "df.monitor", "df.addr", "df.monlog"})
 
 PARKED = object()
+
+# A monitor may run only commands that leave the keyspace alone (Redis
+# refuses these for a replica, which a monitor is).
+KEYSPACE_FLAGS = frozenset(("readonly", "write", "may_replicate"))
 
 
 
 class ShardConnection(asyncio.Protocol, Session):
     """One client or proxy link."""
+
+    monitoring = False  # sent MONITOR: keyspace commands are refused (shardnode/monitor.py)
+    in_script = False  # running a script's redis.call: MONITOR shows it as "lua"
 
     def __init__(self, server: ShardServer):
         self.server = server
@@ -397,6 +436,9 @@ class ShardConnection(asyncio.Protocol, Session):
         self.end_session()
         self.transport = None
         server = self.server
+        for worker, link in list(server.links_by_worker.items()):
+            if link is self:
+                del server.links_by_worker[worker]
         if self.sessions is not None:  # a link: every client behind it is gone
             sessions, self.sessions = self.sessions, {}
             for session in sessions.values():
@@ -462,6 +504,7 @@ class ShardConnection(asyncio.Protocol, Session):
         keyspace.touch = not self.notouch  # CLIENT NO-TOUCH: reads keep access times
         out = self.out = []
         execute = self.execute
+        running, server.running = server.running, self
         n = len(cmds)
         i = start
         while i < n:
@@ -477,6 +520,9 @@ class ShardConnection(asyncio.Protocol, Session):
             i += 1
             if self.closing:
                 break
+        server.running = running
+        if server.observed:
+            server.send_due()
         self.out = None
         if out and self.transport is not None:
             if server.aof_barrier:  # the AOF records of these writes go first
@@ -694,6 +740,8 @@ class ShardConnection(asyncio.Protocol, Session):
                 return self._reject(errors.wrong_arity(spec.name), spec)
             if not self.authenticated and "no_auth" not in spec.flags:
                 return self._reject(errors.NOAUTH, spec)
+            if self.monitoring and not KEYSPACE_FLAGS.isdisjoint(spec.flags):
+                return self._reject(errors.MONITOR_KEYSPACE, spec)
             if server.sharded and spec.has_keys and not self.internal:
                 moved = self.check_slots(spec, args)
                 if moved is not None:
@@ -722,6 +770,8 @@ class ShardConnection(asyncio.Protocol, Session):
         except CommandError as exc:
             stats[0] += 1
             stats[3] += 1
+            if server.observed:
+                server.observe(self, spec, args)
             return self._error(exc.args[0], None)
         except MustWait as must:  # a blocking command found nothing to pop
             return server.blocking.wait(self, args, must)
@@ -735,6 +785,8 @@ class ShardConnection(asyncio.Protocol, Session):
         stats[0] += 1
         stats[1] += _perf() - t0
         server.stat_commands += 1
+        if server.observed:
+            server.observe(self, spec, args)
         if spec.is_write and server.keyspace.dirty != server.keyspace.journal.mark:
             server.keyspace.journal.command_done(self, args)  # journalled as sent
         if server.blocking.ready and not self.in_exec:
@@ -791,8 +843,10 @@ class ShardConnection(asyncio.Protocol, Session):
         return replies
 
     def refresh_plain(self) -> None:
-        """Plain: authenticated and replies on.  Slot-checked: a direct client in sharded mode."""
-        self.plain = self.authenticated and not self.reply_mode and self.multi is None
+        """Plain: authenticated, replies on, not monitoring.  Slot-checked: a direct client
+        in sharded mode."""
+        self.plain = self.authenticated and not self.reply_mode and self.multi is None \
+            and not self.monitoring
         self.slot_checked = self.server.sharded and not self.internal
 
     def _error(self, text: str, spec) -> bytes:
@@ -838,6 +892,22 @@ class ShardConnection(asyncio.Protocol, Session):
     def unwatch(self) -> None:
         if self.session is not None:
             self.server.watches.unwatch_all(self.session)
+
+    def client_exists(self, client_id: int) -> bool:
+        other = self.server.clients.get(client_id)
+        return other is not None and not other.internal
+
+    def set_tracking(self, tracking) -> None:
+        self.tracking = tracking
+        if tracking is None:
+            self.server.tracking.disable(self.session)
+        else:
+            self.server.tracking.enable(self, self.session, None, tracking, self.proto)
+
+    def stop_monitoring(self) -> None:
+        if self.monitoring:
+            self.monitoring = False
+            self.server.monitors.remove(self.session)
 
     def kill(self) -> None:
         if self.transport is not None:
