@@ -209,7 +209,7 @@ class ShardLink(asyncio.Protocol):
             client = self.worker.clients.get(number)
             if client is not None:
                 client.push(payload)
-        elif kind == b"M":  # whether the shard has monitors (proxy/monitor.py)
+        elif kind == b"O":  # whether the shard has monitors (observers) (proxy/monitor.py)
             from proxy.monitor import shard_monitored
 
             shard_monitored(self.worker, self.shard.index, number == 1)

@@ -2,11 +2,11 @@
 
 A proxy client that sends MONITOR is registered on every shard
 (``DF.MONITOR``); each shard pushes it the line of every command it runs.
-While any shard has a monitor it says so to every worker (frame ``M 1``):
+While any shard has a monitor it says so to every worker (frame ``O 1``):
 the worker then sends its clients' requests in their sessions, tells every
 shard each client's address once (``DF.ADDR``), and reports the commands it
 answers itself (PING, ECHO, CLIENT ...) to shard 0 (``DF.MONLOG``), which
-shows them to the proxy's monitors.  ``M 0`` ends that: the hot path is the
+shows them to the proxy's monitors.  ``O 0`` ends that: the hot path is the
 plain one again.
 """
 
@@ -36,7 +36,7 @@ def stop_monitoring(client) -> None:
 
 
 def shard_monitored(worker, shard: int, on: bool) -> None:
-    """A shard says whether it has monitors (frame ``M``)."""
+    """A shard says whether it has monitors (frame ``O``)."""
     before = bool(worker.monitor_shards)
     if on:
         worker.monitor_shards.add(shard)

@@ -9,7 +9,7 @@ they start (:func:`feed_script`), the commands their script runs with
 ``lua`` as the address; AUTH's, HELLO's and MIGRATE's secrets are redacted.
 
 The address of a proxy client is the client's own, not the link's: while a
-monitor exists anywhere, the shards say so to every link (frame ``M 1``),
+monitor exists anywhere, the shards say so to every link (frame ``O 1``),
 each worker sends its clients' requests in their sessions and tells each
 shard the client's address once (``DF.ADDR``).  Commands a worker answers
 itself reach the monitors through shard 0 (``DF.MONLOG``).  Nothing of this
@@ -97,7 +97,7 @@ class Monitors:
             self._announce(False)
 
     def _announce(self, on: bool) -> None:
-        """Tell every proxy worker whether a monitor exists (frame ``M``)."""
+        """Tell every proxy worker whether a monitor exists (frame ``O``)."""
         for link in self.server.links_by_worker.values():
             announce(link, on)
 
@@ -136,7 +136,7 @@ class Monitors:
 
 
 def announce(link, on: bool) -> None:
-    link.emit(b"*3\r\n$1\r\nM\r\n:%d\r\n$0\r\n\r\n" % (1 if on else 0))
+    link.emit(b"*3\r\n$1\r\nO\r\n:%d\r\n$0\r\n\r\n" % (1 if on else 0))
 
 
 def feed_script(conn, args) -> None:

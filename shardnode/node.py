@@ -19,7 +19,8 @@ The link protocol (frames from shard to proxy) is:
   moves on for every other client;
 - ``*3 D <tag> <reply>``: the deferred reply of the parked request ``tag``;
 - ``*3 P <client-id> <payload>``: a push for one client of the link
-  (wake-ups, pub/sub messages, invalidations).
+  (wake-ups, pub/sub messages, invalidations, MONITOR lines);
+- ``*3 O <0|1> ""``: whether this shard has monitors now (shardnode/monitor.py).
 
 A direct client whose command must wait for a lock stops reading: its later
 commands wait in its inbox, in order, and run when the lock is released.
