@@ -62,6 +62,9 @@ SAME_OBJECT = "ERR source and destination objects are the same"
 NAN_OR_INF = "ERR increment would produce NaN or Infinity"
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 NOAUTH = "NOAUTH Authentication required."
+# A RESP2 client with subscriptions (processCommand); {} is the command's name.
+SUBSCRIBED_CONTEXT = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                      "PING / QUIT / RESET are allowed in this context")
 # A shard still loading its snapshot refuses what lacks the "loading" flag.
 LOADING = "LOADING Redis is loading the dataset in memory"
 BGSAVE_IN_PROGRESS = "ERR Background save already in progress"

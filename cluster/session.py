@@ -82,11 +82,20 @@ class Session:
     def stop_monitoring(self) -> None:
         """RESET: no more MONITOR lines for this client."""
 
+    def subscription_counts(self) -> tuple:
+        """(channels, patterns, shard channels) this client subscribes to."""
+        return (0, 0, 0)
+
+    def drop_subscriptions(self) -> None:
+        """RESET: every subscription goes, without replies."""
+
     # -- commands -------------------------------------------------------
 
     def cmd_ping(self, args):
         if len(args) > 2:
             raise CommandError(errors.wrong_arity("ping"))
+        if self.proto == 2 and any(self.subscription_counts()):
+            return [b"pong", args[1] if len(args) == 2 else b""]  # subscribed mode's form
         if len(args) == 2:
             return args[1]
         return "PONG"
@@ -176,6 +185,7 @@ class Session:
         self.multi = None
         self.multi_failed = False
         self.unwatch()
+        self.drop_subscriptions()
         self.on_select(0)
         self.proto = 2
         self.name = b""
@@ -242,8 +252,7 @@ class Session:
                 if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                     raise CommandError("ERR Unknown client type '%s'"
                                        % errors.echo(args[3]))
-                if kind != b"normal":
-                    sessions = []
+                sessions = [s for s in sessions if s.client_type() == kind]
             else:
                 raise CommandError(errors.SYNTAX)
         return Verbatim(b"".join(s.client_line() + b"\n" for s in sessions))
@@ -251,18 +260,21 @@ class Session:
     def client_line(self) -> bytes:
         now = time.time()
         multi = self.multi
-        # x: inside MULTI; b: waiting in a blocking command
-        flags = b"x" if multi is not None else b"b" if self.is_blocked() else b"N"
+        # P: subscribed; x: inside MULTI; b: waiting in a blocking command
+        sub, psub, ssub = self.subscription_counts()
+        flags = (b"P" if sub or psub or ssub else b"") + (
+            b"x" if multi is not None else b"b" if self.is_blocked() else b"")
         omem = self.output_bytes()
         return (
             b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
-            b"sub=0 psub=0 ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
+            b"sub=%d psub=%d ssub=%d multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
             b"rbs=1024 rbp=0 obl=0 oll=0 omem=%d tot-mem=%d events=r cmd=%s "
             b"user=default redir=-1 resp=%d lib-name=%s lib-ver=%s"
             % (
                 self.id, self.addr.encode(), self.laddr.encode(), 8 + self.id % 1000,
                 self.name, int(now - self.created), int(now - self.last_active),
-                flags, self.db_index, -1 if multi is None else len(multi), omem, omem,
+                flags or b"N", self.db_index, sub, psub, ssub,
+                -1 if multi is None else len(multi), omem, omem,
                 self.last_command.encode(), self.proto, self.lib_name, self.lib_ver,
             )
         )
@@ -270,6 +282,10 @@ class Session:
     def output_bytes(self) -> int:
         """Reply bytes buffered for this client (CLIENT LIST omem); 0 where none are kept."""
         return 0
+
+    def client_type(self) -> bytes:
+        """CLIENT LIST/KILL TYPE: ``pubsub`` while subscribed, else ``normal``."""
+        return b"pubsub" if any(self.subscription_counts()) else b"normal"
 
     def cmd_client_kill(self, args):
         if len(args) == 3:  # old form: CLIENT KILL addr
@@ -300,7 +316,7 @@ class Session:
                 if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                     raise CommandError("ERR Unknown client type '%s'"
                                        % errors.echo(val))
-                filters.append(lambda s, k=kind: k == b"normal")
+                filters.append(lambda s, k=kind: s.client_type() == k)
             elif opt == b"skipme":
                 if val.lower() not in (b"yes", b"no"):
                     raise CommandError(errors.SYNTAX)

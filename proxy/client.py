@@ -39,6 +39,7 @@ from cluster import errors
 from cluster.commands import ALL, KEYED, LOCAL, LOOKUP, SPLIT, resolve
 from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
+from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
 from cluster.session import Session
 from cluster.slots import SLOT_MASK, key_slot
@@ -77,6 +78,10 @@ MIN_QUEUED = 32
 
 
 class ProxyClient(asyncio.Protocol, Session):
+    subs = None  # pub/sub Subscriptions (proxy/pubsub.py), made at the first subscribe
+    subscribed = False  # it has a subscription: subscribed mode in RESP2, pubsub buffer class
+    limit_check = False  # given messages this turn: WorkerPubSub.check_limits looks at it
+
     def __init__(self, worker):
         self.worker = worker
         self.server = worker
@@ -134,6 +139,8 @@ class ProxyClient(asyncio.Protocol, Session):
         self.outbuf = []
         if self.blocked is not None:
             self.blocked.client_gone()
+        if self.subs is not None:
+            self.worker.pubsub.drop(self)
         for slot in self.queue:
             if slot[1] is not None:
                 slot[1] = b""
@@ -351,7 +358,8 @@ class ProxyClient(asyncio.Protocol, Session):
         """Still over the soft limit, continuously since ``since``?"""
         if self.soft_limit_since != since or self.transport is None:
             return
-        limit = self.worker.normal_output_limit()
+        limit = (self.worker.pubsub.output_limit() if self.subscribed
+                 else self.worker.normal_output_limit())
         if limit is None or not limit[1]:
             self.soft_limit_since = None
             return
@@ -396,6 +404,9 @@ class ProxyClient(asyncio.Protocol, Session):
             return
         if self.monitoring and not KEYSPACE_FLAGS.isdisjoint(spec.flags):
             self._reject(errors.MONITOR_KEYSPACE)
+            return
+        if self.subscribed and self.proto == 2 and spec.name not in SUBSCRIBED_ALLOWED:
+            self._reject(errors.SUBSCRIBED_CONTEXT.format(spec.name))
             return
         worker = self.worker
         if self.multi is not None and spec.name not in RUN_INSIDE_MULTI:
@@ -527,7 +538,7 @@ class ProxyClient(asyncio.Protocol, Session):
         """Allow the fast path of :meth:`dispatch` only in the plain state."""
         self.fast = KEYED_FAST if (
             self.authenticated and not self.reply_mode and self.multi is None
-            and not self.monitoring
+            and not (self.subscribed and self.proto == 2) and not self.monitoring
             and (self.tracking is None or not self.tracking.caching)) else NO_FAST
 
     def _mark_discard(self, slot) -> None:
@@ -630,6 +641,12 @@ class ProxyClient(asyncio.Protocol, Session):
     def push(self, data: bytes) -> None:
         """An out-of-band frame from a shard for this client, in reply order."""
         self.local_reply(data)
+
+    def subscription_counts(self) -> tuple:
+        return (0, 0, 0) if self.subs is None else self.subs.counts()
+
+    def drop_subscriptions(self) -> None:
+        self.worker.pubsub.drop(self)
 
     # -- Session hooks -----------------------------------------------------------
 

@@ -29,6 +29,9 @@ log = logging.getLogger("damselfly.proxy")
 
 _CONTEXTS: dict = {}
 
+# Frame kinds that carry pub/sub traffic (see shardnode/pubsub.py).
+PUBSUB_FRAMES = frozenset((b"M", b"S", b"R"))
+
 
 def context(db: int, proto: int, notouch: bool) -> tuple:
     """An interned (db, proto, flags) tuple: links compare contexts by identity."""
@@ -198,6 +201,10 @@ class ShardLink(asyncio.Protocol):
         (see shardnode/node.py and shardnode/blocking.py)."""
         if type(frame) is int:
             self.deferred[frame] = self.pending.popleft()
+            return
+        kind = frame[0]
+        if kind in PUBSUB_FRAMES:  # M, S, R: pub/sub (proxy/pubsub.py)
+            self.worker.pubsub.on_frame(self, frame)
             return
         kind, number, payload = frame
         if kind == b"D":

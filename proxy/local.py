@@ -14,6 +14,7 @@ from cluster.session import SESSION_HANDLERS, rewrite_config
 from cluster.shutdown import check_shutdown, request_stop
 from proxy.cluster_local import CLUSTER_HANDLERS
 from proxy.monitor import monitor
+from proxy.pubsub import PUBSUB_HANDLERS
 from proxy.transactions import TRANSACTION_HANDLERS
 
 log = logging.getLogger("damselfly.proxy")
@@ -71,3 +72,4 @@ LOCAL_HANDLERS.update({
 })
 LOCAL_HANDLERS.update(CLUSTER_HANDLERS)
 LOCAL_HANDLERS.update(TRANSACTION_HANDLERS)
+LOCAL_HANDLERS.update(PUBSUB_HANDLERS)

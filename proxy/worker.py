@@ -19,6 +19,7 @@ from proxy.coordinator import Coordinator
 from proxy.fanout import fanout
 from proxy.links import ShardLink
 from proxy.local import LOCAL_HANDLERS
+from proxy.pubsub import WorkerPubSub
 
 log = logging.getLogger("damselfly.proxy")
 
@@ -32,6 +33,7 @@ class ProxyWorker:
         self.slot_owner = topology.slot_map.owner
         self.links = [ShardLink(self, shard) for shard in topology.shards]
         self.coordinator = Coordinator(self)
+        self.pubsub = WorkerPubSub(self)  # subscribers' fan-out maps (proxy/pubsub.py)
         self.local_handlers = LOCAL_HANDLERS
         self.clients: dict = {}
         self._client_id = index << 40  # ids stay unique across workers
@@ -121,7 +123,10 @@ class ProxyWorker:
             limit = self.normal_output_limit()
             if limit is not None:
                 for client in clients:
-                    client.check_output_limit(*limit)
+                    if not client.subscribed:  # subscribers: the pubsub class, below
+                        client.check_output_limit(*limit)
+        if self.pubsub.pushed:
+            self.pubsub.check_limits()
 
     def normal_output_limit(self):
         """(hard, soft, soft seconds) of client_output_buffer_limit's normal

@@ -19,8 +19,15 @@ The link protocol (frames from shard to proxy) is:
   moves on for every other client;
 - ``*3 D <tag> <reply>``: the deferred reply of the parked request ``tag``;
 - ``*3 P <client-id> <payload>``: a push for one client of the link
-  (wake-ups, pub/sub messages, invalidations, MONITOR lines);
-- ``*3 O <0|1> ""``: whether this shard has monitors now (shardnode/monitor.py).
+  (wake-ups, invalidations, MONITOR lines);
+- ``*3 O <0|1> ""``: whether this shard has monitors now (shardnode/monitor.py);
+- ``*<3+k> M <channel> <message> <pattern>*k``: a pub/sub message for every
+  client of the worker that listens by the channel or one of the patterns
+  listed (sent once per link, not per client: the worker fans it out);
+- ``*3 S <channel> <message>``: the same for a shard channel;
+- ``*4 R <tag> <channel> <message>``: run this PUBLISH (of a direct client)
+  on the other shards and answer ``DF.RELAYED <tag> <count>`` (tag 0: no
+  answer wanted).  See :mod:`shardnode.pubsub`.
 
 A direct client whose command must wait for a lock stops reading: its later
 commands wait in its inbox, in order, and run when the lock is released.
@@ -38,10 +45,12 @@ from cluster import errors
 from cluster.commands import resolve
 from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
+from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
 from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
+from shardnode.pubsub import PubSubHub
 from shardnode.registry import HANDLERS, load_families
 from shardnode.scripting import ScriptDetached
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
@@ -79,6 +88,7 @@ class ShardServer:
         self.lock_waiters: deque = deque()  # direct connections waiting for a lock
         self._park_tag = 0
         self.blocking = Blocking(self)  # requests waiting for a key to get a value
+        self.pubsub = PubSubHub(self)  # subscribers and publish (shardnode/pubsub.py)
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE 0|1
         self.sharded = config.cluster_mode == "sharded"
         self.slot_owner = topology.slot_map.owner
@@ -385,7 +395,8 @@ class Parked:
 # Internal commands served while a script is busy: none reads or writes keys
 # (DF.RUN, DF.IMPORT, DF.EXEC ... get BUSY, as every client command does).
 BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait", "df.rewait",
-                         "df.unblock", "df.journal", "df.misconf", "df.track", "df.caching",
+                         "df.unblock", "df.journal", "df.misconf", "df.sub", "df.unsub",
+                         "df.publish", "df.relayed", "df.patterns", "df.track", "df.caching",
                          "df.monitor", "df.addr", "df.monlog"})
 
 PARKED = object()
@@ -420,6 +431,7 @@ class ShardConnection(asyncio.Protocol, Session):
         self.serving_key = None  # ... on the key that became ready
         self.out = None  # replies of the batch being run (see emit)
         self.write_paused = False  # the peer's socket is full (pause_writing)
+        self.subs = None  # a direct client's pub/sub Subscriptions, None while it has none
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -448,6 +460,8 @@ class ShardConnection(asyncio.Protocol, Session):
             server.drop_session(self.session)
         if server.parked:
             server.parked = deque(r for r in server.parked if r.conn is not self)
+        if self.subs is not None or self.internal:
+            server.pubsub.drop_connection(self)
         self.inbox.clear()
 
     def pause_writing(self):
@@ -503,7 +517,9 @@ class ShardConnection(asyncio.Protocol, Session):
         keyspace = server.keyspace
         keyspace.tick()
         keyspace.touch = not self.notouch  # CLIENT NO-TOUCH: reads keep access times
-        out = self.out = []
+        out = self.out  # pub/sub messages may wait there (shardnode/pubsub.py)
+        if out is None:
+            out = self.out = []
         execute = self.execute
         running, server.running = server.running, self
         n = len(cmds)
@@ -752,6 +768,9 @@ class ShardConnection(asyncio.Protocol, Session):
             if spec.is_write and not server.snapshots.snapshot_ok and \
                     server.snapshots.writes_refused():
                 return self._reject(errors.MISCONF, spec)
+            if self.subs is not None and self.proto == 2 and \
+                    spec.name not in SUBSCRIBED_ALLOWED:
+                return self._reject(errors.SUBSCRIBED_CONTEXT.format(spec.name), spec)
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)
@@ -844,10 +863,10 @@ class ShardConnection(asyncio.Protocol, Session):
         return replies
 
     def refresh_plain(self) -> None:
-        """Plain: authenticated, replies on, not monitoring.  Slot-checked: a direct client
-        in sharded mode."""
-        self.plain = self.authenticated and not self.reply_mode and self.multi is None \
-            and not self.monitoring
+        """Plain: authenticated, replies on, not subscribed, not monitoring.  Slot-checked:
+        a direct client in sharded mode."""
+        self.plain = (self.authenticated and not self.reply_mode and self.multi is None
+                      and self.subs is None and not self.monitoring)
         self.slot_checked = self.server.sharded and not self.internal
 
     def _error(self, text: str, spec) -> bytes:
@@ -909,6 +928,24 @@ class ShardConnection(asyncio.Protocol, Session):
         if self.monitoring:
             self.monitoring = False
             self.server.monitors.remove(self.session)
+
+    def subscription_counts(self) -> tuple:
+        subs = self.subs
+        if subs is None:
+            return (0, 0, 0)
+        return (len(subs.channels), len(subs.patterns), len(subs.shard_channels))
+
+    def drop_subscriptions(self) -> None:
+        if self.subs is not None:
+            self.server.pubsub.drop_connection(self)
+            self.refresh_plain()
+
+    def output_bytes(self) -> int:
+        transport = self.transport
+        used = transport.get_write_buffer_size() if transport is not None else 0
+        if self.out is not None:
+            used += sum(len(data) for data in self.out)
+        return used
 
     def kill(self) -> None:
         if self.transport is not None:

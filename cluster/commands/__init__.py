@@ -196,7 +196,7 @@ def subcommand(parent: CommandSpec, sub, arity, flags="", keys=None, acl="",
 # binds their handlers from ``shardnode.<name>`` (shardnode.registry).
 FAMILIES = ("connection", "server", "strings", "bitmaps", "keyspace", "transactions", "cluster_cmds",
             "sets", "hashes", "zsets", "lists", "blocking", "sort", "hyperloglog", "geo", "streams",
-            "scripting", "functions",
+            "scripting", "functions", "pubsub",
             "internal")
 
 
