@@ -639,8 +639,26 @@ class ProxyClient(asyncio.Protocol, Session):
             self.blocked.wake(token)
 
     def push(self, data: bytes) -> None:
-        """An out-of-band frame from a shard for this client, in reply order."""
-        self.local_reply(data)
+        """An out-of-band frame from a shard for this client, in reply order.
+
+        With no reply before it, it is written at once rather than at the end
+        of the turn: an invalidation then reaches its client before the reply
+        of the write that caused it (read from the link after it) reaches the
+        writer through this worker.  A RESP2 ``__redis__:invalidate`` message
+        (the only push starting with ``*``: REDIRECT) reaches only a client
+        in pub/sub mode, as in Redis.
+        """
+        if self.queue or self.transport is None:
+            if data[:1] != b"*" or self.subscribed:
+                self.local_reply(data)
+            return
+        if data[:1] == b"*" and not self.subscribed:
+            return
+        self.outbuf.append(data)
+        self.flush()
+        limit = self.worker.normal_output_limit()
+        if limit is not None:
+            self.check_output_limit(*limit)
 
     def subscription_counts(self) -> tuple:
         return (0, 0, 0) if self.subs is None else self.subs.counts()

@@ -57,6 +57,8 @@ class Tracker:
             other = server.clients.get(redirect)
             if other is None or other.internal or other.transport is None:
                 return None
+            if other.proto == 2 and other.subs is None:
+                return other, None, 0  # RESP2 and not subscribed: nothing is sent
             return other, None, other.proto
         link = server.links_by_worker.get(redirect >> 40)  # proxy ids carry their worker
         if link is None or link.transport is None:
@@ -71,6 +73,8 @@ class Tracker:
                 self.conn.emit(redirect_broken(self.options.redirect))
             return
         conn, client_id, proto = target
+        if not proto:
+            return
         payload = invalidation(keys, proto, bool(self.options.redirect))
         if payload is None:
             return
