@@ -129,13 +129,13 @@ def parse_tracking(args, current: Tracking | None, client_exists):
         existing = current.prefixes if current is not None else []
         for k, prefix in enumerate(prefixes):
             for old in existing:
-                if prefix != old and _overlap(prefix, old):
+                if _overlap(prefix, old):
                     raise CommandError(
                         "ERR Prefix '%s' overlaps with an existing prefix '%s'. Prefixes for "
                         "a single client must not overlap." % (errors.echo(prefix),
                                                                 errors.echo(old)))
             for other in prefixes[k + 1:]:
-                if prefix != other and _overlap(prefix, other):
+                if _overlap(prefix, other):
                     raise CommandError(
                         "ERR Prefix '%s' overlaps with another provided prefix '%s'. Prefixes "
                         "for a single client must not overlap." % (errors.echo(prefix),
@@ -187,7 +187,7 @@ def trackinginfo(tracking: Tracking | None) -> dict:
     if tracking.broken:
         flags.append(b"broken_redirect")
     return {b"flags": SetReply(flags), b"redirect": tracking.redirect,
-            b"prefixes": list(tracking.prefixes)}
+            b"prefixes": sorted(tracking.prefixes)}  # Redis walks its radix tree
 
 
 def getredir(tracking: Tracking | None) -> int:
