@@ -25,6 +25,15 @@ SERVER_VERSION = "7.2.0"  # the Redis version whose behaviour we follow
 
 _BAD_NAME_CHARS = set(range(0, 33)) | {127}
 
+# What a monitor may not run: to Redis it is a replica, refused commands that
+# read, write or may replicate (PUBLISH and SPUBLISH are of the last kind).
+_KEYSPACE_FLAGS = frozenset(("readonly", "write", "may_replicate"))
+_MAY_REPLICATE = frozenset(("publish", "spublish"))
+
+
+def refused_to_monitors(spec) -> bool:
+    return not _KEYSPACE_FLAGS.isdisjoint(spec.flags) or spec.name in _MAY_REPLICATE
+
 
 class Session:
     """Connection state shared by the proxy's and the shard's connections."""

@@ -41,7 +41,7 @@ from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
-from cluster.session import Session
+from cluster.session import Session, refused_to_monitors
 from cluster.slots import SLOT_MASK, key_slot
 from proxy.coordinator import reach_shards
 from proxy import blocking, monitor, tracking
@@ -50,10 +50,6 @@ from proxy.scripting import KEYED_HOOKS
 import proxy.script_proxy  # noqa: F401  (registers the EVAL routing hooks)
 
 QUEUED = b"+QUEUED\r\n"
-
-# A monitor may run only commands that leave the keyspace alone (Redis
-# refuses these for a replica, which a monitor is).
-KEYSPACE_FLAGS = frozenset(("readonly", "write", "may_replicate"))
 
 log = logging.getLogger("damselfly.proxy")
 
@@ -402,7 +398,7 @@ class ProxyClient(asyncio.Protocol, Session):
         if not self.authenticated and "no_auth" not in spec.flags:
             self._reject(errors.NOAUTH)
             return
-        if self.monitoring and not KEYSPACE_FLAGS.isdisjoint(spec.flags):
+        if self.monitoring and refused_to_monitors(spec):
             self._reject(errors.MONITOR_KEYSPACE)
             return
         if self.subscribed and self.proto == 2 and spec.name not in SUBSCRIBED_ALLOWED:

@@ -12,18 +12,30 @@ plain one again.
 
 from __future__ import annotations
 
+import asyncio
+
+from cluster.resp import NO_REPLY
+
 
 def monitor(client, args):
-    """MONITOR: +OK, then the lines (a monitor runs no keyspace command after)."""
-    if not client.monitoring:
-        client.monitoring = True
-        cid = b"%d" % client.id
-        client.note_sessions(range(len(client.worker.links)))
-        for link in client.worker.links:
-            link.send_forget(None, [b"DF.MONITOR", cid])
-        client.refresh_fast()
-        client.worker.flush_soon()
-    return "OK"
+    """MONITOR: +OK once every shard has it (and has told every worker that a
+    monitor exists), then the lines; a monitor runs no keyspace command after."""
+    if client.monitoring:
+        return "OK"
+    client.monitoring = True
+    cid = b"%d" % client.id
+    client.note_sessions(range(len(client.worker.links)))
+    replies = [link.request(None, [b"DF.MONITOR", cid]) for link in client.worker.links]
+    client.refresh_fast()
+    slot = client.new_slot()
+
+    async def registered():
+        await asyncio.gather(*replies)
+        slot[1] = b"+OK\r\n"
+        client.deliver(slot)
+
+    asyncio.ensure_future(registered())
+    return NO_REPLY
 
 
 def stop_monitoring(client) -> None:

@@ -47,7 +47,7 @@ from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
-from cluster.session import Session
+from cluster.session import Session, refused_to_monitors
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.pubsub import PubSubHub
@@ -401,10 +401,6 @@ BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait
 
 PARKED = object()
 
-# A monitor may run only commands that leave the keyspace alone (Redis
-# refuses these for a replica, which a monitor is).
-KEYSPACE_FLAGS = frozenset(("readonly", "write", "may_replicate"))
-
 
 
 class ShardConnection(asyncio.Protocol, Session):
@@ -757,7 +753,7 @@ class ShardConnection(asyncio.Protocol, Session):
                 return self._reject(errors.wrong_arity(spec.name), spec)
             if not self.authenticated and "no_auth" not in spec.flags:
                 return self._reject(errors.NOAUTH, spec)
-            if self.monitoring and not KEYSPACE_FLAGS.isdisjoint(spec.flags):
+            if self.monitoring and refused_to_monitors(spec):
                 return self._reject(errors.MONITOR_KEYSPACE, spec)
             if server.sharded and spec.has_keys and not self.internal:
                 moved = self.check_slots(spec, args)
