@@ -42,6 +42,7 @@ class Session:
     multi = None  # the queued commands while in MULTI
     multi_failed = False  # a queue-time error: EXEC answers EXECABORT
     tracking = None  # CLIENT TRACKING's options while on (cluster/tracking.py)
+    monitoring = False  # sent MONITOR (shardnode/monitor.py, proxy/monitor.py)
 
     def init_session(self, server, addr: str, laddr: str) -> None:
         self.server = server
@@ -269,22 +270,28 @@ class Session:
     def client_line(self) -> bytes:
         now = time.time()
         multi = self.multi
-        # P: subscribed; x: inside MULTI; b: waiting in a blocking command
+        # O: monitor; P: subscribed; x: inside MULTI; b: waiting in a blocking
+        # command; t: tracking, R: its REDIRECT target is gone, B: BCAST
         sub, psub, ssub = self.subscription_counts()
-        flags = (b"P" if sub or psub or ssub else b"") + (
+        tracking = self.tracking
+        flags = (b"O" if self.monitoring else b"") + (
+            b"P" if sub or psub or ssub else b"") + (
             b"x" if multi is not None else b"b" if self.is_blocked() else b"")
+        if tracking is not None:
+            flags += b"t" + (b"R" if tracking.broken else b"") + (b"B" if tracking.bcast else b"")
         omem = self.output_bytes()
         return (
             b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
             b"sub=%d psub=%d ssub=%d multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
             b"rbs=1024 rbp=0 obl=0 oll=0 omem=%d tot-mem=%d events=r cmd=%s "
-            b"user=default redir=-1 resp=%d lib-name=%s lib-ver=%s"
+            b"user=default redir=%d resp=%d lib-name=%s lib-ver=%s"
             % (
                 self.id, self.addr.encode(), self.laddr.encode(), 8 + self.id % 1000,
                 self.name, int(now - self.created), int(now - self.last_active),
                 flags or b"N", self.db_index, sub, psub, ssub,
                 -1 if multi is None else len(multi), omem, omem,
-                self.last_command.encode(), self.proto, self.lib_name, self.lib_ver,
+                self.last_command.encode(), -1 if tracking is None else tracking.redirect,
+                self.proto, self.lib_name, self.lib_ver,
             )
         )
 

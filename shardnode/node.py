@@ -406,7 +406,6 @@ PARKED = object()
 class ShardConnection(asyncio.Protocol, Session):
     """One client or proxy link."""
 
-    monitoring = False  # sent MONITOR: keyspace commands are refused (shardnode/monitor.py)
     in_script = False  # running a script's redis.call: MONITOR shows it as "lua"
 
     def __init__(self, server: ShardServer):

@@ -318,3 +318,21 @@ def test_resp3_redirect_target_gets_the_push(two_shards):
     assert target.cache == {}
     tracker.close()
     target.close()
+
+
+def test_client_list_shows_tracking_as_redis(two_shards):
+    """CLIENT LIST/INFO: flag t (B for BCAST) and redir, as Redis 7.0 prints them."""
+    client = RawClient(two_shards.port)
+    target = RawClient(two_shards.port)
+    target_id = target.call("CLIENT", "ID")
+    assert b" flags=N " in client.call("CLIENT", "INFO") and b" redir=-1 " in \
+        client.call("CLIENT", "INFO")
+    client.call("CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", str(target_id))
+    info = client.call("CLIENT", "INFO")
+    assert b" flags=tB " in info and b" redir=%d " % target_id in info
+    client.call("CLIENT", "TRACKING", "off")
+    client.call("CLIENT", "TRACKING", "on")
+    assert b" flags=t " in client.call("CLIENT", "INFO")
+    assert b" redir=0 " in client.call("CLIENT", "INFO")
+    client.close()
+    target.close()
