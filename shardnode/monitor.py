@@ -105,6 +105,8 @@ class Monitors:
         """A command ran on ``conn``: show it (see the module doc)."""
         if "admin" in spec.flags or "skip_monitor" in spec.flags or spec.group == "internal":
             return
+        if conn.internal and spec.route == "all" and self.server.index != 0:
+            return  # the proxy sends it to every shard: shard 0 shows it, once
         self.send(conn.db_index, self.address(conn), args, links_only=False)
 
     def address(self, conn) -> str:
