@@ -39,6 +39,10 @@ def info(worker, client, spec, args) -> None:
         text = fmt.format_info([(name, PROXY_SECTIONS[name](worker)) for name in sections])
         slot[1] = encode(Verbatim(text), client.proto)
         client.deliver(slot)
+        if worker.monitored:  # answered here: the monitors hear of it from us
+            from proxy.monitor import report_local
+
+            report_local(client, spec, args)
         return
     to_all(worker, client, spec, args, merge_info, sections)
 

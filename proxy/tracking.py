@@ -23,9 +23,10 @@ def set_tracking(client, tracking) -> None:
     client.worker.flush_soon()
 
 
-def announce(client) -> None:
-    """Send the client's tracking options to every shard (again after HELLO
-    changed its protocol: the shards encode its invalidations)."""
+def announce(client, links=None) -> None:
+    """Send the client's tracking options to every shard, or to ``links``
+    (again after HELLO changed its protocol: the shards encode its
+    invalidations)."""
     tracking = client.tracking
     cid = b"%d" % client.id
     if tracking is None:
@@ -38,7 +39,7 @@ def announce(client) -> None:
         args = [b"DF.TRACK", cid, tracking.flags_arg(), b"%d" % proto,
                 b"%d" % tracking.redirect, *tracking.prefixes]
     client.tracking_proto = client.proto
-    for link in client.worker.links:
+    for link in client.worker.links if links is None else links:
         link.send_forget(None, args)
 
 
@@ -74,3 +75,22 @@ def client_exists(client, client_id: int) -> bool:
         return True
     other = client_id >> 40
     return other != worker.index and 0 <= other < worker.config.values.get("proxy_workers", 1)
+
+
+def link_restored(worker, link) -> None:
+    """A link came back (the shard restarted, or the link dropped): the shard
+    forgot this worker's tracking clients and monitors.  Tracking clients get
+    a null invalidation (what they cached of that shard may be gone) and are
+    registered again, as are monitors."""
+    from cluster.tracking import invalidation
+
+    for client in list(worker.clients.values()):
+        cid = b"%d" % client.id
+        if client.tracking is not None:
+            flush = invalidation(None, client.proto, bool(client.tracking.redirect))
+            if flush is not None and not client.tracking.redirect:
+                client.push(flush)
+            announce(client, [link])
+        if client.monitoring:
+            link.send_forget(None, [b"DF.MONITOR", cid])
+    worker.flush_soon()

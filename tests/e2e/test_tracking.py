@@ -336,3 +336,36 @@ def test_client_list_shows_tracking_as_redis(two_shards):
     assert b" redir=0 " in client.call("CLIENT", "INFO")
     client.close()
     target.close()
+
+
+def test_a_restarted_shard_flushes_caches_and_keeps_tracking():
+    """A shard that restarts forgets who read what: the proxy's tracking
+    clients get a null invalidation and are registered again."""
+    import os
+    import signal
+
+    from tests.e2e.test_supervisor import children, wait_new_child
+
+    with DamselflyProcess(shards=2) as server:
+        cache = TrackingCache(server.port)
+        writer = RawClient(server.port)
+        try:
+            writer.call("SET", KEYS[-1], "before")
+            assert cache.get(KEYS[-1]) == b"before"
+            old = children(server)["shard 1"]
+            os.kill(old, signal.SIGKILL)
+            assert wait_new_child(server, "shard 1", old, 5.0) is not None
+            deadline = time.monotonic() + 10
+            while cache.flushes == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                cache.poll()
+            assert cache.flushes == 1 and cache.cache == {}
+            while writer.call("SET", KEYS[-1], "after") != b"OK":
+                time.sleep(0.05)  # until the link is back
+            assert cache.get(KEYS[-1]) == b"after"
+            writer.call("SET", KEYS[-1], "later")
+            assert _wait_push(cache)  # tracked on the new shard process too
+            assert cache.get(KEYS[-1]) == b"later"
+        finally:
+            cache.close()
+            writer.close()
