@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 
+from cluster.config import buffer_limits
 
 # Commands whose arguments Redis 7.0 replaces with "(redacted)": name ->
 # function(args) giving the positions to redact.
@@ -83,6 +84,8 @@ class Monitors:
         self.server = server
         self.targets: dict = {}
         self.due: list = []  # lines for a monitor whose own command is running
+        self._limit_text = None
+        self._limit = (0, 0, 0)
 
     def add(self, session, conn, client_id) -> None:
         first = not self.targets
@@ -130,11 +133,23 @@ class Monitors:
                 self.due.append((conn, line))
             else:
                 conn.emit(line)
+                self._check_limit(conn)
 
     def send_due(self) -> None:
         due, self.due = self.due, []
         for conn, line in due:
             conn.emit(line)
+
+    def _check_limit(self, conn) -> None:
+        """A monitor of this shard's port that does not read is closed by
+        client_output_buffer_limit's normal class, as in Redis 7.0."""
+        text = self.server.config.values["client_output_buffer_limit"]
+        if text is not self._limit_text:
+            self._limit = buffer_limits(text)["normal"]
+            self._limit_text = text
+        hard, soft, seconds = self._limit
+        if (hard or soft) and conn.transport is not None:
+            self.server.pubsub.check_output_limit(conn, hard, soft, seconds)
 
 
 def announce(link, on: bool) -> None:

@@ -262,18 +262,20 @@ def test_reset_ends_monitor_and_redis_py_monitor(two_workers):
     r.close()
 
 
-def test_a_monitor_that_does_not_read_is_disconnected(two_workers):
+@pytest.mark.parametrize("where", ["proxy", "shard"])
+def test_a_monitor_that_does_not_read_is_disconnected(two_workers, where):
     """A monitor is in the normal output-buffer class (as in Redis 7.0)."""
-    admin = RawClient(two_workers.port)
+    port = two_workers.port if where == "proxy" else two_workers.shard_ports[0]
+    admin = RawClient(port)
     assert admin.call("CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0") == b"OK"
-    monitor = socket.create_connection(("127.0.0.1", two_workers.port))
+    monitor = socket.create_connection(("127.0.0.1", port))
     monitor.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     monitor.sendall(encode(["MONITOR"]))
     time.sleep(0.2)
     value = "v" * 100_000
 
     def flood():
-        writer = RawClient(two_workers.port)
+        writer = RawClient(port)
         for _ in range(300):
             writer.call("SET", "flood", value)
         writer.close()
