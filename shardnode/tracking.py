@@ -150,6 +150,10 @@ class TrackingTable:
             keyspace.flush_listeners.remove(self.db_flushed)
             self.keys.clear()
             self.items = 0
+            self.due = []
+            self.bcast_due = {}
+            self.flushed = False
+            self.flush_scheduled = False
             self.server.observers_changed()
 
     # -- reads ---------------------------------------------------------------
