@@ -210,10 +210,22 @@ def invalidation(keys, proto: int, redirected: bool) -> bytes | None:
     else:
         body = b"*%d\r\n%b" % (len(keys), b"".join(_bulk(k) for k in keys))
     if proto == 3:
-        return b">2\r\n$10\r\ninvalidate\r\n" + body
+        return RESP3_INVALIDATE + body
     if redirected:
-        return b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n" + body
+        return RESP2_INVALIDATE + body
     return None
+
+
+RESP3_INVALIDATE = b">2\r\n$10\r\ninvalidate\r\n"
+RESP2_INVALIDATE = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"
+
+
+def as_resp3(message: bytes) -> bytes:
+    """A RESP2 ``__redis__:invalidate`` message as the push a RESP3 client
+    gets: a REDIRECT target on another proxy worker, whose protocol the
+    shard cannot know, is sent the RESP2 form and its worker converts it."""
+    body = message[len(RESP2_INVALIDATE):]
+    return RESP3_INVALIDATE + (b"_\r\n" if body == b"*-1\r\n" else body)
 
 
 def redirect_broken(client_id: int) -> bytes:

@@ -43,6 +43,7 @@ from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
 from cluster.session import Session, refused_to_monitors
 from cluster.slots import SLOT_MASK, key_slot
+from cluster.tracking import as_resp3
 from proxy.coordinator import reach_shards
 from proxy import blocking, monitor, tracking
 from proxy.links import context
@@ -640,15 +641,17 @@ class ProxyClient(asyncio.Protocol, Session):
         With no reply before it, it is written at once rather than at the end
         of the turn: an invalidation then reaches its client before the reply
         of the write that caused it (read from the link after it) reaches the
-        writer through this worker.  A RESP2 ``__redis__:invalidate`` message
-        (the only push starting with ``*``: REDIRECT) reaches only a client
-        in pub/sub mode, as in Redis.
+        writer through this worker.  A ``__redis__:invalidate`` message (the
+        only push starting with ``*``: REDIRECT) reaches a RESP2 client only
+        in pub/sub mode, as in Redis, and a RESP3 client as a push.
         """
+        if data[:1] == b"*":  # a REDIRECT target's invalidation (cluster/tracking.py)
+            if self.proto == 3:
+                data = as_resp3(data)
+            elif not self.subscribed:
+                return
         if self.queue or self.transport is None:
-            if data[:1] != b"*" or self.subscribed:
-                self.local_reply(data)
-            return
-        if data[:1] == b"*" and not self.subscribed:
+            self.local_reply(data)
             return
         self.outbuf.append(data)
         self.flush()

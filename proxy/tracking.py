@@ -32,10 +32,9 @@ def announce(client, links=None) -> None:
     if tracking is None:
         args = [b"DF.TRACK", cid, b"-"]
     else:
-        proto = client.proto
-        target = client.worker.clients.get(tracking.redirect) if tracking.redirect else None
-        if target is not None:
-            proto = target.proto
+        # A REDIRECT target gets the RESP2 form; its worker makes it RESP3 as
+        # needed (ProxyClient.push), the target's protocol being known there.
+        proto = 2 if tracking.redirect else client.proto
         args = [b"DF.TRACK", cid, tracking.flags_arg(), b"%d" % proto,
                 b"%d" % tracking.redirect, *tracking.prefixes]
     client.tracking_proto = client.proto

@@ -370,3 +370,28 @@ def test_a_restarted_shard_flushes_caches_and_keeps_tracking():
         finally:
             cache.close()
             writer.close()
+
+
+def test_redirect_to_a_client_of_another_worker():
+    """The REDIRECT target may be on another proxy worker: RESP3 gets the
+    push, RESP2 (subscribed) the __redis__:invalidate message."""
+    with DamselflyProcess(shards=2, proxy_workers=2) as server:
+        conns = [RawClient(server.port) for _ in range(8)]
+        by_worker: dict = {}
+        for c in conns:
+            by_worker.setdefault(c.call("CLIENT", "ID") >> 40, []).append(c)
+        assert len(by_worker) == 2, "SO_REUSEPORT gave every connection to one worker"
+        (tracker, *_), (resp3, resp2, *_) = by_worker[0], by_worker[1]
+        resp3.call("HELLO", "3")
+        ids = {resp3: resp3.call("CLIENT", "ID"), resp2: resp2.call("CLIENT", "ID")}
+        resp2.call("SUBSCRIBE", "__redis__:invalidate")
+        for target, expected in ((resp3, [b"invalidate", [KEYS[0]]]),
+                                 (resp2, [b"message", b"__redis__:invalidate", [KEYS[0]]])):
+            target_id = ids[target]
+            assert tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", str(target_id)) == b"OK"
+            tracker.call("GET", KEYS[0])
+            tracker.call("SET", KEYS[0], "changed")
+            assert target.read() == expected
+            tracker.call("CLIENT", "TRACKING", "off")
+        for c in conns:
+            c.close()
