@@ -650,11 +650,10 @@ class ProxyClient(asyncio.Protocol, Session):
                 data = as_resp3(data)
             elif not self.subscribed:
                 return
-        if self.queue or self.transport is None:
-            self.local_reply(data)
+        if self.queue or self.outbuf or self.throttled or self.transport is None:
+            self.local_reply(data)  # (with outbuf: flushed this turn, in the order marked)
             return
-        self.outbuf.append(data)
-        self.flush()
+        self.transport.write(data)
         limit = self.worker.normal_output_limit()
         if limit is not None:
             self.check_output_limit(*limit)
