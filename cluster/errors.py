@@ -28,6 +28,8 @@ class ProtocolError(Exception):
 
 # Generic argument errors (src/server.c createSharedObjects).
 SYNTAX = "ERR syntax error"
+# A monitor (a replica, to Redis) running a command that reads or writes keys.
+MONITOR_KEYSPACE = "ERR Replica can't interact with the keyspace"
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 LONG_OUT_OF_RANGE = ("ERR value is out of range, value must between -9223372036854775807 and "
                      "9223372036854775807")

@@ -36,6 +36,7 @@ SUMMED = frozenset((
     "used_cpu_user_main_thread", "pubsub_channels", "pubsub_patterns",
     "pubsubshard_channels", "blocked_clients", "loading_total_bytes", "loading_loaded_bytes",
     "aof_current_size", "aof_base_size", "aof_buffer_length",
+    "tracking_total_keys", "tracking_total_items",  # each shard tracks its own keys
 ))
 GREATEST = frozenset((
     "loading", "async_loading", "rdb_bgsave_in_progress", "aof_rewrite_in_progress",
@@ -170,7 +171,8 @@ def replication_section() -> list:
     ]
 
 
-def clients_section(config, connected: int, blocked: int = 0, max_output: int = 0) -> list:
+def clients_section(config, connected: int, blocked: int = 0, max_output: int = 0,
+                    tracking: int = 0) -> list:
     """``max_output``: the largest output buffer a client has now (Redis keeps
     the largest of the last seconds; a subscriber that does not read shows here)."""
     return [
@@ -180,7 +182,7 @@ def clients_section(config, connected: int, blocked: int = 0, max_output: int = 
         ("client_recent_max_input_buffer", 0),
         ("client_recent_max_output_buffer", max_output),
         ("blocked_clients", blocked),
-        ("tracking_clients", 0),
+        ("tracking_clients", tracking),
         ("clients_in_timeout_table", 0),
     ]
 

@@ -25,6 +25,15 @@ SERVER_VERSION = "7.2.0"  # the Redis version whose behaviour we follow
 
 _BAD_NAME_CHARS = set(range(0, 33)) | {127}
 
+# What a monitor may not run: to Redis it is a replica, refused commands that
+# read, write or may replicate (PUBLISH and SPUBLISH are of the last kind).
+_KEYSPACE_FLAGS = frozenset(("readonly", "write", "may_replicate"))
+_MAY_REPLICATE = frozenset(("publish", "spublish"))
+
+
+def refused_to_monitors(spec) -> bool:
+    return not _KEYSPACE_FLAGS.isdisjoint(spec.flags) or spec.name in _MAY_REPLICATE
+
 
 class Session:
     """Connection state shared by the proxy's and the shard's connections."""
@@ -32,6 +41,8 @@ class Session:
     server = None  # set by subclasses
     multi = None  # the queued commands while in MULTI
     multi_failed = False  # a queue-time error: EXEC answers EXECABORT
+    tracking = None  # CLIENT TRACKING's options while on (cluster/tracking.py)
+    monitoring = False  # sent MONITOR (shardnode/monitor.py, proxy/monitor.py)
 
     def init_session(self, server, addr: str, laddr: str) -> None:
         self.server = server
@@ -65,6 +76,21 @@ class Session:
 
     def unwatch(self) -> None:
         """Forget this client's WATCHes (where they live is the subclass's)."""
+
+    def client_exists(self, client_id: int) -> bool:
+        """Is ``client_id`` a connected client (a REDIRECT target)?"""
+        raise NotImplementedError
+
+    def set_tracking(self, tracking) -> None:
+        """Turn tracking on with these options, or off (None), where keys live."""
+        raise NotImplementedError
+
+    def set_caching(self) -> None:
+        """CLIENT CACHING was given: it covers the next command."""
+        self.tracking.caching = True
+
+    def stop_monitoring(self) -> None:
+        """RESET: no more MONITOR lines for this client."""
 
     def subscription_counts(self) -> tuple:
         """(channels, patterns, shard channels) this client subscribes to."""
@@ -163,6 +189,9 @@ class Session:
         return "OK"
 
     def cmd_reset(self, args):
+        if self.tracking is not None:
+            self.set_tracking(None)
+        self.stop_monitoring()
         self.multi = None
         self.multi_failed = False
         self.unwatch()
@@ -241,22 +270,28 @@ class Session:
     def client_line(self) -> bytes:
         now = time.time()
         multi = self.multi
-        # P: subscribed; x: inside MULTI; b: waiting in a blocking command
+        # O: monitor; P: subscribed; x: inside MULTI; b: waiting in a blocking
+        # command; t: tracking, R: its REDIRECT target is gone, B: BCAST
         sub, psub, ssub = self.subscription_counts()
-        flags = (b"P" if sub or psub or ssub else b"") + (
+        tracking = self.tracking
+        flags = (b"O" if self.monitoring else b"") + (
+            b"P" if sub or psub or ssub else b"") + (
             b"x" if multi is not None else b"b" if self.is_blocked() else b"")
+        if tracking is not None:
+            flags += b"t" + (b"R" if tracking.broken else b"") + (b"B" if tracking.bcast else b"")
         omem = self.output_bytes()
         return (
             b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
             b"sub=%d psub=%d ssub=%d multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
             b"rbs=1024 rbp=0 obl=0 oll=0 omem=%d tot-mem=%d events=r cmd=%s "
-            b"user=default redir=-1 resp=%d lib-name=%s lib-ver=%s"
+            b"user=default redir=%d resp=%d lib-name=%s lib-ver=%s"
             % (
                 self.id, self.addr.encode(), self.laddr.encode(), 8 + self.id % 1000,
                 self.name, int(now - self.created), int(now - self.last_active),
                 flags or b"N", self.db_index, sub, psub, ssub,
                 -1 if multi is None else len(multi), omem, omem,
-                self.last_command.encode(), self.proto, self.lib_name, self.lib_ver,
+                self.last_command.encode(), -1 if tracking is None else tracking.redirect,
+                self.proto, self.lib_name, self.lib_ver,
             )
         )
 
@@ -387,6 +422,29 @@ class Session:
         else:
             raise CommandError(errors.SYNTAX)
         return NO_REPLY
+
+    def cmd_client_tracking(self, args):
+        from cluster.tracking import parse_tracking
+
+        self.set_tracking(parse_tracking(args, self.tracking, self.client_exists))
+        return "OK"
+
+    def cmd_client_caching(self, args):
+        from cluster.tracking import parse_caching
+
+        parse_caching(args, self.tracking)
+        self.set_caching()
+        return "OK"
+
+    def cmd_client_trackinginfo(self, args):
+        from cluster.tracking import trackinginfo
+
+        return trackinginfo(self.tracking)
+
+    def cmd_client_getredir(self, args):
+        from cluster.tracking import getredir
+
+        return getredir(self.tracking)
 
     def cmd_client_help(self, args):
         return _status([
@@ -643,6 +701,10 @@ SESSION_HANDLERS = {
     "client|no-touch": Session.cmd_client_no_touch,
     "client|reply": Session.cmd_client_reply,
     "client|help": Session.cmd_client_help,
+    "client|tracking": Session.cmd_client_tracking,
+    "client|caching": Session.cmd_client_caching,
+    "client|trackinginfo": Session.cmd_client_trackinginfo,
+    "client|getredir": Session.cmd_client_getredir,
     "config|get": Session.cmd_config_get,
     "config|help": Session.cmd_config_help,
 }

@@ -41,10 +41,11 @@ from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RequestParser, encode, encode_command, encode_error
-from cluster.session import Session
+from cluster.session import Session, refused_to_monitors
 from cluster.slots import SLOT_MASK, key_slot
+from cluster.tracking import as_resp3
 from proxy.coordinator import reach_shards
-from proxy import blocking
+from proxy import blocking, monitor, tracking
 from proxy.links import context
 from proxy.scripting import KEYED_HOOKS
 import proxy.script_proxy  # noqa: F401  (registers the EVAL routing hooks)
@@ -101,6 +102,8 @@ class ProxyClient(asyncio.Protocol, Session):
         self.throttled = False
         self.write_paused = False
         self.soft_limit_since = None  # client_output_buffer_limit soft limit
+        self.monitoring = False  # sent MONITOR (proxy/monitor.py)
+        self.tracking_proto = 2  # the protocol the shards encode its invalidations in
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -113,6 +116,9 @@ class ProxyClient(asyncio.Protocol, Session):
         self.local_port = sock[1]
         self.parser.authenticated = self.authenticated
         self.ctx = context(0, 2, False)
+        if self.worker.monitored:  # requests go in its session, its address known
+            monitor.send_address(self)
+            self.ctx = self.session_ctx()
         self.fast = KEYED_FAST if self.authenticated else NO_FAST
         self.worker.stat_connections += 1
         if len(self.worker.clients) > self.worker.config.maxclients:
@@ -260,6 +266,8 @@ class ProxyClient(asyncio.Protocol, Session):
                 self._protocol_error(item)
                 return
             self.dispatch(item)
+            if self.tracking is not None and self.tracking.caching:
+                tracking.after_command(self, item)
             if self.backlog is not None:
                 self.backlog.extend(cmds[i:n])
                 return
@@ -391,6 +399,9 @@ class ProxyClient(asyncio.Protocol, Session):
         if not self.authenticated and "no_auth" not in spec.flags:
             self._reject(errors.NOAUTH)
             return
+        if self.monitoring and refused_to_monitors(spec):
+            self._reject(errors.MONITOR_KEYSPACE)
+            return
         if self.subscribed and self.proto == 2 and spec.name not in SUBSCRIBED_ALLOWED:
             self._reject(errors.subscribed_context(spec.name))
             return
@@ -478,6 +489,8 @@ class ProxyClient(asyncio.Protocol, Session):
             reply = fn(self, args)
         except CommandError as exc:
             stats[3] += 1
+            if self.worker.monitored:
+                monitor.report_local(self, spec, args)
             self.error_reply(exc.args[0])
             return
         except Exception:
@@ -486,8 +499,12 @@ class ProxyClient(asyncio.Protocol, Session):
             self.error_reply("ERR internal error while running '%s'" % spec.name)
             return
         stats[1] += (perf_counter() - t0) * 1_000_000
+        if self.worker.monitored:
+            monitor.report_local(self, spec, args)
         # HELLO, AUTH, SELECT, RESET, CLIENT NO-TOUCH change what links need.
-        self.ctx = context(self.db_index, self.proto, self.notouch)
+        self.refresh_context()
+        if self.tracking is not None and self.tracking_proto != self.proto:
+            tracking.announce(self)  # HELLO: invalidations in the new protocol
         self.parser.authenticated = self.authenticated
         self.refresh_fast()
         if reply is NO_REPLY:
@@ -516,9 +533,10 @@ class ProxyClient(asyncio.Protocol, Session):
 
     def refresh_fast(self) -> None:
         """Allow the fast path of :meth:`dispatch` only in the plain state."""
-        self.fast = KEYED_FAST if (self.authenticated and not self.reply_mode
-                                   and self.multi is None
-                                   and not (self.subscribed and self.proto == 2)) else NO_FAST
+        self.fast = KEYED_FAST if (
+            self.authenticated and not self.reply_mode and self.multi is None
+            and not (self.subscribed and self.proto == 2) and not self.monitoring
+            and (self.tracking is None or not self.tracking.caching)) else NO_FAST
 
     def _mark_discard(self, slot) -> None:
         if self.discard is None:
@@ -586,7 +604,7 @@ class ProxyClient(asyncio.Protocol, Session):
     def session_ctx(self) -> tuple:
         """The link context that runs requests in this client's shard sessions."""
         ctx = self._session_ctx
-        if ctx is None or ctx[:3] != self.ctx:
+        if ctx is None or ctx[:3] != self.ctx[:3]:
             ctx = self._session_ctx = self.ctx + (self.id,)
         return ctx
 
@@ -618,8 +636,27 @@ class ProxyClient(asyncio.Protocol, Session):
             self.blocked.wake(token)
 
     def push(self, data: bytes) -> None:
-        """An out-of-band frame from a shard for this client, in reply order."""
-        self.local_reply(data)
+        """An out-of-band frame from a shard for this client, in reply order.
+
+        With no reply before it, it is written at once rather than at the end
+        of the turn: an invalidation then reaches its client before the reply
+        of the write that caused it (read from the link after it) reaches the
+        writer through this worker.  A ``__redis__:invalidate`` message (the
+        only push starting with ``*``: REDIRECT) reaches a RESP2 client only
+        in pub/sub mode, as in Redis, and a RESP3 client as a push.
+        """
+        if data[:1] == b"*":  # a REDIRECT target's invalidation (cluster/tracking.py)
+            if self.proto == 3:
+                data = as_resp3(data)
+            elif not self.subscribed:
+                return
+        if self.queue or self.outbuf or self.throttled or self.transport is None:
+            self.local_reply(data)  # (with outbuf: flushed this turn, in the order marked)
+            return
+        self.transport.write(data)
+        limit = self.worker.normal_output_limit()
+        if limit is not None:
+            self.check_output_limit(*limit)
 
     def subscription_counts(self) -> tuple:
         return (0, 0, 0) if self.subs is None else self.subs.counts()
@@ -631,10 +668,28 @@ class ProxyClient(asyncio.Protocol, Session):
 
     def on_select(self, index: int) -> None:
         self.db_index = index
-        self.ctx = context(index, self.proto, self.notouch)
+        self.refresh_context()
 
     def refresh_context(self) -> None:
+        """The link context of its requests: in its session while it tracks
+        keys or anyone monitors (the shards must know whose command runs)."""
         self.ctx = context(self.db_index, self.proto, self.notouch)
+        if self.tracking is not None or self.worker.monitored:
+            self.ctx = self.session_ctx()
+
+    # -- CLIENT TRACKING and MONITOR (proxy/tracking.py, proxy/monitor.py) -------
+
+    def client_exists(self, client_id: int) -> bool:
+        return tracking.client_exists(self, client_id)
+
+    def set_tracking(self, options) -> None:
+        tracking.set_tracking(self, options)
+
+    def set_caching(self) -> None:
+        tracking.set_caching(self)
+
+    def stop_monitoring(self) -> None:
+        monitor.stop_monitoring(self)
 
 
     def on_close_requested(self) -> None:

@@ -85,6 +85,7 @@ class ShardLink(asyncio.Protocol):
         self.connected = asyncio.get_event_loop().create_future()
         self.closed = False
         self.unavailable = encode_error(SHARD_UNAVAILABLE.format(shard.index))
+        self.was_connected = False
 
     # -- connection management ----------------------------------------------
 
@@ -117,6 +118,11 @@ class ShardLink(asyncio.Protocol):
         if not self.connected.done():
             self.connected.set_result(True)
         log.debug("link to shard %d up", self.shard.index)
+        if self.was_connected:  # a new link: the shard's sessions of this worker are gone
+            from proxy.tracking import link_restored
+
+            link_restored(self.worker, self)
+        self.was_connected = True
 
     def connection_lost(self, exc):
         self.transport = None
@@ -128,6 +134,10 @@ class ShardLink(asyncio.Protocol):
             slot[1] = self.unavailable
             slot[0].deliver(slot)
         self.worker.flush_clients()
+        if self.shard.index in self.worker.monitor_shards:  # (its monitors went with it)
+            from proxy.monitor import shard_monitored
+
+            shard_monitored(self.worker, self.shard.index, False)
         self.connected = asyncio.get_event_loop().create_future()
         if not self.closed:
             log.warning("link to shard %d lost; reconnecting", self.shard.index)
@@ -217,6 +227,10 @@ class ShardLink(asyncio.Protocol):
             client = self.worker.clients.get(number)
             if client is not None:
                 client.push(payload)
+        elif kind == b"O":  # whether the shard has monitors (observers) (proxy/monitor.py)
+            from proxy.monitor import shard_monitored
+
+            shard_monitored(self.worker, self.shard.index, number == 1)
         elif kind == b"W":  # a wake-up for a cross-shard blocking command
             client = self.worker.clients.get(number)
             if client is not None:

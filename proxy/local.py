@@ -9,11 +9,11 @@ import asyncio
 import logging
 
 from cluster.command_docs import command_reply
-from cluster.errors import CommandError
 from cluster.resp import NO_REPLY
 from cluster.session import SESSION_HANDLERS, rewrite_config
 from cluster.shutdown import check_shutdown, request_stop
 from proxy.cluster_local import CLUSTER_HANDLERS
+from proxy.monitor import monitor
 from proxy.pubsub import PUBSUB_HANDLERS
 from proxy.transactions import TRANSACTION_HANDLERS
 
@@ -22,10 +22,6 @@ log = logging.getLogger("damselfly.proxy")
 
 def _command(client, args):
     return command_reply(args)
-
-
-def _monitor(client, args):
-    raise CommandError("ERR MONITOR is not supported yet")
 
 
 def _config_rewrite(client, args):
@@ -70,7 +66,7 @@ LOCAL_HANDLERS.update({
     "command|getkeys": _command,
     "command|getkeysandflags": _command,
     "command|help": _command,
-    "monitor": _monitor,
+    "monitor": monitor,
     "config|rewrite": _config_rewrite,
     "shutdown": _shutdown,
 })

@@ -39,6 +39,10 @@ def info(worker, client, spec, args) -> None:
         text = fmt.format_info([(name, PROXY_SECTIONS[name](worker)) for name in sections])
         slot[1] = encode(Verbatim(text), client.proto)
         client.deliver(slot)
+        if worker.monitored:  # answered here: the monitors hear of it from us
+            from proxy.monitor import report_local
+
+            report_local(client, spec, args)
         return
     to_all(worker, client, spec, args, merge_info, sections)
 
@@ -174,7 +178,8 @@ def _server(worker):
 def _clients(worker):
     blocked = sum(1 for c in worker.clients.values() if c.is_blocked())
     largest = max((c.output_bytes() for c in worker.clients.values()), default=0)
-    return fmt.clients_section(worker.config, len(worker.clients), blocked, largest)
+    tracking = sum(1 for c in worker.clients.values() if c.tracking is not None)
+    return fmt.clients_section(worker.config, len(worker.clients), blocked, largest, tracking)
 
 
 PROXY_SECTIONS = {

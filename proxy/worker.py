@@ -53,6 +53,10 @@ class ProxyWorker:
         self._server = None
         self._limit_text = None
         self._limit = None
+        # Shards that have monitors (frame O, proxy/monitor.py); while any
+        # has, clients' requests go in their sessions, addresses known.
+        self.monitor_shards: set = set()
+        self.monitored = False
 
     def next_client_id(self) -> int:
         self._client_id += 1

@@ -281,6 +281,10 @@ def load_saved_libraries(codes) -> None:
 
 @handler("fcall", "fcall_ro")
 def fcall_command(conn, args):
+    if conn.server.observed:  # MONITOR shows FCALL as it starts (skip_monitor after)
+        from shardnode.monitor import feed_script
+
+        feed_script(conn, args)
     try:
         numkeys = parse_int(args[2])
     except CommandError:

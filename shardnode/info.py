@@ -31,7 +31,8 @@ def _server(server):
 def _clients(server):
     direct = [c for c in server.clients.values() if not c.internal]
     largest = max((c.output_bytes() for c in direct), default=0)
-    return fmt.clients_section(server.config, len(direct), server.blocking.count, largest)
+    return fmt.clients_section(server.config, len(direct), server.blocking.count, largest,
+                               server.tracking.direct_clients())
 
 
 def used_memory(server) -> int:
@@ -105,6 +106,7 @@ def stats_fields(server) -> list:
         ("keyspace_hits", getattr(ks, "stats_hits", 0)),
         ("keyspace_misses", getattr(ks, "stats_misses", 0)),
         *server.pubsub.info_fields(),  # pubsub_channels, _patterns, pubsubshard_channels
+        *server.tracking.info_fields(),  # tracking_total_keys/items/prefixes
         ("total_error_replies", sum(server.errorstats.values())),
     ]
 

@@ -56,6 +56,7 @@ from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold
 from shardnode.rdb.encoding import KEEP_ENCODING
 from shardnode.values import dump_payload, load_payload
+from cluster.tracking import Tracking
 
 
 @handler("df.link")
@@ -68,6 +69,12 @@ def df_link(conn, args):
     conn.parser.authenticated = True
     conn.sessions = {}
     conn.session = None
+    server = conn.server
+    server.links_by_worker[parse_int(args[2])] = conn
+    if server.monitors.targets:  # shardnode/monitor.py
+        from shardnode.monitor import announce
+
+        announce(conn, True)
     return "OK"
 
 
@@ -334,3 +341,61 @@ def df_journal(conn, args):
         if count < 0:
             raise CommandError(errors.SYNTAX)
     return conn.server.keyspace.journal.tail(count)
+
+
+# -- CLIENT TRACKING and MONITOR for proxy clients (shardnode/tracking.py,
+# shardnode/monitor.py) ------------------------------------------------------
+
+
+@handler("df.track")
+def df_track(conn, args):
+    """DF.TRACK <client-id> <flags|-> [<proto> <redirect> <prefix>*]: a proxy
+    client's CLIENT TRACKING (flags as cluster.tracking.Tracking.flags_arg)."""
+    session = _session(conn, args[1])
+    tracking = conn.server.tracking
+    if args[2] == b"-":
+        tracking.disable(session)
+        return "OK"
+    options = Tracking.from_flags(args[2], parse_int(args[4]), args[5:])
+    tracking.enable(conn, session, int(args[1]), options, parse_int(args[3]))
+    return "OK"
+
+
+@handler("df.caching")
+def df_caching(conn, args):
+    """DF.CACHING <client-id> <y|->: CLIENT CACHING holds (or no longer) for
+    the proxy client's next command."""
+    session = conn.sessions.get(int(args[1]))
+    if session is not None and session.tracker is not None:
+        session.tracker.options.caching = args[2] == b"y"
+    return "OK"
+
+
+@handler("df.monitor")
+def df_monitor(conn, args):
+    """DF.MONITOR <client-id> [off]: a proxy client monitors (its lines go on
+    this link), or no longer (RESET)."""
+    session = _session(conn, args[1])
+    if len(args) > 2:
+        conn.server.monitors.remove(session)
+    else:
+        conn.server.monitors.add(session, conn, int(args[1]))
+    return "OK"
+
+
+@handler("df.addr")
+def df_addr(conn, args):
+    """DF.ADDR <client-id> <addr>: the proxy client's address, for monitor lines."""
+    _session(conn, args[1]).monitor_addr = args[2].decode("utf-8", "replace")
+    return "OK"
+
+
+@handler("df.monlog")
+def df_monlog(conn, args):
+    """DF.MONLOG <db> <addr> <command...>: a command a proxy worker answered
+    itself, for the proxy's monitors."""
+    monitors = conn.server.monitors
+    if monitors.targets:
+        monitors.send(parse_int(args[1]), args[2].decode("utf-8", "replace"), args[3:],
+                      links_only=True)
+    return "OK"

@@ -19,7 +19,8 @@ The link protocol (frames from shard to proxy) is:
   moves on for every other client;
 - ``*3 D <tag> <reply>``: the deferred reply of the parked request ``tag``;
 - ``*3 P <client-id> <payload>``: a push for one client of the link
-  (wake-ups, invalidations);
+  (wake-ups, invalidations, MONITOR lines);
+- ``*3 O <0|1> ""``: whether this shard has monitors now (shardnode/monitor.py);
 - ``*<3+k> M <channel> <message> <pattern>*k``: a pub/sub message for every
   client of the worker that listens by the channel or one of the patterns
   listed (sent once per link, not per client: the worker fans it out);
@@ -50,13 +51,15 @@ from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
-from cluster.session import Session
+from cluster.session import Session, refused_to_monitors
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.pubsub import PubSubHub
 from shardnode.registry import HANDLERS, load_families
 from shardnode.scripting import ScriptDetached, busy_refusal, end_proxy_busy
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
+from shardnode.monitor import Monitors
+from shardnode.tracking import TrackingTable
 
 log = logging.getLogger("damselfly.shard")
 
@@ -116,6 +119,13 @@ class ShardServer:
         # Set when AOF records wait to be written (and, with appendfsync
         # always, fsynced) before the next replies leave: see run().
         self.aof_barrier = False
+        # Client tracking and MONITOR (shardnode/tracking.py, shardnode/monitor.py):
+        # ``observed`` is their one check per command, False while neither is used.
+        self.tracking = TrackingTable(self)
+        self.monitors = Monitors(self)
+        self.observed = False
+        self.running = None  # the connection whose read is being run (run())
+        self.links_by_worker: dict = {}  # proxy worker index -> its link
         self.loop = self.loop_thread = None  # set by start()
         from shardnode import notify
 
@@ -132,6 +142,24 @@ class ShardServer:
             self.pubsub.publish(channel, message)
         else:
             self.loop.call_soon_threadsafe(self.pubsub.publish, channel, message)
+
+    def observers_changed(self) -> None:
+        self.observed = self.tracking.attached or bool(self.monitors.targets)
+
+    def observe(self, conn, spec, args) -> None:
+        """A command ran while someone tracks keys or monitors: tell them."""
+        if self.tracking.attached:
+            self.tracking.remember(conn, spec, args)
+        if self.monitors.targets:
+            self.monitors.feed(conn, spec, args)
+
+    def send_due(self) -> None:
+        """Messages held until the running read's replies were made: a
+        client's invalidation for its own write, a monitor's own command."""
+        if self.tracking.flush_scheduled:
+            self.tracking.send_due()
+        if self.monitors.due:
+            self.monitors.send_due()
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -326,6 +354,10 @@ class ShardServer:
         if self.busy is not None:  # a proxy-mode script of this client made the shard busy
             end_proxy_busy(self, session.client_id)
         self.watches.unwatch_all(session)
+        if session.tracker is not None:
+            self.tracking.disable(session)
+        if self.monitors.targets:
+            self.monitors.remove(session)
         if session.blocked is not None or self.blocking.waiting:
             self.blocking.drop(session)
         if session.waiting:
@@ -389,7 +421,8 @@ BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait
                          "df.busy",
                          "df.unblock", "df.journal", "df.misconf", "df.sub", "df.unsub",
                          "df.publish", "df.relayed", "df.patterns", "df.directack",
-                         "df.directsubs"})
+                         "df.directsubs", "df.track", "df.caching", "df.monitor", "df.addr",
+                         "df.monlog"})
 
 PARKED = object()
 
@@ -397,6 +430,8 @@ PARKED = object()
 
 class ShardConnection(asyncio.Protocol, Session):
     """One client or proxy link."""
+
+    in_script = False  # running a script's redis.call: MONITOR shows it as "lua"
 
     def __init__(self, server: ShardServer):
         self.server = server
@@ -434,6 +469,9 @@ class ShardConnection(asyncio.Protocol, Session):
         self.end_session()
         self.transport = None
         server = self.server
+        for worker, link in list(server.links_by_worker.items()):
+            if link is self:
+                del server.links_by_worker[worker]
         if self.sessions is not None:  # a link: every client behind it is gone
             sessions, self.sessions = self.sessions, {}
             for session in sessions.values():
@@ -503,6 +541,7 @@ class ShardConnection(asyncio.Protocol, Session):
         if out is None:
             out = self.out = []
         execute = self.execute
+        running, server.running = server.running, self
         n = len(cmds)
         i = start
         while i < n:
@@ -518,6 +557,9 @@ class ShardConnection(asyncio.Protocol, Session):
             i += 1
             if self.closing:
                 break
+        server.running = running
+        if server.observed:
+            server.send_due()
         self.out = None
         if out and self.transport is not None:
             if server.aof_barrier:  # the AOF records of these writes go first
@@ -738,6 +780,8 @@ class ShardConnection(asyncio.Protocol, Session):
                 return self._reject(errors.wrong_arity(spec.name), spec)
             if not self.authenticated and "no_auth" not in spec.flags:
                 return self._reject(errors.NOAUTH, spec)
+            if self.monitoring and refused_to_monitors(spec):
+                return self._reject(errors.MONITOR_KEYSPACE, spec)
             if server.sharded and spec.has_keys and not self.internal:
                 moved = self.check_slots(spec, args)
                 if moved is not None:
@@ -771,6 +815,8 @@ class ShardConnection(asyncio.Protocol, Session):
             stats[3] += 1
             if server.keyspace.journal.notifier is not None:
                 server.keyspace.journal.notifier.command_failed(self, spec, args)
+            if server.observed:
+                server.observe(self, spec, args)
             return self._error(exc.args[0], None)
         except MustWait as must:  # a blocking command found nothing to pop
             return server.blocking.wait(self, args, must)
@@ -784,6 +830,8 @@ class ShardConnection(asyncio.Protocol, Session):
         stats[0] += 1
         stats[1] += _perf() - t0
         server.stat_commands += 1
+        if server.observed:
+            server.observe(self, spec, args)
         journal = server.keyspace.journal
         if spec.is_write and server.keyspace.dirty != journal.mark:
             journal.command_done(self, args)  # journalled as sent
@@ -843,9 +891,10 @@ class ShardConnection(asyncio.Protocol, Session):
         return replies
 
     def refresh_plain(self) -> None:
-        """Plain: authenticated and replies on.  Slot-checked: a direct client in sharded mode."""
+        """Plain: authenticated, replies on, not subscribed, not monitoring.  Slot-checked:
+        a direct client in sharded mode."""
         self.plain = (self.authenticated and not self.reply_mode and self.multi is None
-                      and self.subs is None)
+                      and self.subs is None and not self.monitoring)
         self.slot_checked = self.server.sharded and not self.internal
 
     def _error(self, text: str, spec) -> bytes:
@@ -891,6 +940,22 @@ class ShardConnection(asyncio.Protocol, Session):
     def unwatch(self) -> None:
         if self.session is not None:
             self.server.watches.unwatch_all(self.session)
+
+    def client_exists(self, client_id: int) -> bool:
+        other = self.server.clients.get(client_id)
+        return other is not None and not other.internal
+
+    def set_tracking(self, tracking) -> None:
+        self.tracking = tracking
+        if tracking is None:
+            self.server.tracking.disable(self.session)
+        else:
+            self.server.tracking.enable(self, self.session, None, tracking, self.proto)
+
+    def stop_monitoring(self) -> None:
+        if self.monitoring:
+            self.monitoring = False
+            self.server.monitors.remove(self.session)
 
     def subscription_counts(self) -> tuple:
         subs = self.subs

@@ -71,6 +71,7 @@ from cluster.scripting.shebang import ALLOW_CROSS_SLOT, NO_CLUSTER
 from shardnode.db import slot_of
 from shardnode.rdb.encoding import KEEP_ENCODING
 from shardnode.values import dump_payload, load_payload
+from shardnode.monitor import feed_script
 from shardnode.registry import handler
 
 SCRIPT_HELP = [
@@ -96,6 +97,8 @@ SCRIPT_HELP = [
 
 @handler("eval", "evalsha", "eval_ro", "evalsha_ro")
 def eval_command(conn, args):
+    if conn.server.observed:  # MONITOR shows EVAL as it starts (skip_monitor after)
+        feed_script(conn, args)
     name = args[0].lower()
     numkeys = parse_int(args[2])
     if numkeys > len(args) - 3:
@@ -499,8 +502,9 @@ class ScriptHost:
                 self.final = True
             else:
                 self._save(spec.keys(args) if spec.has_keys else ())
-        saved = (conn.proto, conn.wrap, conn.in_exec, conn.reply_mode)
+        saved = (conn.proto, conn.wrap, conn.in_exec, conn.reply_mode, conn.in_script)
         conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = resp, False, True, 0
+        conn.in_script = True  # MONITOR shows the script's commands as "lua"'s
         try:
             if propagate:
                 data = conn.execute(args)
@@ -508,7 +512,7 @@ class ScriptHost:
                 with self.server.keyspace.journal.suspended():
                     data = conn.execute(args)
         finally:
-            conn.proto, conn.wrap, conn.in_exec, conn.reply_mode = saved
+            conn.proto, conn.wrap, conn.in_exec, conn.reply_mode, conn.in_script = saved
         if spec.is_write:
             self.wrote = True
         if data is None:

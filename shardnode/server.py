@@ -218,14 +218,18 @@ def df_misconf(conn, args):
     return "OK"
 
 
-@handler("monitor")
-def monitor(conn, args):
-    raise CommandError("ERR MONITOR is not supported yet")
-
-
 @handler("command", "command|count", "command|info", "command|docs", "command|list",
          "command|getkeys", "command|getkeysandflags", "command|help")
 def command(conn, args):
     from cluster.command_docs import command_reply
 
     return command_reply(args)
+
+
+@handler("monitor")
+def monitor(conn, args):
+    """MONITOR from a client of this shard's port."""
+    conn.monitoring = True
+    conn.refresh_plain()
+    conn.server.monitors.add(conn.session, conn, None)
+    return "OK"

@@ -44,7 +44,8 @@ def lock_request(name: str):
 class ClientSession:
     """What one client keeps on this shard."""
 
-    __slots__ = ("client_id", "watched", "dirty", "locks", "lock_all", "waiting", "blocked")
+    __slots__ = ("client_id", "watched", "dirty", "locks", "lock_all", "waiting", "blocked",
+                 "tracker", "monitor_addr")
 
     def __init__(self, client_id):
         self.client_id = client_id
@@ -54,6 +55,8 @@ class ClientSession:
         self.lock_all = False
         self.waiting = 0  # this session's parked requests (kept in order)
         self.blocked = None  # its request waiting for a key (shardnode/blocking.py Waiter)
+        self.tracker = None  # its CLIENT TRACKING on this shard (shardnode/tracking.py)
+        self.monitor_addr = None  # a proxy client's address, for MONITOR lines (DF.ADDR)
 
     def __repr__(self):
         return "<ClientSession %s>" % (self.client_id,)

@@ -56,5 +56,13 @@ subcommand(client, "no-touch", 3, _CLIENT, acl="@slow @connection",
 subcommand(client, "reply", 3, _CLIENT, acl="@slow @connection",
            since="3.2.0",
            summary="Turns replies to this connection on, off, or off for the next command.")
+subcommand(client, "tracking", -3, _CLIENT, acl="@slow @connection", since="6.0.0",
+           summary="Turns server-assisted client-side caching on or off for this connection.")
+subcommand(client, "caching", 3, _CLIENT, acl="@slow @connection", since="6.0.0",
+           summary="Says whether the next command's keys are tracked (OPTIN / OPTOUT modes).")
+subcommand(client, "trackinginfo", 2, _CLIENT, acl="@slow @connection", since="6.2.0",
+           summary="Describes this connection's client-side caching state.")
+subcommand(client, "getredir", 2, _CLIENT, acl="@slow @connection", since="6.0.0",
+           summary="Tells the id of the client this one's invalidations are redirected to.")
 subcommand(client, "help", 2, "loading stale", acl="@slow @connection",
            since="5.0.0", summary="Lists the CLIENT subcommands and what they do.")

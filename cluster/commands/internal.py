@@ -58,3 +58,15 @@ command("df.bgsave", -3, "admin", route=KEYED)
 # DF.MISCONF <0|1>: whether another shard's part of the last snapshot
 # failed, so this shard refuses writes too (MISCONF is server-wide).
 command("df.misconf", 2, "admin", route=KEYED)
+# DF.TRACK <client-id> <flags|-> [<proto> <redirect> <prefix>*]: the client's
+# CLIENT TRACKING options on this shard, "-": off (shardnode/tracking.py).
+command("df.track", -3, "fast", route=KEYED)
+# DF.CACHING <client-id> <y|->: CLIENT CACHING holds for the client's next command, or no more.
+command("df.caching", 3, "fast", route=KEYED)
+# DF.MONITOR <client-id> [off]: the client monitors (its lines are pushed on
+# this link), or no longer.
+command("df.monitor", -2, "fast", route=KEYED)
+# DF.ADDR <client-id> <addr>: the client's address, for monitor lines.
+command("df.addr", 3, "fast", route=KEYED)
+# DF.MONLOG <db> <addr> <command...>: a command the proxy answered, for the monitors.
+command("df.monlog", -4, "fast", route=KEYED)

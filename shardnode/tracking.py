@@ -1,0 +1,267 @@
+"""Client-side caching on a shard: who read which key, and the invalidations.
+
+Redis keeps one tracking table: key name -> ids of the clients that read it
+(default mode), and prefix -> clients (BCAST).  Here each shard keeps the
+table for its own keys, so a write anywhere -- a proxy worker's link, a
+client on the shard's port, an expiry, an eviction -- is seen where it
+happens, on the key-level hook (:meth:`shardnode.db.Keyspace.before_write`),
+and the invalidation leaves from there:
+
+- a client of the shard's port gets it on its connection;
+- a proxy client gets it as a push frame ``P <client-id>`` on its worker's
+  link (shardnode/node.py ``push``), which the proxy delivers in the client's
+  reply order.
+
+A :class:`Tracker` is one tracking client on this shard; it hangs on the
+client's :class:`~shardnode.sessions.ClientSession` (``session.tracker``),
+so it goes when the session goes (disconnect, DF.GONE, RESET).  The proxy
+registers its clients on every shard with ``DF.TRACK`` and sends their
+reads in their session (the link context names the client), which is how a
+shard knows whose read it runs.
+
+Cost: nothing while no client tracks; then the listener on the hook, and
+one flag check per command (``ShardServer.observed``) to remember keys.
+As in Redis, an invalidation for a write the tracking client made itself
+comes after that command's reply; BCAST invalidations are batched per read
+of the connection that wrote (Redis: per event-loop iteration); a table
+entry of a client that is gone is dropped lazily, when its key changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from cluster.tracking import Tracking, invalidation, redirect_broken
+
+
+class Tracker:
+    """One tracking client of this shard and where its messages go."""
+
+    __slots__ = ("conn", "client_id", "session", "options", "proto", "active")
+
+    def __init__(self, conn, client_id, session, options: Tracking, proto: int):
+        self.conn = conn  # the client's own connection, or its worker's link
+        self.client_id = client_id  # the proxy client's id on a link; None for a direct client
+        self.session = session
+        self.options = options
+        self.proto = proto  # of whoever receives the messages (the REDIRECT target's)
+        self.active = True
+
+    def target(self, server):
+        """(connection, client id or None, proto) receiving this client's
+        messages, or None when its REDIRECT target is gone."""
+        redirect = self.options.redirect
+        if not redirect:
+            return self.conn, self.client_id, self.proto if self.client_id else self.conn.proto
+        if self.client_id is None:  # a direct client redirects to another direct client
+            other = server.clients.get(redirect)
+            if other is None or other.internal or other.transport is None:
+                return None
+            if other.proto == 2 and other.subs is None:
+                return other, None, 0  # RESP2 and not subscribed: nothing is sent
+            return other, None, other.proto
+        link = server.links_by_worker.get(redirect >> 40)  # proxy ids carry their worker
+        if link is None or link.transport is None:
+            return None
+        return link, redirect, self.proto
+
+    def send(self, server, keys) -> None:
+        target = self.target(server)
+        if target is None:
+            self.options.broken = True
+            if self.proto == 3 and self.client_id is None:
+                self.conn.emit(redirect_broken(self.options.redirect))
+            return
+        conn, client_id, proto = target
+        if not proto:
+            return
+        payload = invalidation(keys, proto, bool(self.options.redirect))
+        if payload is None:
+            return
+        if client_id is None:
+            conn.emit(payload)
+        else:
+            conn.push(client_id, payload)
+
+
+class TrackingTable:
+    """The shard's tracking table, its BCAST prefixes and the messages due."""
+
+    def __init__(self, server):
+        self.server = server
+        self.keys: dict = {}  # key -> {Tracker: None} (default mode)
+        self.prefixes: dict = {}  # prefix -> {Tracker: None} (BCAST)
+        self.trackers: dict = {}  # Tracker -> None, the active ones
+        self.items = 0  # (key, client) pairs remembered: INFO tracking_total_items
+        self.due: list = []  # (Tracker, keys) to send after the running command's reply
+        self.bcast_due: dict = {}  # Tracker -> {prefix: {key: None}}
+        self.flushed = False  # a flush happened: every tracker gets a null invalidation
+        self.flush_scheduled = False
+        self.attached = False
+
+    # -- registration -----------------------------------------------------
+
+    def enable(self, conn, session, client_id, options: Tracking, proto: int) -> None:
+        tracker = session.tracker
+        if tracker is not None and tracker.active:
+            self._drop_prefixes(tracker)
+            tracker.options = options
+            tracker.proto = proto
+        else:
+            tracker = session.tracker = Tracker(conn, client_id, session, options, proto)
+            self.trackers[tracker] = None
+        for prefix in options.prefixes if options.bcast else ():
+            self.prefixes.setdefault(prefix, {})[tracker] = None
+        self._attach()
+
+    def disable(self, session) -> None:
+        tracker = session.tracker
+        if tracker is None:
+            return
+        session.tracker = None
+        tracker.active = False
+        self._drop_prefixes(tracker)
+        self.trackers.pop(tracker, None)
+        self.bcast_due.pop(tracker, None)
+        if not self.trackers:
+            self._detach()
+
+    def _drop_prefixes(self, tracker) -> None:
+        for prefix in tracker.options.prefixes:
+            holders = self.prefixes.get(prefix)
+            if holders is not None:
+                holders.pop(tracker, None)
+                if not holders:
+                    del self.prefixes[prefix]
+
+    def _attach(self) -> None:
+        if not self.attached:
+            self.attached = True
+            keyspace = self.server.keyspace
+            keyspace.write_listeners.append(self.key_changed)
+            keyspace.flush_listeners.append(self.db_flushed)
+            self.server.observers_changed()
+
+    def _detach(self) -> None:
+        if self.attached:
+            self.attached = False
+            keyspace = self.server.keyspace
+            keyspace.write_listeners.remove(self.key_changed)
+            keyspace.flush_listeners.remove(self.db_flushed)
+            self.keys.clear()
+            self.items = 0
+            self.due = []
+            self.bcast_due = {}
+            self.flushed = False
+            self.flush_scheduled = False
+            self.server.observers_changed()
+
+    # -- reads ---------------------------------------------------------------
+
+    def remember(self, conn, spec, args) -> None:
+        """A read-only command ran: remember its keys for the client's tracker."""
+        session = conn.session
+        tracker = session.tracker if session is not None else None
+        if tracker is None:
+            return
+        options = tracker.options
+        if "readonly" in spec.flags and spec.has_keys and options.remembers():
+            keys = self.keys
+            for key in spec.keys(args):
+                holders = keys.get(key)
+                if holders is None:
+                    holders = keys[key] = {}
+                if tracker not in holders:
+                    holders[tracker] = None
+                    self.items += 1
+        # CLIENT CACHING covers the next command (or transaction), as in Redis;
+        # on a link the proxy says when that command is done (DF.CACHING).
+        if (options.caching and tracker.client_id is None and conn.multi is None
+                and not spec.name.startswith("client|")):
+            options.caching = False
+
+    # -- writes --------------------------------------------------------------
+
+    def _writer(self):
+        running = self.server.running
+        return running.session if running is not None else None
+
+    def key_changed(self, db, key, slot) -> None:
+        """The key-level hook: ``key`` is about to change."""
+        holders = self.keys.pop(key, None)
+        writer = None
+        if holders:
+            self.items -= len(holders)
+            writer = self._writer()
+            for tracker in holders:
+                if not tracker.active or (tracker.options.noloop and tracker.session is writer):
+                    continue
+                if tracker.session is writer:
+                    self.due.append((tracker, [key]))  # after the writer's own reply
+                    self._schedule()
+                else:
+                    tracker.send(self.server, [key])
+        if self.prefixes:
+            for prefix, trackers in self.prefixes.items():
+                if key.startswith(prefix):
+                    if writer is None:
+                        writer = self._writer()
+                    for tracker in trackers:
+                        if tracker.options.noloop and tracker.session is writer:
+                            continue
+                        self.bcast_due.setdefault(tracker, {}).setdefault(prefix, {})[key] = None
+                    self._schedule()
+
+    def db_flushed(self, db) -> None:
+        """FLUSHDB / FLUSHALL: every tracking client forgets everything
+        (one null invalidation per command, however many databases)."""
+        self.keys.clear()
+        self.items = 0
+        if not self.flushed:
+            running = self.server.running
+            # Through the proxy a flush reaches every shard: shard 0 tells the
+            # proxy's clients, each shard its own direct clients.
+            self.flushed = "direct" if running is not None and running.internal and \
+                self.server.index != 0 else "all"
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Messages are due: sent when the running read is done (before its
+        replies are written), or soon when no read runs (active expiry)."""
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            if self.server.running is None:
+                try:
+                    asyncio.get_running_loop().call_soon(self.send_due)
+                except RuntimeError:  # no loop (unit tests): at once
+                    self.send_due()
+
+    def send_due(self) -> None:
+        self.flush_scheduled = False
+        server = self.server
+        if self.flushed:
+            scope, self.flushed = self.flushed, False
+            for tracker in list(self.trackers):
+                if scope == "all" or tracker.client_id is None:
+                    tracker.send(server, None)
+        if self.due:
+            due, self.due = self.due, []
+            for tracker, keys in due:
+                if tracker.active:
+                    tracker.send(server, keys)
+        if self.bcast_due:
+            bcast, self.bcast_due = self.bcast_due, {}
+            for tracker, by_prefix in bcast.items():
+                if tracker.active:
+                    for keys in by_prefix.values():
+                        tracker.send(server, list(keys))
+
+    # -- INFO --------------------------------------------------------------
+
+    def info_fields(self) -> list:
+        return [("tracking_total_keys", len(self.keys)),
+                ("tracking_total_items", self.items),
+                ("tracking_total_prefixes", len(self.prefixes))]
+
+    def direct_clients(self) -> int:
+        return sum(1 for t in self.trackers if t.client_id is None)

@@ -1,0 +1,397 @@
+"""Client-side caching end to end: a RESP3 tracking connection with a local
+cache never serves a stale value, through the proxy and on shard ports.
+
+The cache is the textbook one built on CLIENT TRACKING (redis-py 8 turns its
+own cache on only for servers reporting 7.4 or later, and the server reports
+its true 7.2 level): before answering from the cache it takes every push
+already on its socket and forgets the keys invalidated.  Writers run in
+threads, on keys of both shards; after each acknowledged write the writer
+records the value, and every cached read must give that value or a later one.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+
+import hiredis
+import pytest
+
+from tests.helpers import DamselflyProcess, RawClient, encode, names_on_shard, run_threads
+
+
+class TrackingCache:
+    """A RESP3 connection with CLIENT TRACKING on and a dict as its cache."""
+
+    def __init__(self, port: int, *tracking_options: str):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.reader = hiredis.Reader()
+        self.cache: dict = {}
+        self.invalidations = 0
+        self.flushes = 0
+        self.hits = 0
+        assert self.call("HELLO", "3")[b"proto"] == 3
+        assert self.call("CLIENT", "TRACKING", "on", *tracking_options) == b"OK"
+
+    def _take_push(self, frame) -> None:
+        assert frame[0] == b"invalidate", frame
+        self.invalidations += 1
+        if frame[1] is None:  # FLUSHDB / FLUSHALL
+            self.flushes += 1
+            self.cache.clear()
+        else:
+            for key in frame[1]:
+                self.cache.pop(key, None)
+
+    def _frame(self, block: bool):
+        while True:
+            frame = self.reader.gets()
+            if frame is not False:
+                return frame
+            if not block and not select.select([self.sock], [], [], 0)[0]:
+                return False
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed")
+            self.reader.feed(data)
+
+    def poll(self) -> None:
+        """Take the pushes already on the socket (no waiting)."""
+        while True:
+            frame = self._frame(block=False)
+            if frame is False:
+                return
+            self._take_push(frame)
+
+    def call(self, *args):
+        self.sock.sendall(encode(args))
+        while True:
+            frame = self._frame(block=True)
+            if isinstance(frame, list) and frame and frame[0] == b"invalidate":
+                self._take_push(frame)  # hiredis gives pushes as lists
+                continue
+            return frame
+
+    def get(self, key: bytes):
+        self.poll()
+        if key in self.cache:
+            self.hits += 1
+            return self.cache[key]
+        value = self.call("GET", key)
+        self.cache[key] = value
+        return value
+
+    def close(self):
+        self.sock.close()
+
+
+def _stale_free_run(reader_ports, writer_ports, keys, seconds=3.0):
+    """Writers (one per port, each with its own keys: on a shard port, those
+    of its shard) and cached readers run together; returns the readers'
+    statistics.  Asserts no stale read."""
+    acked = {k: -1 for k in keys}
+    per_writer = [[k for k in keys if _shard_of(k) == i] for i in range(len(writer_ports))]
+    stop = time.monotonic() + seconds
+    errors = []
+
+    def writer(port, mine):
+        client = RawClient(port)
+        n = 0
+        while time.monotonic() < stop:
+            for key in mine:
+                n += 1
+                assert client.call("SET", key, str(n)) == b"OK"
+                acked[key] = n
+            time.sleep(0.002)  # reads between writes, so the cache gets hits too
+        client.close()
+
+    def reader(caches):
+        try:
+            reads = 0
+            while time.monotonic() < stop:
+                for key in keys:
+                    floor = acked[key]
+                    cache = caches[0] if len(caches) == 1 else caches[_shard_of(key)]
+                    value = cache.get(key)
+                    got = -1 if value is None else int(value)
+                    if got < floor:
+                        errors.append("%r: served %d after the write of %d was acknowledged"
+                                      % (key, got, floor))
+                        return
+                    reads += 1
+            stats.append(reads)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    stats: list = []
+    caches = [TrackingCache(port) for port in reader_ports]
+    try:
+        threads = [threading.Thread(target=writer, args=(p, m))
+                   for p, m in zip(writer_ports, per_writer)]
+        threads.append(threading.Thread(target=reader, args=(caches,)))
+        run_threads(threads, timeout=seconds + 30)
+        assert not errors, errors[:3]
+        return stats[0], sum(c.hits for c in caches), sum(c.invalidations for c in caches)
+    finally:
+        for cache in caches:
+            cache.close()
+
+
+def _shard_of(key: bytes) -> int:
+    from cluster.slots import key_slot
+
+    return 1 if key_slot(key) >= 8192 else 0
+
+
+@pytest.fixture(scope="module")
+def two_shards():
+    with DamselflyProcess(shards=2) as proc:
+        yield proc
+
+
+KEYS = [k.encode() for k in names_on_shard(0, 4, "tc") + names_on_shard(1, 4, "tc")]
+
+
+def test_cache_through_the_proxy_never_serves_a_stale_value(two_shards):
+    """Writers through the proxy on keys of both shards; the cache on the proxy."""
+    reads, hits, invalidations = _stale_free_run(
+        [two_shards.port], [two_shards.port, two_shards.port], KEYS)
+    assert reads > 50 and invalidations > 10
+    assert hits > 0  # it did cache
+
+
+def test_cache_on_shard_ports_never_serves_a_stale_value(two_shards):
+    """A cluster client's cache: one tracking connection per shard port, and
+    writers on the shard ports."""
+    reads, hits, invalidations = _stale_free_run(
+        two_shards.shard_ports, two_shards.shard_ports, KEYS)
+    assert reads > 50 and invalidations > 10 and hits > 0
+
+
+def test_writes_on_shard_ports_invalidate_proxy_clients(two_shards):
+    """A write on a shard's own port reaches a tracking client of the proxy.
+    (The invalidation crosses the proxy, so it is not ordered before the
+    writer's acknowledgement as on one connection path: it is waited for.)"""
+    cache = TrackingCache(two_shards.port)
+    writers = [RawClient(p) for p in two_shards.shard_ports]
+    try:
+        for key in KEYS:
+            cache.get(key)
+        for key in KEYS:
+            writers[_shard_of(key)].call("SET", key, "from the shard port")
+        deadline = time.monotonic() + 5
+        while cache.cache and time.monotonic() < deadline:
+            time.sleep(0.01)
+            cache.poll()
+        assert cache.cache == {}
+        assert all(cache.get(k) == b"from the shard port" for k in KEYS)
+    finally:
+        cache.close()
+        for w in writers:
+            w.close()
+
+
+def _wait_push(cache, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    before = cache.invalidations
+    while cache.invalidations == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+        cache.poll()
+    return cache.invalidations > before
+
+
+def test_expiry_and_flush_invalidate(two_shards):
+    cache = TrackingCache(two_shards.port)
+    other = RawClient(two_shards.port)
+    try:
+        other.call("SET", KEYS[0], "short", "PX", "50")
+        other.call("SET", KEYS[-1], "v")
+        assert cache.get(KEYS[0]) == b"short"
+        assert cache.get(KEYS[-1]) == b"v"
+        assert _wait_push(cache)  # active expiry removes it and says so
+        assert KEYS[0] not in cache.cache and KEYS[-1] in cache.cache
+        other.call("FLUSHALL")
+        assert _wait_push(cache)
+        time.sleep(0.2)
+        cache.poll()
+        assert cache.flushes == 1  # one null invalidation for the whole server, as Redis
+        assert cache.cache == {}
+    finally:
+        cache.close()
+        other.close()
+
+
+def test_state_goes_with_the_client_and_info_counts(two_shards):
+    admin = RawClient(two_shards.port)
+    admin.call("FLUSHALL")  # empties the tables (entries of gone clients go lazily, as in Redis)
+    cache = TrackingCache(two_shards.port)
+    for key in KEYS:
+        cache.get(key)
+    info = admin.call("INFO", "clients", "stats").decode()
+    assert "tracking_clients:1\r\n" in info
+    assert "tracking_total_keys:%d\r\n" % len(KEYS) in info
+    assert "tracking_total_items:%d\r\n" % len(KEYS) in info
+    assert cache.call("RESET") == b"RESET"
+    admin.call("SET", KEYS[0], "after reset")
+    time.sleep(0.2)
+    cache.poll()
+    assert cache.invalidations == 0  # RESET turned tracking off on every shard
+    assert "tracking_clients:0\r\n" in admin.call("INFO", "clients").decode()
+    cache.close()
+    admin.close()
+
+
+def test_bcast_noloop_optin(two_shards):
+    bcast = TrackingCache(two_shards.port, "BCAST", "PREFIX", "tc", "NOLOOP")
+    writer = RawClient(two_shards.port)
+    try:
+        writer.call("SET", KEYS[0], "1")
+        writer.call("SET", b"other", "1")
+        assert _wait_push(bcast)
+        bcast.call("SET", KEYS[1], "mine")  # NOLOOP: its own writes are not sent back
+        writer.call("SET", KEYS[-1], "2")  # a key of the other shard
+        assert _wait_push(bcast)
+        time.sleep(0.2)
+        bcast.poll()
+        assert bcast.invalidations == 2
+    finally:
+        bcast.close()
+    optin = TrackingCache(two_shards.port, "OPTIN")
+    try:
+        optin.call("GET", KEYS[0])  # not remembered
+        assert optin.call("CLIENT", "CACHING", "yes") == b"OK"
+        optin.call("GET", KEYS[-1])  # remembered
+        optin.call("GET", KEYS[1])  # CACHING was spent by the previous command
+        writer.call("MSET", KEYS[0], "x", KEYS[1], "x")
+        writer.call("SET", KEYS[-1], "x")
+        assert _wait_push(optin)
+        time.sleep(0.2)
+        optin.poll()
+        assert optin.invalidations == 1
+    finally:
+        optin.close()
+        writer.close()
+
+
+def test_resp2_redirect_to_a_subscribed_client(two_shards):
+    """RESP2: invalidations go to the REDIRECT client, subscribed to
+    __redis__:invalidate, as pub/sub messages."""
+    import redis
+
+    target = redis.Redis(port=two_shards.port, protocol=2)
+    pubsub = target.pubsub()
+    pubsub.subscribe("__redis__:invalidate")
+    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    tracker = RawClient(two_shards.port)
+    clients = tracker.call("CLIENT", "LIST").decode().splitlines()
+    subscribed = [line for line in clients if " sub=1 " in line]
+    target_id = subscribed[0].split()[0].split("=")[1]
+    assert tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", target_id) == b"OK"
+    assert tracker.call("CLIENT", "GETREDIR") == int(target_id)
+    tracker.call("GET", KEYS[-1])
+    tracker.call("SET", KEYS[-1], "changed")
+    message = None
+    deadline = time.monotonic() + 5
+    while message is None and time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.5)
+    assert message == {"type": "message", "pattern": None,
+                       "channel": b"__redis__:invalidate", "data": [KEYS[-1]]}
+    tracker.close()
+    pubsub.close()
+    target.close()
+
+
+def test_resp3_redirect_target_gets_the_push(two_shards):
+    """A RESP3 REDIRECT target gets ``>2 invalidate`` pushes (redis-server 7.0 does)."""
+    target = TrackingCache.__new__(TrackingCache)
+    target.sock = socket.create_connection(("127.0.0.1", two_shards.port), timeout=10)
+    target.reader, target.cache, target.invalidations, target.flushes = hiredis.Reader(), {}, 0, 0
+    target.call("HELLO", "3")
+    target_id = target.call("CLIENT", "ID")
+    target.cache[KEYS[2]] = b"cached elsewhere"
+    tracker = RawClient(two_shards.port)
+    assert tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", str(target_id)) == b"OK"
+    tracker.call("GET", KEYS[2])
+    RawClient(two_shards.shard_ports[0]).call("SET", KEYS[2], "changed")
+    assert _wait_push(target)
+    assert target.cache == {}
+    tracker.close()
+    target.close()
+
+
+def test_client_list_shows_tracking_as_redis(two_shards):
+    """CLIENT LIST/INFO: flag t (B for BCAST) and redir, as Redis 7.0 prints them."""
+    client = RawClient(two_shards.port)
+    target = RawClient(two_shards.port)
+    target_id = target.call("CLIENT", "ID")
+    assert b" flags=N " in client.call("CLIENT", "INFO") and b" redir=-1 " in \
+        client.call("CLIENT", "INFO")
+    client.call("CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", str(target_id))
+    info = client.call("CLIENT", "INFO")
+    assert b" flags=tB " in info and b" redir=%d " % target_id in info
+    client.call("CLIENT", "TRACKING", "off")
+    client.call("CLIENT", "TRACKING", "on")
+    assert b" flags=t " in client.call("CLIENT", "INFO")
+    assert b" redir=0 " in client.call("CLIENT", "INFO")
+    client.close()
+    target.close()
+
+
+def test_a_restarted_shard_flushes_caches_and_keeps_tracking():
+    """A shard that restarts forgets who read what: the proxy's tracking
+    clients get a null invalidation and are registered again."""
+    import os
+    import signal
+
+    from tests.e2e.test_supervisor import children, wait_new_child
+
+    with DamselflyProcess(shards=2) as server:
+        cache = TrackingCache(server.port)
+        writer = RawClient(server.port)
+        try:
+            writer.call("SET", KEYS[-1], "before")
+            assert cache.get(KEYS[-1]) == b"before"
+            old = children(server)["shard 1"]
+            os.kill(old, signal.SIGKILL)
+            assert wait_new_child(server, "shard 1", old, 5.0) is not None
+            deadline = time.monotonic() + 10
+            while cache.flushes == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                cache.poll()
+            assert cache.flushes == 1 and cache.cache == {}
+            while writer.call("SET", KEYS[-1], "after") != b"OK":
+                time.sleep(0.05)  # until the link is back
+            assert cache.get(KEYS[-1]) == b"after"
+            writer.call("SET", KEYS[-1], "later")
+            assert _wait_push(cache)  # tracked on the new shard process too
+            assert cache.get(KEYS[-1]) == b"later"
+        finally:
+            cache.close()
+            writer.close()
+
+
+def test_redirect_to_a_client_of_another_worker():
+    """The REDIRECT target may be on another proxy worker: RESP3 gets the
+    push, RESP2 (subscribed) the __redis__:invalidate message."""
+    with DamselflyProcess(shards=2, proxy_workers=2) as server:
+        conns = [RawClient(server.port) for _ in range(8)]
+        by_worker: dict = {}
+        for c in conns:
+            by_worker.setdefault(c.call("CLIENT", "ID") >> 40, []).append(c)
+        assert len(by_worker) == 2, "SO_REUSEPORT gave every connection to one worker"
+        (tracker, *_), (resp3, resp2, *_) = by_worker[0], by_worker[1]
+        resp3.call("HELLO", "3")
+        ids = {resp3: resp3.call("CLIENT", "ID"), resp2: resp2.call("CLIENT", "ID")}
+        resp2.call("SUBSCRIBE", "__redis__:invalidate")
+        for target, expected in ((resp3, [b"invalidate", [KEYS[0]]]),
+                                 (resp2, [b"message", b"__redis__:invalidate", [KEYS[0]]])):
+            target_id = ids[target]
+            assert tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", str(target_id)) == b"OK"
+            tracker.call("GET", KEYS[0])
+            tracker.call("SET", KEYS[0], "changed")
+            assert target.read() == expected
+            tracker.call("CLIENT", "TRACKING", "off")
+        for c in conns:
+            c.close()
