@@ -75,7 +75,7 @@ from cluster import errors
 from cluster.commands import resolve
 from cluster.errors import CommandError
 from shardnode.registry import HANDLERS
-from shardnode.rdb.snapshot import SnapshotError, SnapshotFiles, load_files
+from shardnode.rdb.snapshot import SnapshotError, SnapshotFiles, fsync_dir, load_files
 
 log = logging.getLogger("damselfly.aof")
 
@@ -440,14 +440,6 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _FdStream:
     """``write(bytes)`` onto a file descriptor, for RdbFileWriter."""
 
@@ -734,7 +726,7 @@ class AppendOnlyFile:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self.manifest = manifest
 
     def _remove_temp_files(self) -> None:

@@ -13,16 +13,18 @@ files are committed together:
 2. **the shard that completes the set commits it**: after renaming its own
    file it looks for every shard's ``.ready`` file of the snapshot; when all
    are there it takes ``<stem>.<id>.commit`` (created with O_EXCL, so only
-   one shard commits), renames every ``.ready`` file to its final name,
-   writes the summary ``dump.snapshot.json`` (temporary file, fsync, rename)
-   and fsyncs the directory.
+   one shard commits), writes the summary ``dump.snapshot.json`` naming the
+   new files (temporary file, fsync, rename, directory fsync: **the commit
+   point**), then renames every ``.ready`` file to its final name.
 
-So a crash, a full disk or a kill -9 before the commit leaves the previous
-snapshot's files and summary untouched (stray ``.partial``/``.ready``
-files are removed by the next save of the same shard); only a crash inside
-the commit itself (a few renames) can leave final files that no longer
-match the summary, which the loader then refuses with an error naming the
-file, never an empty start.
+So a crash, a full disk or a kill -9 before the commit point leaves the
+previous snapshot's files and summary untouched (stray ``.partial``/
+``.ready`` files are removed by the next save of the same shard); after it,
+the summary names the new snapshot, whose files are in place or still
+``.ready``: the next load (or save) renames those first
+(:func:`shardnode.rdb.snapshot.roll_forward`).  Either way one whole
+snapshot loads, never a mix.  (tests/e2e/test_snapshots.py kills a shard at
+each step of the commit through the ``DAMSELFLY_TEST_CRASH_IN_COMMIT`` hook.)
 
 A shard on its own (SAVE sent to its port) saves only when it is the whole
 server (one shard): one shard's file alone would never complete a snapshot.
@@ -39,6 +41,7 @@ import asyncio
 import glob
 import logging
 import os
+import threading
 import time
 
 from cluster import errors
@@ -46,7 +49,14 @@ from cluster.errors import CommandError
 from cluster.snapshot_id import created_ms
 from shardnode.functions import library_codes
 from shardnode.rdb.save import PointInTimeSave
-from shardnode.rdb.snapshot import shard_file_name, summary_file_name, summary_json
+from shardnode.rdb.snapshot import (
+    fsync_dir,
+    ready_name,
+    roll_forward,
+    shard_file_name,
+    summary_file_name,
+    summary_json,
+)
 
 log = logging.getLogger("damselfly.shard")
 
@@ -80,6 +90,7 @@ class ShardFile:
         self.stream = None
 
     def open(self):
+        roll_forward(self.directory, self.dbfilename)  # a commit a crash cut short
         for stale in glob.glob(glob.escape(self.final) + ".*.ready"):
             _unlink(stale)
         try:
@@ -112,10 +123,6 @@ class ShardFile:
         _unlink(self.partial)
 
 
-def ready_name(final: str, snapshot_id: str) -> str:
-    return "%s.%s.ready" % (final, snapshot_id)
-
-
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -123,17 +130,30 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# A test hook: the commit step at which the committing thread stops for good,
+# so a test can kill -9 the shard there and check that one whole snapshot
+# remains.
+CRASH_AT_ENV = "DAMSELFLY_TEST_CRASH_IN_COMMIT"
+COMMIT_STEPS = ("ready", "summary-written", "committed", "renamed-one", "renamed-all")
+
+
+def _crash_point(step: str) -> None:
+    if os.environ.get(CRASH_AT_ENV) == step:
+        log.warning("test hook %s=%s: stopping the commit", CRASH_AT_ENV, step)
+        threading.Event().wait()
 
 
 def commit_if_complete(directory: str, dbfilename: str, count: int, snapshot_id: str) -> bool:
     """Commit snapshot ``snapshot_id`` if every shard's file is ready (see
-    the module doc); True if this call committed it."""
+    the module doc); True if this call committed it.
+
+    The summary's rename is the commit point: it names the new files (sizes
+    and trailers read from the ``.ready`` files), which are renamed into
+    place only after it.  A crash before it leaves the previous snapshot
+    whole (its files and summary untouched); a crash after it leaves a
+    summary whose files are either in place or still ``.ready``, and
+    :func:`shardnode.rdb.snapshot.roll_forward` (run by the next load and
+    the next save) finishes those renames."""
     finals = [os.path.join(directory, shard_file_name(dbfilename, i, count)) for i in range(count)]
     readies = [ready_name(f, snapshot_id) for f in finals]
     if not all(os.path.exists(r) for r in readies):
@@ -145,23 +165,30 @@ def commit_if_complete(directory: str, dbfilename: str, count: int, snapshot_id:
     except FileExistsError:
         return False  # another shard is committing it
     try:
-        for ready, final in zip(readies, finals):
-            os.rename(ready, final)
         entries = []
-        for i, final in enumerate(finals):
-            with open(final, "rb") as f:
+        for i, (ready, final) in enumerate(zip(readies, finals)):
+            with open(ready, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 f.seek(-8, os.SEEK_END)
                 trailer = int.from_bytes(f.read(8), "little")
             entries.append((os.path.basename(final), i, size, trailer))
+        fsync_dir(directory)  # the .ready names are durable before the summary names them
+        _crash_point("ready")
         summary = os.path.join(directory, summary_file_name(dbfilename))
         temporary = "%s.%s.tmp" % (summary, snapshot_id)
         with open(temporary, "wb") as f:
             f.write(summary_json(snapshot_id, created_ms(snapshot_id), entries))
             f.flush()
             os.fsync(f.fileno())
+        _crash_point("summary-written")
         os.rename(temporary, summary)
-        _fsync_dir(directory)
+        fsync_dir(directory)  # the commit point
+        _crash_point("committed")
+        for ready, final in zip(readies, finals):
+            os.rename(ready, final)
+            _crash_point("renamed-one")
+        _crash_point("renamed-all")
+        fsync_dir(directory)
     finally:
         _unlink(lock)
     return True

@@ -131,10 +131,51 @@ def _from_summary(directory: str, summary_path: str) -> SnapshotFiles:
     return SnapshotFiles(paths, snapshot_id, "snapshot")
 
 
+def ready_name(final: str, snapshot_id: str) -> str:
+    """A shard file written and fsynced, waiting for its snapshot's commit."""
+    return "%s.%s.ready" % (final, snapshot_id)
+
+
+def fsync_dir(directory: str) -> None:
+    """Make the renames and creations in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def roll_forward(directory: str, dbfilename: str) -> None:
+    """Finish a commit that a crash cut short: the summary is written (the
+    snapshot is committed) but some of its files are still named
+    ``<final>.<snapshot id>.ready`` (shardnode/snapshots.py); rename them
+    into place.  Several shards may race here: a rename done by another
+    is fine."""
+    summary = os.path.join(directory, summary_file_name(dbfilename))
+    try:
+        with open(summary, "rb") as f:
+            doc = json.loads(f.read())
+        snapshot_id = str(doc["snapshot_id"])
+        names = [os.path.basename(entry["name"]) for entry in doc["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no summary, or one _from_summary will refuse with the reason
+    renamed = False
+    for name in names:
+        final = os.path.join(directory, name)
+        try:
+            os.rename(ready_name(final, snapshot_id), final)
+            renamed = True
+        except FileNotFoundError:
+            pass
+    if renamed:
+        fsync_dir(directory)
+
+
 def find_snapshot(directory: str, dbfilename: str) -> SnapshotFiles | None:
     """The files a starting shard loads (see the module doc), or None."""
     summary = os.path.join(directory, summary_file_name(dbfilename))
     if os.path.exists(summary):
+        roll_forward(directory, dbfilename)
         return _from_summary(directory, summary)
     stem, ext = _stem_ext(dbfilename)
     pattern = re.compile(re.escape(stem) + r"-(\d{4})-of-(\d{4})" + re.escape(ext) + r"\Z")

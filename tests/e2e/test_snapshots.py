@@ -15,6 +15,7 @@ import pytest
 
 from cluster.slots import key_slot
 from shardnode.rdb.file import RdbAux, RdbKey, read_rdb
+from shardnode.snapshots import COMMIT_STEPS, CRASH_AT_ENV
 from tests.differential.test_rdb_files import (
     DBS,
     _check_rdb,
@@ -220,6 +221,47 @@ def test_kill_9_during_bgsave_leaves_the_previous_snapshot_loadable():
     assert leftovers  # it was interrupted mid-way
     with _damselfly_with(after, shards=2) as proc2, RawClient(proc2.port) as c:
         assert c.call("DBSIZE") == 1000
+
+
+def _all_files(directory) -> dict:
+    """Every file of the snapshot's name in ``directory``, half-committed ones too."""
+    return {name: open(os.path.join(directory, name), "rb").read()
+            for name in os.listdir(directory) if name.startswith("dump")}
+
+
+@pytest.mark.parametrize("step", COMMIT_STEPS)
+def test_kill_9_at_each_step_of_the_commit_leaves_one_whole_snapshot(step, monkeypatch):
+    """The committing shard stops itself at ``step`` (a test hook), the whole
+    server is killed -9 there, and a new start loads the previous snapshot
+    (a crash before the summary names the new files) or the new one (after),
+    never a mix and never nothing."""
+    with DamselflyProcess(shards=2) as proc:
+        with RawClient(proc.port) as c:
+            _fill(c, 3000, prefix="old:")
+            assert c.call("SAVE") == b"OK"
+        previous = _files(proc.dir)
+    monkeypatch.setenv(CRASH_AT_ENV, step)
+    with _damselfly_with(previous, shards=2) as proc:
+        with RawClient(proc.port) as c:
+            assert c.call("DBSIZE") == 3000
+            _fill(c, 2000, prefix="new:")
+            assert c.call("BGSAVE") == b"Background saving started"
+        _wait(lambda: "%s=%s: stopping the commit" % (CRASH_AT_ENV, step) in proc.log(), what="the hook")
+        os.killpg(proc.proc.pid, signal.SIGKILL)
+        proc.proc.wait()
+        left = _all_files(proc.dir)
+    monkeypatch.delenv(CRASH_AT_ENV)
+    committed = COMMIT_STEPS.index(step) >= COMMIT_STEPS.index("committed")
+    if step != "renamed-all":
+        assert any(name.endswith(".ready") for name in left)  # cut short
+    with _damselfly_with(left, shards=2) as proc, RawClient(proc.port) as c:
+        assert c.call("DBSIZE") == (5000 if committed else 3000)
+        assert c.call("EXISTS", "new:1999") == (1 if committed else 0)
+        assert c.call("GET", "old:2999") == b"x" * 20
+        assert c.call("BGSAVE") == b"Background saving started"  # and saving goes on
+        _wait_bgsave_done(c)
+        assert _info(c)["rdb_last_bgsave_status"] == "ok"
+        assert not [n for n in os.listdir(proc.dir) if n.endswith((".ready", ".partial"))]
 
 
 def _exit_code(proc, timeout=30.0):
