@@ -171,51 +171,64 @@ def load_time(server, keys: int) -> float:
         server.stop()
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keys", type=int, default=1_000_000)
-    parser.add_argument("--shards", type=int, default=2)
-    opts = parser.parse_args(argv)
-    results = {"keys": opts.keys, "shards": opts.shards}
-
+def run_redis(keys: int) -> dict:
     redis = RedisProcess().start()
     try:
-        load(redis.port, opts.keys)
+        load(redis.port, keys)
         pids = lambda: [redis.proc.pid] + children(redis.proc.pid)  # noqa: E731
-        results["redis"] = measure_save("redis", redis.port, pids, opts.keys)
-        dump = os.path.join(redis.dir, "dump.rdb")
+        row = measure_save("redis", redis.port, pids, keys)
         restart = RedisProcess("--dbfilename", "dump.rdb")
-        shutil.copy(dump, os.path.join(restart.dir, "dump.rdb"))
+        shutil.copy(os.path.join(redis.dir, "dump.rdb"), os.path.join(restart.dir, "dump.rdb"))
     finally:
         redis.stop()
-    results["redis"]["load_s"] = load_time(restart, opts.keys)
+    row["load_s"] = load_time(restart, keys)
+    return row
 
-    server = DamselflyProcess(shards=opts.shards).start()
+
+def run_damselfly(keys: int, shards: int) -> dict:
+    server = DamselflyProcess(shards=shards).start()
     try:
-        load(server.port, opts.keys)
-        results["damselfly"] = measure_save("damselfly", server.port,
-                                            lambda: damselfly_pids(server), opts.keys)
+        load(server.port, keys)
+        row = measure_save("damselfly", server.port, lambda: damselfly_pids(server), keys)
         files = {n: open(os.path.join(server.dir, n), "rb").read()
                  for n in os.listdir(server.dir) if n.startswith("dump")}
     finally:
         server.stop()
-    again = DamselflyProcess(shards=opts.shards)
+    again = DamselflyProcess(shards=shards)
     for name, data in files.items():
         with open(os.path.join(again.dir, name), "wb") as f:
             f.write(data)
     again.wait_ready = lambda timeout=0: DamselflyProcess.wait_ready(again, timeout=600)
-    results["damselfly"]["load_s"] = load_time(again, opts.keys)
+    row["load_s"] = load_time(again, keys)
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--only", choices=("redis", "damselfly"),
+                        help="measure one server (the other's row is left out)")
+    opts = parser.parse_args(argv)
+    results = {"keys": opts.keys, "shards": opts.shards}
+    if opts.only != "damselfly":
+        results["redis"] = run_redis(opts.keys)
+    if opts.only != "redis":
+        results["damselfly"] = run_damselfly(opts.keys, opts.shards)
 
     print()
-    print("%-10s %8s %10s %10s %7s %9s %9s %9s %7s" % (
+    print("%-10s %8s %10s %10s %7s %9s %9s %9s %9s %7s" % (
         "server", "save s", "PSS before", "PSS peak", "ratio", "p50 ms", "p99 ms", "max ms",
-        "load s"))
+        "p99 before", "load s"))
     for name in ("redis", "damselfly"):
+        if name not in results:
+            continue
         r = results[name]
         d = r["during"]
-        print("%-10s %8.2f %9.1fM %9.1fM %7.3f %9s %9s %9s %7.2f" % (
+        print("%-10s %8.2f %9.1fM %9.1fM %7.3f %9s %9s %9s %9s %7.2f" % (
             name, r["save_s"], r["pss_before_mb"], r["pss_peak_mb"], r["pss_ratio"],
-            d.get("p50_ms"), d.get("p99_ms"), d.get("max_ms"), r["load_s"]))
+            d.get("p50_ms"), d.get("p99_ms"), d.get("max_ms"), r["before"].get("p99_ms"),
+            r["load_s"]))
     return 0
 
 
