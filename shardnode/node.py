@@ -29,6 +29,7 @@ Per-client state (WATCH, locks) lives in :mod:`shardnode.sessions`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import deque
@@ -149,13 +150,21 @@ class ShardServer:
             log.info("loading %s", ", ".join(files.paths))
             steps = load_files(files, self.keyspace, lambda slot: owner[slot] == index,
                                self.config, progress, self.rdb_functions)
-        for _ in steps:
-            if time.monotonic() >= next_report:
-                next_report = time.monotonic() + 5.0
-                log.info("loading: %.0f%% of %d bytes, %d keys kept",
-                         100.0 * progress.loaded_bytes / max(1, progress.total_bytes),
-                         progress.total_bytes, progress.keys_loaded)
-            await asyncio.sleep(0)
+        # Loading creates live objects only: no cyclic collection meanwhile,
+        # and afterwards the loaded data joins the permanent generation, so
+        # full collections (a stall of the shard) never walk it again.
+        gc.disable()
+        try:
+            for _ in steps:
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + 5.0
+                    log.info("loading: %.0f%% of %d bytes, %d keys kept",
+                             100.0 * progress.loaded_bytes / max(1, progress.total_bytes),
+                             progress.total_bytes, progress.keys_loaded)
+                await asyncio.sleep(0)
+        finally:
+            gc.enable()
+        gc.freeze()
         try:  # the libraries the files held (FUNCTION2), as Redis loads them with the RDB
             if manifest is None:  # (an AOF's base: replay loads them before the rest)
                 load_saved_libraries(self.rdb_functions)

@@ -254,29 +254,29 @@ def load_files(files: SnapshotFiles, keyspace, owns_slot, limits, progress: Load
         except OSError as exc:
             raise SnapshotError("%s: %s" % (path, exc.strerror)) from None
         try:
-            step = 0
+            step = kept = 0  # keys read and kept since the last progress report
             for record in read_rdb(data, limits, check_duplicates=False):
                 if type(record) is RdbKey:
-                    progress.keys_read += 1
-                    expire_ms = record.expire_ms
+                    db_index, key, value, expire_ms = record[0], record[1], record[2], record[3]
                     if expire_ms is not None and expire_ms < now_ms:
                         progress.expired_skipped += 1
-                    elif owns_slot(key_slot(record.key)):
-                        if record.db >= len(dbs):
-                            raise SnapshotError(
-                                "%s: key %r is in db %d, but this server has %d databases "
-                                "(raise `databases`)" % (path, record.key, record.db, len(dbs)))
-                        db = dbs[record.db]
-                        if db.exists(record.key):
-                            raise SnapshotError("%s: key %r of db %d is also in an earlier file"
-                                                % (path, record.key, record.db))
-                        db.set(record.key, record.value)
-                        if expire_ms is not None:
-                            db.set_deadline(record.key, expire_ms)
-                        progress.keys_loaded += 1
+                    else:
+                        slot = key_slot(key)
+                        if owns_slot(slot):
+                            if db_index >= len(dbs):
+                                raise SnapshotError(
+                                    "%s: key %r is in db %d, but this server has %d databases "
+                                    "(raise `databases`)" % (path, key, db_index, len(dbs)))
+                            if not dbs[db_index].load(key, value, slot, expire_ms):
+                                raise SnapshotError("%s: key %r of db %d is also in an earlier "
+                                                    "file" % (path, key, db_index))
+                            kept += 1
                     step += 1
                     if step == LOAD_STEP_KEYS:
                         step = 0
+                        progress.keys_read += LOAD_STEP_KEYS
+                        progress.keys_loaded += kept
+                        kept = 0
                         progress.loaded_bytes = done_bytes + record.body_end
                         yield progress
                 elif type(record) is RdbFunction:
@@ -288,6 +288,8 @@ def load_files(files: SnapshotFiles, keyspace, owns_slot, limits, progress: Load
                     raise SnapshotError("%s: belongs to snapshot %s, not to %s as its summary says"
                                         % (path, record.value.decode("utf-8", "replace"),
                                            files.snapshot_id))
+            progress.keys_read += step
+            progress.keys_loaded += kept
         except RdbFileError as exc:
             raise SnapshotError("%s: %s" % (path, exc)) from None
         finally:
