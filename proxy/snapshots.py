@@ -51,6 +51,8 @@ def bgsave(worker, client, spec, args) -> None:
         client.error_reply(errors.SYNTAX)
         return
     send = [b"DF.BGSAVE", new_snapshot_id().encode(), _count(worker)] + args[1:]
+    if getattr(client, "in_exec", False):  # each shard starts it once the transaction is done
+        send.append(b"LATER")
     to_all(worker, client, spec, args, merge_bgsave, send=send)
 
 

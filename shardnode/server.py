@@ -169,12 +169,12 @@ def _saved(conn, snapshot_id: bytes, count: int):
     return "OK"
 
 
-def _bgsave_started(conn, snapshot_id: bytes, count: int, options) -> str:
+def _bgsave_started(conn, snapshot_id: bytes, count: int, options, later=False) -> str:
     if options and (len(options) > 1 or options[0].lower() != b"schedule"):
         raise CommandError(errors.SYNTAX)
     snapshots = conn.server.snapshots
     snapshots.check_count(count)
-    return snapshots.bgsave(snapshot_id.decode(), count, later=conn.in_exec)
+    return snapshots.bgsave(snapshot_id.decode(), count, later=later or conn.in_exec)
 
 
 @handler("save")
@@ -204,8 +204,12 @@ def df_save(conn, args):
 
 @handler("df.bgsave")
 def df_bgsave(conn, args):
-    """This shard's part of a server-wide BGSAVE: DF.BGSAVE <id> <count> [SCHEDULE]."""
-    return _bgsave_started(conn, args[1], parse_int(args[2]), args[3:])
+    """This shard's part of a server-wide BGSAVE: DF.BGSAVE <id> <count>
+    [SCHEDULE] [LATER]; LATER: sent inside a proxy client's EXEC."""
+    options = args[3:]
+    later = bool(options) and options[-1] == b"LATER"
+    return _bgsave_started(conn, args[1], parse_int(args[2]), options[:-1] if later else options,
+                           later)
 
 
 @handler("df.misconf")

@@ -289,7 +289,8 @@ class ShardSnapshots:
         """BGSAVE: start the save and return its reply.  As in Redis 7.0 a
         save in progress is an error even with SCHEDULE (which only waits
         for other background work: here, none); ``later`` (BGSAVE inside a
-        transaction) starts it once the current command is done."""
+        transaction) replies "scheduled" and starts it once the current
+        command is done and no transaction holds locks on this shard."""
         if self.running is not None or self.scheduled is not None:
             raise CommandError(errors.BGSAVE_IN_PROGRESS)
         if self.server.loading:
@@ -325,6 +326,9 @@ class ShardSnapshots:
                 self.task = None
 
     def _start_scheduled(self) -> None:
+        if self.server.locks.held:  # a transaction still runs here: its end is in the cut
+            asyncio.get_running_loop().call_later(0.001, self._start_scheduled)
+            return
         snapshot_id, count = self.scheduled
         self.scheduled = None
         try:

@@ -110,6 +110,27 @@ def test_bgsave_replies_as_redis_and_loads_back():
         assert c.call("DBSIZE") == 20000
 
 
+def test_bgsave_inside_multi_is_scheduled_after_the_transaction():
+    """BGSAVE queued in MULTI answers "Background saving scheduled" in EXEC, as
+    Redis; the save starts once the transaction is done, so it holds the
+    transaction's writes after the BGSAVE too."""
+    with DamselflyProcess(shards=2) as proc:
+        with RawClient(proc.port) as c:
+            assert c.call("MULTI") == b"OK"
+            for command in (("SET", "before", "1"), ("BGSAVE",), ("SET", "after:{x}", "2"),
+                            ("SET", "after:{y}", "3")):
+                assert c.call(*command) == b"QUEUED"
+            assert c.call("EXEC") == [b"OK", b"Background saving scheduled", b"OK", b"OK"]
+            _wait(lambda: _info(c)["rdb_saves"] == "1", what="the scheduled save")
+            assert c.call("MULTI") == b"OK"
+            assert c.call("SAVE") == Err("ERR Command not allowed inside a transaction")
+            assert c.call("EXEC") == Err("EXECABORT Transaction discarded because of previous "
+                                         "errors.")
+        files = _files(proc.dir)
+    with _damselfly_with(files, shards=2) as proc, RawClient(proc.port) as c:
+        assert sorted(c.call("KEYS", "*")) == [b"after:{x}", b"after:{y}", b"before"]
+
+
 # -- point in time -----------------------------------------------------------------
 
 
