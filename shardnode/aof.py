@@ -491,6 +491,7 @@ class AppendOnlyFile:
         self.flush_scheduled = False
         self.fsync_running = False
         self.rewrite: Rewrite | None = None
+        self.rewrite_scheduled = False  # BGREWRITEAOF during a BGSAVE: runs when it ends
         self.cron = None
         self.loop = None  # the shard's event loop (start)
         # INFO persistence
@@ -668,7 +669,10 @@ class AppendOnlyFile:
             future = loop.run_in_executor(None, os.fdatasync, fd)
             future.add_done_callback(lambda done: self._fsync_done(done, fd))
         config = self.server.config
+        if self.rewrite_scheduled:
+            self.start_scheduled_rewrite()
         if self.rewrite is None and config.auto_aof_rewrite_percentage \
+                and self.server.snapshots.running is None \
                 and self.current_size > config.auto_aof_rewrite_min_size:
             base = self.rewrite_base_size or 1
             growth = (self.current_size - base) * 100 // base
@@ -772,6 +776,19 @@ class AppendOnlyFile:
             raise
         asyncio.get_running_loop().call_soon(self._rewrite_step)
 
+    def start_scheduled_rewrite(self) -> None:
+        """Start the BGREWRITEAOF that waited for a BGSAVE (or a transaction)
+        to end, if nothing is in its way now; the end of a save and the
+        once-a-second cron call this."""
+        if not self.rewrite_scheduled or self.server.snapshots.running is not None:
+            return
+        self.rewrite_scheduled = False
+        try:
+            self.start_rewrite()
+        except OSError as exc:
+            self.last_bgrewrite_status = "err"
+            log.error("the scheduled AOF rewrite could not start: %s", exc)
+
     def _abort_rewrite(self) -> None:
         rewrite, self.rewrite = self.rewrite, None
         rewrite.save.close()
@@ -827,7 +844,7 @@ class AppendOnlyFile:
         fields = [
             ("aof_enabled", 1 if self.enabled else 0),
             ("aof_rewrite_in_progress", 1 if rewrite is not None else 0),
-            ("aof_rewrite_scheduled", 0),
+            ("aof_rewrite_scheduled", 1 if self.rewrite_scheduled else 0),
             ("aof_last_rewrite_time_sec", self.last_rewrite_time_sec),
             ("aof_current_rewrite_time_sec",
              int(time.monotonic() - rewrite.started) if rewrite is not None else -1),
@@ -850,16 +867,21 @@ class AppendOnlyFile:
 
 
 REWRITE_STARTED = "Background append only file rewriting started"
+REWRITE_SCHEDULED = "Background append only file rewriting scheduled"
 
 
 def bgrewriteaof(server):
-    """BGREWRITEAOF's work on this shard (the handler is the server family's)."""
+    """BGREWRITEAOF's work on this shard (the handler is the server family's).
+    As Redis 7.0: while a BGSAVE runs, or inside MULTI/EXEC, the rewrite is
+    only scheduled (INFO aof_rewrite_scheduled:1) and starts when the save
+    ends, or right after the transaction."""
     aof = server.aof
     if aof.rewrite is not None:
         raise CommandError(errors.AOF_REWRITE_IN_PROGRESS)
-    if server.keyspace.journal.grouping:  # inside MULTI/EXEC: right after it
-        asyncio.get_running_loop().call_soon(aof.start_rewrite)
-        return REWRITE_STARTED
+    if server.snapshots.running is not None or server.keyspace.journal.grouping:
+        aof.rewrite_scheduled = True
+        asyncio.get_running_loop().call_soon(aof.start_scheduled_rewrite)
+        return REWRITE_SCHEDULED
     try:
         aof.start_rewrite()
     except OSError as exc:

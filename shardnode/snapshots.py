@@ -350,6 +350,7 @@ class ShardSnapshots:
         self.last_ok = False
         log.warning("Background saving error: %s", why)
         self.server.set_write_check(True)
+        self._ended()
 
     def _succeeded(self, save) -> None:
         keyspace = self.server.keyspace
@@ -364,6 +365,16 @@ class ShardSnapshots:
         self.server.set_write_check(False)
         log.info("DB saved on disk: %d keys, %d bytes, %d bytes serialised ahead at most",
                  save.keys_saved, save.bytes_written, save.peak_early_bytes)
+        self._ended()
+
+    def _ended(self) -> None:
+        """A save is over: a BGREWRITEAOF that waited for it starts."""
+        aof = self.server.aof
+        if aof.rewrite_scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(aof.start_scheduled_rewrite)
+            except RuntimeError:
+                pass  # no loop: the shard is stopping
 
     def reload_in_place(self) -> None:
         """DEBUG RELOAD: this shard's keyspace through an RDB file and back

@@ -621,7 +621,7 @@ def test_bgrewriteaof_and_config_set_appendonly_inside_multi_take_effect_after_e
             _wait_rewrites_done(c)
             replies = c.pipeline([("MULTI",), ("SET", "c", "3"), ("BGREWRITEAOF",),
                                   ("SET", "d", "4"), ("EXEC",)])
-            assert replies[-1] == [b"OK", b"Background append only file rewriting started",
+            assert replies[-1] == [b"OK", b"Background append only file rewriting scheduled",
                                    b"OK"]
             time.sleep(0.1)
             info = _wait_rewrites_done(c)
