@@ -209,6 +209,12 @@ class ShardLink(asyncio.Protocol):
             client = self.worker.clients.get(number)
             if client is not None:
                 client.push(payload)
+        elif kind == b"S":  # the shard's PING state: "" or -LOADING / -MISCONF's text
+            refusals = self.worker.shard_refusals
+            if payload:
+                refusals[number] = payload.decode()
+            else:
+                refusals.pop(number, None)
         elif kind == b"W":  # a wake-up for a cross-shard blocking command
             client = self.worker.clients.get(number)
             if client is not None:

@@ -61,6 +61,7 @@ def df_link(conn, args):
     conn.parser.authenticated = True
     conn.sessions = {}
     conn.session = None
+    conn.emit(conn.server.state_frame())  # after the reply: the proxy's PING follows it
     return "OK"
 
 

@@ -94,6 +94,7 @@ class ShardServer:
         self.loading = False
         self.load_progress = None  # shardnode.rdb.snapshot.LoadProgress while/after loading
         self.rdb_functions: list = []  # FUNCTION libraries the loaded files held (code)
+        self.told_refusal = None  # the PING state the proxy links were told (set_write_check)
         from shardnode.snapshots import ShardSnapshots
 
         self.snapshots = ShardSnapshots(self)  # SAVE, BGSAVE, LASTSAVE, MISCONF
@@ -185,12 +186,36 @@ class ShardServer:
         """Route every command through execute's checked path while the
         shard loads or may refuse writes after a failed save (MISCONF), and
         back to the plain dispatch when neither holds: the hot path pays
-        nothing for either check."""
+        nothing for either check.  The proxy links are told the new state
+        (:meth:`state_frame`), for the PING the proxy answers itself."""
         if on or self.loading or not self.snapshots.snapshot_ok:
             self.dispatch = {name: (spec, fn, False)
                              for name, (spec, fn, _) in self.ready_dispatch.items()}
         else:
             self.dispatch = self.ready_dispatch
+        refusal = self.ping_refusal()
+        if refusal != self.told_refusal:
+            self.told_refusal = refusal
+            frame = self.state_frame()
+            for conn in list(self.clients.values()):
+                if conn.internal:
+                    conn.emit(frame)
+
+    def ping_refusal(self) -> str | None:
+        """The error PING answers now, as Redis 7.0's processCommand decides
+        it: -LOADING while loading, -MISCONF while writes are refused after a
+        failed save; None: PONG."""
+        if self.loading:
+            return errors.LOADING
+        if not self.snapshots.snapshot_ok and self.snapshots.writes_refused():
+            return errors.MISCONF
+        return None
+
+    def state_frame(self) -> bytes:
+        """``*3 S <shard> <refusal or "">``: this shard's PING state, sent to
+        each proxy link when it opens and when the state changes."""
+        text = (self.told_refusal or "").encode()
+        return b"*3\r\n$1\r\nS\r\n:%d\r\n$%d\r\n%b\r\n" % (self.index, len(text), text)
 
     def stop_listening(self) -> None:
         if self._server is not None:

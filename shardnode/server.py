@@ -82,11 +82,18 @@ def debug(conn, args):
     raise CommandError(errors.unknown_subcommand(args[1], "debug"))
 
 
+# The options writes_refused() reads (shardnode/snapshots.py).
+_MISCONF_OPTIONS = frozenset({"save", "snapshot_cron", "stop_writes_on_bgsave_error"})
+
+
 @handler("config|set")
 def config_set(conn, args):
     applied = apply_config_set(conn.server.config, args)
     if any(opt.name == "appendonly" for opt, _ in applied):
         conn.server.aof.config_changed()  # on: a base file first (shardnode/aof.py)
+    if any(opt.name in _MISCONF_OPTIONS for opt, _ in applied):
+        server = conn.server  # MISCONF applies only with a schedule: tell the links
+        server.set_write_check(not server.snapshots.snapshot_ok)
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards
         warn_not_implemented(applied, log)
     return "OK"

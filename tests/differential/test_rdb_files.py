@@ -471,6 +471,10 @@ def test_clients_get_loading_while_a_large_file_loads(tmp_path):
                         if isinstance(reply, Err):
                             assert reply == "LOADING Redis is loading the dataset in memory"
                             seen.add(where)
+                            ping = c.call("PING")  # as redis-server 7.0's PING
+                            if ping != b"PONG":  # (unless the load has just ended)
+                                assert ping == reply
+                                seen.add(where + " ping")
                             info = c.call("INFO", "persistence").decode()
                             if "loading:1" in info:
                                 # through the proxy: summed over the shards still loading
@@ -484,12 +488,14 @@ def test_clients_get_loading_while_a_large_file_loads(tmp_path):
                 except OSError:
                     pass
             time.sleep(0.02)
-        assert seen >= {"shard", "shard info", "proxy", "loaded"}, seen
+        assert seen >= {"shard", "shard info", "shard ping", "proxy", "proxy ping",
+                        "loaded"}, seen
         with RawClient(proc.port) as c:
             deadline = time.monotonic() + 60
             while isinstance(c.call("DBSIZE"), Err) and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert c.call("DBSIZE") == count
+            assert c.call("PING") == b"PONG"
             assert c.call("GET", "key:399999") == b"value-399999"
             assert "loading:0" in c.call("INFO", "persistence").decode()
     finally:

@@ -375,6 +375,10 @@ def test_unwritable_dir_fails_the_save_misconf_until_a_save_succeeds():
             # Every shard refuses writes, not only the one that failed ("b" is on shard 1).
             misconf = _wait(lambda: _err(c.call("SET", "b", "2")), what="MISCONF")
             assert misconf.startswith("MISCONF Redis is configured to save RDB snapshots")
+            # PING answers it too, as in Redis: the proxy's and a shard's own
+            _wait(lambda: c.call("PING") == misconf, what="PING's MISCONF")
+            with RawClient(proc.shard_ports[0]) as shard:
+                assert shard.call("PING") == misconf
             assert c.call("GET", "a") == b"1"  # reads go on
             assert c.call("SAVE") == Err("ERR")
             assert "Background saving error" in proc.log()
@@ -382,12 +386,14 @@ def test_unwritable_dir_fails_the_save_misconf_until_a_save_succeeds():
             # Without a schedule the failure no longer stops writes, as in Redis.
             assert c.call("CONFIG", "SET", "save", "") == b"OK"
             assert c.call("SET", "b", "2") == b"OK"
+            _wait(lambda: c.call("PING") == b"PONG", what="PONG")
             assert c.call("CONFIG", "SET", "save", "3600 1") == b"OK"
             assert isinstance(c.call("SET", "b", "3"), Err)
             os.rmdir(blocker)
             assert c.call("BGSAVE") == b"Background saving started"
             _wait(lambda: _info(c)["rdb_last_bgsave_status"] == "ok", what="the recovery")
             _wait(lambda: c.call("SET", "b", "3") == b"OK", what="writes again")
+            _wait(lambda: c.call("PING") == b"PONG", what="PONG again")
 
 
 def test_full_disk_fails_the_save_and_keeps_the_previous_files(tmp_path):
