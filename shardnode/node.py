@@ -131,12 +131,14 @@ class ShardServer:
         from shardnode.functions import load_saved_libraries
         from shardnode.rdb.snapshot import LoadProgress, SnapshotError, find_snapshot, load_files
 
-        manifest = files = None
+        manifest = files = resharded = None
         if self.config.appendonly:
             manifest = aof.find_manifest(self.config, self.index, len(self.topology.shards))
-        if manifest is None:
+            if manifest is None:  # the AOF of another shard count, re-distributed
+                resharded = aof.find_other_count(self.config, len(self.topology.shards))
+        if manifest is None and resharded is None:
             files = find_snapshot(self.config.dir, self.config.dbfilename)
-        if files is None and manifest is None:
+        if files is None and manifest is None and resharded is None:
             self.aof.start(None)
             return
         self.loading = True
@@ -147,6 +149,10 @@ class ShardServer:
         if manifest is not None:
             log.info("replaying the append-only files %s", ", ".join(manifest.names()))
             steps = aof.replay(self, manifest, progress)
+        elif resharded is not None:
+            log.info("replaying the append-only files of %d shards %s", len(resharded),
+                     ", ".join(name for name, _ in resharded))
+            steps = aof.replay_other_count(self, resharded, progress)
         else:
             log.info("loading %s", ", ".join(files.paths))
             steps = load_files(files, self.keyspace, lambda slot: owner[slot] == index,
@@ -167,7 +173,7 @@ class ShardServer:
             gc.enable()
         gc.freeze()
         try:  # the libraries the files held (FUNCTION2), as Redis loads them with the RDB
-            if manifest is None:  # (an AOF's base: replay loads them before the rest)
+            if files is not None:  # (an AOF's base: replay loads them before the rest)
                 load_saved_libraries(self.rdb_functions)
         except CommandError as exc:
             raise SnapshotError("a function library in %s: %s"
@@ -176,7 +182,10 @@ class ShardServer:
         self.keyspace.journal.sync()
         self.loading = False
         self.set_write_check(False)
-        self.aof.start(manifest)
+        if resharded is not None:
+            self.aof.start_resharded(resharded)
+        else:
+            self.aof.start(manifest)
         log.info("loaded %d keys of this shard's slots in %.3f s (%d keys read, %d expired "
                  "skipped, %d function libraries)", progress.keys_loaded,
                  time.time() - progress.started, progress.keys_read,
