@@ -42,6 +42,7 @@ _LZF_MIN_SAVING = 4
 # length above this ratio can never decompress, so it is refused unallocated.
 _LZF_MAX_RATIO = 88
 _LZF_MARKER = LEN_ENCVAL << 6 | ENC_LZF  # the first byte of an LZF string
+_LZF_HEAD = bytes((_LZF_MARKER,))
 _INT_ENCODABLE_MAX_LEN = 11  # len("-2147483648"): longer strings are never int32
 
 
@@ -49,10 +50,14 @@ class RdbFormatError(ValueError):
     """The bytes are not a valid RDB encoding (truncated, unknown code ...)."""
 
 
+# rdbSaveLen of 0 .. 63: one byte each, made once (a snapshot writes two per key).
+_SHORT_LENGTHS = tuple(bytes((LEN_6BIT << 6 | n,)) for n in range(1 << 6))
+
+
 def encode_length(length: int) -> bytes:
     """rdbSaveLen: the shortest of the 6, 14, 32 and 64-bit forms."""
     if length < 1 << 6:
-        return bytes((LEN_6BIT << 6 | length,))
+        return _SHORT_LENGTHS[length]
     if length < 1 << 14:
         return bytes(((LEN_14BIT << 6) | (length >> 8), length & 0xFF))
     if length <= 0xFFFFFFFF:
@@ -94,13 +99,16 @@ def encode_string(data: bytes, compress: bool = True) -> bytes:
         encoded = _integer_encoding(data)
         if encoded is not None:
             return encoded
-    if compress and length >= LZF_MIN_LENGTH:
+    elif compress and length >= LZF_MIN_LENGTH:
         # python-lzf allows max_len + 1 output bytes: this asks liblzf for the
         # same output limit as Redis's lzf_compress(s, len, out, len - 4).
-        packed = lzf.compress(bytes(data), length - _LZF_MIN_SAVING - 1)
+        packed = lzf.compress(data if type(data) is bytes else bytes(data),
+                              length - _LZF_MIN_SAVING - 1)
         if packed is not None:
-            return b"".join((bytes((LEN_ENCVAL << 6 | ENC_LZF,)), encode_length(len(packed)),
-                             encode_length(length), packed))
+            return b"".join((_LZF_HEAD, encode_length(len(packed)), encode_length(length),
+                             packed))
+    if length < 1 << 6:
+        return _SHORT_LENGTHS[length] + data
     return encode_length(length) + data
 
 

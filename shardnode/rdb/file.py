@@ -48,7 +48,13 @@ from shardnode.rdb.constants import (
     RDB_VERSION,
     TYPE_STRING,
 )
-from shardnode.rdb.encoding import REDIS_DEFAULT_LIMITS, RdbFormatError, RdbReader, RdbWriter
+from shardnode.rdb.encoding import (
+    REDIS_DEFAULT_LIMITS,
+    RdbFormatError,
+    RdbReader,
+    RdbWriter,
+    encode_string,
+)
 from shardnode.rdb.objects import CODECS
 from shardnode.values import KINDS
 
@@ -141,6 +147,31 @@ class RdbFileWriter:
         # write_object writes the type byte itself: write the key between.
         CODECS[type_id].write(out, value)
         self._counted()
+
+    def write_bucket(self, bucket: dict, expires: dict) -> None:
+        """Every key of ``bucket`` (key -> value) with its deadline in
+        ``expires``: :meth:`write_key` per key, with strings (most keys)
+        encoded inline, so a snapshot spends its steps on few calls."""
+        out = self.out
+        buffer = out.buffer
+        encode = encode_string
+        compress = out.compress
+        write_key = self.write_key
+        for key, value in bucket.items():
+            if expires:
+                deadline = expires.get(key)
+                if deadline is not None:
+                    write_key(key, value, deadline)
+                    continue
+            if type(value) is bytes:
+                buffer.append(TYPE_STRING)
+                buffer += encode(key, compress)
+                buffer += encode(value, compress)
+                self.keys_written += 1
+            else:
+                write_key(key, value)
+        if len(buffer) >= _FLUSH_AT:
+            self.flush()
 
     def write_raw_object(self, key: bytes, type_id: int, body, expire_ms: int | None = None) -> None:
         """One key whose object body is already RDB bytes: a merge copies
