@@ -73,7 +73,54 @@ class SaveFailed(Exception):
     """A save that could not be written; the message says why."""
 
 
+# A BGSAVE's bytes waiting for the writer thread at most; past this the save's
+# steps wait (without blocking the shard) for the disk to catch up.
+MAX_PENDING_BYTES = 8 << 20
+
+
 # -- files ------------------------------------------------------------------------
+
+class ThreadedWriter:
+    """``write(bytes)`` for a BGSAVE: the bytes go to one thread that writes
+    them to ``stream`` in order, so the shard's event loop never waits for
+    the disk (a write can stall for long when the kernel throttles dirty
+    pages).  ``pending`` bytes are not written yet; the first error is kept
+    in ``error`` and raised by the next :meth:`write` and by :meth:`drain`."""
+
+    def __init__(self, stream):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.stream = stream
+        self.pending = 0
+        self.error: OSError | None = None
+        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bgsave-writer")
+
+    def write(self, data) -> None:
+        if self.error is not None:
+            raise self.error
+        with self._lock:
+            self.pending += len(data)
+        self._thread.submit(self._write, data)
+
+    def _write(self, data) -> None:
+        try:
+            if self.error is None:
+                view = memoryview(data)
+                while view:
+                    view = view[self.stream.write(view):]
+        except OSError as exc:
+            self.error = exc
+        finally:
+            with self._lock:
+                self.pending -= len(data)
+
+    def drain(self) -> None:
+        """Wait for every write (call off the event loop); raise the error."""
+        self._thread.shutdown(wait=True)
+        if self.error is not None:
+            raise self.error
+
 
 class ShardFile:
     """The files of one shard's save in ``directory``: the one being written,
@@ -88,8 +135,11 @@ class ShardFile:
         self.partial = self.final + ".partial"
         self.ready = ready_name(self.final, snapshot_id)
         self.stream = None
+        self.writer: ThreadedWriter | None = None
 
-    def open(self):
+    def open(self, threaded: bool = False):
+        """The stream to write the save to; ``threaded``: a
+        :class:`ThreadedWriter` in front of the file (BGSAVE)."""
         roll_forward(self.directory, self.dbfilename)  # a commit a crash cut short
         for stale in glob.glob(glob.escape(self.final) + ".*.ready"):
             _unlink(stale)
@@ -97,9 +147,14 @@ class ShardFile:
             self.stream = open(self.partial, "wb", buffering=0)
         except OSError as exc:
             raise SaveFailed("cannot create %s: %s" % (self.partial, exc.strerror)) from None
+        if threaded:
+            self.writer = ThreadedWriter(self.stream)
+            return self.writer
         return self.stream
 
     def sync(self) -> None:
+        if self.writer is not None:
+            self.writer.drain()
         os.fsync(self.stream.fileno())
 
     def sync_and_complete(self) -> bool:
@@ -114,6 +169,12 @@ class ShardFile:
         return commit_if_complete(self.directory, self.dbfilename, self.count, self.snapshot_id)
 
     def discard(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.drain()
+            except OSError:
+                pass
+            self.writer = None
         if self.stream is not None:
             try:
                 self.stream.close()
@@ -240,7 +301,7 @@ class ShardSnapshots:
 
     # -- starting ----------------------------------------------------------------
 
-    def _begin(self, snapshot_id: str, count: int):
+    def _begin(self, snapshot_id: str, count: int, threaded: bool = False):
         server = self.server
         if server.loading:  # a snapshot of half the data would replace all of it
             raise CommandError(errors.LOADING)
@@ -248,7 +309,7 @@ class ShardSnapshots:
         shard_file = ShardFile(config.dir, config.dbfilename, server.index, count, snapshot_id)
         self.last_try = time.time()
         try:
-            stream = shard_file.open()
+            stream = shard_file.open(threaded)
         except SaveFailed as exc:
             self._failed(str(exc))
             raise
@@ -300,7 +361,7 @@ class ShardSnapshots:
             asyncio.get_running_loop().call_soon(self._start_scheduled)
             return SCHEDULED
         try:
-            save, shard_file = self._begin(snapshot_id, count)
+            save, shard_file = self._begin(snapshot_id, count, threaded=True)
         except SaveFailed:
             # Redis's child fails to open the file after "started" was
             # replied: the failure shows in the status and the log.
@@ -310,9 +371,12 @@ class ShardSnapshots:
 
     async def _background(self, save, shard_file) -> None:
         loop = asyncio.get_running_loop()
+        writer = shard_file.writer
         try:
             while not save.step(STEP_BUDGET_S):
                 await asyncio.sleep(0)
+                while writer.pending > MAX_PENDING_BYTES and writer.error is None:
+                    await asyncio.sleep(0.001)  # the disk is behind: let it catch up
             # fsync, rename and (the last shard) commit: disk waits, off the loop.
             await loop.run_in_executor(None, shard_file.sync_and_complete)
         except OSError as exc:
