@@ -8,7 +8,9 @@ What lives where:
 - the record parser (sans-IO): :func:`parse_commands`, which tells a
   truncated last record (:class:`AofTruncated`) from a corrupt one
   (:class:`AofCorrupt`);
-- replay on start: :func:`find_manifest`, :func:`replay`;
+- replay on start: :func:`find_manifest`, :func:`replay`; the files of
+  another shard count: :func:`find_other_count`, :func:`replay_other_count`,
+  then :meth:`AppendOnlyFile.start_resharded`;
 - the running file: :class:`AppendOnlyFile` (journal listener, fsync policy,
   BGREWRITEAOF and automatic rewrite, INFO's aof_* fields);
 - BGREWRITEAOF's work (:func:`bgrewriteaof`; its handler is in shardnode/server.py).

@@ -21,7 +21,8 @@ Names, from ``dbfilename`` (``dump.rdb`` by default), in ``dir``:
   files exist (the migration path from Redis).
 
 Which files a shard loads (:func:`find_snapshot`): the summary's, checked
-against it (present, same size, same trailer); without a summary, a complete
+against it (present, same size, same trailer), after finishing the renames
+of a commit a crash cut short (:func:`roll_forward`); without a summary, a complete
 set of shard files of one count; without shard files, ``dump.rdb``; with
 none of these, nothing (an empty start).  Anything else (a summary that does
 not parse or names a missing file, an incomplete set) is a
