@@ -63,6 +63,32 @@ def swapdb(conn, args):
     return "OK"
 
 
+def _debug_object(conn, key: bytes) -> str:
+    """DEBUG OBJECT, as Redis 7.0 words it: the encoding, the length of the
+    value's RDB form (serializedlength), the LRU clock of its last access;
+    for a list, its quicklist's shape."""
+    from shardnode.values import dump_payload, encoding_of
+
+    value = conn.db.peek(key)
+    if value is None:
+        raise CommandError("ERR no such key")
+    server = conn.server
+    accessed = conn.db.access.get(key, server.keyspace.now_s)
+    encoding = encoding_of(value)
+    text = "Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d " \
+        "lru_seconds_idle:%d" % (id(value), encoding, len(dump_payload(value)) - 11,
+                                 accessed & 0xFFFFFF, max(0, server.keyspace.now_s - accessed))
+    if encoding == "quicklist":
+        from shardnode.rdb import quicklist
+
+        nodes = quicklist.nodes(value, value.fill)
+        text += " ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d " \
+            "ql_uncompressed_size:%d" % (len(nodes), len(value) / max(1, len(nodes)), value.fill,
+                                         1 if value.compress_depth else 0,
+                                         sum(len(blob) for _, blob in nodes))
+    return text
+
+
 @handler("debug")
 def debug(conn, args):
     sub = args[1].lower()
@@ -76,6 +102,8 @@ def debug(conn, args):
     if sub == b"reload" and len(args) == 2:
         conn.server.snapshots.reload_in_place()
         return "OK"
+    if sub == b"object" and len(args) == 3:
+        return _debug_object(conn, args[2])
     if sub == b"set-active-expire" and len(args) == 3:
         conn.server.active_expire_enabled = args[2] != b"0"
         return "OK"
