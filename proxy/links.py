@@ -108,6 +108,8 @@ class ShardLink(asyncio.Protocol):
         self.transport = transport
         self.reader = hiredis.Reader()
         self.ctx = None
+        # A (re)started shard tells a -LOADING / -MISCONF state when it links.
+        self.worker.shard_refusals.pop(self.shard.index, None)
         transport.write(encode_command([b"DF.LINK", self.worker.secret, b"%d" % self.worker.index]))
         self.pending.append([IGNORE, None])
         if not self.connected.done():

@@ -61,7 +61,8 @@ def df_link(conn, args):
     conn.parser.authenticated = True
     conn.sessions = {}
     conn.session = None
-    conn.emit(conn.server.state_frame())  # after the reply: the proxy's PING follows it
+    if conn.server.told_refusal is not None:  # after the reply: the proxy's PING follows it
+        conn.emit(conn.server.state_frame())
     return "OK"
 
 

@@ -222,7 +222,8 @@ class ShardServer:
 
     def state_frame(self) -> bytes:
         """``*3 S <shard> <refusal or "">``: this shard's PING state, sent to
-        each proxy link when it opens and when the state changes."""
+        each proxy link when it opens (unless it is "": a new link starts
+        with none) and when the state changes."""
         text = (self.told_refusal or "").encode()
         return b"*3\r\n$1\r\nS\r\n:%d\r\n$%d\r\n%b\r\n" % (self.index, len(text), text)
 
