@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -160,62 +161,86 @@ def wait_loaded(port: int, keys: int, timeout: float = 600) -> None:
     raise TimeoutError("not loaded")
 
 
-def load_time(server, keys: int) -> float:
-    """Seconds from starting ``server`` (its files in place) to all keys loaded."""
+def load_time(server, keys: int) -> tuple:
+    """Seconds from starting ``server`` (its files in place) to all keys
+    loaded, and the seconds the loading itself took by the server's log
+    (redis-server's "DB loaded from disk", the slowest shard's "loaded ...
+    keys"): the rest is starting processes."""
     t0 = time.monotonic()
     server.start()
     try:
         wait_loaded(server.port, keys)
-        return round(time.monotonic() - t0, 3)
+        took = round(time.monotonic() - t0, 3)
+        if isinstance(server, DamselflyProcess):
+            text, pattern = server.log(), r"loaded \d+ keys of this shard's slots in ([0-9.]+) s"
+        else:
+            with open(os.path.join(server.dir, "redis.log")) as f:
+                text, pattern = f.read(), r"DB loaded from disk: ([0-9.]+) seconds"
+        found = re.findall(pattern, text)
+        return took, max(map(float, found)) if found else None
     finally:
         server.stop()
+
+
+def run_redis(keys: int) -> dict:
+    redis = RedisProcess().start()
+    try:
+        load(redis.port, keys)
+        pids = lambda: [redis.proc.pid] + children(redis.proc.pid)  # noqa: E731
+        row = measure_save("redis", redis.port, pids, keys)
+        restart = RedisProcess("--dbfilename", "dump.rdb")
+        restart.extra_args += ("--logfile", os.path.join(restart.dir, "redis.log"))
+        shutil.copy(os.path.join(redis.dir, "dump.rdb"), os.path.join(restart.dir, "dump.rdb"))
+    finally:
+        redis.stop()
+    row["load_s"], row["loading_s"] = load_time(restart, keys)
+    return row
+
+
+def run_damselfly(keys: int, shards: int) -> dict:
+    server = DamselflyProcess(shards=shards).start()
+    try:
+        load(server.port, keys)
+        row = measure_save("damselfly", server.port, lambda: damselfly_pids(server), keys)
+        files = {n: open(os.path.join(server.dir, n), "rb").read()
+                 for n in os.listdir(server.dir) if n.startswith("dump")}
+    finally:
+        server.stop()
+    again = DamselflyProcess(shards=shards)
+    for name, data in files.items():
+        with open(os.path.join(again.dir, name), "wb") as f:
+            f.write(data)
+    again.wait_ready = lambda timeout=0: DamselflyProcess.wait_ready(again, timeout=600)
+    row["load_s"], row["loading_s"] = load_time(again, keys)
+    return row
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--only", choices=("redis", "damselfly"),
+                        help="measure one server (the other's row is left out)")
     opts = parser.parse_args(argv)
     results = {"keys": opts.keys, "shards": opts.shards}
-
-    redis = RedisProcess().start()
-    try:
-        load(redis.port, opts.keys)
-        pids = lambda: [redis.proc.pid] + children(redis.proc.pid)  # noqa: E731
-        results["redis"] = measure_save("redis", redis.port, pids, opts.keys)
-        dump = os.path.join(redis.dir, "dump.rdb")
-        restart = RedisProcess("--dbfilename", "dump.rdb")
-        shutil.copy(dump, os.path.join(restart.dir, "dump.rdb"))
-    finally:
-        redis.stop()
-    results["redis"]["load_s"] = load_time(restart, opts.keys)
-
-    server = DamselflyProcess(shards=opts.shards).start()
-    try:
-        load(server.port, opts.keys)
-        results["damselfly"] = measure_save("damselfly", server.port,
-                                            lambda: damselfly_pids(server), opts.keys)
-        files = {n: open(os.path.join(server.dir, n), "rb").read()
-                 for n in os.listdir(server.dir) if n.startswith("dump")}
-    finally:
-        server.stop()
-    again = DamselflyProcess(shards=opts.shards)
-    for name, data in files.items():
-        with open(os.path.join(again.dir, name), "wb") as f:
-            f.write(data)
-    again.wait_ready = lambda timeout=0: DamselflyProcess.wait_ready(again, timeout=600)
-    results["damselfly"]["load_s"] = load_time(again, opts.keys)
+    if opts.only != "damselfly":
+        results["redis"] = run_redis(opts.keys)
+    if opts.only != "redis":
+        results["damselfly"] = run_damselfly(opts.keys, opts.shards)
 
     print()
-    print("%-10s %8s %10s %10s %7s %9s %9s %9s %7s" % (
+    print("%-10s %8s %10s %10s %7s %9s %9s %9s %10s %7s %13s" % (
         "server", "save s", "PSS before", "PSS peak", "ratio", "p50 ms", "p99 ms", "max ms",
-        "load s"))
+        "p99 before", "load s", "of it loading"))
     for name in ("redis", "damselfly"):
+        if name not in results:
+            continue
         r = results[name]
         d = r["during"]
-        print("%-10s %8.2f %9.1fM %9.1fM %7.3f %9s %9s %9s %7.2f" % (
+        print("%-10s %8.2f %9.1fM %9.1fM %7.3f %9s %9s %9s %10s %7.2f %13s" % (
             name, r["save_s"], r["pss_before_mb"], r["pss_peak_mb"], r["pss_ratio"],
-            d.get("p50_ms"), d.get("p99_ms"), d.get("max_ms"), r["load_s"]))
+            d.get("p50_ms"), d.get("p99_ms"), d.get("max_ms"), r["before"].get("p99_ms"),
+            r["load_s"], r["loading_s"] if r["loading_s"] is not None else "-"))
     return 0
 
 

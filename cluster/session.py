@@ -8,7 +8,8 @@ return a reply value, like every handler; :data:`SESSION_HANDLERS` maps spec
 names to them.
 
 The owning server must provide ``config`` (a Config), ``clients`` (id ->
-Session), ``next_client_id()`` and ``started`` (time.time() at start).
+Session), ``next_client_id()``, ``started`` (time.time() at start) and
+``ping_refusal()`` (the error PING answers now, or None).
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ class Session:
     def cmd_ping(self, args):
         if len(args) > 2:
             raise CommandError(errors.wrong_arity("ping"))
+        refusal = self.server.ping_refusal()  # -LOADING / -MISCONF, as Redis's PING
+        if refusal is not None:
+            raise CommandError(refusal)
         if self.proto == 2 and any(self.subscription_counts()):
             return [b"pong", args[1] if len(args) == 2 else b""]  # subscribed mode's form
         if len(args) == 2:

@@ -191,6 +191,8 @@ def _lock_args(client_id: bytes, lock) -> list:
 class _Capture:
     """Stands in for the client when a custom fan-out runs inside EXEC."""
 
+    in_exec = True  # (BGSAVE inside EXEC is only scheduled, as in Redis)
+
     def __init__(self, client, ctx):
         self.client = client
         self.worker = client.worker

@@ -112,6 +112,8 @@ class ShardLink(asyncio.Protocol):
         self.transport = transport
         self.reader = hiredis.Reader()
         self.ctx = None
+        # A (re)started shard tells a -LOADING / -MISCONF state when it links.
+        self.worker.shard_refusals.pop(self.shard.index, None)
         transport.write(encode_command([b"DF.LINK", self.worker.secret, b"%d" % self.worker.index]))
         self.pending.append([IGNORE, None])
         self.worker.pubsub.link_up(self)  # does its shard have direct subscribers?
@@ -231,6 +233,12 @@ class ShardLink(asyncio.Protocol):
             from proxy.monitor import shard_monitored
 
             shard_monitored(self.worker, self.shard.index, number == 1)
+        elif kind == b"S":  # the shard's PING state: "" or -LOADING / -MISCONF's text
+            refusals = self.worker.shard_refusals
+            if payload:
+                refusals[number] = payload.decode()
+            else:
+                refusals.pop(number, None)
         elif kind == b"W":  # a wake-up for a cross-shard blocking command
             client = self.worker.clients.get(number)
             if client is not None:

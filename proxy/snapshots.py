@@ -30,6 +30,7 @@ from cluster import info_sections as fmt
 from cluster.errors import CommandError
 from cluster.resp import encode_error
 from cluster.save_schedule import Cron, ScheduleError, parse_save, save_due
+from cluster.slots import key_slot
 from cluster.snapshot_id import new_snapshot_id
 from proxy.fanout import FANOUTS, MERGES, _first_error, decode_reply, merge_ok, to_all
 from proxy.links import DEFAULT_CONTEXT
@@ -51,6 +52,8 @@ def bgsave(worker, client, spec, args) -> None:
         client.error_reply(errors.SYNTAX)
         return
     send = [b"DF.BGSAVE", new_snapshot_id().encode(), _count(worker)] + args[1:]
+    if getattr(client, "in_exec", False):  # each shard starts it once the transaction is done
+        send.append(b"LATER")
     to_all(worker, client, spec, args, merge_bgsave, send=send)
 
 
@@ -171,9 +174,20 @@ async def run_schedule(worker) -> None:
             log.exception("save schedule")
 
 
+def debug(worker, client, spec, args) -> None:
+    """DEBUG OBJECT goes to the key's shard; the rest (RELOAD, SLEEP ...) to
+    every shard, the first reply answering."""
+    if len(args) == 3 and args[1].lower() == b"object":
+        client.forward(worker.slot_owner[key_slot(args[2])], args)
+        return
+    to_all(worker, client, spec, args, MERGES["first"])
+
+
+FANOUTS["debug"] = debug
 FANOUTS["save"] = save
 FANOUTS["bgsave"] = bgsave
 FANOUTS["lastsave"] = lastsave
+MERGES.setdefault("debug", MERGES["first"])
 MERGES.setdefault("save", merge_ok)
 MERGES.setdefault("bgsave", merge_bgsave)
 MERGES.setdefault("lastsave", merge_lastsave)

@@ -11,6 +11,7 @@ import logging
 import socket
 import time
 
+from cluster import errors
 from cluster.config import buffer_limits
 from cluster.errors import CommandError
 from proxy.client import ProxyClient
@@ -36,6 +37,9 @@ class ProxyWorker:
         self.pubsub = WorkerPubSub(self)  # subscribers' fan-out maps (proxy/pubsub.py)
         self.local_handlers = LOCAL_HANDLERS
         self.clients: dict = {}
+        # Shard index -> the error PING answers because of it (-LOADING,
+        # -MISCONF), as each shard's link tells it (ShardLink, "S" frames).
+        self.shard_refusals: dict = {}
         self._client_id = index << 40  # ids stay unique across workers
         self.started = time.time()
         self.dirty_links: list = []
@@ -61,6 +65,15 @@ class ProxyWorker:
     def next_client_id(self) -> int:
         self._client_id += 1
         return self._client_id
+
+    def ping_refusal(self) -> str | None:
+        """PING's error while a shard loads (first) or refuses writes."""
+        refusals = self.shard_refusals
+        if not refusals:
+            return None
+        if errors.LOADING in refusals.values():
+            return errors.LOADING
+        return next(iter(refusals.values()))
 
     def count_error(self, text: str) -> None:
         prefix = text.split(" ", 1)[0]

@@ -8,7 +8,9 @@ What lives where:
 - the record parser (sans-IO): :func:`parse_commands`, which tells a
   truncated last record (:class:`AofTruncated`) from a corrupt one
   (:class:`AofCorrupt`);
-- replay on start: :func:`find_manifest`, :func:`replay`;
+- replay on start: :func:`find_manifest`, :func:`replay`; the files of
+  another shard count: :func:`find_other_count`, :func:`replay_other_count`,
+  then :meth:`AppendOnlyFile.start_resharded`;
 - the running file: :class:`AppendOnlyFile` (journal listener, fsync policy,
   BGREWRITEAOF and automatic rewrite, INFO's aof_* fields);
 - BGREWRITEAOF's work (:func:`bgrewriteaof`; its handler is in shardnode/server.py).
@@ -75,7 +77,7 @@ from cluster import errors
 from cluster.commands import resolve
 from cluster.errors import CommandError
 from shardnode.registry import HANDLERS
-from shardnode.rdb.snapshot import SnapshotError, SnapshotFiles, load_files
+from shardnode.rdb.snapshot import SnapshotError, SnapshotFiles, fsync_dir, load_files
 
 log = logging.getLogger("damselfly.aof")
 
@@ -231,33 +233,61 @@ def aof_dir(config) -> str:
     return os.path.join(config.dir, config.appenddirname)
 
 
+def _manifests_by_count(config) -> dict:
+    """count -> {shard index: manifest file name} of the manifests in the AOF directory."""
+    stem, ext = os.path.splitext(config.appendfilename)
+    pattern = re.compile(re.escape(stem) + r"-(\d{4})-of-(\d{4})" + re.escape(ext)
+                         + re.escape(MANIFEST_SUFFIX) + r"\Z")
+    try:
+        names = os.listdir(aof_dir(config))
+    except OSError:
+        return {}
+    found: dict = {}
+    for match in map(pattern.match, names):
+        if match:
+            found.setdefault(int(match.group(2)), {})[int(match.group(1)) - 1] = match.group(0)
+    return found
+
+
 def find_manifest(config, index: int, count: int) -> Manifest | None:
-    """This shard's manifest, or None when it has no AOF.  Raises
-    :class:`SnapshotError` for one that cannot be read, or for AOF files of
-    a different shard count (their keys cannot be re-distributed by replay)."""
+    """This shard's manifest, or None when it has no AOF of this shard
+    count (:func:`find_other_count` then looks for one of another count).
+    Raises :class:`SnapshotError` for one that cannot be read."""
     directory = aof_dir(config)
     prefix = shard_prefix(config.appendfilename, index, count)
-    path = os.path.join(directory, prefix + MANIFEST_SUFFIX)
+    return _read_manifest(directory, os.path.join(directory, prefix + MANIFEST_SUFFIX))
+
+
+def find_other_count(config, count: int) -> list | None:
+    """When this shard has no AOF of its own: the manifests of the AOF that
+    a server of another shard count wrote (one per old shard, in order), or
+    None when there is none.  Raises :class:`SnapshotError` when the files of
+    another count do not form one complete set (a shard's manifest missing,
+    or two counts): there is data, and no way to load all of it.  Other
+    shards of this count start at the same moment and may have written
+    theirs already: those are not "another count"."""
+    found = _manifests_by_count(config)
+    found.pop(count, None)
+    if not found:
+        return None
+    complete = [c for c, files in found.items() if sorted(files) == list(range(c))]
+    if len(found) != 1 or not complete:
+        described = ", ".join("%d of %d" % (len(files), c) for c, files in sorted(found.items()))
+        raise SnapshotError(
+            "%s: append-only files of another shard count that do not form one complete set "
+            "(found manifests of %s shards); move the stray ones away"
+            % (aof_dir(config), described))
+    old_count = complete[0]
+    directory = aof_dir(config)
+    return [(name, _read_manifest(directory, os.path.join(directory, name)))
+            for _, name in sorted(found[old_count].items())]
+
+
+def _read_manifest(directory: str, path: str) -> Manifest | None:
     try:
         with open(path, "rb") as f:
             text = f.read()
     except FileNotFoundError:
-        stem, ext = os.path.splitext(config.appendfilename)
-        pattern = re.compile(re.escape(stem) + r"-\d{4}-of-(\d{4})" + re.escape(ext)
-                             + re.escape(MANIFEST_SUFFIX) + r"\Z")
-        try:
-            names = os.listdir(directory)
-        except OSError:
-            return None
-        # Other shards of this count start at the same moment and may have
-        # written theirs already; only another count is a problem.
-        counts = sorted({int(m.group(1)) for m in map(pattern.match, names) if m} - {count})
-        if counts:
-            raise SnapshotError(
-                "%s: holds append-only files of %s shards, but this server has %d shards and "
-                "no %s; start with that many shards, or move the directory away and load "
-                "from a snapshot" % (directory, "/".join(map(str, counts)), count,
-                                     prefix + MANIFEST_SUFFIX))
         return None
     except OSError as exc:
         raise SnapshotError("%s: %s" % (path, exc.strerror)) from None
@@ -385,14 +415,55 @@ def _load_libraries(server, path: str) -> None:
         raise SnapshotError("a function library in %s: %s" % (path, exc.args[0])) from None
 
 
-def replay(server, manifest: Manifest, progress):
-    """Load ``manifest``'s files into the shard (a generator: it yields so the
-    caller can serve the event loop).  Raises :class:`SnapshotError` naming
-    the file for anything that cannot be loaded."""
+def replay_other_count(server, sources: list, progress):
+    """Load the AOF of a server with another shard count (``sources``: the
+    old shards' manifests, from :func:`find_other_count`): each old shard's
+    files are replayed into a scratch keyspace (so its FLUSHALL touches
+    nothing else), and the keys of this shard's slots are moved into the
+    real one.  An old shard whose slots are none of ours is skipped unread.
+    A generator, as :func:`replay`.  The caller then writes this shard's own
+    AOF (:meth:`AppendOnlyFile.start_resharded`)."""
+    from cluster.slots import split_slots
+    from shardnode.db import Keyspace
+
     directory = aof_dir(server.config)
     owner, index = server.slot_owner, server.index
+    keyspace = server.keyspace
+    ranges = split_slots(len(sources))
     progress.total_bytes = sum(os.path.getsize(os.path.join(directory, n))
-                               for n in manifest.names())
+                               for _, manifest in sources for n in manifest.names())
+    for number, (name, manifest) in enumerate(sources):
+        first, last = ranges[number]
+        if not any(owner[slot] == index for slot in range(first, last + 1)):
+            continue
+        log.info("taking this shard's keys from %s (another shard count)", name)
+        server.keyspace = Keyspace(len(keyspace.dbs), clock=keyspace.clock)
+        try:
+            yield from replay(server, manifest, progress, lambda slot: True)
+            scratch = server.keyspace
+        finally:
+            server.keyspace = keyspace
+        for db, old in zip(keyspace.dbs, scratch.dbs):
+            for slot, bucket in old.slots.items():
+                if owner[slot] == index:
+                    for key, value in bucket.items():
+                        db.load(key, value, slot, old.expires.get(key))
+            yield progress
+    progress.keys_loaded = sum(db.size for db in keyspace.dbs)
+
+
+def replay(server, manifest: Manifest, progress, owns_slot=None):
+    """Load ``manifest``'s files into the shard (a generator: it yields so the
+    caller can serve the event loop); a base keeps the keys ``owns_slot``
+    says are ours (default: this shard's slots).  Raises
+    :class:`SnapshotError` naming the file for anything that cannot be loaded."""
+    directory = aof_dir(server.config)
+    owner, index = server.slot_owner, server.index
+    if owns_slot is None:
+        def owns_slot(slot):
+            return owner[slot] == index
+    progress.total_bytes = progress.total_bytes or sum(
+        os.path.getsize(os.path.join(directory, n)) for n in manifest.names())
     runner = _Replay(server)
     journal = server.keyspace.journal
     try:
@@ -408,8 +479,7 @@ def replay(server, manifest: Manifest, progress):
                         raise SnapshotError("%s: an RDB file where an incremental AOF file "
                                             "belongs" % path)
                     files = SnapshotFiles([path], None, "aof")
-                    yield from load_files(files, server.keyspace,
-                                          lambda slot: owner[slot] == index,
+                    yield from load_files(files, server.keyspace, owns_slot,
                                           server.config, progress, server.rdb_functions)
                     _load_libraries(server, path)  # before the records that may use them
                     runner.conn.on_select(0)
@@ -440,12 +510,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _unlink_in(directory: str, name: str) -> None:
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        os.unlink(os.path.join(directory, name))
+    except FileNotFoundError:
+        pass
 
 
 class _FdStream:
@@ -499,6 +568,7 @@ class AppendOnlyFile:
         self.flush_scheduled = False
         self.fsync_running = False
         self.rewrite: Rewrite | None = None
+        self.rewrite_scheduled = False  # BGREWRITEAOF during a BGSAVE: runs when it ends
         self.cron = None
         self.loop = None  # the shard's event loop (start)
         # INFO persistence
@@ -539,6 +609,42 @@ class AppendOnlyFile:
             self._persist_manifest(Manifest(manifest.base, [(incr_file_name(self.prefix, seq),
                                                               seq)]))
         self._attach()
+
+    def start_resharded(self, sources: list) -> None:
+        """After :func:`replay_other_count`: write this shard's own AOF at
+        once (the base, fsynced, then an empty incremental file and the
+        manifest), before the shard serves: until its manifest exists a
+        crash finds the old files again and reshards anew.  The shard whose
+        manifest completes the new set removes the old count's files
+        (manifests first, so a set cut short is never taken for whole)."""
+        self.loop = asyncio.get_running_loop()
+        self.cron = self.loop.call_later(CRON_SECONDS, self._cron)
+        os.makedirs(self.dir, exist_ok=True)
+        base, incr = base_file_name(self.prefix, 1), incr_file_name(self.prefix, 1)
+        tmp = os.path.join(self.dir, "temp-%s.reshard-%d.rdb" % (self.prefix, os.getpid()))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            rewrite = Rewrite(self.server, tmp, fd, Manifest())
+            rewrite.save.run_to_end()
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, os.path.join(self.dir, base))
+        self._open_incr(incr)
+        self._persist_manifest(Manifest((base, 1), [(incr, 1)]))
+        self.base_size = self.current_size = self.rewrite_base_size = self._size(base)
+        self._attach()
+        count = len(self.server.topology.shards)
+        mine = _manifests_by_count(self.server.config).get(count, {})
+        if sorted(mine) == list(range(count)):
+            for name, _ in sources:
+                _unlink_in(self.dir, name)
+            for _, manifest in sources:
+                for name in manifest.names():
+                    _unlink_in(self.dir, name)
+            fsync_dir(self.dir)
+            log.info("the append-only files of %d shards are rewritten as %d shards' files; "
+                     "the old ones are removed", len(sources), count)
 
     def enable(self) -> None:
         """appendonly yes: a rewrite writes the base; records go to a new
@@ -676,7 +782,10 @@ class AppendOnlyFile:
             future = loop.run_in_executor(None, os.fdatasync, fd)
             future.add_done_callback(lambda done: self._fsync_done(done, fd))
         config = self.server.config
+        if self.rewrite_scheduled:
+            self.start_scheduled_rewrite()
         if self.rewrite is None and config.auto_aof_rewrite_percentage \
+                and self.server.snapshots.running is None \
                 and self.current_size > config.auto_aof_rewrite_min_size:
             base = self.rewrite_base_size or 1
             growth = (self.current_size - base) * 100 // base
@@ -734,7 +843,7 @@ class AppendOnlyFile:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self.manifest = manifest
 
     def _remove_temp_files(self) -> None:
@@ -779,6 +888,19 @@ class AppendOnlyFile:
             os.close(fd)
             raise
         asyncio.get_running_loop().call_soon(self._rewrite_step)
+
+    def start_scheduled_rewrite(self) -> None:
+        """Start the BGREWRITEAOF that waited for a BGSAVE (or a transaction)
+        to end, if nothing is in its way now; the end of a save and the
+        once-a-second cron call this."""
+        if not self.rewrite_scheduled or self.server.snapshots.running is not None:
+            return
+        self.rewrite_scheduled = False
+        try:
+            self.start_rewrite()
+        except OSError as exc:
+            self.last_bgrewrite_status = "err"
+            log.error("the scheduled AOF rewrite could not start: %s", exc)
 
     def _abort_rewrite(self) -> None:
         rewrite, self.rewrite = self.rewrite, None
@@ -835,7 +957,7 @@ class AppendOnlyFile:
         fields = [
             ("aof_enabled", 1 if self.enabled else 0),
             ("aof_rewrite_in_progress", 1 if rewrite is not None else 0),
-            ("aof_rewrite_scheduled", 0),
+            ("aof_rewrite_scheduled", 1 if self.rewrite_scheduled else 0),
             ("aof_last_rewrite_time_sec", self.last_rewrite_time_sec),
             ("aof_current_rewrite_time_sec",
              int(time.monotonic() - rewrite.started) if rewrite is not None else -1),
@@ -858,16 +980,21 @@ class AppendOnlyFile:
 
 
 REWRITE_STARTED = "Background append only file rewriting started"
+REWRITE_SCHEDULED = "Background append only file rewriting scheduled"
 
 
 def bgrewriteaof(server):
-    """BGREWRITEAOF's work on this shard (the handler is the server family's)."""
+    """BGREWRITEAOF's work on this shard (the handler is the server family's).
+    As Redis 7.0: while a BGSAVE runs, or inside MULTI/EXEC, the rewrite is
+    only scheduled (INFO aof_rewrite_scheduled:1) and starts when the save
+    ends, or right after the transaction."""
     aof = server.aof
     if aof.rewrite is not None:
         raise CommandError(errors.AOF_REWRITE_IN_PROGRESS)
-    if server.keyspace.journal.grouping:  # inside MULTI/EXEC: right after it
-        asyncio.get_running_loop().call_soon(aof.start_rewrite)
-        return REWRITE_STARTED
+    if server.snapshots.running is not None or server.keyspace.journal.grouping:
+        aof.rewrite_scheduled = True
+        asyncio.get_running_loop().call_soon(aof.start_scheduled_rewrite)
+        return REWRITE_SCHEDULED
     try:
         aof.start_rewrite()
     except OSError as exc:

@@ -134,6 +134,25 @@ class Database:
                 self.access[key] = self.keyspace.now_s
         bucket[key] = value
 
+    def load(self, key: bytes, value, slot: int, deadline_ms=None) -> bool:
+        """Add a key read from a snapshot (its slot already computed, its
+        deadline if any); False, and nothing done, if the key is there
+        already.  :meth:`set` and :meth:`set_deadline` in one step, for the
+        loader's million calls."""
+        bucket = self.slots.get(slot)
+        if bucket is None:
+            bucket = self.slots[slot] = {}
+        elif key in bucket:
+            return False
+        self.keyspace.before_write(self, key, slot)
+        bucket[key] = value
+        self.size += 1
+        self.access[key] = self.keyspace.now_s
+        if deadline_ms is not None:
+            self.expires[key] = deadline_ms
+            heapq.heappush(self.heap, (deadline_ms, key))
+        return True
+
     def touch_write(self, key: bytes) -> None:
         """Announce an in-place mutation of an existing value (APPEND, LPUSH)."""
         self.keyspace.before_write(self, key, slot_of(key))

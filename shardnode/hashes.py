@@ -32,7 +32,8 @@ from cluster.errors import CommandError
 from cluster.glob import matcher
 from shardnode.journal import journal_as
 from shardnode.rdb import listpack
-from shardnode.rdb.constants import TYPE_HASH, TYPE_HASH_LISTPACK
+from shardnode.rdb.constants import TYPE_HASH, TYPE_HASH_LISTPACK, TYPE_HASH_ZIPLIST, TYPE_HASH_ZIPMAP
+from shardnode.rdb.ziplist import decode_ziplist, decode_zipmap
 from shardnode.rdb.encoding import KEEP_ENCODING, RdbFormatError, RdbReader, RdbWriter
 from shardnode.registry import handler
 from shardnode.strings import format_long_double
@@ -145,11 +146,22 @@ def _loaded(pairs, from_listpack: bool, limits) -> Hash:
     return value
 
 
-def _read_listpack(reader: RdbReader) -> Hash:
-    entries = listpack.decode(reader.read_string())
+def _read_listpack(reader: RdbReader, decode=listpack.decode) -> Hash:
+    entries = decode(reader.read_string())
     if len(entries) % 2:
         raise RdbFormatError("hash listpack with an odd entry count")
     return _loaded(list(zip(entries[0::2], entries[1::2])), True, reader.limits)
+
+
+def _read_ziplist(reader: RdbReader) -> Hash:
+    """Redis 6.2's small hash (type 13): converted as a listpack is loaded."""
+    return _read_listpack(reader, decode_ziplist)
+
+
+def _read_zipmap(reader: RdbReader) -> Hash:
+    """A hash of Redis < 2.6 (type 9): Redis 7.0 converts it like loose
+    pairs, a hashtable when a field or value is too long."""
+    return _loaded(decode_zipmap(reader.read_string()), False, reader.limits)
 
 
 def _read_pairs(reader: RdbReader) -> Hash:
@@ -161,7 +173,9 @@ def _read_pairs(reader: RdbReader) -> Hash:
 register(Hash, "hash", size=hash_size, copy=copy_hash,
          rdb_type=lambda value: TYPE_HASH_LISTPACK if value.encoding == LISTPACK else TYPE_HASH,
          codecs={TYPE_HASH_LISTPACK: (_write_listpack, _read_listpack),
-                 TYPE_HASH: (_write_pairs, _read_pairs)})
+                 TYPE_HASH: (_write_pairs, _read_pairs),
+                 TYPE_HASH_ZIPLIST: (None, _read_ziplist),
+                 TYPE_HASH_ZIPMAP: (None, _read_zipmap)})
 
 
 # -- encoding ----------------------------------------------------------------

@@ -75,6 +75,8 @@ def df_link(conn, args):
         from shardnode.monitor import announce
 
         announce(conn, True)
+    if conn.server.told_refusal is not None:  # after the reply: the proxy's PING follows it
+        conn.emit(conn.server.state_frame())
     return "OK"
 
 

@@ -40,6 +40,7 @@ Per-client state (WATCH, locks) lives in :mod:`shardnode.sessions`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -110,6 +111,7 @@ class ShardServer:
         self.loading = False
         self.load_progress = None  # shardnode.rdb.snapshot.LoadProgress while/after loading
         self.rdb_functions: list = []  # FUNCTION libraries the loaded files held (code)
+        self.told_refusal = None  # the PING state the proxy links were told (set_write_check)
         from shardnode.snapshots import ShardSnapshots
 
         self.snapshots = ShardSnapshots(self)  # SAVE, BGSAVE, LASTSAVE, MISCONF
@@ -188,12 +190,14 @@ class ShardServer:
         from shardnode.functions import load_saved_libraries
         from shardnode.rdb.snapshot import LoadProgress, SnapshotError, find_snapshot, load_files
 
-        manifest = files = None
+        manifest = files = resharded = None
         if self.config.appendonly:
             manifest = aof.find_manifest(self.config, self.index, len(self.topology.shards))
-        if manifest is None:
+            if manifest is None:  # the AOF of another shard count, re-distributed
+                resharded = aof.find_other_count(self.config, len(self.topology.shards))
+        if manifest is None and resharded is None:
             files = find_snapshot(self.config.dir, self.config.dbfilename)
-        if files is None and manifest is None:
+        if files is None and manifest is None and resharded is None:
             self.aof.start(None)
             return
         self.loading = True
@@ -204,19 +208,31 @@ class ShardServer:
         if manifest is not None:
             log.info("replaying the append-only files %s", ", ".join(manifest.names()))
             steps = aof.replay(self, manifest, progress)
+        elif resharded is not None:
+            log.info("replaying the append-only files of %d shards %s", len(resharded),
+                     ", ".join(name for name, _ in resharded))
+            steps = aof.replay_other_count(self, resharded, progress)
         else:
             log.info("loading %s", ", ".join(files.paths))
             steps = load_files(files, self.keyspace, lambda slot: owner[slot] == index,
                                self.config, progress, self.rdb_functions)
-        for _ in steps:
-            if time.monotonic() >= next_report:
-                next_report = time.monotonic() + 5.0
-                log.info("loading: %.0f%% of %d bytes, %d keys kept",
-                         100.0 * progress.loaded_bytes / max(1, progress.total_bytes),
-                         progress.total_bytes, progress.keys_loaded)
-            await asyncio.sleep(0)
+        # Loading creates live objects only: no cyclic collection meanwhile,
+        # and afterwards the loaded data joins the permanent generation, so
+        # full collections (a stall of the shard) never walk it again.
+        gc.disable()
+        try:
+            for _ in steps:
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + 5.0
+                    log.info("loading: %.0f%% of %d bytes, %d keys kept",
+                             100.0 * progress.loaded_bytes / max(1, progress.total_bytes),
+                             progress.total_bytes, progress.keys_loaded)
+                await asyncio.sleep(0)
+        finally:
+            gc.enable()
+        gc.freeze()
         try:  # the libraries the files held (FUNCTION2), as Redis loads them with the RDB
-            if manifest is None:  # (an AOF's base: replay loads them before the rest)
+            if files is not None:  # (an AOF's base: replay loads them before the rest)
                 load_saved_libraries(self.rdb_functions)
         except CommandError as exc:
             raise SnapshotError("a function library in %s: %s"
@@ -225,7 +241,10 @@ class ShardServer:
         self.keyspace.journal.sync()
         self.loading = False
         self.set_write_check(False)
-        self.aof.start(manifest)
+        if resharded is not None:
+            self.aof.start_resharded(resharded)
+        else:
+            self.aof.start(manifest)
         log.info("loaded %d keys of this shard's slots in %.3f s (%d keys read, %d expired "
                  "skipped, %d function libraries)", progress.keys_loaded,
                  time.time() - progress.started, progress.keys_read,
@@ -235,12 +254,37 @@ class ShardServer:
         """Route every command through execute's checked path while the
         shard loads or may refuse writes after a failed save (MISCONF), and
         back to the plain dispatch when neither holds: the hot path pays
-        nothing for either check."""
+        nothing for either check.  The proxy links are told the new state
+        (:meth:`state_frame`), for the PING the proxy answers itself."""
         if on or self.loading or not self.snapshots.snapshot_ok:
             self.dispatch = {name: (spec, fn, False)
                              for name, (spec, fn, _) in self.ready_dispatch.items()}
         else:
             self.dispatch = self.ready_dispatch
+        refusal = self.ping_refusal()
+        if refusal != self.told_refusal:
+            self.told_refusal = refusal
+            frame = self.state_frame()
+            for conn in list(self.clients.values()):
+                if conn.internal:
+                    conn.emit(frame)
+
+    def ping_refusal(self) -> str | None:
+        """The error PING answers now, as Redis 7.0's processCommand decides
+        it: -LOADING while loading, -MISCONF while writes are refused after a
+        failed save; None: PONG."""
+        if self.loading:
+            return errors.LOADING
+        if not self.snapshots.snapshot_ok and self.snapshots.writes_refused():
+            return errors.MISCONF
+        return None
+
+    def state_frame(self) -> bytes:
+        """``*3 S <shard> <refusal or "">``: this shard's PING state, sent to
+        each proxy link when it opens (unless it is "": a new link starts
+        with none) and when the state changes."""
+        text = (self.told_refusal or "").encode()
+        return b"*3\r\n$1\r\nS\r\n:%d\r\n$%d\r\n%b\r\n" % (self.index, len(text), text)
 
     def stop_listening(self) -> None:
         if self._server is not None:

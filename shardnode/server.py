@@ -63,6 +63,32 @@ def swapdb(conn, args):
     return "OK"
 
 
+def _debug_object(conn, key: bytes) -> str:
+    """DEBUG OBJECT, as Redis 7.0 words it: the encoding, the length of the
+    value's RDB form (serializedlength), the LRU clock of its last access;
+    for a list, its quicklist's shape."""
+    from shardnode.values import dump_payload, encoding_of
+
+    value = conn.db.peek(key)
+    if value is None:
+        raise CommandError("ERR no such key")
+    server = conn.server
+    accessed = conn.db.access.get(key, server.keyspace.now_s)
+    encoding = encoding_of(value)
+    text = "Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d " \
+        "lru_seconds_idle:%d" % (id(value), encoding, len(dump_payload(value)) - 11,
+                                 accessed & 0xFFFFFF, max(0, server.keyspace.now_s - accessed))
+    if encoding == "quicklist":
+        from shardnode.rdb import quicklist
+
+        nodes = quicklist.nodes(value, value.fill)
+        text += " ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d " \
+            "ql_uncompressed_size:%d" % (len(nodes), len(value) / max(1, len(nodes)), value.fill,
+                                         1 if value.compress_depth else 0,
+                                         sum(len(blob) for _, blob in nodes))
+    return text
+
+
 @handler("debug")
 def debug(conn, args):
     sub = args[1].lower()
@@ -76,10 +102,16 @@ def debug(conn, args):
     if sub == b"reload" and len(args) == 2:
         conn.server.snapshots.reload_in_place()
         return "OK"
+    if sub == b"object" and len(args) == 3:
+        return _debug_object(conn, args[2])
     if sub == b"set-active-expire" and len(args) == 3:
         conn.server.active_expire_enabled = args[2] != b"0"
         return "OK"
     raise CommandError(errors.unknown_subcommand(args[1], "debug"))
+
+
+# The options writes_refused() reads (shardnode/snapshots.py).
+_MISCONF_OPTIONS = frozenset({"save", "snapshot_cron", "stop_writes_on_bgsave_error"})
 
 
 @handler("config|set")
@@ -91,6 +123,9 @@ def config_set(conn, args):
         from shardnode import notify
 
         notify.configure(conn.server)
+    if any(opt.name in _MISCONF_OPTIONS for opt, _ in applied):
+        server = conn.server  # MISCONF applies only with a schedule: tell the links
+        server.set_write_check(not server.snapshots.snapshot_ok)
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards
         warn_not_implemented(applied, log)
     return "OK"
@@ -173,12 +208,12 @@ def _saved(conn, snapshot_id: bytes, count: int):
     return "OK"
 
 
-def _bgsave_started(conn, snapshot_id: bytes, count: int, options) -> str:
+def _bgsave_started(conn, snapshot_id: bytes, count: int, options, later=False) -> str:
     if options and (len(options) > 1 or options[0].lower() != b"schedule"):
         raise CommandError(errors.SYNTAX)
     snapshots = conn.server.snapshots
     snapshots.check_count(count)
-    return snapshots.bgsave(snapshot_id.decode(), count, later=conn.in_exec)
+    return snapshots.bgsave(snapshot_id.decode(), count, later=later or conn.in_exec)
 
 
 @handler("save")
@@ -208,8 +243,12 @@ def df_save(conn, args):
 
 @handler("df.bgsave")
 def df_bgsave(conn, args):
-    """This shard's part of a server-wide BGSAVE: DF.BGSAVE <id> <count> [SCHEDULE]."""
-    return _bgsave_started(conn, args[1], parse_int(args[2]), args[3:])
+    """This shard's part of a server-wide BGSAVE: DF.BGSAVE <id> <count>
+    [SCHEDULE] [LATER]; LATER: sent inside a proxy client's EXEC."""
+    options = args[3:]
+    later = bool(options) and options[-1] == b"LATER"
+    return _bgsave_started(conn, args[1], parse_int(args[2]), options[:-1] if later else options,
+                           later)
 
 
 @handler("df.misconf")

@@ -13,16 +13,18 @@ files are committed together:
 2. **the shard that completes the set commits it**: after renaming its own
    file it looks for every shard's ``.ready`` file of the snapshot; when all
    are there it takes ``<stem>.<id>.commit`` (created with O_EXCL, so only
-   one shard commits), renames every ``.ready`` file to its final name,
-   writes the summary ``dump.snapshot.json`` (temporary file, fsync, rename)
-   and fsyncs the directory.
+   one shard commits), writes the summary ``dump.snapshot.json`` naming the
+   new files (temporary file, fsync, rename, directory fsync: **the commit
+   point**), then renames every ``.ready`` file to its final name.
 
-So a crash, a full disk or a kill -9 before the commit leaves the previous
-snapshot's files and summary untouched (stray ``.partial``/``.ready``
-files are removed by the next save of the same shard); only a crash inside
-the commit itself (a few renames) can leave final files that no longer
-match the summary, which the loader then refuses with an error naming the
-file, never an empty start.
+So a crash, a full disk or a kill -9 before the commit point leaves the
+previous snapshot's files and summary untouched (stray ``.partial``/
+``.ready`` files are removed by the next save of the same shard); after it,
+the summary names the new snapshot, whose files are in place or still
+``.ready``: the next load (or save) renames those first
+(:func:`shardnode.rdb.snapshot.roll_forward`).  Either way one whole
+snapshot loads, never a mix.  (tests/e2e/test_snapshots.py kills a shard at
+each step of the commit through the ``DAMSELFLY_TEST_CRASH_IN_COMMIT`` hook.)
 
 A shard on its own (SAVE sent to its port) saves only when it is the whole
 server (one shard): one shard's file alone would never complete a snapshot.
@@ -39,6 +41,7 @@ import asyncio
 import glob
 import logging
 import os
+import threading
 import time
 
 from cluster import errors
@@ -46,7 +49,14 @@ from cluster.errors import CommandError
 from cluster.snapshot_id import created_ms
 from shardnode.functions import library_codes
 from shardnode.rdb.save import PointInTimeSave
-from shardnode.rdb.snapshot import shard_file_name, summary_file_name, summary_json
+from shardnode.rdb.snapshot import (
+    fsync_dir,
+    ready_name,
+    roll_forward,
+    shard_file_name,
+    summary_file_name,
+    summary_json,
+)
 
 log = logging.getLogger("damselfly.shard")
 
@@ -63,7 +73,54 @@ class SaveFailed(Exception):
     """A save that could not be written; the message says why."""
 
 
+# A BGSAVE's bytes waiting for the writer thread at most; past this the save's
+# steps wait (without blocking the shard) for the disk to catch up.
+MAX_PENDING_BYTES = 8 << 20
+
+
 # -- files ------------------------------------------------------------------------
+
+class ThreadedWriter:
+    """``write(bytes)`` for a BGSAVE: the bytes go to one thread that writes
+    them to ``stream`` in order, so the shard's event loop never waits for
+    the disk (a write can stall for long when the kernel throttles dirty
+    pages).  ``pending`` bytes are not written yet; the first error is kept
+    in ``error`` and raised by the next :meth:`write` and by :meth:`drain`."""
+
+    def __init__(self, stream):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.stream = stream
+        self.pending = 0
+        self.error: OSError | None = None
+        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bgsave-writer")
+
+    def write(self, data) -> None:
+        if self.error is not None:
+            raise self.error
+        with self._lock:
+            self.pending += len(data)
+        self._thread.submit(self._write, data)
+
+    def _write(self, data) -> None:
+        try:
+            if self.error is None:
+                view = memoryview(data)
+                while view:
+                    view = view[self.stream.write(view):]
+        except OSError as exc:
+            self.error = exc
+        finally:
+            with self._lock:
+                self.pending -= len(data)
+
+    def drain(self) -> None:
+        """Wait for every write (call off the event loop); raise the error."""
+        self._thread.shutdown(wait=True)
+        if self.error is not None:
+            raise self.error
+
 
 class ShardFile:
     """The files of one shard's save in ``directory``: the one being written,
@@ -78,17 +135,26 @@ class ShardFile:
         self.partial = self.final + ".partial"
         self.ready = ready_name(self.final, snapshot_id)
         self.stream = None
+        self.writer: ThreadedWriter | None = None
 
-    def open(self):
+    def open(self, threaded: bool = False):
+        """The stream to write the save to; ``threaded``: a
+        :class:`ThreadedWriter` in front of the file (BGSAVE)."""
+        roll_forward(self.directory, self.dbfilename)  # a commit a crash cut short
         for stale in glob.glob(glob.escape(self.final) + ".*.ready"):
             _unlink(stale)
         try:
             self.stream = open(self.partial, "wb", buffering=0)
         except OSError as exc:
             raise SaveFailed("cannot create %s: %s" % (self.partial, exc.strerror)) from None
+        if threaded:
+            self.writer = ThreadedWriter(self.stream)
+            return self.writer
         return self.stream
 
     def sync(self) -> None:
+        if self.writer is not None:
+            self.writer.drain()
         os.fsync(self.stream.fileno())
 
     def sync_and_complete(self) -> bool:
@@ -103,6 +169,12 @@ class ShardFile:
         return commit_if_complete(self.directory, self.dbfilename, self.count, self.snapshot_id)
 
     def discard(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.drain()
+            except OSError:
+                pass
+            self.writer = None
         if self.stream is not None:
             try:
                 self.stream.close()
@@ -112,10 +184,6 @@ class ShardFile:
         _unlink(self.partial)
 
 
-def ready_name(final: str, snapshot_id: str) -> str:
-    return "%s.%s.ready" % (final, snapshot_id)
-
-
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -123,17 +191,30 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# A test hook: the commit step at which the committing thread stops for good,
+# so a test can kill -9 the shard there and check that one whole snapshot
+# remains.
+CRASH_AT_ENV = "DAMSELFLY_TEST_CRASH_IN_COMMIT"
+COMMIT_STEPS = ("ready", "summary-written", "committed", "renamed-one", "renamed-all")
+
+
+def _crash_point(step: str) -> None:
+    if os.environ.get(CRASH_AT_ENV) == step:
+        log.warning("test hook %s=%s: stopping the commit", CRASH_AT_ENV, step)
+        threading.Event().wait()
 
 
 def commit_if_complete(directory: str, dbfilename: str, count: int, snapshot_id: str) -> bool:
     """Commit snapshot ``snapshot_id`` if every shard's file is ready (see
-    the module doc); True if this call committed it."""
+    the module doc); True if this call committed it.
+
+    The summary's rename is the commit point: it names the new files (sizes
+    and trailers read from the ``.ready`` files), which are renamed into
+    place only after it.  A crash before it leaves the previous snapshot
+    whole (its files and summary untouched); a crash after it leaves a
+    summary whose files are either in place or still ``.ready``, and
+    :func:`shardnode.rdb.snapshot.roll_forward` (run by the next load and
+    the next save) finishes those renames."""
     finals = [os.path.join(directory, shard_file_name(dbfilename, i, count)) for i in range(count)]
     readies = [ready_name(f, snapshot_id) for f in finals]
     if not all(os.path.exists(r) for r in readies):
@@ -145,23 +226,30 @@ def commit_if_complete(directory: str, dbfilename: str, count: int, snapshot_id:
     except FileExistsError:
         return False  # another shard is committing it
     try:
-        for ready, final in zip(readies, finals):
-            os.rename(ready, final)
         entries = []
-        for i, final in enumerate(finals):
-            with open(final, "rb") as f:
+        for i, (ready, final) in enumerate(zip(readies, finals)):
+            with open(ready, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 f.seek(-8, os.SEEK_END)
                 trailer = int.from_bytes(f.read(8), "little")
             entries.append((os.path.basename(final), i, size, trailer))
+        fsync_dir(directory)  # the .ready names are durable before the summary names them
+        _crash_point("ready")
         summary = os.path.join(directory, summary_file_name(dbfilename))
         temporary = "%s.%s.tmp" % (summary, snapshot_id)
         with open(temporary, "wb") as f:
             f.write(summary_json(snapshot_id, created_ms(snapshot_id), entries))
             f.flush()
             os.fsync(f.fileno())
+        _crash_point("summary-written")
         os.rename(temporary, summary)
-        _fsync_dir(directory)
+        fsync_dir(directory)  # the commit point
+        _crash_point("committed")
+        for ready, final in zip(readies, finals):
+            os.rename(ready, final)
+            _crash_point("renamed-one")
+        _crash_point("renamed-all")
+        fsync_dir(directory)
     finally:
         _unlink(lock)
     return True
@@ -213,7 +301,7 @@ class ShardSnapshots:
 
     # -- starting ----------------------------------------------------------------
 
-    def _begin(self, snapshot_id: str, count: int):
+    def _begin(self, snapshot_id: str, count: int, threaded: bool = False):
         server = self.server
         if server.loading:  # a snapshot of half the data would replace all of it
             raise CommandError(errors.LOADING)
@@ -221,7 +309,7 @@ class ShardSnapshots:
         shard_file = ShardFile(config.dir, config.dbfilename, server.index, count, snapshot_id)
         self.last_try = time.time()
         try:
-            stream = shard_file.open()
+            stream = shard_file.open(threaded)
         except SaveFailed as exc:
             self._failed(str(exc))
             raise
@@ -262,7 +350,8 @@ class ShardSnapshots:
         """BGSAVE: start the save and return its reply.  As in Redis 7.0 a
         save in progress is an error even with SCHEDULE (which only waits
         for other background work: here, none); ``later`` (BGSAVE inside a
-        transaction) starts it once the current command is done."""
+        transaction) replies "scheduled" and starts it once the current
+        command is done and no transaction holds locks on this shard."""
         if self.running is not None or self.scheduled is not None:
             raise CommandError(errors.BGSAVE_IN_PROGRESS)
         if self.server.loading:
@@ -272,7 +361,7 @@ class ShardSnapshots:
             asyncio.get_running_loop().call_soon(self._start_scheduled)
             return SCHEDULED
         try:
-            save, shard_file = self._begin(snapshot_id, count)
+            save, shard_file = self._begin(snapshot_id, count, threaded=True)
         except SaveFailed:
             # Redis's child fails to open the file after "started" was
             # replied: the failure shows in the status and the log.
@@ -282,9 +371,12 @@ class ShardSnapshots:
 
     async def _background(self, save, shard_file) -> None:
         loop = asyncio.get_running_loop()
+        writer = shard_file.writer
         try:
             while not save.step(STEP_BUDGET_S):
                 await asyncio.sleep(0)
+                while writer.pending > MAX_PENDING_BYTES and writer.error is None:
+                    await asyncio.sleep(0.001)  # the disk is behind: let it catch up
             # fsync, rename and (the last shard) commit: disk waits, off the loop.
             await loop.run_in_executor(None, shard_file.sync_and_complete)
         except OSError as exc:
@@ -298,6 +390,9 @@ class ShardSnapshots:
                 self.task = None
 
     def _start_scheduled(self) -> None:
+        if self.server.locks.held:  # a transaction still runs here: its end is in the cut
+            asyncio.get_running_loop().call_later(0.001, self._start_scheduled)
+            return
         snapshot_id, count = self.scheduled
         self.scheduled = None
         try:
@@ -319,6 +414,7 @@ class ShardSnapshots:
         self.last_ok = False
         log.warning("Background saving error: %s", why)
         self.server.set_write_check(True)
+        self._ended()
 
     def _succeeded(self, save) -> None:
         keyspace = self.server.keyspace
@@ -333,6 +429,16 @@ class ShardSnapshots:
         self.server.set_write_check(False)
         log.info("DB saved on disk: %d keys, %d bytes, %d bytes serialised ahead at most",
                  save.keys_saved, save.bytes_written, save.peak_early_bytes)
+        self._ended()
+
+    def _ended(self) -> None:
+        """A save is over: a BGREWRITEAOF that waited for it starts."""
+        aof = self.server.aof
+        if aof.rewrite_scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(aof.start_scheduled_rewrite)
+            except RuntimeError:
+                pass  # no loop: the shard is stopping
 
     def reload_in_place(self) -> None:
         """DEBUG RELOAD: this shard's keyspace through an RDB file and back

@@ -45,7 +45,8 @@ from shardnode.journal import journal_as
 from shardnode.notify import ZSET, notify
 from shardnode.registry import handler
 from shardnode.rdb import listpack
-from shardnode.rdb.constants import TYPE_ZSET_2, TYPE_ZSET_LISTPACK
+from shardnode.rdb.constants import TYPE_ZSET_2, TYPE_ZSET_LISTPACK, TYPE_ZSET_ZIPLIST
+from shardnode.rdb.ziplist import decode_ziplist
 from shardnode.rdb.encoding import KEEP_ENCODING, RdbFormatError
 from shardnode.values import register, type_name
 
@@ -200,8 +201,8 @@ def _write_listpack(writer, zset: SortedSet) -> None:
     writer.write_string(listpack.encode(items))
 
 
-def _read_listpack(reader) -> SortedSet:
-    items = listpack.decode(reader.read_string())
+def _read_listpack(reader, decode=listpack.decode) -> SortedSet:
+    items = decode(reader.read_string())
     if not items or len(items) % 2:
         raise RdbFormatError("bad sorted set listpack")
     limits = reader.limits  # rdbLoadObject checks a listpack's length only
@@ -213,6 +214,11 @@ def _read_listpack(reader) -> SortedSet:
             raise RdbFormatError("bad sorted set listpack entry")
         zset.insert(member, score)
     return zset
+
+
+def _read_ziplist(reader) -> SortedSet:
+    """Redis 6.2's small sorted set (type 12): converted as a listpack is."""
+    return _read_listpack(reader, decode_ziplist)
 
 
 def _write_skiplist(writer, zset: SortedSet) -> None:
@@ -250,7 +256,8 @@ def _rdb_type(zset: SortedSet) -> int:
 
 register(SortedSet, "zset", size=_size, copy=_copy, rdb_type=_rdb_type,
          codecs={TYPE_ZSET_LISTPACK: (_write_listpack, _read_listpack),
-                 TYPE_ZSET_2: (_write_skiplist, _read_skiplist)})
+                 TYPE_ZSET_2: (_write_skiplist, _read_skiplist),
+                 TYPE_ZSET_ZIPLIST: (None, _read_ziplist)})
 
 
 # -- encoding thresholds -------------------------------------------------------

@@ -24,7 +24,7 @@ command("flushall", -1, "write", acl="@keyspace @dangerous", route=ALL,
         summary="Deletes every key of every database.")
 command("swapdb", 3, "write fast", acl="@keyspace @dangerous", route=ALL,
         merge="ok", since="4.0.0", summary="Exchanges the contents of two databases.")
-command("debug", -2, "admin noscript loading stale", route=ALL, merge="first",
+command("debug", -2, "admin noscript loading stale", route=ALL, merge="debug",
         summary="Commands for testing and troubleshooting the server.")
 command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", route=LOCAL,
         complexity="O(N) when saving, where N is the total number of keys in all databases "

@@ -41,6 +41,8 @@ _LZF_MIN_SAVING = 4
 # One LZF back-reference (3 bytes) expands to at most 264 bytes: a declared
 # length above this ratio can never decompress, so it is refused unallocated.
 _LZF_MAX_RATIO = 88
+_LZF_MARKER = LEN_ENCVAL << 6 | ENC_LZF  # the first byte of an LZF string
+_LZF_HEAD = bytes((_LZF_MARKER,))
 _INT_ENCODABLE_MAX_LEN = 11  # len("-2147483648"): longer strings are never int32
 
 
@@ -48,10 +50,14 @@ class RdbFormatError(ValueError):
     """The bytes are not a valid RDB encoding (truncated, unknown code ...)."""
 
 
+# rdbSaveLen of 0 .. 63: one byte each, made once (a snapshot writes two per key).
+_SHORT_LENGTHS = tuple(bytes((LEN_6BIT << 6 | n,)) for n in range(1 << 6))
+
+
 def encode_length(length: int) -> bytes:
     """rdbSaveLen: the shortest of the 6, 14, 32 and 64-bit forms."""
     if length < 1 << 6:
-        return bytes((LEN_6BIT << 6 | length,))
+        return _SHORT_LENGTHS[length]
     if length < 1 << 14:
         return bytes(((LEN_14BIT << 6) | (length >> 8), length & 0xFF))
     if length <= 0xFFFFFFFF:
@@ -93,13 +99,16 @@ def encode_string(data: bytes, compress: bool = True) -> bytes:
         encoded = _integer_encoding(data)
         if encoded is not None:
             return encoded
-    if compress and length >= LZF_MIN_LENGTH:
+    elif compress and length >= LZF_MIN_LENGTH:
         # python-lzf allows max_len + 1 output bytes: this asks liblzf for the
         # same output limit as Redis's lzf_compress(s, len, out, len - 4).
-        packed = lzf.compress(bytes(data), length - _LZF_MIN_SAVING - 1)
+        packed = lzf.compress(data if type(data) is bytes else bytes(data),
+                              length - _LZF_MIN_SAVING - 1)
         if packed is not None:
-            return b"".join((bytes((LEN_ENCVAL << 6 | ENC_LZF,)), encode_length(len(packed)),
-                             encode_length(length), packed))
+            return b"".join((_LZF_HEAD, encode_length(len(packed)), encode_length(length),
+                             packed))
+    if length < 1 << 6:
+        return _SHORT_LENGTHS[length] + data
     return encode_length(length) + data
 
 
@@ -211,15 +220,26 @@ class RdbReader:
         return self.read_length_or_code()[0]
 
     def read_string(self) -> bytes:
-        """rdbGenericLoadStringObject: any string encoding, as bytes."""
-        pos = self.pos
-        if pos < self.end:  # fast path: a raw string under 64 bytes (most keys)
-            first = self.data[pos]
-            if first < 1 << 6:
-                end = pos + 1 + first
-                if end <= self.end:
-                    self.pos = end
-                    return bytes(self.data[pos + 1 : end])
+        """rdbGenericLoadStringObject: any string encoding, as bytes.  The
+        common forms (a raw string with a 6 or 14-bit length, an LZF one)
+        are decoded inline: loading calls this twice per key."""
+        pos, data, end = self.pos, self.data, self.end
+        if pos < end:
+            first = data[pos]
+            if first < 0x40:  # a raw string under 64 bytes (most keys)
+                stop = pos + 1 + first
+                if stop <= end:
+                    self.pos = stop
+                    chunk = data[pos + 1 : stop]  # bytes from bytes and mmap
+                    return chunk if type(chunk) is bytes else bytes(chunk)
+            elif first < 0x80 and pos + 1 < end:  # 14-bit length
+                stop = pos + 2 + ((first & 0x3F) << 8 | data[pos + 1])
+                if stop <= end:
+                    self.pos = stop
+                    return bytes(data[pos + 2 : stop])
+            elif first == _LZF_MARKER:
+                self.pos = pos + 1
+                return self._read_lzf()
         length, encoded = self.read_length_or_code()
         if not encoded:
             return self.read_raw(length)
@@ -234,9 +254,17 @@ class RdbReader:
         raise RdbFormatError("unknown string encoding %d" % length)
 
     def _read_lzf(self) -> bytes:
-        packed_length = self.read_length()
-        length = self.read_length()
-        packed = self.read_raw(packed_length)
+        pos, data = self.pos, self.data
+        if pos + 1 < self.end and data[pos] < 0x40 and data[pos + 1] < 0x40:
+            packed_length, length = data[pos], data[pos + 1]  # both 6-bit (short values)
+            self.pos = pos + 2
+        else:
+            packed_length = self.read_length()
+            length = self.read_length()
+        start = self._advance(packed_length)
+        packed = self.data[start : start + packed_length]
+        if type(packed) is not bytes:
+            packed = bytes(packed)
         if length == 0:  # lzf_decompress into 0 bytes returns 0: Redis accepts it
             return b""
         if length > packed_length * _LZF_MAX_RATIO:

@@ -34,6 +34,7 @@ import lzf
 from shardnode.rdb import listpack
 from shardnode.rdb.constants import ENC_LZF, LEN_ENCVAL
 from shardnode.rdb.encoding import RdbFormatError, RdbReader, RdbWriter, encode_length
+from shardnode.rdb.ziplist import decode_ziplist
 
 PLAIN = 1
 PACKED = 2
@@ -148,48 +149,3 @@ def read_plain(reader: RdbReader) -> list:
 def read_ziplist(reader: RdbReader) -> list:
     """The elements of a type-10 body (one ziplist)."""
     return decode_ziplist(reader.read_string())
-
-
-_ZIP_INTS = {0xC0: 2, 0xD0: 4, 0xE0: 8, 0xF0: 3, 0xFE: 1}
-
-
-def decode_ziplist(blob: bytes) -> list:
-    """The entries of a ziplist (Redis <= 6.2's compact encoding) as bytes."""
-    if len(blob) < 11 or int.from_bytes(blob[:4], "little") != len(blob) or blob[-1] != 0xFF:
-        raise RdbFormatError("ziplist header or terminator is wrong")
-    declared = int.from_bytes(blob[8:10], "little")
-    out = []
-    pos, end = 10, len(blob) - 1
-    while pos < end:
-        pos += 5 if blob[pos] == 0xFE else 1  # the previous entry's length
-        if pos >= end:
-            raise RdbFormatError("ziplist entry truncated")
-        first = blob[pos]
-        kind = first >> 6
-        if kind == 0:
-            length, pos = first & 0x3F, pos + 1
-        elif kind == 1:
-            length, pos = (first & 0x3F) << 8 | blob[pos + 1], pos + 2
-        elif kind == 2:
-            length, pos = int.from_bytes(blob[pos + 1 : pos + 5], "big"), pos + 5
-        else:
-            width = _ZIP_INTS.get(first)
-            if width is not None:
-                raw = blob[pos + 1 : pos + 1 + width]
-                if len(raw) != width:
-                    raise RdbFormatError("ziplist integer truncated")
-                out.append(b"%d" % int.from_bytes(raw, "little", signed=True))
-                pos += 1 + width
-            elif 0xF1 <= first <= 0xFD:
-                out.append(b"%d" % ((first & 0x0F) - 1))
-                pos += 1
-            else:
-                raise RdbFormatError("ziplist entry encoding 0x%02x" % first)
-            continue
-        if pos + length > end:
-            raise RdbFormatError("ziplist string truncated")
-        out.append(bytes(blob[pos : pos + length]))
-        pos += length
-    if pos != end or (declared != 0xFFFF and declared != len(out)):
-        raise RdbFormatError("ziplist entry count is wrong")
-    return out

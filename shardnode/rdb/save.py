@@ -162,14 +162,7 @@ class PointInTimeSave:
         bucket = capture.slots.get(slot)
         if not bucket:
             return 0
-        expires = capture.expires
-        write_key = self.writer.write_key
-        if expires:
-            for key, value in bucket.items():
-                write_key(key, value, expires.get(key))
-        else:
-            for key, value in bucket.items():
-                write_key(key, value)
+        self.writer.write_bucket(bucket, capture.expires)
         self.keys_saved += len(bucket)
         return len(bucket)
 
@@ -194,8 +187,7 @@ class PointInTimeSave:
     def _serialise(self, bucket, expires) -> bytes:
         chunks = _Chunks()
         scratch = RdbFileWriter(chunks, self.compress)
-        for key, value in bucket.items():
-            scratch.write_key(key, value, expires.get(key) if expires else None)
+        scratch.write_bucket(bucket, expires)
         chunks.append(scratch.out.take())
         return b"".join(chunks)
 

@@ -21,7 +21,8 @@ Names, from ``dbfilename`` (``dump.rdb`` by default), in ``dir``:
   files exist (the migration path from Redis).
 
 Which files a shard loads (:func:`find_snapshot`): the summary's, checked
-against it (present, same size, same trailer); without a summary, a complete
+against it (present, same size, same trailer), after finishing the renames
+of a commit a crash cut short (:func:`roll_forward`); without a summary, a complete
 set of shard files of one count; without shard files, ``dump.rdb``; with
 none of these, nothing (an empty start).  Anything else (a summary that does
 not parse or names a missing file, an incomplete set) is a
@@ -131,10 +132,51 @@ def _from_summary(directory: str, summary_path: str) -> SnapshotFiles:
     return SnapshotFiles(paths, snapshot_id, "snapshot")
 
 
+def ready_name(final: str, snapshot_id: str) -> str:
+    """A shard file written and fsynced, waiting for its snapshot's commit."""
+    return "%s.%s.ready" % (final, snapshot_id)
+
+
+def fsync_dir(directory: str) -> None:
+    """Make the renames and creations in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def roll_forward(directory: str, dbfilename: str) -> None:
+    """Finish a commit that a crash cut short: the summary is written (the
+    snapshot is committed) but some of its files are still named
+    ``<final>.<snapshot id>.ready`` (shardnode/snapshots.py); rename them
+    into place.  Several shards may race here: a rename done by another
+    is fine."""
+    summary = os.path.join(directory, summary_file_name(dbfilename))
+    try:
+        with open(summary, "rb") as f:
+            doc = json.loads(f.read())
+        snapshot_id = str(doc["snapshot_id"])
+        names = [os.path.basename(entry["name"]) for entry in doc["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no summary, or one _from_summary will refuse with the reason
+    renamed = False
+    for name in names:
+        final = os.path.join(directory, name)
+        try:
+            os.rename(ready_name(final, snapshot_id), final)
+            renamed = True
+        except FileNotFoundError:
+            pass
+    if renamed:
+        fsync_dir(directory)
+
+
 def find_snapshot(directory: str, dbfilename: str) -> SnapshotFiles | None:
     """The files a starting shard loads (see the module doc), or None."""
     summary = os.path.join(directory, summary_file_name(dbfilename))
     if os.path.exists(summary):
+        roll_forward(directory, dbfilename)
         return _from_summary(directory, summary)
     stem, ext = _stem_ext(dbfilename)
     pattern = re.compile(re.escape(stem) + r"-(\d{4})-of-(\d{4})" + re.escape(ext) + r"\Z")
@@ -213,29 +255,29 @@ def load_files(files: SnapshotFiles, keyspace, owns_slot, limits, progress: Load
         except OSError as exc:
             raise SnapshotError("%s: %s" % (path, exc.strerror)) from None
         try:
-            step = 0
+            step = kept = 0  # keys read and kept since the last progress report
             for record in read_rdb(data, limits, check_duplicates=False):
                 if type(record) is RdbKey:
-                    progress.keys_read += 1
-                    expire_ms = record.expire_ms
+                    db_index, key, value, expire_ms = record[0], record[1], record[2], record[3]
                     if expire_ms is not None and expire_ms < now_ms:
                         progress.expired_skipped += 1
-                    elif owns_slot(key_slot(record.key)):
-                        if record.db >= len(dbs):
-                            raise SnapshotError(
-                                "%s: key %r is in db %d, but this server has %d databases "
-                                "(raise `databases`)" % (path, record.key, record.db, len(dbs)))
-                        db = dbs[record.db]
-                        if db.exists(record.key):
-                            raise SnapshotError("%s: key %r of db %d is also in an earlier file"
-                                                % (path, record.key, record.db))
-                        db.set(record.key, record.value)
-                        if expire_ms is not None:
-                            db.set_deadline(record.key, expire_ms)
-                        progress.keys_loaded += 1
+                    else:
+                        slot = key_slot(key)
+                        if owns_slot(slot):
+                            if db_index >= len(dbs):
+                                raise SnapshotError(
+                                    "%s: key %r is in db %d, but this server has %d databases "
+                                    "(raise `databases`)" % (path, key, db_index, len(dbs)))
+                            if not dbs[db_index].load(key, value, slot, expire_ms):
+                                raise SnapshotError("%s: key %r of db %d is also in an earlier "
+                                                    "file" % (path, key, db_index))
+                            kept += 1
                     step += 1
                     if step == LOAD_STEP_KEYS:
                         step = 0
+                        progress.keys_read += LOAD_STEP_KEYS
+                        progress.keys_loaded += kept
+                        kept = 0
                         progress.loaded_bytes = done_bytes + record.body_end
                         yield progress
                 elif type(record) is RdbFunction:
@@ -247,6 +289,8 @@ def load_files(files: SnapshotFiles, keyspace, owns_slot, limits, progress: Load
                     raise SnapshotError("%s: belongs to snapshot %s, not to %s as its summary says"
                                         % (path, record.value.decode("utf-8", "replace"),
                                            files.snapshot_id))
+            progress.keys_read += step
+            progress.keys_loaded += kept
         except RdbFileError as exc:
             raise SnapshotError("%s: %s" % (path, exc)) from None
         finally:

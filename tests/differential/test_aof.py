@@ -168,3 +168,47 @@ def test_appendonly_on_a_dir_with_only_a_snapshot_loads_it_then_bases_the_aof_on
         if proc.proc is not None:
             proc.stop()
         shutil.rmtree(proc.dir, ignore_errors=True)
+
+
+def _rewrite_fields(client) -> list:
+    text = client.call("INFO", "persistence").decode()
+    return [line for line in text.split("\r\n")
+            if line.startswith(("aof_rewrite", "rdb_bgsave_in_progress", "aof_rewrites:"))]
+
+
+def _rewrites(client) -> int:
+    text = client.call("INFO", "persistence").decode()
+    return int(text.split("aof_rewrites:", 1)[1].split("\r\n", 1)[0])
+
+
+def _wait_rewrites(client, count) -> None:
+    deadline = time.monotonic() + 20
+    while _rewrites(client) < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    _rewrite_done(client)
+
+
+def test_bgrewriteaof_during_a_bgsave_or_inside_multi_is_scheduled(diff):
+    """As Redis 7.0: BGREWRITEAOF while a BGSAVE runs (the two pipelined: the
+    save is surely running) or inside MULTI answers "scheduled", INFO shows
+    aof_rewrite_scheduled:1, and the rewrite runs once the save is over."""
+    diff.run("SET", "k", "v")
+    for client in (diff.ref, diff.ours):
+        _rewrite_done(client)
+    before = [_rewrites(c) for c in (diff.ref, diff.ours)]
+    diff.run("MULTI")
+    diff.run("BGREWRITEAOF")
+    assert diff.run("EXEC") == [b"Background append only file rewriting scheduled"]
+    for client, count in zip((diff.ref, diff.ours), before):
+        _wait_rewrites(client, count + 1)
+    replies = [c.pipeline([("BGSAVE",), ("BGREWRITEAOF",), ("INFO", "persistence")])
+               for c in (diff.ref, diff.ours)]
+    for reply in replies:
+        assert reply[:2] == [b"Background saving started",
+                             b"Background append only file rewriting scheduled"]
+        assert b"aof_rewrite_scheduled:1" in reply[2]
+    for client, count in zip((diff.ref, diff.ours), before):
+        _wait_rewrites(client, count + 2)
+        fields = _rewrite_fields(client)
+        assert "aof_rewrite_scheduled:0" in fields and "rdb_bgsave_in_progress:0" in fields

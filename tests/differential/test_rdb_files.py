@@ -471,6 +471,10 @@ def test_clients_get_loading_while_a_large_file_loads(tmp_path):
                         if isinstance(reply, Err):
                             assert reply == "LOADING Redis is loading the dataset in memory"
                             seen.add(where)
+                            ping = c.call("PING")  # as redis-server 7.0's PING
+                            if ping != b"PONG":  # (unless the load has just ended)
+                                assert ping == reply
+                                seen.add(where + " ping")
                             info = c.call("INFO", "persistence").decode()
                             if "loading:1" in info:
                                 # through the proxy: summed over the shards still loading
@@ -484,13 +488,52 @@ def test_clients_get_loading_while_a_large_file_loads(tmp_path):
                 except OSError:
                     pass
             time.sleep(0.02)
-        assert seen >= {"shard", "shard info", "proxy", "loaded"}, seen
+        assert seen >= {"shard", "shard info", "shard ping", "proxy", "proxy ping",
+                        "loaded"}, seen
         with RawClient(proc.port) as c:
             deadline = time.monotonic() + 60
             while isinstance(c.call("DBSIZE"), Err) and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert c.call("DBSIZE") == count
+            assert c.call("PING") == b"PONG"
             assert c.call("GET", "key:399999") == b"value-399999"
             assert "loading:0" in c.call("INFO", "persistence").decode()
     finally:
         proc.stop()
+
+
+def _debug_object_fields(reply) -> dict:
+    assert isinstance(reply, bytes), reply
+    fields = dict(item.split(":", 1) for item in reply.decode().split(" ", 2)[2].split(" "))
+    del fields["lru"]  # the clock's value, not comparable
+    return fields
+
+
+def test_debug_object_as_redis_words_it(diff):
+    """DEBUG OBJECT (the RDB length, the encoding, a list's quicklist shape)
+    on the key's shard, compared with redis-server (started with
+    enable-debug-command: the reference fixture refuses DEBUG otherwise)."""
+    if isinstance(diff.ref.call("DEBUG", "OBJECT", "none"), Err) and \
+            b"not allowed" in diff.ref.call("DEBUG", "OBJECT", "none").encode():
+        ref = RedisProcess("--enable-debug-command", "yes").start()
+        diff = type(diff)(RawClient(ref.port), diff.ours)
+    else:
+        ref = None
+    try:
+        diff.ref.call("FLUSHALL")
+        diff.run("SET", "str", "bar")
+        diff.run("SET", "{b}int", "12345")
+        diff.run("SET", "raw", "x" * 60)
+        diff.run("RPUSH", "list", "a", "b", "c")
+        diff.run("RPUSH", "{b}long", *["e%d" % i for i in range(3000)])
+        diff.run("HSET", "hash", "f", "v")
+        diff.run("ZADD", "{b}zset", "1", "m")
+        for key in ("str", "{b}int", "raw", "list", "{b}long", "hash", "{b}zset"):
+            ours, ref_reply = diff.ours.call("DEBUG", "OBJECT", key), diff.ref.call(
+                "DEBUG", "OBJECT", key)
+            assert _debug_object_fields(ours) == _debug_object_fields(ref_reply), key
+        diff.run("DEBUG", "OBJECT", "missing")
+    finally:
+        if ref is not None:
+            diff.ref.close()
+            ref.stop()

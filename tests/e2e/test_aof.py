@@ -34,7 +34,12 @@ def _terminate(proc: DamselflyProcess) -> None:
 
 def _again(old: DamselflyProcess, **options) -> DamselflyProcess:
     """A new server on the same directory (new ports, its own log)."""
-    new = DamselflyProcess(shards=old.shards, **options)
+    return _with_shards(old, old.shards, **options)
+
+
+def _with_shards(old: DamselflyProcess, shards: int, **options) -> DamselflyProcess:
+    """A new server of ``shards`` shards on ``old``'s directory."""
+    new = DamselflyProcess(shards=shards, **options)
     os.rmdir(new.dir)
     new.dir = old.dir
     new.log_path = os.path.join(old.dir, "damselfly-%d.log" % time.monotonic_ns())
@@ -426,17 +431,60 @@ def test_transactions_replay_and_each_shard_wraps_its_part_in_multi_exec():
         _cleanup(proc)
 
 
-def test_aof_files_of_another_shard_count_stop_the_start():
+def _aof_names(proc) -> list:
+    return sorted(os.listdir(os.path.join(proc.dir, "appendonlydir")))
+
+
+def test_a_restart_with_another_shard_count_keeps_every_key_of_the_aof():
+    """2 shards write their AOF (a base, then records after a rewrite, a
+    FLUSHALL in the middle of one shard's file); 3 shards start on it: each
+    replays the old shards' files whose slots it owns into a scratch
+    keyspace and keeps its slots' keys, writes its own AOF, and the old
+    files go.  Then 1 shard, from the 3 shards' files, the same."""
+    proc = DamselflyProcess(shards=2, appendonly="yes").start()
+    try:
+        with RawClient(proc.port) as c:
+            c.call("SET", "early", "gone soon")
+            c.call("FLUSHALL")
+            _load_every_type(c)
+            c.call("BGREWRITEAOF")
+            _wait_rewrites_done(c)
+            c.call("SET", "after-rewrite", "1")
+            c.call("MSET", *[x for i in range(500) for x in ("k%d" % i, "v%d" % i)])
+            c.call("DEL", "k7")
+            before = _dataset(c)
+        _kill(proc)
+        assert any("-of-0002." in n for n in _aof_names(proc))
+        for shards in (3, 1):
+            proc = _with_shards(proc, shards, appendonly="yes")
+            with RawClient(proc.port) as c:
+                assert _dataset(c) == before
+                c.call("SET", "written-with-%d" % shards, "1")
+                before = _dataset(c)
+            assert "are rewritten as %d shards' files" % shards in proc.log()
+            names = _aof_names(proc)
+            assert all("-of-%04d." % shards in n for n in names), names
+            _kill(proc)
+        proc = _with_shards(proc, 1, appendonly="yes")  # its own files, now
+        with RawClient(proc.port) as c:
+            assert _dataset(c) == before
+    finally:
+        _cleanup(proc)
+
+
+def test_aof_files_of_another_count_that_are_incomplete_stop_the_start():
     proc = DamselflyProcess(shards=2, appendonly="yes").start()
     try:
         with RawClient(proc.port) as c:
             c.call("SET", "k", "v")
         _terminate(proc)
+        os.unlink(os.path.join(proc.dir, "appendonlydir", "appendonly-0002-of-0002.aof.manifest"))
         three = DamselflyProcess(shards=3)
         os.rmdir(three.dir)
         three.dir = proc.dir
         out = _start_fails(three, appendonly="yes")
-        assert "holds append-only files of 2 shards, but this server has 3" in out, out
+        assert "append-only files of another shard count that do not form one complete set " \
+               "(found manifests of 1 of 2 shards)" in out, out
     finally:
         _cleanup(proc)
 
@@ -621,7 +669,7 @@ def test_bgrewriteaof_and_config_set_appendonly_inside_multi_take_effect_after_e
             _wait_rewrites_done(c)
             replies = c.pipeline([("MULTI",), ("SET", "c", "3"), ("BGREWRITEAOF",),
                                   ("SET", "d", "4"), ("EXEC",)])
-            assert replies[-1] == [b"OK", b"Background append only file rewriting started",
+            assert replies[-1] == [b"OK", b"Background append only file rewriting scheduled",
                                    b"OK"]
             time.sleep(0.1)
             info = _wait_rewrites_done(c)

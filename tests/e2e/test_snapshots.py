@@ -15,6 +15,7 @@ import pytest
 
 from cluster.slots import key_slot
 from shardnode.rdb.file import RdbAux, RdbKey, read_rdb
+from shardnode.snapshots import COMMIT_STEPS, CRASH_AT_ENV
 from tests.differential.test_rdb_files import (
     DBS,
     _check_rdb,
@@ -107,6 +108,30 @@ def test_bgsave_replies_as_redis_and_loads_back():
         files = _files(proc.dir)
     with _damselfly_with(files, shards=3) as proc, RawClient(proc.port) as c:
         assert c.call("DBSIZE") == 20000
+
+
+def test_bgsave_inside_multi_is_scheduled_after_the_transaction():
+    """BGSAVE queued in MULTI answers "Background saving scheduled" in EXEC, as
+    Redis; the save starts once the transaction is done, so it holds the
+    transaction's writes after the BGSAVE too."""
+    with DamselflyProcess(shards=2) as proc:
+        with RawClient(proc.port) as c:
+            started = c.call("LASTSAVE")
+            time.sleep(1.1)  # LASTSAVE counts seconds
+            assert c.call("MULTI") == b"OK"
+            for command in (("SET", "before", "1"), ("BGSAVE",), ("SET", "after:{x}", "2"),
+                            ("SET", "after:{y}", "3")):
+                assert c.call(*command) == b"QUEUED"
+            assert c.call("EXEC") == [b"OK", b"Background saving scheduled", b"OK", b"OK"]
+            # LASTSAVE moves once every shard's save is done, the commit included
+            _wait(lambda: c.call("LASTSAVE") > started, what="the scheduled save")
+            assert c.call("MULTI") == b"OK"
+            assert c.call("SAVE") == Err("ERR Command not allowed inside a transaction")
+            assert c.call("EXEC") == Err("EXECABORT Transaction discarded because of previous "
+                                         "errors.")
+        files = _files(proc.dir)
+    with _damselfly_with(files, shards=2) as proc, RawClient(proc.port) as c:
+        assert sorted(c.call("KEYS", "*")) == [b"after:{x}", b"after:{y}", b"before"]
 
 
 # -- point in time -----------------------------------------------------------------
@@ -222,6 +247,47 @@ def test_kill_9_during_bgsave_leaves_the_previous_snapshot_loadable():
         assert c.call("DBSIZE") == 1000
 
 
+def _all_files(directory) -> dict:
+    """Every file of the snapshot's name in ``directory``, half-committed ones too."""
+    return {name: open(os.path.join(directory, name), "rb").read()
+            for name in os.listdir(directory) if name.startswith("dump")}
+
+
+@pytest.mark.parametrize("step", COMMIT_STEPS)
+def test_kill_9_at_each_step_of_the_commit_leaves_one_whole_snapshot(step, monkeypatch):
+    """The committing shard stops itself at ``step`` (a test hook), the whole
+    server is killed -9 there, and a new start loads the previous snapshot
+    (a crash before the summary names the new files) or the new one (after),
+    never a mix and never nothing."""
+    with DamselflyProcess(shards=2) as proc:
+        with RawClient(proc.port) as c:
+            _fill(c, 3000, prefix="old:")
+            assert c.call("SAVE") == b"OK"
+        previous = _files(proc.dir)
+    monkeypatch.setenv(CRASH_AT_ENV, step)
+    with _damselfly_with(previous, shards=2) as proc:
+        with RawClient(proc.port) as c:
+            assert c.call("DBSIZE") == 3000
+            _fill(c, 2000, prefix="new:")
+            assert c.call("BGSAVE") == b"Background saving started"
+        _wait(lambda: "%s=%s: stopping the commit" % (CRASH_AT_ENV, step) in proc.log(), what="the hook")
+        os.killpg(proc.proc.pid, signal.SIGKILL)
+        proc.proc.wait()
+        left = _all_files(proc.dir)
+    monkeypatch.delenv(CRASH_AT_ENV)
+    committed = COMMIT_STEPS.index(step) >= COMMIT_STEPS.index("committed")
+    if step != "renamed-all":
+        assert any(name.endswith(".ready") for name in left)  # cut short
+    with _damselfly_with(left, shards=2) as proc, RawClient(proc.port) as c:
+        assert c.call("DBSIZE") == (5000 if committed else 3000)
+        assert c.call("EXISTS", "new:1999") == (1 if committed else 0)
+        assert c.call("GET", "old:2999") == b"x" * 20
+        assert c.call("BGSAVE") == b"Background saving started"  # and saving goes on
+        _wait_bgsave_done(c)
+        assert _info(c)["rdb_last_bgsave_status"] == "ok"
+        assert not [n for n in os.listdir(proc.dir) if n.endswith((".ready", ".partial"))]
+
+
 def _exit_code(proc, timeout=30.0):
     return proc.proc.wait(timeout)
 
@@ -312,6 +378,10 @@ def test_unwritable_dir_fails_the_save_misconf_until_a_save_succeeds():
             # Every shard refuses writes, not only the one that failed ("b" is on shard 1).
             misconf = _wait(lambda: _err(c.call("SET", "b", "2")), what="MISCONF")
             assert misconf.startswith("MISCONF Redis is configured to save RDB snapshots")
+            # PING answers it too, as in Redis: the proxy's and a shard's own
+            _wait(lambda: c.call("PING") == misconf, what="PING's MISCONF")
+            with RawClient(proc.shard_ports[0]) as shard:
+                assert shard.call("PING") == misconf
             assert c.call("GET", "a") == b"1"  # reads go on
             assert c.call("SAVE") == Err("ERR")
             assert "Background saving error" in proc.log()
@@ -319,12 +389,14 @@ def test_unwritable_dir_fails_the_save_misconf_until_a_save_succeeds():
             # Without a schedule the failure no longer stops writes, as in Redis.
             assert c.call("CONFIG", "SET", "save", "") == b"OK"
             assert c.call("SET", "b", "2") == b"OK"
+            _wait(lambda: c.call("PING") == b"PONG", what="PONG")
             assert c.call("CONFIG", "SET", "save", "3600 1") == b"OK"
             assert isinstance(c.call("SET", "b", "3"), Err)
             os.rmdir(blocker)
             assert c.call("BGSAVE") == b"Background saving started"
             _wait(lambda: _info(c)["rdb_last_bgsave_status"] == "ok", what="the recovery")
             _wait(lambda: c.call("SET", "b", "3") == b"OK", what="writes again")
+            _wait(lambda: c.call("PING") == b"PONG", what="PONG again")
 
 
 def test_full_disk_fails_the_save_and_keeps_the_previous_files(tmp_path):

@@ -147,3 +147,22 @@ def test_shard_files_of_slots_a_shard_does_not_own_are_not_read(tmp_path):
     list(load_files(find_snapshot(str(tmp_path), "dump.rdb"), Keyspace(16), lambda slot: True,
                     None, progress, []))
     assert progress.keys_loaded == 200
+
+
+def test_a_commit_cut_short_after_the_summary_is_rolled_forward(tmp_path):
+    """The summary names snapshot s2 (the commit point passed) but one of its
+    files is still ``.s2.ready`` beside s1's file of that name: find_snapshot
+    renames it into place first, so s2 loads whole."""
+    _snapshot(tmp_path, [[(b"old", b"1", None)], [(b"old2", b"1", None)]], "s1")
+    old_second = (tmp_path / "dump-0002-of-0002.rdb").read_bytes()
+    _snapshot(tmp_path, [[(b"new", b"2", None)], [(b"new2", b"2", None)]], "s2")
+    second = tmp_path / "dump-0002-of-0002.rdb"
+    second.rename(str(second) + ".s2.ready")
+    second.write_bytes(old_second)
+    files = find_snapshot(str(tmp_path), "dump.rdb")
+    assert files.snapshot_id == "s2"
+    assert not list(tmp_path.glob("*.ready"))
+    ks = Keyspace(16)
+    for _ in load_files(files, ks, lambda slot: True, None, LoadProgress(), []):
+        pass
+    assert sorted(k for bucket in ks.dbs[0].slots.values() for k in bucket) == [b"new", b"new2"]
