@@ -35,6 +35,7 @@ from cluster.errors import CommandError, WRONGTYPE
 from shardnode.sessions import WatchTable
 from shardnode.journal import Journal
 from cluster.slots import key_slot as slot_of  # the one slot function, by its local name
+from shardnode.memory import BUCKET, EXPIRE_ENTRY, KEY_ENTRY, footprint, key_size
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 
@@ -44,7 +45,8 @@ _WRONGTYPE = CommandError(WRONGTYPE)
 class Database:
     """One numbered database of a shard."""
 
-    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "access")
+    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "access", "used",
+                 "pending")
 
     def __init__(self, index: int, keyspace: "Keyspace"):
         self.index = index
@@ -54,6 +56,10 @@ class Database:
         self.heap: list = []
         self.size = 0
         self.access: dict = {}
+        # Accounted bytes (shardnode/memory.py), and the keys changed in place
+        # whose footprint before the change waits for settle_memory.
+        self.used = 0
+        self.pending: dict = {}
 
     # -- reads ----------------------------------------------------------
 
@@ -124,19 +130,39 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None:
             bucket = self.slots[slot] = {}
-        if key not in bucket:
+            self.used += BUCKET
+        old = bucket.get(key)
+        size = footprint(value)
+        if old is None:
             self.size += 1
             self.access[key] = self.keyspace.now_s
+            n = len(key)  # memory.key_size, inlined
+            self.used += size + ((n + 48) & -16 if n < 480 else (n + 56) & -16) + KEY_ENTRY
         else:
-            if not keep_ttl and self.expires:
-                self.expires.pop(key, None)
+            if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
+                self.used -= EXPIRE_ENTRY
             if self.keyspace.touch:
                 self.access[key] = self.keyspace.now_s
+            pending = self.pending
+            before = pending.pop(key, None) if pending else None
+            self.used += size - (footprint(old) if before is None else before)
         bucket[key] = value
+        if type(value) is not bytes:  # a container is often filled after it is stored
+            self.pending[key] = size
+            self.keyspace.unsettled = True
 
     def touch_write(self, key: bytes) -> None:
-        """Announce an in-place mutation of an existing value (APPEND, LPUSH)."""
-        self.keyspace.before_write(self, key, slot_of(key))
+        """Announce an in-place mutation of an existing value (APPEND, LPUSH);
+        its footprint now is noted for the accounting (see shardnode/memory.py)."""
+        slot = slot_of(key)
+        keyspace = self.keyspace
+        keyspace.before_write(self, key, slot)
+        if key not in self.pending:
+            bucket = self.slots.get(slot)
+            value = bucket.get(key) if bucket is not None else None
+            if value is not None:
+                self.pending[key] = footprint(value)
+                keyspace.unsettled = True
 
     def borrow(self, key: bytes, value, deadline) -> None:
         """Place another shard's key here for one command (no hook: see module doc)."""
@@ -149,11 +175,14 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None:
             bucket = self.slots[slot] = {}
+            self.used += BUCKET
         bucket[key] = value
         self.size += 1
+        self.used += footprint(value) + key_size(key)
         self.access[key] = self.keyspace.now_s
         if deadline is not None:
             self.expires[key] = deadline
+            self.used += EXPIRE_ENTRY
 
     def give_back(self, key: bytes) -> None:
         """Remove a borrowed key again, whatever the command did to it."""
@@ -176,6 +205,8 @@ class Database:
     def set_deadline(self, key: bytes, deadline_ms: int) -> None:
         """Give an existing key an absolute expiry (ms since the epoch)."""
         self.keyspace.before_write(self, key, slot_of(key))
+        if key not in self.expires:
+            self.used += EXPIRE_ENTRY
         self.expires[key] = deadline_ms
         heapq.heappush(self.heap, (deadline_ms, key))
         if len(self.heap) > 2 * len(self.expires) + 1024:
@@ -186,6 +217,7 @@ class Database:
             return False
         self.keyspace.before_write(self, key, slot_of(key))
         del self.expires[key]
+        self.used -= EXPIRE_ENTRY
         return True
 
     def clear(self) -> None:
@@ -195,17 +227,23 @@ class Database:
         self.heap = []
         self.size = 0
         self.access = {}
+        self.used = 0
+        self.pending = {}
 
     # -- internals ------------------------------------------------------
 
     def _remove(self, key, slot, bucket):
-        del bucket[key]
+        value = bucket.pop(key)
         if not bucket:
             del self.slots[slot]
+            self.used -= BUCKET
         self.size -= 1
-        if self.expires:
-            self.expires.pop(key, None)
+        if self.expires and self.expires.pop(key, None) is not None:
+            self.used -= EXPIRE_ENTRY
         self.access.pop(key, None)
+        pending = self.pending
+        before = pending.pop(key, None) if pending else None
+        self.used -= (footprint(value) if before is None else before) + key_size(key)
 
     def _expire(self, key, bucket):
         slot = slot_of(key)
@@ -268,6 +306,9 @@ class Keyspace:
         self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
         self.journal = Journal(self)  # writes as they took effect (shardnode/journal.py)
         self.stats_expired = 0
+        # Some database has keys changed in place whose footprint is not
+        # settled yet (Database.pending; see shardnode/memory.py).
+        self.unsettled = False
         # Callables (db, key, slot) run before any mutation; see module doc.
         self.write_listeners: list = []
         self.flush_listeners: list = []
@@ -288,6 +329,29 @@ class Keyspace:
         if self.write_listeners:
             for listener in self.write_listeners:
                 listener(db, key, slot)
+
+    @property
+    def used_memory(self) -> int:
+        """The shard's accounted bytes: values, keys and their entries."""
+        if self.unsettled:
+            self.settle_memory()
+        return sum(db.used for db in self.dbs)
+
+    def settle_memory(self) -> None:
+        """Add what the values changed in place grew or shrank by since their
+        ``touch_write``: called between commands, never inside one."""
+        self.unsettled = False
+        for db in self.dbs:
+            if db.pending:
+                pending, db.pending = db.pending, {}
+                slots = db.slots
+                used = db.used
+                for key, before in pending.items():
+                    bucket = slots.get(slot_of(key))
+                    value = bucket.get(key) if bucket is not None else None
+                    if value is not None:
+                        used += footprint(value) - before
+                db.used = used
 
     def before_flush(self, db: Database) -> None:
         self.dirty += 1

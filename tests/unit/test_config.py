@@ -176,7 +176,7 @@ def test_config_set_validates():
 
 # -- options accepted but not implemented yet ---------------------------------------
 
-NOT_IMPLEMENTED = {"maxmemory", "maxmemory_policy"}
+NOT_IMPLEMENTED = {"maxmemory_policy"}
 
 
 def test_options_not_implemented_yet_are_marked():
@@ -190,14 +190,13 @@ def test_setting_an_option_not_implemented_warns_and_acts_as_its_default():
     config = load_config(["--maxmemory_policy", "allkeys-lru", "--maxmemory", "1mb"])
     assert config.maxmemory_policy == "allkeys-lru" and config.maxmemory == 1024**2  # kept
     assert config.effective("maxmemory_policy") == "noeviction"
-    assert config.effective("maxmemory") == 0
+    assert config.effective("maxmemory") == 1024**2  # implemented: in force
     assert config.effective("port") == config.port
     assert config.not_implemented_warnings() == [
-        "maxmemory is accepted but not implemented yet",
         "maxmemory_policy is accepted but not implemented yet"]
     assert not_implemented_warning(option("maxmemory_policy"), "allkeys-lfu") == \
         "maxmemory_policy is accepted but not implemented yet"
-    assert not_implemented_warning(option("maxmemory"), 0) is None  # the default asks nothing
+    assert not_implemented_warning(option("maxmemory_policy"), "noeviction") is None  # default
     assert not_implemented_warning(option("hz"), 50) is None  # implemented
 
 
