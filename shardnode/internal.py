@@ -214,7 +214,7 @@ def df_exec(conn, args):
 
 
 def _denies_oom(commands) -> bool:
-    for args in commands:
+    for _, args in commands:
         spec = spec_of(args)
         if spec is not None and "denyoom" in spec.flags:
             return True
