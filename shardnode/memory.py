@@ -96,7 +96,8 @@ def dict_table(count: int) -> int:
     A dict resizes when its usable two thirds are taken, to the power of two
     above three times its items.  Tables never shrink, so removals leave the
     bytes in place.  The tables it outgrew that came from malloc (past
-    pymalloc's 512 bytes) mostly stay in the heap, as RSS shows: counted too."""
+    pymalloc's 512 bytes) partly stay in the heap (measured: about half of
+    them, depending on what reuses the space): counted at half."""
     if not count:
         return 0
     size = 8
@@ -106,14 +107,14 @@ def dict_table(count: int) -> int:
         if table > _PYMALLOC_MAX:
             outgrown += table
         size = 1 << ((size * 2 // 3) * 3).bit_length()
-    return _dict_bytes(size) + outgrown
+    return _dict_bytes(size) + outgrown // 2
 
 
 def set_table(count: int) -> int:
     """Bytes of a set's table holding ``count`` members, beyond the 8 slots
     inside the set object: a set resizes once three fifths of its slots are
     filled, to the power of two above four times its members (twice, past
-    50,000); outgrown tables from malloc are counted as for dicts."""
+    50,000); outgrown tables from malloc are counted at half, as for dicts."""
     size = 8
     outgrown = 0
     while count >= ((size - 1) * 3 + 4) // 5:
@@ -124,7 +125,7 @@ def set_table(count: int) -> int:
         size = 8
         while size <= wanted:
             size <<= 1
-    return 0 if size == 8 else object_size(size * 16) + outgrown
+    return 0 if size == 8 else object_size(size * 16) + outgrown // 2
 
 
 # -- per type ---------------------------------------------------------------
