@@ -41,6 +41,7 @@ from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
 from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
+from shardnode.eviction import Evictor
 from shardnode.registry import HANDLERS, load_families
 from shardnode.scripting import ScriptDetached
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
@@ -66,6 +67,8 @@ class ShardServer:
         self.info = topology.shards[index]
         self.secret = secret.encode()
         self.keyspace = Keyspace(config.dbnum, clock)
+        self.evictor = self.keyspace.evictor = Evictor(config)  # shardnode/eviction.py
+        self.evictor.configure(self.keyspace)
         self.clients: dict = {}
         self._client_id = 0
         self.started = time.time()

@@ -11,6 +11,7 @@ from cluster.resp import NO_REPLY
 from cluster.session import apply_config_set, rewrite_config, warn_not_implemented
 from cluster.shutdown import check_shutdown, request_stop
 from cluster.snapshot_id import new_snapshot_id
+from shardnode.eviction import EVICTION_OPTIONS
 from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
 
@@ -87,6 +88,8 @@ def config_set(conn, args):
     applied = apply_config_set(conn.server.config, args)
     if any(opt.name == "appendonly" for opt, _ in applied):
         conn.server.aof.config_changed()  # on: a base file first (shardnode/aof.py)
+    if any(opt.name in EVICTION_OPTIONS for opt, _ in applied):
+        conn.server.evictor.configure(conn.server.keyspace)
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards
         warn_not_implemented(applied, log)
     return "OK"
@@ -107,6 +110,7 @@ def config_resetstat(conn, args):
     server.stat_commands = 0
     server.stat_connections = 0
     server.keyspace.stats_expired = 0
+    server.keyspace.stats_evicted = 0
     return "OK"
 
 
