@@ -240,9 +240,10 @@ OPTIONS = [
            mutable=True),
     Option("dbnum", "int", 16, "Number of databases (SELECT 0..dbnum-1).",
            redis=False, minimum=1, maximum=1024),
-    # Not implemented yet: no memory limit is enforced, nothing is evicted.
+    # Each shard enforces maxmemory / shards against its accounted used_memory
+    # (shardnode/memory.py).
     Option("maxmemory", "size", 0, "Memory limit for the data, split among shards; 0: none.",
-           mutable=True, minimum=0, implemented=False),
+           mutable=True, minimum=0),
     Option("maxmemory_policy", "enum", "noeviction",
            "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES),
     # Eviction (shardnode/eviction.py), with Redis's defaults and ranges.

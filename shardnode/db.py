@@ -39,6 +39,7 @@ from shardnode.sessions import WatchTable
 from shardnode.journal import Journal
 from shardnode.eviction import LFU_INIT_VAL, LRU_CLOCK_MAX
 from cluster.slots import key_slot as slot_of  # the one slot function, by its local name
+from shardnode.memory import BUCKET, EXPIRE_ENTRY, KEY_ENTRY, footprint, key_size
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 _TABLE_MIN = 4096  # positions of a database's access table at first
@@ -53,7 +54,7 @@ class Database:
     """One numbered database of a shard."""
 
     __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "stamps", "mask",
-                 "probation")
+                 "probation", "used", "pending")
 
     def __init__(self, index: int, keyspace: "Keyspace"):
         self.index = index
@@ -65,6 +66,10 @@ class Database:
         self.stamps = _empty_table()
         self.mask = _TABLE_MIN - 1
         self.probation = None
+        # Accounted bytes (shardnode/memory.py), and the keys changed in place
+        # whose footprint before the change waits for settle_memory.
+        self.used = 0
+        self.pending: dict = {}
 
     # -- reads ----------------------------------------------------------
 
@@ -141,8 +146,11 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None:
             bucket = self.slots[slot] = {}
+            self.used += BUCKET
         keyspace = self.keyspace
-        if key not in bucket:
+        old = bucket.get(key)
+        size = footprint(value)
+        if old is None:
             self.size += 1
             if keyspace.created is None:
                 self.stamps[hash(key) & self.mask] = keyspace.new_stamp
@@ -150,12 +158,20 @@ class Database:
                 keyspace.created(self, key)
             if self.size > self.mask:
                 self._grow_table()
+            n = len(key)  # memory.key_size, inlined
+            self.used += size + ((n + 48) & -16 if n < 480 else (n + 56) & -16) + KEY_ENTRY
         else:
-            if not keep_ttl and self.expires:
-                self.expires.pop(key, None)
+            if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
+                self.used -= EXPIRE_ENTRY
             if keyspace.touch:
                 self.record_access(key)
+            pending = self.pending
+            before = pending.pop(key, None) if pending else None
+            self.used += size - (footprint(old) if before is None else before)
         bucket[key] = value
+        if type(value) is not bytes:  # a container is often filled after it is stored
+            self.pending[key] = size
+            self.keyspace.unsettled = True
 
     def record_access(self, key: bytes) -> None:
         """Count an access to an existing key (an overwrite; TOUCH, whatever
@@ -174,8 +190,17 @@ class Database:
         return self.stamps[hash(key) & self.mask]
 
     def touch_write(self, key: bytes) -> None:
-        """Announce an in-place mutation of an existing value (APPEND, LPUSH)."""
-        self.keyspace.before_write(self, key, slot_of(key))
+        """Announce an in-place mutation of an existing value (APPEND, LPUSH);
+        its footprint now is noted for the accounting (see shardnode/memory.py)."""
+        slot = slot_of(key)
+        keyspace = self.keyspace
+        keyspace.before_write(self, key, slot)
+        if key not in self.pending:
+            bucket = self.slots.get(slot)
+            value = bucket.get(key) if bucket is not None else None
+            if value is not None:
+                self.pending[key] = footprint(value)
+                keyspace.unsettled = True
 
     def borrow(self, key: bytes, value, deadline) -> None:
         """Place another shard's key here for one command (no hook: see module doc)."""
@@ -188,12 +213,15 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None:
             bucket = self.slots[slot] = {}
+            self.used += BUCKET
         bucket[key] = value
         self.size += 1
         if self.size > self.mask:
             self._grow_table()
+        self.used += footprint(value) + key_size(key)
         if deadline is not None:
             self.expires[key] = deadline
+            self.used += EXPIRE_ENTRY
 
     def give_back(self, key: bytes) -> None:
         """Remove a borrowed key again, whatever the command did to it."""
@@ -216,6 +244,8 @@ class Database:
     def set_deadline(self, key: bytes, deadline_ms: int) -> None:
         """Give an existing key an absolute expiry (ms since the epoch)."""
         self.keyspace.before_write(self, key, slot_of(key))
+        if key not in self.expires:
+            self.used += EXPIRE_ENTRY
         self.expires[key] = deadline_ms
         heapq.heappush(self.heap, (deadline_ms, key))
         if len(self.heap) > 2 * len(self.expires) + 1024:
@@ -226,6 +256,7 @@ class Database:
             return False
         self.keyspace.before_write(self, key, slot_of(key))
         del self.expires[key]
+        self.used -= EXPIRE_ENTRY
         return True
 
     def clear(self) -> None:
@@ -238,16 +269,22 @@ class Database:
         self.mask = _TABLE_MIN - 1
         if self.probation is not None:
             self.probation = type(self.probation)()
+        self.used = 0
+        self.pending = {}
 
     # -- internals ------------------------------------------------------
 
     def _remove(self, key, slot, bucket):
-        del bucket[key]
+        value = bucket.pop(key)
         if not bucket:
             del self.slots[slot]
+            self.used -= BUCKET
         self.size -= 1
-        if self.expires:
-            self.expires.pop(key, None)
+        if self.expires and self.expires.pop(key, None) is not None:
+            self.used -= EXPIRE_ENTRY
+        pending = self.pending
+        before = pending.pop(key, None) if pending else None
+        self.used -= (footprint(value) if before is None else before) + key_size(key)
 
     def _expire(self, key, bucket):
         slot = slot_of(key)
@@ -325,6 +362,9 @@ class Keyspace:
         self.journal = Journal(self)  # writes as they took effect (shardnode/journal.py)
         self.stats_expired = 0
         self.stats_evicted = 0
+        # Some database has keys changed in place whose footprint is not
+        # settled yet (Database.pending; see shardnode/memory.py).
+        self.unsettled = False
         # Callables (db, key, slot) run before any mutation; see module doc.
         self.write_listeners: list = []
         self.flush_listeners: list = []
@@ -354,6 +394,29 @@ class Keyspace:
         if self.write_listeners:
             for listener in self.write_listeners:
                 listener(db, key, slot)
+
+    @property
+    def used_memory(self) -> int:
+        """The shard's accounted bytes: values, keys and their entries."""
+        if self.unsettled:
+            self.settle_memory()
+        return sum(db.used for db in self.dbs)
+
+    def settle_memory(self) -> None:
+        """Add what the values changed in place grew or shrank by since their
+        ``touch_write``: called between commands, never inside one."""
+        self.unsettled = False
+        for db in self.dbs:
+            if db.pending:
+                pending, db.pending = db.pending, {}
+                slots = db.slots
+                used = db.used
+                for key, before in pending.items():
+                    bucket = slots.get(slot_of(key))
+                    value = bucket.get(key) if bucket is not None else None
+                    if value is not None:
+                        used += footprint(value) - before
+                db.used = used
 
     def before_flush(self, db: Database) -> None:
         self.dirty += 1

@@ -48,17 +48,12 @@ import heapq
 from collections import deque
 from random import random, randrange
 
-from shardnode.values import size_of
 
 LRU_CLOCK_MAX = (1 << 24) - 1  # Redis's 24-bit LRU clock, in seconds
 LFU_INIT_VAL = 5  # the counter a new key starts with under an LFU policy
 POOL_SIZE = 16  # Redis's EVPOOL_SIZE
 PROBATION_SHARE = 0.1  # cache mode: the share of keys on probation
 _NSLOTS = 16384
-
-# What a key costs beside its value when ``keyspace.used_memory`` is not kept:
-# the key's bytes object header and its slot-dict entry (see bench/memory.py).
-KEY_OVERHEAD = 80
 
 # The options that change what the bookkeeping keeps or how eviction chooses.
 EVICTION_OPTIONS = frozenset({"maxmemory_policy", "maxmemory_samples", "lfu_log_factor",
@@ -136,7 +131,8 @@ class Evictor:
     sets the keyspace's bookkeeping to match.
     """
 
-    def __init__(self, config):
+    def __init__(self, keyspace, config):
+        self.keyspace = keyspace
         self.config = config
         self.policy = "noeviction"
         self.cache_mode = False
@@ -144,8 +140,11 @@ class Evictor:
         self.pool: list = []  # (score, db index, key), best (highest score) last
         self.counting = None
         self._next_db = 0
+        keyspace.evictor = self  # OBJECT FREQ asks it
+        self.configure()
 
-    def configure(self, keyspace) -> None:
+    def configure(self) -> None:
+        keyspace = self.keyspace
         config = self.config
         values = config.values
         self.policy = values.get("maxmemory_policy", "noeviction")
@@ -204,21 +203,13 @@ class Evictor:
         return freed
 
     def delete(self, keyspace, db, key: bytes) -> int:
-        """Evict one key through the normal delete path; the bytes it freed."""
-        accounted = getattr(keyspace, "used_memory", None)
-        if accounted is None:
-            bucket = db.slots.get(_slot_of(key))
-            value = None if bucket is None else bucket.get(key)
-            if value is None:
-                return 0
-            estimate = len(key) + size_of(value) + KEY_OVERHEAD
-        if not db.delete(key):  # gone, or it just expired (freed all the same)
-            return 0 if accounted is None else max(0, accounted - keyspace.used_memory)
-        keyspace.stats_evicted += 1
-        keyspace.journal.evicted(db.index, key)
-        if accounted is None:
-            return estimate
-        return max(0, accounted - keyspace.used_memory)
+        """Evict one key through the normal delete path; the bytes it freed
+        (the drop of the accounted ``used_memory``, shardnode/memory.py)."""
+        before = keyspace.used_memory
+        if db.delete(key):  # else gone, or it just expired (freed all the same)
+            keyspace.stats_evicted += 1
+            keyspace.journal.evicted(db.index, key)
+        return max(0, before - keyspace.used_memory)
 
     # -- the policies' choices -----------------------------------------------------
 
@@ -317,12 +308,6 @@ class Evictor:
             if best is None or freq < best_freq:
                 best, best_freq = key, freq
         return best
-
-
-def _slot_of(key):
-    from cluster.slots import key_slot
-
-    return key_slot(key)
 
 
 def _random_key(db):

@@ -459,7 +459,7 @@ def object_freq(conn, args):
         return None
     if not _lfu(conn):
         raise CommandError(_NO_LFU)
-    return conn.server.evictor.frequency(db, args[2])
+    return conn.server.keyspace.evictor.frequency(db, args[2])
 
 
 @handler("object|idletime")

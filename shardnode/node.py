@@ -34,14 +34,13 @@ import time
 from collections import deque
 
 from cluster import errors
-from cluster.commands import resolve
+from cluster.commands import resolve, spec_of
 from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
 from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
-from shardnode.eviction import Evictor
 from shardnode.registry import HANDLERS, load_families
 from shardnode.scripting import ScriptDetached
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
@@ -67,8 +66,6 @@ class ShardServer:
         self.info = topology.shards[index]
         self.secret = secret.encode()
         self.keyspace = Keyspace(config.dbnum, clock)
-        self.evictor = self.keyspace.evictor = Evictor(config)  # shardnode/eviction.py
-        self.evictor.configure(self.keyspace)
         self.clients: dict = {}
         self._client_id = 0
         self.started = time.time()
@@ -105,6 +102,10 @@ class ShardServer:
         # Set when AOF records wait to be written (and, with appendfsync
         # always, fsynced) before the next replies leave: see run().
         self.aof_barrier = False
+        from shardnode.memory import ShardMemory
+
+        self.memory = ShardMemory(self)  # used_memory, maxmemory's share, OOM
+        self.set_write_check(False)
 
     def next_client_id(self) -> int:
         self._client_id += 1
@@ -177,12 +178,16 @@ class ShardServer:
 
     def set_write_check(self, on: bool) -> None:
         """Route every command through execute's checked path while the
-        shard loads or may refuse writes after a failed save (MISCONF), and
-        back to the plain dispatch when neither holds: the hot path pays
-        nothing for either check."""
+        shard loads or may refuse writes after a failed save (MISCONF), the
+        denyoom ones while there is a memory limit (the OOM check), and back
+        to the plain dispatch when none holds: without a limit, the hot path
+        pays nothing for any of the checks."""
         if on or self.loading or not self.snapshots.snapshot_ok:
             self.dispatch = {name: (spec, fn, False)
                              for name, (spec, fn, _) in self.ready_dispatch.items()}
+        elif self.memory.limit:
+            self.dispatch = {name: (spec, fn, plain and "denyoom" not in spec.flags)
+                             for name, (spec, fn, plain) in self.ready_dispatch.items()}
         else:
             self.dispatch = self.ready_dispatch
 
@@ -251,6 +256,7 @@ class ShardServer:
             self._schedule_expiry()
             return
         removed = self.keyspace.active_expire(budget=500)
+        self.memory.used()  # settles what commands changed in place; the peak
         self._schedule_expiry(0.001 if removed >= 500 else None)
 
     # -- key locks and parked requests ----------------------------------------
@@ -359,6 +365,9 @@ BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait
                          "df.unblock", "df.journal", "df.misconf"})
 
 PARKED = object()
+
+# Inside MULTI while over maxmemory Redis refuses every command but these.
+_OOM_EXEMPT_IN_MULTI = frozenset({"exec", "discard", "quit", "reset"})
 
 
 
@@ -481,6 +490,8 @@ class ShardConnection(asyncio.Protocol, Session):
             if self.closing:
                 break
         self.out = None
+        if keyspace.unsettled and server.busy is None:
+            keyspace.settle_memory()
         if out and self.transport is not None:
             if server.aof_barrier:  # the AOF records of these writes go first
                 server.aof.barrier()
@@ -706,6 +717,13 @@ class ShardConnection(asyncio.Protocol, Session):
             if spec.is_write and not server.snapshots.snapshot_ok and \
                     server.snapshots.writes_refused():
                 return self._reject(errors.MISCONF, spec)
+            if server.memory.limit and not self.in_exec and self.oom_refused(spec):
+                if spec.name == "exec":
+                    from shardnode.transactions import abort_exec
+
+                    abort_exec(self, errors.OOM)
+                    return self._error(errors.EXECABORT_OOM, spec)
+                return self._reject(errors.OOM, spec)
             if self.multi is not None and not self.in_exec:
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)
@@ -760,6 +778,22 @@ class ShardConnection(asyncio.Protocol, Session):
         if self.wrap:
             return b"$%d\r\n%b\r\n" % (len(data), data)  # _wrap, inlined
         return data
+
+    def oom_refused(self, spec) -> bool:
+        """Redis's processCommand memory check: a denyoom command (EXEC when
+        it queued one), or anything queued inside MULTI but EXEC/DISCARD/
+        QUIT/RESET, is refused while the shard is over its limit after
+        evicting what the policy allows."""
+        if self.multi is not None:
+            if spec.name == "exec":
+                if self.multi_failed or not any("denyoom" in spec_of(args).flags for args in self.multi
+                           if spec_of(args) is not None):
+                    return False
+            elif spec.name in _OOM_EXEMPT_IN_MULTI:
+                return False
+        elif "denyoom" not in spec.flags:
+            return False
+        return self.server.memory.out_of_memory()
 
     def _encoded(self, reply) -> bytes:
         data = encode(reply, self.proto)
