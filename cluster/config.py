@@ -245,8 +245,21 @@ OPTIONS = [
     Option("maxmemory", "size", 0, "Memory limit for the data, split among shards; 0: none.",
            mutable=True, minimum=0),
     Option("maxmemory_policy", "enum", "noeviction",
-           "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES,
-           implemented=False),
+           "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES),
+    # Eviction (shardnode/eviction.py), with Redis's defaults and ranges.
+    Option("maxmemory_samples", "int", 5,
+           "Keys sampled per eviction by the LRU, LFU and TTL policies.",
+           mutable=True, minimum=1, maximum=64),
+    Option("lfu_log_factor", "int", 10,
+           "How slowly the LFU counter grows: hits to reach 255 grow with it.",
+           mutable=True, minimum=0, maximum=2**31 - 1),
+    Option("lfu_decay_time", "int", 1,
+           "Minutes after which an idle key's LFU counter drops by one; 0: never.",
+           mutable=True, minimum=0, maximum=2**31 - 1),
+    Option("cache_mode", "bool", False,
+           "Evict at maxmemory with damselfly's cache policy (frequency-admitted "
+           "probation, scan resistant) whatever maxmemory_policy says.",
+           redis=False, mutable=True),
     # Each shard loads the snapshot found here on start (shardnode/rdb/snapshot.py).
     Option("dir", "str", ".", "Directory for snapshots, loaded on start.", mutable=True),
     Option("dbfilename", "str", "dump.rdb",

@@ -9,9 +9,11 @@ Layout, per database:
 - ``expires``: key -> absolute deadline in ms, only for keys with a TTL.
 - ``heap``: (deadline, key) pairs for active expiry; entries go stale when a
   TTL changes and are checked against ``expires`` when popped.
-- ``access``: key -> second of its last access (OBJECT IDLETIME, LRU).  The
-  value is the keyspace's one int per clock second, shared by every key
-  touched in that second, so the cost is one dict slot per key.
+- ``stamps``: the access table, one 32-bit word per position, a key's word
+  at ``hash(key) & mask`` (Redis's 24-bit LRU clock, or its LFU counter and
+  minutes: ``shardnode/eviction.py`` says what the words mean and why a
+  table).  No dict entry per key: 4 to 8 bytes per key, doubled as the
+  database grows.  ``probation``: cache mode's FIFO of new keys, else None.
 
 Values are native Python objects; a string is ``bytes``; what a value is
 (TYPE, encoding, size, copy, RDB form) is ``shardnode/values.py``'s to say.
@@ -30,23 +32,29 @@ from __future__ import annotations
 
 import heapq
 import random
+from array import array
 
 from cluster.errors import CommandError, WRONGTYPE
 from shardnode.sessions import WatchTable
 from shardnode.journal import Journal
+from shardnode.eviction import LFU_INIT_VAL, LRU_CLOCK_MAX
 from cluster.slots import key_slot as slot_of  # the one slot function, by its local name
 from shardnode.memory import BUCKET, EXPIRE_ENTRY, KEY_ENTRY, footprint, key_size
 
 _WRONGTYPE = CommandError(WRONGTYPE)
+_TABLE_MIN = 4096  # positions of a database's access table at first
 
+
+def _empty_table(size: int = _TABLE_MIN) -> array:
+    return array("I", bytes(4 * size))
 
 
 
 class Database:
     """One numbered database of a shard."""
 
-    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "access", "used",
-                 "pending")
+    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "stamps", "mask",
+                 "probation", "used", "pending")
 
     def __init__(self, index: int, keyspace: "Keyspace"):
         self.index = index
@@ -55,7 +63,9 @@ class Database:
         self.expires: dict = {}
         self.heap: list = []
         self.size = 0
-        self.access: dict = {}
+        self.stamps = _empty_table()
+        self.mask = _TABLE_MIN - 1
+        self.probation = None
         # Accounted bytes (shardnode/memory.py), and the keys changed in place
         # whose footprint before the change waits for settle_memory.
         self.used = 0
@@ -66,20 +76,26 @@ class Database:
     def get(self, key: bytes):
         """The live value of ``key`` or None; expires it lazily if due.
 
-        Records the access (OBJECT IDLETIME) unless the running client
-        asked for CLIENT NO-TOUCH.  The hot path: :meth:`peek` inlined.
+        Records the access (OBJECT IDLETIME, LRU/LFU) unless the running
+        client asked for CLIENT NO-TOUCH.  The hot path: :meth:`peek` inlined.
         """
         bucket = self.slots.get(slot_of(key))
-        if bucket is None:
-            return None
-        value = bucket.get(key)
-        if value is not None:
-            if self.expires and self._expire_if_due(key, bucket):
-                return None
-            keyspace = self.keyspace
-            if keyspace.touch:
-                self.access[key] = keyspace.now_s
-        return value
+        if bucket is not None:
+            value = bucket.get(key)
+            if value is not None:
+                if self.expires and self._expire_if_due(key, bucket):
+                    return None
+                keyspace = self.keyspace
+                if keyspace.touch:
+                    count = keyspace.count
+                    if count is None:
+                        self.stamps[hash(key) & self.mask] = keyspace.lru_clock
+                    else:
+                        count(self, key)
+                return value
+        if self.keyspace.count_miss is not None:  # cache mode: the sketch counts misses
+            self.keyspace.count_miss(self, key)
+        return None
 
     def peek(self, key: bytes):
         """Like :meth:`get` without recording an access (TYPE, TTL, OBJECT)."""
@@ -131,18 +147,24 @@ class Database:
         if bucket is None:
             bucket = self.slots[slot] = {}
             self.used += BUCKET
+        keyspace = self.keyspace
         old = bucket.get(key)
         size = footprint(value)
         if old is None:
             self.size += 1
-            self.access[key] = self.keyspace.now_s
+            if keyspace.created is None:
+                self.stamps[hash(key) & self.mask] = keyspace.new_stamp
+            else:
+                keyspace.created(self, key)
+            if self.size > self.mask:
+                self._grow_table()
             n = len(key)  # memory.key_size, inlined
             self.used += size + ((n + 48) & -16 if n < 480 else (n + 56) & -16) + KEY_ENTRY
         else:
             if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
                 self.used -= EXPIRE_ENTRY
-            if self.keyspace.touch:
-                self.access[key] = self.keyspace.now_s
+            if keyspace.touch:
+                self.record_access(key)
             pending = self.pending
             before = pending.pop(key, None) if pending else None
             self.used += size - (footprint(old) if before is None else before)
@@ -150,6 +172,22 @@ class Database:
         if type(value) is not bytes:  # a container is often filled after it is stored
             self.pending[key] = size
             self.keyspace.unsettled = True
+
+    def record_access(self, key: bytes) -> None:
+        """Count an access to an existing key (an overwrite; TOUCH, whatever
+        NO-TOUCH says).  :meth:`get` has it inlined."""
+        count = self.keyspace.count
+        if count is None:
+            self.stamps[hash(key) & self.mask] = self.keyspace.lru_clock
+        else:
+            count(self, key)
+
+    def set_stamp(self, key: bytes, stamp: int) -> None:
+        """Set ``key``'s access word (RESTORE IDLETIME / FREQ)."""
+        self.stamps[hash(key) & self.mask] = stamp
+
+    def stamp(self, key: bytes) -> int:
+        return self.stamps[hash(key) & self.mask]
 
     def touch_write(self, key: bytes) -> None:
         """Announce an in-place mutation of an existing value (APPEND, LPUSH);
@@ -178,8 +216,9 @@ class Database:
             self.used += BUCKET
         bucket[key] = value
         self.size += 1
+        if self.size > self.mask:
+            self._grow_table()
         self.used += footprint(value) + key_size(key)
-        self.access[key] = self.keyspace.now_s
         if deadline is not None:
             self.expires[key] = deadline
             self.used += EXPIRE_ENTRY
@@ -226,7 +265,10 @@ class Database:
         self.expires = {}
         self.heap = []
         self.size = 0
-        self.access = {}
+        self.stamps = _empty_table()
+        self.mask = _TABLE_MIN - 1
+        if self.probation is not None:
+            self.probation = type(self.probation)()
         self.used = 0
         self.pending = {}
 
@@ -240,7 +282,6 @@ class Database:
         self.size -= 1
         if self.expires and self.expires.pop(key, None) is not None:
             self.used -= EXPIRE_ENTRY
-        self.access.pop(key, None)
         pending = self.pending
         before = pending.pop(key, None) if pending else None
         self.used -= (footprint(value) if before is None else before) + key_size(key)
@@ -251,6 +292,11 @@ class Database:
         self._remove(key, slot, bucket)
         self.keyspace.stats_expired += 1
         self.keyspace.journal.expired(self.index, key)  # the command-level hook: DEL
+
+    def _grow_table(self):
+        """Double the access table; each word keeps its meaning (see eviction.py)."""
+        self.stamps = self.stamps * 2
+        self.mask = len(self.stamps) - 1
 
     def _rebuild_heap(self):
         self.heap = [(d, k) for k, d in self.expires.items()]
@@ -298,7 +344,16 @@ class Keyspace:
 
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.now_ms = self.clock()
-        self.now_s = self.now_ms // 1000  # one shared int per second (access times)
+        self.now_s = self.now_ms // 1000
+        # The access bookkeeping (shardnode/eviction.py): the words a new key
+        # and an access write, refreshed once a second by tick().
+        self.lru_clock = self.now_s & LRU_CLOCK_MAX
+        self.lfu_minutes = (self.now_s // 60) & 0xFFFF
+        self.lfu = False  # an LFU policy or cache mode: words are counters
+        self.new_stamp = self.lru_clock
+        self.count = None  # LFU / cache mode: called (db, key) for an access
+        self.count_miss = None  # cache mode: called (db, key) for a read that missed
+        self.created = None  # cache mode: called (db, key) for a new key
         # False while a CLIENT NO-TOUCH client's commands run: reads leave
         # access times alone.  Set per batch by the connection running it.
         self.touch = True
@@ -306,6 +361,7 @@ class Keyspace:
         self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
         self.journal = Journal(self)  # writes as they took effect (shardnode/journal.py)
         self.stats_expired = 0
+        self.stats_evicted = 0
         # Some database has keys changed in place whose footprint is not
         # settled yet (Database.pending; see shardnode/memory.py).
         self.unsettled = False
@@ -319,7 +375,16 @@ class Keyspace:
         self.now_ms = now = self.clock()
         if now // 1000 != self.now_s:
             self.now_s = now // 1000
+            self.refresh_stamps()
         return now
+
+    def refresh_stamps(self) -> None:
+        """The clock words for this second (after a tick or a policy change)."""
+        now_s = self.now_s
+        self.lru_clock = now_s & LRU_CLOCK_MAX
+        self.lfu_minutes = (now_s // 60) & 0xFFFF
+        self.new_stamp = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu \
+            else self.lru_clock
 
     def before_write(self, db: Database, key: bytes, slot: int) -> None:
         """The key-level hook: ``key`` is about to change (see module doc)."""

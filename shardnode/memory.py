@@ -47,9 +47,9 @@ log = logging.getLogger("damselfly.shard")
 # room a dict keeps (usable = 2/3 of its table): ~40 bytes a key on average.
 DICT_ENTRY = 40
 # Each key sits in its slot's bucket dict; the keyspace's per-key bookkeeping
-# (``Database.access`` today, see shardnode/db.py) adds one more entry.  The
-# eviction bookkeeping that replaces ``access`` changes this one figure.
-KEY_BOOKKEEPING = DICT_ENTRY
+# is its share of the access table (shardnode/eviction.py): one 4-byte word
+# per position, 1 to 2 positions per key.
+KEY_BOOKKEEPING = 6
 KEY_ENTRY = DICT_ENTRY + KEY_BOOKKEEPING
 # A slot's bucket dict with few keys (its header and first table) plus its
 # entry in ``Database.slots``.

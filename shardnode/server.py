@@ -12,6 +12,7 @@ from cluster.session import apply_config_set, rewrite_config, warn_not_implement
 from cluster.shutdown import check_shutdown, request_stop
 from cluster.snapshot_id import new_snapshot_id
 from shardnode import memory
+from shardnode.eviction import EVICTION_OPTIONS
 from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
 
@@ -88,6 +89,8 @@ def config_set(conn, args):
     applied = apply_config_set(conn.server.config, args)
     if any(opt.name == "appendonly" for opt, _ in applied):
         conn.server.aof.config_changed()  # on: a base file first (shardnode/aof.py)
+    if any(opt.name in EVICTION_OPTIONS for opt, _ in applied):
+        conn.server.memory.evictor.configure()  # the policy and its bookkeeping
     if any(opt.name == "maxmemory" for opt, _ in applied):
         conn.server.memory.configure()  # the new share; shrinking evicts down to it
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards
@@ -110,6 +113,7 @@ def config_resetstat(conn, args):
     server.stat_commands = 0
     server.stat_connections = 0
     server.keyspace.stats_expired = 0
+    server.keyspace.stats_evicted = 0
     return "OK"
 
 
