@@ -235,6 +235,23 @@ def release_free_memory() -> bool:
     return True
 
 
+_RELEASE_AFTER = 4 << 20  # freed by one flush, worth a gc pass and a trim
+
+
+def released_after_flush(freed: int) -> None:
+    """FLUSHDB/FLUSHALL dropped ``freed`` accounted bytes: give the memory
+    back to the system once the command's reply has left (see
+    :func:`release_free_memory`), when it is worth the few milliseconds."""
+    if freed < _RELEASE_AFTER:
+        return
+    try:
+        import asyncio
+
+        asyncio.get_running_loop().call_soon(release_free_memory)
+    except RuntimeError:  # no event loop (handlers called directly)
+        release_free_memory()
+
+
 # -- the limit ---------------------------------------------------------------------
 
 
@@ -245,6 +262,18 @@ def shard_limit(maxmemory: int, shards: int) -> int:
     if not maxmemory:
         return 0
     return max(1, maxmemory // max(1, shards))
+
+
+def any_denyoom(commands) -> bool:
+    """Whether a transaction's queue (argument lists) holds a denyoom
+    command: Redis then refuses its EXEC while over the limit."""
+    from cluster.commands import spec_of
+
+    for args in commands:
+        spec = spec_of(args)
+        if spec is not None and "denyoom" in spec.flags:
+            return True
+    return False
 
 
 class ShardMemory:
