@@ -42,11 +42,7 @@ from cluster.slots import key_slot as slot_of  # the one slot function, by its l
 from shardnode.memory import BUCKET, EXPIRE_ENTRY, KEY_ENTRY, footprint, key_size
 
 _WRONGTYPE = CommandError(WRONGTYPE)
-_TABLE_MIN = 4096  # positions of a database's access table at first
-
-
-def _empty_table(size: int = _TABLE_MIN) -> array:
-    return array("I", bytes(4 * size))
+_TABLE_MIN = 4096  # keys a database's access table is sized for at first
 
 
 
@@ -54,7 +50,7 @@ class Database:
     """One numbered database of a shard."""
 
     __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "stamps", "mask",
-                 "probation", "used", "pending")
+                 "grow_at", "probation", "used", "pending")
 
     def __init__(self, index: int, keyspace: "Keyspace"):
         self.index = index
@@ -63,8 +59,7 @@ class Database:
         self.expires: dict = {}
         self.heap: list = []
         self.size = 0
-        self.stamps = _empty_table()
-        self.mask = _TABLE_MIN - 1
+        self.reset_table("I")
         self.probation = None
         # Accounted bytes (shardnode/memory.py), and the keys changed in place
         # whose footprint before the change waits for settle_memory.
@@ -162,7 +157,7 @@ class Database:
                 self.stamps[hash(key) & self.mask] = keyspace.new_stamp
             else:
                 keyspace.created(self, key)
-            if self.size > self.mask:
+            if self.size > self.grow_at:
                 self._grow_table()
             n = len(key)  # memory.key_size, inlined
             self.used += size + ((n + 48) & -16 if n < 480 else (n + 56) & -16) + KEY_ENTRY
@@ -222,7 +217,7 @@ class Database:
             self.used += BUCKET
         bucket[key] = value
         self.size += 1
-        if self.size > self.mask:
+        if self.size > self.grow_at:
             self._grow_table()
         self.used += footprint(value) + key_size(key)
         if deadline is not None:
@@ -271,8 +266,7 @@ class Database:
         self.expires = {}
         self.heap = []
         self.size = 0
-        self.stamps = _empty_table()
-        self.mask = _TABLE_MIN - 1
+        self.reset_table(self.stamps.typecode)
         if self.probation is not None:
             self.probation = type(self.probation)()
         self.used = 0
@@ -299,10 +293,18 @@ class Database:
         self.keyspace.stats_expired += 1
         self.keyspace.journal.expired(self.index, key)  # the command-level hook: DEL
 
+    def reset_table(self, typecode: str) -> None:
+        """An empty access table of 32-bit words ("I"), or in cache mode of
+        four times as many byte counters ("B"): the same bytes per key."""
+        self.stamps = array(typecode, bytes(4 * _TABLE_MIN))
+        self.mask = len(self.stamps) - 1
+        self.grow_at = _TABLE_MIN
+
     def _grow_table(self):
         """Double the access table; each word keeps its meaning (see eviction.py)."""
         self.stamps = self.stamps * 2
         self.mask = len(self.stamps) - 1
+        self.grow_at *= 2
 
     def _rebuild_heap(self):
         self.heap = [(d, k) for k, d in self.expires.items()]

@@ -45,6 +45,7 @@ snapshot, blocked clients), is journalled as ``DEL key``
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections import deque
 from random import random, randrange
 
@@ -108,12 +109,58 @@ class LfuCounting:
         return lfu_counter(db.stamps[hash(key) & db.mask], self.keyspace.lfu_minutes,
                            self.decay_time)
 
+    def set_frequency(self, db, key: bytes, freq: int) -> None:
+        """RESTORE ... FREQ: the counter, as of this minute."""
+        db.set_stamp(key, (self.keyspace.lfu_minutes << 8) | freq)
 
-class CacheCounting(LfuCounting):
-    """Cache mode: the LFU counter as a sketch (reads of missing keys count
-    too), and new keys go on probation instead of starting at LFU_INIT_VAL."""
 
-    __slots__ = ()
+_HALVED = bytes(i >> 1 for i in range(256))  # the sketch's ageing, as bytes.translate
+_AGE_EVERY = 10  # the sketch halves after this many counts per key stored (TinyLFU's W)
+
+
+class CacheCounting:
+    """Cache mode's frequency sketch: the access table as byte counters, two
+    per key (``h`` and ``h >> 32``, the smaller one counts: a count-min
+    sketch with conservative update), counting reads of stored and missing
+    keys alike; all counters halve after ``_AGE_EVERY`` counts per stored
+    key, so old popularity fades (TinyLFU's reset).  New keys go on
+    probation (``Database.probation``)."""
+
+    __slots__ = ("keyspace", "counted")
+
+    def __init__(self, keyspace):
+        self.keyspace = keyspace
+        self.counted = 0
+
+    def hit(self, db, key: bytes) -> None:
+        h = hash(key)
+        stamps, mask = db.stamps, db.mask
+        i, j = h & mask, (h >> 32) & mask
+        a, b = stamps[i], stamps[j]
+        if a <= b:
+            if a < 255:
+                stamps[i] = a + 1
+        if b <= a:
+            if b < 255:
+                stamps[j] = b + 1
+        self.counted += 1
+        if self.counted > _AGE_EVERY * max(db.size, 1024):
+            self.age()
+
+    def age(self) -> None:
+        self.counted = 0
+        for db in self.keyspace.dbs:
+            if db.size:
+                db.stamps = array("B", bytes(db.stamps).translate(_HALVED))
+
+    def frequency(self, db, key: bytes) -> int:
+        h = hash(key)
+        stamps, mask = db.stamps, db.mask
+        return min(stamps[h & mask], stamps[(h >> 32) & mask])
+
+    def set_frequency(self, db, key: bytes, freq: int) -> None:
+        h = hash(key)
+        db.stamps[h & db.mask] = db.stamps[(h >> 32) & db.mask] = freq
 
     def created(self, db, key: bytes) -> None:
         self.hit(db, key)
@@ -154,7 +201,7 @@ class Evictor:
         factor = values.get("lfu_log_factor", 10)
         decay = values.get("lfu_decay_time", 1)
         if self.cache_mode:
-            self.counting = CacheCounting(keyspace, factor, decay)
+            self.counting = CacheCounting(keyspace)
             keyspace.count = self.counting.hit
             keyspace.count_miss = self.counting.hit
             keyspace.created = self.counting.created
@@ -165,8 +212,11 @@ class Evictor:
         else:
             self.counting = None
             keyspace.count = keyspace.count_miss = keyspace.created = None
-        if not self.cache_mode:
-            for db in keyspace.dbs:
+        typecode = "B" if self.cache_mode else "I"
+        for db in keyspace.dbs:
+            if db.stamps.typecode != typecode:
+                db.reset_table(typecode)  # what the words meant no longer holds
+            if not self.cache_mode:
                 db.probation = None
         keyspace.lfu = self.counting is not None
         keyspace.refresh_stamps()
@@ -175,6 +225,9 @@ class Evictor:
 
     def frequency(self, db, key: bytes) -> int:
         return self.counting.frequency(db, key)
+
+    def set_frequency(self, db, key: bytes, freq: int) -> None:
+        self.counting.set_frequency(db, key, freq)
 
     # -- eviction ----------------------------------------------------------------
 

@@ -253,7 +253,7 @@ def restore(conn, args):
     if idle is not None and not keyspace.lfu:
         db.set_stamp(key, _lru_stamp_as_redis_keeps_it(keyspace.lru_clock, idle))
     elif freq is not None and keyspace.lfu:
-        db.set_stamp(key, (keyspace.lfu_minutes << 8) | freq)
+        keyspace.evictor.set_frequency(db, key, freq)
     return "OK"
 
 
