@@ -13,6 +13,13 @@ Workloads (``--keys`` scales them; the defaults in brackets):
   listpack (a set of non-integers too, from 7.2; 7.0 keeps it a hashtable)
   [10,000 keys].
 
+``--eviction-latency``: SET p99 under constant eviction against the same
+load without it.  One client SETs ``--writes`` new keys (1 KB values) one
+request at a time, timing each, on a server without a limit and on one whose
+``maxmemory`` (allkeys-lru) holds a quarter of what is written, so that past
+the first quarter every write evicts; each configuration runs ``--repeat``
+times, interleaved, and the median p99 is reported, redis-server beside.
+
 Both servers are started here on free ports with ``maxmemory-policy
 allkeys-lru`` and a ``maxmemory`` far above the data (a limit in force, so the
 eviction bookkeeping and the OOM check are active, and nothing is evicted),
@@ -127,15 +134,76 @@ def run_workload(name: str, keys: int, shards: int) -> dict:
     return results
 
 
+def set_latencies(port: int, writes: int, value: bytes) -> list:
+    """Seconds per SET of ``writes`` new keys, one request at a time."""
+    out = []
+    clock = time.perf_counter
+    with RawClient(port, timeout=60) as client:
+        for i in range(writes):
+            t0 = clock()
+            reply = client.call("SET", b"key:%d" % i, value)
+            out.append(clock() - t0)
+            if reply != b"OK":
+                raise RuntimeError("SET failed: %r" % (reply,))
+    return out
+
+
+def percentile(samples, fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def eviction_latency(opts) -> int:
+    """See the module doc."""
+    value = b"v" * 1024
+    limit = opts.writes * 1024 // 4
+    results: dict = {}
+    for _ in range(opts.repeat):
+        for evicting in (False, True):
+            options = {"maxmemory": limit, "maxmemory_policy": POLICY} if evicting else {}
+            redis = RedisProcess(*[a for k, v in options.items()
+                                   for a in ("--" + k.replace("_", "-"), str(v))]).start()
+            try:
+                results.setdefault(("redis", evicting), []).append(
+                    set_latencies(redis.port, opts.writes, value))
+            finally:
+                redis.stop()
+            with DamselflyProcess(shards=opts.shards, **options) as damselfly:
+                results.setdefault(("damselfly", evicting), []).append(
+                    set_latencies(damselfly.port, opts.writes, value))
+    print("SET of %d new 1 KB keys, one at a time, %d runs each (medians); eviction: "
+          "maxmemory %d bytes, %s" % (opts.writes, opts.repeat, limit, POLICY))
+    print("| server | eviction | p50 us | p99 us | p99.9 us |\n|---|---|---|---|---|")
+    p99 = {}
+    for (name, evicting), runs in results.items():
+        def median(fraction):
+            return sorted(percentile(r, fraction) for r in runs)[len(runs) // 2]
+        p99[(name, evicting)] = median(0.99)
+        print("| %s | %s | %.0f | %.0f | %.0f |" % (
+            name, "yes" if evicting else "no", 1e6 * median(0.5), 1e6 * median(0.99),
+            1e6 * median(0.999)))
+    for name in ("redis", "damselfly"):
+        print("%s: p99 with eviction / without: %.2f"
+              % (name, p99[(name, True)] / p99[(name, False)]))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--keys", type=int, default=0,
                         help="keys per workload (0: each workload's default)")
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--eviction-latency", action="store_true",
+                        help="SET p99 under constant eviction against no eviction")
+    parser.add_argument("--writes", type=int, default=60_000,
+                        help="SETs per run of --eviction-latency")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of --eviction-latency")
     parser.add_argument("--by-process", action="store_true",
                         help="also print damselfly's growth per process")
     opts = parser.parse_args(argv)
+    if opts.eviction_latency:
+        return eviction_latency(opts)
     print("| workload | keys | redis B/key | damselfly B/key | ratio | load s (redis / damselfly) |")
     print("|---|---|---|---|---|---|")
     for name in opts.workloads.split(","):

@@ -528,9 +528,14 @@ def load_config(argv=None) -> Config:
 
 
 def shard_count(config: Config) -> int:
+    """``proactor_threads``, or for 0 one shard per CPU this process may use:
+    its affinity, capped by a container's CPU quota (cluster/cgroups.py)."""
+    from cluster.cgroups import cpus_for_shards
+
     if config.proactor_threads:
         return config.proactor_threads
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        available = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        available = os.cpu_count() or 1
+    return cpus_for_shards(available)

@@ -42,8 +42,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from cluster.commands import ALL, KEYED, SPLIT, lookup
 from cluster import errors
+from cluster.commands import ALL, KEYED, SPLIT, lookup
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot

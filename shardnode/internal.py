@@ -42,9 +42,9 @@ import hmac
 
 from cluster import errors
 from cluster.args import parse_int
-from cluster.commands import spec_of
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
+from shardnode.memory import any_denyoom
 from shardnode.registry import handler
 from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold
@@ -189,7 +189,8 @@ def df_exec(conn, args):
     session = _session(conn, args[1])
     flags = args[2]
     commands = _commands(args)
-    if conn.server.memory.limit and _denies_oom(commands) and conn.server.memory.out_of_memory():
+    if conn.server.memory.limit and any_denyoom(args for _, args in commands) \
+            and conn.server.memory.out_of_memory():
         if b"w" in flags:
             conn.server.watches.unwatch_all(session)  # EXEC refused ends the watches too
         if b"u" in flags:
@@ -211,14 +212,6 @@ def df_exec(conn, args):
     if len(flat) != len(commands):
         replies = [reply for cmd, reply in zip(flat, replies) if cmd[0] != b"SELECT"]
     return [b"" if reply is None else reply for reply in replies]
-
-
-def _denies_oom(commands) -> bool:
-    for _, args in commands:
-        spec = spec_of(args)
-        if spec is not None and "denyoom" in spec.flags:
-            return True
-    return False
 
 
 # -- values crossing shards ------------------------------------------------------

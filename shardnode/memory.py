@@ -96,7 +96,8 @@ def dict_table(count: int) -> int:
     A dict resizes when its usable two thirds are taken, to the power of two
     above three times its items.  Tables never shrink, so removals leave the
     bytes in place.  The tables it outgrew that came from malloc (past
-    pymalloc's 512 bytes) mostly stay in the heap, as RSS shows: counted too."""
+    pymalloc's 512 bytes) partly stay in the heap (measured: about half of
+    them, depending on what reuses the space): counted at half."""
     if not count:
         return 0
     size = 8
@@ -106,14 +107,14 @@ def dict_table(count: int) -> int:
         if table > _PYMALLOC_MAX:
             outgrown += table
         size = 1 << ((size * 2 // 3) * 3).bit_length()
-    return _dict_bytes(size) + outgrown
+    return _dict_bytes(size) + outgrown // 2
 
 
 def set_table(count: int) -> int:
     """Bytes of a set's table holding ``count`` members, beyond the 8 slots
     inside the set object: a set resizes once three fifths of its slots are
     filled, to the power of two above four times its members (twice, past
-    50,000); outgrown tables from malloc are counted as for dicts."""
+    50,000); outgrown tables from malloc are counted at half, as for dicts."""
     size = 8
     outgrown = 0
     while count >= ((size - 1) * 3 + 4) // 5:
@@ -124,7 +125,7 @@ def set_table(count: int) -> int:
         size = 8
         while size <= wanted:
             size <<= 1
-    return 0 if size == 8 else object_size(size * 16) + outgrown
+    return 0 if size == 8 else object_size(size * 16) + outgrown // 2
 
 
 # -- per type ---------------------------------------------------------------
@@ -234,6 +235,23 @@ def release_free_memory() -> bool:
     return True
 
 
+_RELEASE_AFTER = 4 << 20  # freed by one flush, worth a gc pass and a trim
+
+
+def released_after_flush(freed: int) -> None:
+    """FLUSHDB/FLUSHALL dropped ``freed`` accounted bytes: give the memory
+    back to the system once the command's reply has left (see
+    :func:`release_free_memory`), when it is worth the few milliseconds."""
+    if freed < _RELEASE_AFTER:
+        return
+    try:
+        import asyncio
+
+        asyncio.get_running_loop().call_soon(release_free_memory)
+    except RuntimeError:  # no event loop (handlers called directly)
+        release_free_memory()
+
+
 # -- the limit ---------------------------------------------------------------------
 
 
@@ -244,6 +262,18 @@ def shard_limit(maxmemory: int, shards: int) -> int:
     if not maxmemory:
         return 0
     return max(1, maxmemory // max(1, shards))
+
+
+def any_denyoom(commands) -> bool:
+    """Whether a transaction's queue (argument lists) holds a denyoom
+    command: Redis then refuses its EXEC while over the limit."""
+    from cluster.commands import spec_of
+
+    for args in commands:
+        spec = spec_of(args)
+        if spec is not None and "denyoom" in spec.flags:
+            return True
+    return False
 
 
 class ShardMemory:

@@ -34,13 +34,14 @@ import time
 from collections import deque
 
 from cluster import errors
-from cluster.commands import resolve, spec_of
+from cluster.commands import resolve
 from cluster.commands.transactions import RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
 from cluster.session import Session
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
+from shardnode.memory import any_denyoom
 from shardnode.registry import HANDLERS, load_families
 from shardnode.scripting import ScriptDetached
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
@@ -786,8 +787,7 @@ class ShardConnection(asyncio.Protocol, Session):
         evicting what the policy allows."""
         if self.multi is not None:
             if spec.name == "exec":
-                if self.multi_failed or not any("denyoom" in spec_of(args).flags for args in self.multi
-                           if spec_of(args) is not None):
+                if self.multi_failed or not any_denyoom(self.multi):
                     return False
             elif spec.name in _OOM_EXEMPT_IN_MULTI:
                 return False

@@ -32,15 +32,19 @@ def _flush_mode(args):
 @handler("flushdb")
 def flushdb(conn, args):
     _flush_mode(args)
+    used = conn.db.used
     conn.db.clear()
+    memory.released_after_flush(used)
     return "OK"
 
 
 @handler("flushall")
 def flushall(conn, args):
     _flush_mode(args)
+    used = conn.server.keyspace.used_memory
     for db in conn.server.keyspace.dbs:
         db.clear()
+    memory.released_after_flush(used)
     return "OK"
 
 
