@@ -60,10 +60,6 @@ _NSLOTS = 16384
 EVICTION_OPTIONS = frozenset({"maxmemory_policy", "maxmemory_samples", "lfu_log_factor",
                               "lfu_decay_time", "cache_mode"})
 
-POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
-            "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
-
-
 def lru_idle_seconds(clock: int, stamp: int) -> int:
     """Seconds since ``stamp`` on Redis's wrapping 24-bit clock (estimateObjectIdleTime)."""
     return clock - stamp if clock >= stamp else clock + LRU_CLOCK_MAX - stamp
@@ -150,8 +146,7 @@ class CacheCounting:
     def age(self) -> None:
         self.counted = 0
         for db in self.keyspace.dbs:
-            if db.size:
-                db.stamps = array("B", bytes(db.stamps).translate(_HALVED))
+            db.stamps = array("B", bytes(db.stamps).translate(_HALVED))
 
     def frequency(self, db, key: bytes) -> int:
         h = hash(key)
