@@ -1,7 +1,7 @@
 """Hit ratio under eviction: damselfly's cache mode beside LRU and LFU, and
 redis-server's allkeys-lru and allkeys-lfu, on the same traces.
 
-    python bench/cache.py                        # 100,000 keys, 300,000 requests
+    python bench/cache.py                        # 50,000 keys, 200,000 requests
     python bench/cache.py --universe 50000 --requests 100000 --shards 1
 
 Traces (one seeded generator, the same requests for every server):
@@ -129,8 +129,8 @@ CONTENDERS = [
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--universe", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=300_000)
+    parser.add_argument("--universe", type=int, default=50_000)
+    parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--scan-every", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--shards", type=int, default=2)

@@ -120,7 +120,7 @@ class CacheCounting:
     sketch with conservative update), counting reads of stored and missing
     keys alike; all counters halve after ``_AGE_EVERY`` counts per stored
     key, so old popularity fades (TinyLFU's reset).  New keys go on
-    probation (``Database.probation``)."""
+    probation (``Database.probation``) without a count of their own."""
 
     __slots__ = ("keyspace", "counted")
 
@@ -158,7 +158,8 @@ class CacheCounting:
         db.stamps[h & db.mask] = db.stamps[(h >> 32) & db.mask] = freq
 
     def created(self, db, key: bytes) -> None:
-        self.hit(db, key)
+        """A new key goes on probation, uncounted: the read that missed it
+        counted already (counting the SET too admitted one-pass scans)."""
         probation = db.probation
         if probation is None:
             probation = db.probation = deque()
@@ -325,7 +326,8 @@ class Evictor:
         return None
 
     def _pick_cache(self, keyspace):
-        """Cache mode: the probation FIFO's oldest key against a sampled one."""
+        """Cache mode: the probation FIFO's oldest key against the least
+        frequent of a sample: the more often read one stays."""
         counting = self.counting
         for db in keyspace.dbs:
             probation = db.probation
