@@ -60,10 +60,6 @@ _NSLOTS = 16384
 EVICTION_OPTIONS = frozenset({"maxmemory_policy", "maxmemory_samples", "lfu_log_factor",
                               "lfu_decay_time", "cache_mode"})
 
-POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
-            "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
-
-
 def lru_idle_seconds(clock: int, stamp: int) -> int:
     """Seconds since ``stamp`` on Redis's wrapping 24-bit clock (estimateObjectIdleTime)."""
     return clock - stamp if clock >= stamp else clock + LRU_CLOCK_MAX - stamp
@@ -124,7 +120,7 @@ class CacheCounting:
     sketch with conservative update), counting reads of stored and missing
     keys alike; all counters halve after ``_AGE_EVERY`` counts per stored
     key, so old popularity fades (TinyLFU's reset).  New keys go on
-    probation (``Database.probation``)."""
+    probation (``Database.probation``) without a count of their own."""
 
     __slots__ = ("keyspace", "counted")
 
@@ -150,8 +146,7 @@ class CacheCounting:
     def age(self) -> None:
         self.counted = 0
         for db in self.keyspace.dbs:
-            if db.size:
-                db.stamps = array("B", bytes(db.stamps).translate(_HALVED))
+            db.stamps = array("B", bytes(db.stamps).translate(_HALVED))
 
     def frequency(self, db, key: bytes) -> int:
         h = hash(key)
@@ -163,7 +158,8 @@ class CacheCounting:
         db.stamps[h & db.mask] = db.stamps[(h >> 32) & db.mask] = freq
 
     def created(self, db, key: bytes) -> None:
-        self.hit(db, key)
+        """A new key goes on probation, uncounted: the read that missed it
+        counted already (counting the SET too admitted one-pass scans)."""
         probation = db.probation
         if probation is None:
             probation = db.probation = deque()
@@ -330,7 +326,8 @@ class Evictor:
         return None
 
     def _pick_cache(self, keyspace):
-        """Cache mode: the probation FIFO's oldest key against a sampled one."""
+        """Cache mode: the probation FIFO's oldest key against the least
+        frequent of a sample: the more often read one stays."""
         counting = self.counting
         for db in keyspace.dbs:
             probation = db.probation

@@ -236,3 +236,21 @@ def test_cache_mode_resists_a_scan_and_admits_what_comes_back(clock):
         db.set(key, b"v")
         ks.evictor.evict(ks, 1)
     assert db.peek(b"wanted") is not None
+
+
+def test_cache_mode_sketch_counts_misses_and_halves_with_age(clock):
+    """Counts of missing keys too (min of two byte counters); after ten counts
+    per stored key (at least 1024) every counter halves."""
+    ks = make(clock, cache_mode=True)
+    db = ks.dbs[0]
+    assert db.stamps.typecode == "B"
+    for _ in range(40):
+        db.get(b"absent")
+    assert ks.evictor.frequency(db, b"absent") == 40
+    counting = ks.evictor.counting
+    counting.counted = 10 * 1024  # the next count ages the sketch
+    db.get(b"absent")
+    assert ks.evictor.frequency(db, b"absent") == 20
+    ks.evictor.config.values["cache_mode"] = False
+    ks.evictor.configure()
+    assert db.stamps.typecode == "I" and db.probation is None
