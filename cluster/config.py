@@ -291,12 +291,26 @@ OPTIONS = [
            mutable=True),
     Option("dbnum", "int", 16, "Number of databases (SELECT 0..dbnum-1).",
            redis=False, minimum=1, maximum=1024),
-    # Not implemented yet: no memory limit is enforced, nothing is evicted.
+    # Each shard enforces maxmemory / shards against its accounted used_memory
+    # (shardnode/memory.py).
     Option("maxmemory", "size", 0, "Memory limit for the data, split among shards; 0: none.",
-           mutable=True, minimum=0, implemented=False),
+           mutable=True, minimum=0),
     Option("maxmemory_policy", "enum", "noeviction",
-           "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES,
-           implemented=False),
+           "What to do at maxmemory.", mutable=True, choices=MAXMEMORY_POLICIES),
+    # Eviction (shardnode/eviction.py), with Redis's defaults and ranges.
+    Option("maxmemory_samples", "int", 5,
+           "Keys sampled per eviction by the LRU, LFU and TTL policies.",
+           mutable=True, minimum=1, maximum=64),
+    Option("lfu_log_factor", "int", 10,
+           "How slowly the LFU counter grows: hits to reach 255 grow with it.",
+           mutable=True, minimum=0, maximum=2**31 - 1),
+    Option("lfu_decay_time", "int", 1,
+           "Minutes after which an idle key's LFU counter drops by one; 0: never.",
+           mutable=True, minimum=0, maximum=2**31 - 1),
+    Option("cache_mode", "bool", False,
+           "Evict at maxmemory with damselfly's cache policy (frequency-admitted "
+           "probation, scan resistant) whatever maxmemory_policy says.",
+           redis=False, mutable=True),
     # Each shard loads the snapshot found here on start (shardnode/rdb/snapshot.py).
     Option("dir", "str", ".", "Directory for snapshots, loaded on start.", mutable=True),
     Option("dbfilename", "str", "dump.rdb",
@@ -572,9 +586,14 @@ def load_config(argv=None) -> Config:
 
 
 def shard_count(config: Config) -> int:
+    """``proactor_threads``, or for 0 one shard per CPU this process may use:
+    its affinity, capped by a container's CPU quota (cluster/cgroups.py)."""
+    from cluster.cgroups import cpus_for_shards
+
     if config.proactor_threads:
         return config.proactor_threads
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        available = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        available = os.cpu_count() or 1
+    return cpus_for_shards(available)

@@ -76,6 +76,9 @@ AUTH_NOT_SET = (
     "default user. Are you sure your configuration is correct?"
 )
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
+# EXEC refused because a queued command would write over maxmemory: Redis
+# keeps the whole OOM text, its prefix included.
+EXECABORT_OOM = "EXECABORT Transaction discarded because of: " + OOM
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
 INVALID_SLOT = "ERR Invalid slot"
 INVALID_SLOT_OR_COUNT = "ERR Invalid slot or number of keys"

@@ -29,6 +29,7 @@ ALL = frozenset(ORDER)
 # for the ok/err fields).
 SUMMED = frozenset((
     "used_memory", "used_memory_rss", "used_memory_peak", "used_memory_dataset",
+    "used_memory_overhead", "mem_fragmentation_bytes",
     "rdb_changes_since_last_save", "expired_keys", "evicted_keys",
     "keyspace_hits", "keyspace_misses", "total_net_input_bytes",
     "total_net_output_bytes", "used_cpu_sys", "used_cpu_user",
@@ -107,6 +108,30 @@ def rss_bytes() -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def memory_stats_totals(overhead, keys, used, peak, dataset, rss) -> dict:
+    """MEMORY STATS's derived fields, in Redis 7.0's order: a shard computes
+    them from its own figures, the proxy from the shards' sums."""
+    return {
+        b"overhead.total": overhead,
+        b"keys.count": keys,
+        b"keys.bytes-per-key": used // keys if keys else 0,
+        b"dataset.bytes": dataset,
+        b"dataset.percentage": 100.0 * dataset / used if used else 0.0,
+        b"peak.percentage": 100.0 * used / peak if peak else 100.0,
+        b"allocator.allocated": used,
+        b"allocator.active": used,
+        b"allocator.resident": rss,
+        b"allocator-fragmentation.ratio": 1.0,
+        b"allocator-fragmentation.bytes": 0,
+        b"allocator-rss.ratio": rss / used if used else 1.0,
+        b"allocator-rss.bytes": rss - used,
+        b"rss-overhead.ratio": 1.0,
+        b"rss-overhead.bytes": 0,
+        b"fragmentation": rss / used if used else 1.0,
+        b"fragmentation.bytes": rss - used,
+    }
 
 
 def server_section(config, started: float, port: int, role: str) -> list:

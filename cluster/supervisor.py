@@ -296,6 +296,10 @@ def run(config: Config) -> int:
         signal.signal(signum, on_signal)
     for warning in config.not_implemented_warnings():
         log.warning(warning)
+    from cluster.cgroups import maxmemory_warnings
+
+    for warning in maxmemory_warnings(config.maxmemory):
+        log.warning(warning)
     try:
         supervisor.start()
         try:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from cluster import errors
 from cluster.commands import ALL, KEYED, SPLIT, lookup
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
@@ -166,6 +167,12 @@ class Plan:
 
     def one_segment(self) -> bool:
         return len(self.segments) <= 1 and all(type(s) is dict for s in self.segments)
+
+
+def _exec_refusal(text: str) -> str:
+    """A shard over maxmemory refuses an EXEC part that would write (DF.EXEC's
+    -OOM): the client sees EXEC refused as Redis refuses it."""
+    return errors.EXECABORT_OOM if text == errors.OOM else text
 
 
 def _exec_args(client_id: bytes, flags: bytes, part) -> list:
@@ -334,7 +341,7 @@ class Coordinator:
             client.release_hold(plan)
             reply = decode_reply(await pending)
             if isinstance(reply, CommandError):
-                return encode_error(reply.args[0])
+                return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
             if reply is None:
                 return encode(NULL_ARRAY, client.proto)
             part_replies[(0, shard)] = reply
@@ -379,7 +386,7 @@ class Coordinator:
             self.worker.flush_soon()
         for reply in part_replies.values():
             if isinstance(reply, CommandError):
-                return encode_error(reply.args[0])
+                return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
         return self._assemble(client, plan, part_replies, specials, is_exec)
 
     async def run_segments(self, client, ctx, cid, plan, part_replies, specials,

@@ -93,13 +93,20 @@ def _merge_numbers(parts) -> dict:
 
 
 def _merge_memory(parts) -> dict:
+    """The shards' bytes summed (each reports its own process and keys); the
+    ratios and human forms recomputed from the sums."""
     out = _merge_numbers(parts)
-    for key in ("used_memory", "used_memory_rss", "used_memory_peak", "maxmemory"):
+    for key in ("used_memory", "used_memory_rss", "used_memory_peak"):
         if key in out:
             out[key + "_human"] = fmt.human_bytes(int(out[key]))
     used, rss = int(out.get("used_memory", 0)), int(out.get("used_memory_rss", 0))
-    if used:
-        out["mem_fragmentation_ratio"] = "%.2f" % (rss / used)
+    peak, dataset = int(out.get("used_memory_peak", 0)), int(out.get("used_memory_dataset", 0))
+    if "used_memory_peak_perc" in out:
+        out["used_memory_peak_perc"] = "%.2f%%" % (100.0 * used / peak if peak else 100.0)
+    if "used_memory_dataset_perc" in out:
+        out["used_memory_dataset_perc"] = "%.2f%%" % (100.0 * dataset / used if used else 0.0)
+    if "mem_fragmentation_ratio" in out:
+        out["mem_fragmentation_ratio"] = "%.2f" % (rss / used if used else 1.0)
     return out
 
 
@@ -216,7 +223,16 @@ def _patch_cpu(worker, merged: dict) -> None:
             merged[key] = "%.6f" % (float(merged[key]) + float(value))
 
 
+def _patch_memory(worker, merged: dict) -> None:
+    """maxmemory is the configured limit, not the sum of the shards' shares
+    (which loses the remainder of the division)."""
+    if "maxmemory" in merged:
+        merged["maxmemory"] = worker.config.maxmemory
+        merged["maxmemory_human"] = fmt.human_bytes(worker.config.maxmemory)
+
+
 PROXY_PATCHES = {
+    "memory": _patch_memory,
     "stats": _patch_stats,
     "errorstats": _patch_errorstats,
     "commandstats": _patch_commandstats,
@@ -270,6 +286,56 @@ def config_resetstat(worker, client, spec, args) -> None:
     to_all(worker, client, spec, args, merge_ok)
 
 
+# -- MEMORY STATS / DOCTOR ------------------------------------------------------------
+
+def _pairs(reply) -> list:
+    """A map reply as (name, value) pairs, RESP2 (flat array) or RESP3 (dict)."""
+    if isinstance(reply, dict):
+        return list(reply.items())
+    return list(zip(reply[::2], reply[1::2]))
+
+
+def merge_memory_stats(gather, replies):
+    """The shards' byte counts summed, field by field (db.N per field); the
+    ratios and percentages recomputed from the sums."""
+    _first_error(replies)
+    sums: dict = {}
+    dbs: dict = {}
+    for reply in replies:
+        for name, value in _pairs(reply):
+            if name.startswith(b"db."):
+                fields = dbs.setdefault(name, {})
+                for field, count in _pairs(value):
+                    fields[field] = fields.get(field, 0) + count
+            elif type(value) is int:
+                sums[name] = sums.get(name, 0) + value
+    out = {}
+    for name, value in sums.items():
+        if name == b"overhead.total":
+            break
+        out[name] = value
+    for name in sorted(dbs, key=lambda db: int(db[3:])):
+        out[name] = dbs[name]
+    used = sums.get(b"total.allocated", 0)
+    out.update(fmt.memory_stats_totals(
+        sums.get(b"overhead.total", 0), sums.get(b"keys.count", 0), used,
+        sums.get(b"peak.allocated", 0), sums.get(b"dataset.bytes", 0),
+        sums.get(b"allocator.resident", 0)))
+    return out
+
+
+def merge_memory_doctor(gather, replies):
+    """One report: a shard's that found something, else the common one."""
+    _first_error(replies)
+    texts = [bytes(r) for r in replies]
+    for text in texts:
+        if not text.startswith(b"Hi Sam"):  # issues found
+            return text
+    return max(texts, key=lambda t: t.startswith(b"Hi Sam, I can't"))  # fine over empty
+
+
+MERGES["memory_stats"] = merge_memory_stats
+MERGES["memory_doctor"] = merge_memory_doctor
 FANOUTS["info"] = info
 FANOUTS["config_set"] = config_set
 FANOUTS["resetstat"] = config_resetstat

@@ -9,9 +9,11 @@ Layout, per database:
 - ``expires``: key -> absolute deadline in ms, only for keys with a TTL.
 - ``heap``: (deadline, key) pairs for active expiry; entries go stale when a
   TTL changes and are checked against ``expires`` when popped.
-- ``access``: key -> second of its last access (OBJECT IDLETIME, LRU).  The
-  value is the keyspace's one int per clock second, shared by every key
-  touched in that second, so the cost is one dict slot per key.
+- ``stamps``: the access table, one 32-bit word per position, a key's word
+  at ``hash(key) & mask`` (Redis's 24-bit LRU clock, or its LFU counter and
+  minutes: ``shardnode/eviction.py`` says what the words mean and why a
+  table).  No dict entry per key: 4 to 8 bytes per key, doubled as the
+  database grows.  ``probation``: cache mode's FIFO of new keys, else None.
 
 Values are native Python objects; a string is ``bytes``; what a value is
 (TYPE, encoding, size, copy, RDB form) is ``shardnode/values.py``'s to say.
@@ -30,21 +32,25 @@ from __future__ import annotations
 
 import heapq
 import random
+from array import array
 
 from cluster.errors import CommandError, WRONGTYPE
 from shardnode.sessions import WatchTable
 from shardnode.journal import Journal
+from shardnode.eviction import LFU_INIT_VAL, LRU_CLOCK_MAX
 from cluster.slots import key_slot as slot_of  # the one slot function, by its local name
+from shardnode.memory import BUCKET, EXPIRE_ENTRY, KEY_ENTRY, footprint, key_size
 
 _WRONGTYPE = CommandError(WRONGTYPE)
-
+_TABLE_MIN = 4096  # keys a database's access table is sized for at first
 
 
 
 class Database:
     """One numbered database of a shard."""
 
-    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "access")
+    __slots__ = ("index", "keyspace", "slots", "expires", "heap", "size", "stamps", "mask",
+                 "grow_at", "probation", "used", "pending")
 
     def __init__(self, index: int, keyspace: "Keyspace"):
         self.index = index
@@ -53,27 +59,38 @@ class Database:
         self.expires: dict = {}
         self.heap: list = []
         self.size = 0
-        self.access: dict = {}
+        self.reset_table("I")
+        self.probation = None
+        # Accounted bytes (shardnode/memory.py), and the keys changed in place
+        # whose footprint before the change waits for settle_memory.
+        self.used = 0
+        self.pending: dict = {}
 
     # -- reads ----------------------------------------------------------
 
     def get(self, key: bytes):
         """The live value of ``key`` or None; expires it lazily if due.
 
-        Records the access (OBJECT IDLETIME) unless the running client
-        asked for CLIENT NO-TOUCH.  The hot path: :meth:`peek` inlined.
+        Records the access (OBJECT IDLETIME, LRU/LFU) unless the running
+        client asked for CLIENT NO-TOUCH.  The hot path: :meth:`peek` inlined.
         """
         bucket = self.slots.get(slot_of(key))
-        if bucket is None:
-            return None
-        value = bucket.get(key)
-        if value is not None:
-            if self.expires and self._expire_if_due(key, bucket):
-                return None
-            keyspace = self.keyspace
-            if keyspace.touch:
-                self.access[key] = keyspace.now_s
-        return value
+        if bucket is not None:
+            value = bucket.get(key)
+            if value is not None:
+                if self.expires and self._expire_if_due(key, bucket):
+                    return None
+                keyspace = self.keyspace
+                if keyspace.touch:
+                    count = keyspace.count
+                    if count is None:
+                        self.stamps[hash(key) & self.mask] = keyspace.lru_clock
+                    else:
+                        count(self, key)
+                return value
+        if self.keyspace.count_miss is not None:  # cache mode: the sketch counts misses
+            self.keyspace.count_miss(self, key)
+        return None
 
     def peek(self, key: bytes):
         """Like :meth:`get` without recording an access (TYPE, TTL, OBJECT)."""
@@ -124,15 +141,54 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None:
             bucket = self.slots[slot] = {}
-        if key not in bucket:
-            self.size += 1
-            self.access[key] = self.keyspace.now_s
+            self.used += BUCKET
+        keyspace = self.keyspace
+        old = bucket.get(key)
+        if type(value) is bytes:
+            n = len(value)  # memory.bytes_size, inlined
+            size = (n + 48) & -16 if n < 480 else (n + 56) & -16
+            container = False
         else:
-            if not keep_ttl and self.expires:
-                self.expires.pop(key, None)
-            if self.keyspace.touch:
-                self.access[key] = self.keyspace.now_s
+            size = footprint(value)
+            container = True
+        if old is None:
+            self.size += 1
+            if keyspace.created is None:
+                self.stamps[hash(key) & self.mask] = keyspace.new_stamp
+            else:
+                keyspace.created(self, key)
+            if self.size > self.grow_at:
+                self._grow_table()
+            n = len(key)  # memory.key_size, inlined
+            self.used += size + ((n + 48) & -16 if n < 480 else (n + 56) & -16) + KEY_ENTRY
+        else:
+            if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
+                self.used -= EXPIRE_ENTRY
+            if keyspace.touch:
+                self.record_access(key)
+            pending = self.pending
+            before = pending.pop(key, None) if pending else None
+            self.used += size - (footprint(old) if before is None else before)
         bucket[key] = value
+        if container:  # often filled after it is stored: measured again after the command
+            self.pending[key] = size
+            keyspace.unsettled = True
+
+    def record_access(self, key: bytes) -> None:
+        """Count an access to an existing key (an overwrite; TOUCH, whatever
+        NO-TOUCH says).  :meth:`get` has it inlined."""
+        count = self.keyspace.count
+        if count is None:
+            self.stamps[hash(key) & self.mask] = self.keyspace.lru_clock
+        else:
+            count(self, key)
+
+    def set_stamp(self, key: bytes, stamp: int) -> None:
+        """Set ``key``'s access word (RESTORE IDLETIME / FREQ)."""
+        self.stamps[hash(key) & self.mask] = stamp
+
+    def stamp(self, key: bytes) -> int:
+        return self.stamps[hash(key) & self.mask]
 
     def load(self, key: bytes, value, slot: int, deadline_ms=None) -> bool:
         """Add a key read from a snapshot (its slot already computed, its
@@ -154,8 +210,17 @@ class Database:
         return True
 
     def touch_write(self, key: bytes) -> None:
-        """Announce an in-place mutation of an existing value (APPEND, LPUSH)."""
-        self.keyspace.before_write(self, key, slot_of(key))
+        """Announce an in-place mutation of an existing value (APPEND, LPUSH);
+        its footprint now is noted for the accounting (see shardnode/memory.py)."""
+        slot = slot_of(key)
+        keyspace = self.keyspace
+        keyspace.before_write(self, key, slot)
+        if key not in self.pending:
+            bucket = self.slots.get(slot)
+            value = bucket.get(key) if bucket is not None else None
+            if value is not None:
+                self.pending[key] = footprint(value)
+                keyspace.unsettled = True
 
     def borrow(self, key: bytes, value, deadline) -> None:
         """Place another shard's key here for one command (no hook: see module doc)."""
@@ -168,11 +233,15 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None:
             bucket = self.slots[slot] = {}
+            self.used += BUCKET
         bucket[key] = value
         self.size += 1
-        self.access[key] = self.keyspace.now_s
+        if self.size > self.grow_at:
+            self._grow_table()
+        self.used += footprint(value) + key_size(key)
         if deadline is not None:
             self.expires[key] = deadline
+            self.used += EXPIRE_ENTRY
 
     def give_back(self, key: bytes) -> None:
         """Remove a borrowed key again, whatever the command did to it."""
@@ -195,6 +264,8 @@ class Database:
     def set_deadline(self, key: bytes, deadline_ms: int) -> None:
         """Give an existing key an absolute expiry (ms since the epoch)."""
         self.keyspace.before_write(self, key, slot_of(key))
+        if key not in self.expires:
+            self.used += EXPIRE_ENTRY
         self.expires[key] = deadline_ms
         heapq.heappush(self.heap, (deadline_ms, key))
         if len(self.heap) > 2 * len(self.expires) + 1024:
@@ -205,6 +276,7 @@ class Database:
             return False
         self.keyspace.before_write(self, key, slot_of(key))
         del self.expires[key]
+        self.used -= EXPIRE_ENTRY
         return True
 
     def clear(self) -> None:
@@ -213,18 +285,25 @@ class Database:
         self.expires = {}
         self.heap = []
         self.size = 0
-        self.access = {}
+        self.reset_table(self.stamps.typecode)
+        if self.probation is not None:
+            self.probation = type(self.probation)()
+        self.used = 0
+        self.pending = {}
 
     # -- internals ------------------------------------------------------
 
     def _remove(self, key, slot, bucket):
-        del bucket[key]
+        value = bucket.pop(key)
         if not bucket:
             del self.slots[slot]
+            self.used -= BUCKET
         self.size -= 1
-        if self.expires:
-            self.expires.pop(key, None)
-        self.access.pop(key, None)
+        if self.expires and self.expires.pop(key, None) is not None:
+            self.used -= EXPIRE_ENTRY
+        pending = self.pending
+        before = pending.pop(key, None) if pending else None
+        self.used -= (footprint(value) if before is None else before) + key_size(key)
 
     def _expire(self, key, bucket):
         slot = slot_of(key)
@@ -232,6 +311,19 @@ class Database:
         self._remove(key, slot, bucket)
         self.keyspace.stats_expired += 1
         self.keyspace.journal.expired(self.index, key)  # the command-level hook: DEL
+
+    def reset_table(self, typecode: str) -> None:
+        """An empty access table of 32-bit words ("I"), or in cache mode of
+        four times as many byte counters ("B"): the same bytes per key."""
+        self.stamps = array(typecode, bytes(4 * _TABLE_MIN))
+        self.mask = len(self.stamps) - 1
+        self.grow_at = _TABLE_MIN
+
+    def _grow_table(self):
+        """Double the access table; each word keeps its meaning (see eviction.py)."""
+        self.stamps = self.stamps * 2
+        self.mask = len(self.stamps) - 1
+        self.grow_at *= 2
 
     def _rebuild_heap(self):
         self.heap = [(d, k) for k, d in self.expires.items()]
@@ -279,7 +371,16 @@ class Keyspace:
 
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.now_ms = self.clock()
-        self.now_s = self.now_ms // 1000  # one shared int per second (access times)
+        self.now_s = self.now_ms // 1000
+        # The access bookkeeping (shardnode/eviction.py): the words a new key
+        # and an access write, refreshed once a second by tick().
+        self.lru_clock = self.now_s & LRU_CLOCK_MAX
+        self.lfu_minutes = (self.now_s // 60) & 0xFFFF
+        self.lfu = False  # an LFU policy or cache mode: words are counters
+        self.new_stamp = self.lru_clock
+        self.count = None  # LFU / cache mode: called (db, key) for an access
+        self.count_miss = None  # cache mode: called (db, key) for a read that missed
+        self.created = None  # cache mode: called (db, key) for a new key
         # False while a CLIENT NO-TOUCH client's commands run: reads leave
         # access times alone.  Set per batch by the connection running it.
         self.touch = True
@@ -287,6 +388,10 @@ class Keyspace:
         self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
         self.journal = Journal(self)  # writes as they took effect (shardnode/journal.py)
         self.stats_expired = 0
+        self.stats_evicted = 0
+        # Some database has keys changed in place whose footprint is not
+        # settled yet (Database.pending; see shardnode/memory.py).
+        self.unsettled = False
         # Callables (db, key, slot) run before any mutation; see module doc.
         self.write_listeners: list = []
         self.flush_listeners: list = []
@@ -297,7 +402,16 @@ class Keyspace:
         self.now_ms = now = self.clock()
         if now // 1000 != self.now_s:
             self.now_s = now // 1000
+            self.refresh_stamps()
         return now
+
+    def refresh_stamps(self) -> None:
+        """The clock words for this second (after a tick or a policy change)."""
+        now_s = self.now_s
+        self.lru_clock = now_s & LRU_CLOCK_MAX
+        self.lfu_minutes = (now_s // 60) & 0xFFFF
+        self.new_stamp = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu \
+            else self.lru_clock
 
     def before_write(self, db: Database, key: bytes, slot: int) -> None:
         """The key-level hook: ``key`` is about to change (see module doc)."""
@@ -307,6 +421,29 @@ class Keyspace:
         if self.write_listeners:
             for listener in self.write_listeners:
                 listener(db, key, slot)
+
+    @property
+    def used_memory(self) -> int:
+        """The shard's accounted bytes: values, keys and their entries."""
+        if self.unsettled:
+            self.settle_memory()
+        return sum(db.used for db in self.dbs)
+
+    def settle_memory(self) -> None:
+        """Add what the values changed in place grew or shrank by since their
+        ``touch_write``: called between commands, never inside one."""
+        self.unsettled = False
+        for db in self.dbs:
+            if db.pending:
+                pending, db.pending = db.pending, {}
+                slots = db.slots
+                used = db.used
+                for key, before in pending.items():
+                    bucket = slots.get(slot_of(key))
+                    value = bucket.get(key) if bucket is not None else None
+                    if value is not None:
+                        used += footprint(value) - before
+                db.used = used
 
     def before_flush(self, db: Database) -> None:
         self.dirty += 1

@@ -8,6 +8,7 @@ Counters a shard has not got yet (hits, evictions) read as Redis's zero.
 
 from __future__ import annotations
 
+import os
 import time
 
 from cluster import info_sections as fmt
@@ -36,17 +37,33 @@ def _clients(server):
 
 
 def used_memory(server) -> int:
-    """The shard's footprint: its accounting when it keeps one, else RSS."""
-    accounted = getattr(server.keyspace, "used_memory", None)
-    return accounted if isinstance(accounted, int) else fmt.rss_bytes()
+    """The shard's accounted bytes (shardnode/memory.py)."""
+    return server.memory.used()
 
 
-def _memory(server):
-    used = used_memory(server)
+def total_system_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        return 0
+
+
+def memory_fields(server) -> list:
+    """INFO memory as Redis 7.0 names its fields, for this shard.
+
+    ``used_memory`` counts the data (values, keys, their entries) as this
+    process holds it, not the interpreter's own ~20 MB: ``used_memory_rss``
+    shows that, and ``mem_fragmentation_ratio`` is their ratio, as in Redis.
+    ``maxmemory`` is this shard's share of the configured limit.
+    """
+    memory = server.memory
+    used = memory.used()
     rss = fmt.rss_bytes()
-    peak = max(used, getattr(server, "memory_peak", 0))
-    server.memory_peak = peak
-    config = server.config
+    peak = memory.peak
+    overhead = memory.overhead()
+    dataset = max(0, used - overhead)
+    limit = memory.limit
+    system = total_system_memory()
     return [
         ("used_memory", used),
         ("used_memory_human", fmt.human_bytes(used)),
@@ -54,13 +71,22 @@ def _memory(server):
         ("used_memory_rss_human", fmt.human_bytes(rss)),
         ("used_memory_peak", peak),
         ("used_memory_peak_human", fmt.human_bytes(peak)),
-        # The limit in force (none until eviction lands: Config.effective); the
-        # policy as configured, which OBJECT FREQ / IDLETIME already follow.
-        ("maxmemory", config.effective("maxmemory")),
-        ("maxmemory_human", fmt.human_bytes(config.effective("maxmemory"))),
-        ("maxmemory_policy", config.maxmemory_policy),
+        ("used_memory_peak_perc", "%.2f%%" % (100.0 * used / peak if peak else 100.0)),
+        ("used_memory_overhead", overhead),
+        ("used_memory_startup", 0),
+        ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", "%.2f%%" % (100.0 * dataset / used if used else 0.0)),
+        ("total_system_memory", system),
+        ("total_system_memory_human", fmt.human_bytes(system)),
+        ("maxmemory", limit),
+        ("maxmemory_human", fmt.human_bytes(limit)),
+        ("maxmemory_policy", server.config.maxmemory_policy),
         ("mem_fragmentation_ratio", "%.2f" % (rss / used if used else 1.0)),
+        ("mem_fragmentation_bytes", rss - used),
+        ("mem_not_counted_for_evict", 0),
         ("mem_allocator", "libc"),
+        ("lazyfree_pending_objects", 0),
+        ("lazyfreed_objects", 0),
     ]
 
 
@@ -150,7 +176,7 @@ def _avg_ttl(db, now: int, sample: int = 1000) -> int:
 SECTIONS = {
     "server": _server,
     "clients": _clients,
-    "memory": _memory,
+    "memory": memory_fields,
     "persistence": _persistence,
     "stats": stats_fields,
     "replication": lambda server: fmt.replication_section(),

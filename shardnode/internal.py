@@ -51,6 +51,7 @@ from cluster import errors
 from cluster.args import parse_int
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
+from shardnode.memory import any_denyoom
 from shardnode.registry import handler
 from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold
@@ -204,6 +205,13 @@ def df_exec(conn, args):
     session = _session(conn, args[1])
     flags = args[2]
     commands = _commands(args)
+    if conn.server.memory.limit and any_denyoom(args for _, args in commands) \
+            and conn.server.memory.out_of_memory():
+        if b"w" in flags:
+            conn.server.watches.unwatch_all(session)  # EXEC refused ends the watches too
+        if b"u" in flags:
+            conn.server.release_locks(session)
+        raise CommandError(errors.OOM)  # the proxy makes it EXEC's EXECABORT
     start_db = conn.db_index
     flat = _with_selects(commands, start_db)
     try:

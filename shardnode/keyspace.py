@@ -11,6 +11,7 @@ from cluster.args import parse_db_number, parse_int
 from cluster.cursor import parse_cursor, parse_scan_options
 from cluster.errors import CommandError
 from cluster.glob import matcher
+from shardnode.eviction import LRU_CLOCK_MAX, lru_idle_seconds
 from shardnode.journal import journal_as
 from shardnode.notify import GENERIC, notify
 from shardnode.registry import handler
@@ -63,11 +64,10 @@ def exists(conn, args):
 def touch(conn, args):
     """Counts existing keys and records the access even under NO-TOUCH."""
     db = conn.db
-    now_s = conn.server.keyspace.now_s
     count = 0
     for key in args[1:]:
         if db.peek(key) is not None:
-            db.access[key] = now_s
+            db.record_access(key)
             count += 1
     return count
 
@@ -182,11 +182,8 @@ def dump(conn, args):
     return None if value is None else dump_payload(value)
 
 
-_LRU_CLOCK_MAX = (1 << 24) - 1  # Redis keeps a 24-bit LRU clock in seconds
-
-
-def _idle_as_redis_keeps_it(now_s: int, idle: int) -> int:
-    """The idle seconds Redis reports after RESTORE ... IDLETIME ``idle``.
+def _lru_stamp_as_redis_keeps_it(clock: int, idle: int) -> int:
+    """The LRU clock word Redis stores for RESTORE ... IDLETIME ``idle``.
 
     Redis stores the access time in a 24-bit clock, so an idle time past
     2**24 - 1 seconds (194 days) wraps, and one above LLONG_MAX / 1000
@@ -195,12 +192,10 @@ def _idle_as_redis_keeps_it(now_s: int, idle: int) -> int:
     """
     scaled = (idle * 1000 + 2**63) % 2**64 - 2**63  # int64 overflow of idle * 1000
     idle = abs(scaled) // 1000 * (1 if scaled >= 0 else -1)  # C division truncates
-    clock = now_s & _LRU_CLOCK_MAX
     lru = clock - idle
     if lru < 0:
-        lru += _LRU_CLOCK_MAX
-    lru &= (1 << 24) - 1
-    return clock - lru if clock >= lru else clock + _LRU_CLOCK_MAX - lru
+        lru += LRU_CLOCK_MAX
+    return lru & LRU_CLOCK_MAX
 
 
 @handler("restore")
@@ -211,10 +206,9 @@ def restore(conn, args):
     TTL, then the payload (version and CRC-64, then its contents).  A TTL that
     is already due (ABSTTL in the past, or a relative TTL that overflows)
     creates nothing and still replies OK; with REPLACE the old key is gone.
-    IDLETIME sets the access time OBJECT IDLETIME reads (under an LFU policy
-    Redis ignores it, and so do we).  FREQ is parsed and checked as Redis does,
-    but the shard keeps no LFU counters yet, so it sets nothing: OBJECT FREQ
-    still reads 0 under an LFU policy, where Redis would read the given value.
+    IDLETIME sets the access time OBJECT IDLETIME reads, FREQ the LFU counter
+    OBJECT FREQ reads; each only under the policies that keep it (IDLETIME
+    under LRU-keeping ones, FREQ under LFU ones), as in Redis.
     """
     replace = absttl = False
     idle = freq = None
@@ -261,8 +255,10 @@ def restore(conn, args):
         db.set_deadline(key, ttl)
         if not absttl:  # journalled with the absolute deadline, as Redis propagates it
             journal_as(conn, [args[0], key, b"%d" % ttl] + list(args[3:]) + [b"ABSTTL"])
-    if idle is not None and not _lfu(conn):
-        db.access[key] = keyspace.now_s - _idle_as_redis_keeps_it(keyspace.now_s, idle)
+    if idle is not None and not keyspace.lfu:
+        db.set_stamp(key, _lru_stamp_as_redis_keeps_it(keyspace.lru_clock, idle))
+    elif freq is not None and keyspace.lfu:
+        keyspace.evictor.set_frequency(db, key, freq)
     return "OK"
 
 
@@ -447,7 +443,8 @@ _SHARED_REFCOUNT = 2**31 - 1  # Redis's OBJ_SHARED_REFCOUNT (shared integers)
 
 
 def _lfu(conn) -> bool:
-    return conn.server.config.maxmemory_policy.endswith("lfu")
+    """The access words are LFU counters (an LFU policy, or cache mode)."""
+    return conn.server.keyspace.lfu
 
 
 @handler("object|encoding")
@@ -460,13 +457,14 @@ def object_encoding(conn, args):
 
 @handler("object|freq")
 def object_freq(conn, args):
-    """The LFU counter; access frequency is not sampled yet, so it reads 0."""
-    value = conn.db.peek(args[2])
+    """The key's LFU counter after decay (shardnode/eviction.py)."""
+    db = conn.db
+    value = db.peek(args[2])
     if value is None:
         return None
     if not _lfu(conn):
         raise CommandError(_NO_LFU)
-    return 0
+    return conn.server.keyspace.evictor.frequency(db, args[2])
 
 
 @handler("object|idletime")
@@ -477,8 +475,7 @@ def object_idletime(conn, args):
         return None
     if _lfu(conn):
         raise CommandError(_LFU_SELECTED)
-    now_s = conn.server.keyspace.now_s
-    return max(0, now_s - db.access.get(key, now_s))
+    return lru_idle_seconds(conn.server.keyspace.lru_clock, db.stamp(key))
 
 
 @handler("object|refcount")

@@ -56,6 +56,7 @@ from cluster.session import Session, refused_to_monitors
 from shardnode.blocking import BLOCKED, STILL_WAITING, Blocking, MustWait
 from shardnode.db import Keyspace, slot_of
 from shardnode.pubsub import PubSubHub
+from shardnode.memory import any_denyoom
 from shardnode.registry import HANDLERS, load_families
 from shardnode.scripting import ScriptDetached, busy_refusal, end_proxy_busy
 from shardnode.sessions import LOCK_REQUESTS, ClientSession, LockTable
@@ -129,6 +130,10 @@ class ShardServer:
         self.running = None  # the connection whose read is being run (run())
         self.links_by_worker: dict = {}  # proxy worker index -> its link
         self.loop = self.loop_thread = None  # set by start()
+        from shardnode.memory import ShardMemory
+
+        self.memory = ShardMemory(self)  # used_memory, maxmemory's share, OOM
+        self.set_write_check(False)
         from shardnode import notify
 
         notify.configure(self)  # keyspace notifications, when configured
@@ -252,13 +257,17 @@ class ShardServer:
 
     def set_write_check(self, on: bool) -> None:
         """Route every command through execute's checked path while the
-        shard loads or may refuse writes after a failed save (MISCONF), and
-        back to the plain dispatch when neither holds: the hot path pays
-        nothing for either check.  The proxy links are told the new state
-        (:meth:`state_frame`), for the PING the proxy answers itself."""
+        shard loads or may refuse writes after a failed save (MISCONF), the
+        denyoom ones while there is a memory limit (the OOM check), and back
+        to the plain dispatch when none holds: without a limit, the hot path
+        pays nothing for any of the checks.  The proxy links are told the new
+        state (:meth:`state_frame`), for the PING the proxy answers itself."""
         if on or self.loading or not self.snapshots.snapshot_ok:
             self.dispatch = {name: (spec, fn, False)
                              for name, (spec, fn, _) in self.ready_dispatch.items()}
+        elif self.memory.limit:
+            self.dispatch = {name: (spec, fn, plain and "denyoom" not in spec.flags)
+                             for name, (spec, fn, plain) in self.ready_dispatch.items()}
         else:
             self.dispatch = self.ready_dispatch
         refusal = self.ping_refusal()
@@ -351,6 +360,7 @@ class ShardServer:
             self._schedule_expiry()
             return
         removed = self.keyspace.active_expire(budget=500)
+        self.memory.used()  # settles what commands changed in place; the peak
         self._schedule_expiry(0.001 if removed >= 500 else None)
 
     # -- key locks and parked requests ----------------------------------------
@@ -469,6 +479,9 @@ BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait
                          "df.monlog"})
 
 PARKED = object()
+
+# Inside MULTI while over maxmemory Redis refuses every command but these.
+_OOM_EXEMPT_IN_MULTI = frozenset({"exec", "discard", "quit", "reset"})
 
 
 
@@ -605,6 +618,8 @@ class ShardConnection(asyncio.Protocol, Session):
         if server.observed:
             server.send_due()
         self.out = None
+        if keyspace.unsettled and server.busy is None:
+            keyspace.settle_memory()
         if out and self.transport is not None:
             if server.aof_barrier:  # the AOF records of these writes go first
                 server.aof.barrier()
@@ -835,6 +850,13 @@ class ShardConnection(asyncio.Protocol, Session):
             if spec.is_write and not server.snapshots.snapshot_ok and \
                     server.snapshots.writes_refused():
                 return self._reject(errors.MISCONF, spec)
+            if server.memory.limit and not self.in_exec and self.oom_refused(spec):
+                if spec.name == "exec":
+                    from shardnode.transactions import abort_exec
+
+                    abort_exec(self, errors.OOM)
+                    return self._error(errors.EXECABORT_OOM, spec)
+                return self._reject(errors.OOM, spec)
             if self.subs is not None and self.proto == 2 and \
                     spec.name not in SUBSCRIBED_ALLOWED:
                 return self._reject(errors.subscribed_context(spec.name), spec)
@@ -901,6 +923,21 @@ class ShardConnection(asyncio.Protocol, Session):
         if self.wrap:
             return b"$%d\r\n%b\r\n" % (len(data), data)  # _wrap, inlined
         return data
+
+    def oom_refused(self, spec) -> bool:
+        """Redis's processCommand memory check: a denyoom command (EXEC when
+        it queued one), or anything queued inside MULTI but EXEC/DISCARD/
+        QUIT/RESET, is refused while the shard is over its limit after
+        evicting what the policy allows."""
+        if self.multi is not None:
+            if spec.name == "exec":
+                if self.multi_failed or not any_denyoom(self.multi):
+                    return False
+            elif spec.name in _OOM_EXEMPT_IN_MULTI:
+                return False
+        elif "denyoom" not in spec.flags:
+            return False
+        return self.server.memory.out_of_memory()
 
     def _encoded(self, reply) -> bytes:
         data = encode(reply, self.proto)

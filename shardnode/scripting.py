@@ -67,7 +67,7 @@ from cluster.errors import CommandError
 from cluster.resp import RawReply, encode, encode_error
 from cluster.scripting import get_runtime
 from cluster.scripting.runtime import ScriptAbort
-from cluster.scripting.shebang import ALLOW_CROSS_SLOT, NO_CLUSTER
+from cluster.scripting.shebang import ALLOW_CROSS_SLOT, ALLOW_OOM, NO_CLUSTER, NO_WRITES
 from shardnode.db import slot_of
 from shardnode.rdb.encoding import KEEP_ENCODING
 from shardnode.values import dump_payload, load_payload
@@ -127,6 +127,10 @@ def run_script(conn, runtime, script, keys, argv, readonly, as_function=False, c
     client's reply.  Either may run in the script thread (busy scripts,
     below), and either is handed back to the proxy when it needs another
     shard (a function with its library's code as the body)."""
+    flags = script.flags
+    if flags is not None and conn.server.memory.limit and ALLOW_OOM not in flags \
+            and NO_WRITES not in flags and conn.server.memory.out_of_memory():
+        raise CommandError(errors.OOM)  # a script with flags may write: refused whole, as Redis
     host = ScriptHost(conn, script, keys)
     # undo only where this call's journal group is its own (not in MULTI/DF.EXEC)
     host.undo_ok = conn.internal and not conn.in_exec and \
@@ -496,6 +500,10 @@ class ScriptHost:
                 self._check_locks(keys, spec.is_write)
             if self.undo is None and self.undo_ok and not self.declared.issuperset(keys):
                 self.undo = {}
+        if not self.wrote and "denyoom" in spec.flags and self.server.memory.limit and (
+                self.script.flags is None or ALLOW_OOM not in self.script.flags) \
+                and self.server.memory.out_of_memory():
+            raise CommandError(errors.OOM)  # Redis's scriptVerifyOOM: until the script wrote
         if spec.is_write and not self.final:
             if self.undo is None or spec.name in UNDO_BEYOND_KEYS or (
                     spec.name == "copy" and len(args) > 3):

@@ -11,6 +11,8 @@ from cluster.resp import NO_REPLY
 from cluster.session import apply_config_set, rewrite_config, warn_not_implemented
 from cluster.shutdown import check_shutdown, request_stop
 from cluster.snapshot_id import new_snapshot_id
+from shardnode import memory
+from shardnode.eviction import EVICTION_OPTIONS
 from shardnode.keyspace import in_cluster
 from shardnode.registry import handler
 
@@ -30,15 +32,19 @@ def _flush_mode(args):
 @handler("flushdb")
 def flushdb(conn, args):
     _flush_mode(args)
+    used = conn.db.used
     conn.db.clear()
+    memory.released_after_flush(used)
     return "OK"
 
 
 @handler("flushall")
 def flushall(conn, args):
     _flush_mode(args)
+    used = conn.server.keyspace.used_memory
     for db in conn.server.keyspace.dbs:
         db.clear()
+    memory.released_after_flush(used)
     return "OK"
 
 
@@ -126,6 +132,10 @@ def config_set(conn, args):
     if any(opt.name in _MISCONF_OPTIONS for opt, _ in applied):
         server = conn.server  # MISCONF applies only with a schedule: tell the links
         server.set_write_check(not server.snapshots.snapshot_ok)
+    if any(opt.name in EVICTION_OPTIONS for opt, _ in applied):
+        conn.server.memory.evictor.configure()  # the policy and its bookkeeping
+    if any(opt.name == "maxmemory" for opt, _ in applied):
+        conn.server.memory.configure()  # the new share; shrinking evicts down to it
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards
         warn_not_implemented(applied, log)
     return "OK"
@@ -146,6 +156,7 @@ def config_resetstat(conn, args):
     server.stat_commands = 0
     server.stat_connections = 0
     server.keyspace.stats_expired = 0
+    server.keyspace.stats_evicted = 0
     return "OK"
 
 
@@ -272,3 +283,65 @@ def monitor(conn, args):
     conn.refresh_plain()
     conn.server.monitors.add(conn.session, conn, None)
     return "OK"
+
+
+# -- MEMORY (shardnode/memory.py does the counting) --------------------------------
+
+
+@handler("memory|usage")
+def memory_usage(conn, args):
+    samples = 5
+    i = 3
+    while i < len(args):
+        if args[i].lower() != b"samples" or i + 1 == len(args):
+            raise CommandError(errors.SYNTAX)
+        samples = parse_int(args[i + 1])
+        if samples < 0:
+            raise CommandError(errors.SYNTAX)
+        i += 2
+    value = conn.db.peek(args[2])
+    if value is None:
+        return None
+    return memory.usage_of(conn.db, args[2], value, samples)
+
+
+@handler("memory|stats")
+def memory_stats(conn, args):
+    return memory.stats_of(conn.server)
+
+
+@handler("memory|doctor")
+def memory_doctor(conn, args):
+    shard = conn.server.memory
+    return memory.doctor_report(shard.used(), shard.peak, shard.limit).encode()
+
+
+@handler("memory|purge")
+def memory_purge(conn, args):
+    memory.release_free_memory()
+    return "OK"
+
+
+@handler("memory|malloc-stats")
+def memory_malloc_stats(conn, args):
+    return b"Stats not supported for the current allocator"
+
+
+@handler("memory|help")
+def memory_help(conn, args):
+    return [
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        "HELP",
+        "    Prints this help.",
+    ]

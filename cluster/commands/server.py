@@ -84,3 +84,29 @@ subcommand(cmd, "help", 2, "loading stale", acl="@connection",
 command("bgrewriteaof", 1, "admin noscript no_async_loading", route=ALL, merge="first",
         since="1.0.0",
         summary="Compacts the append-only file in the background, every shard's at once.")
+
+# MEMORY (shardnode/memory.py): USAGE on the key's shard; STATS, DOCTOR and
+# PURGE on every shard, merged by the proxy (proxy/server_fanout.py); HELP and
+# MALLOC-STATS from shard 0 (no keys).
+memory = command("memory", -2, "", since="4.0.0",
+                 summary="Commands that report and manage the server's memory.")
+subcommand(memory, "help", 2, "loading stale", since="4.0.0",
+           summary="Lists the MEMORY subcommands and what they do.")
+subcommand(memory, "malloc-stats", 2, "", since="4.0.0",
+           tips=("nondeterministic_output", "request_policy:all_shards",
+                 "response_policy:special"),
+           summary="Reports the memory allocator's statistics.")
+subcommand(memory, "purge", 2, "", route=ALL, merge="ok", since="4.0.0",
+           tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+           summary="Returns freed memory to the operating system.")
+subcommand(memory, "doctor", 2, "", route=ALL, merge="memory_doctor", since="4.0.0",
+           tips=("nondeterministic_output", "request_policy:all_shards",
+                 "response_policy:special"),
+           summary="Reports memory problems, in words.")
+subcommand(memory, "stats", 2, "", route=ALL, merge="memory_stats", since="4.0.0",
+           tips=("nondeterministic_output", "request_policy:all_shards",
+                 "response_policy:special"),
+           summary="Reports the server's memory use, field by field.")
+subcommand(memory, "usage", -3, "readonly", keys=(2, 2, 1), key_flags=("RO",), since="4.0.0",
+           complexity="O(N) where N is the number of samples.",
+           summary="Tells how many bytes a key and its value take.")

@@ -59,8 +59,12 @@ def test_memory_bench_loads_both_servers(capsys):
     from bench import memory
 
     servers_before = _own_servers()
-    assert memory.main(["--keys", "3000", "--value-size", "16", "--shards", "1"]) == 0
+    assert memory.main(["--workloads", "str32", "--keys", "3000", "--shards", "1"]) == 0
     table = capsys.readouterr().out
-    assert "| redis | 3000 |" in table and "| damselfly | 3000 |" in table
-    assert "ratio damselfly/redis" in table
+    assert "| str32 | 3000 |" in table
+    assert memory.main(["--eviction-latency", "--writes", "2000", "--repeat", "1",
+                        "--shards", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "| redis | yes |" in table and "| damselfly | yes |" in table
+    assert "damselfly: p99 with eviction / without:" in table
     assert _own_servers() <= servers_before

@@ -98,29 +98,33 @@ def test_set_drops_the_ttl_unless_kept(ks, clock):
 def test_access_times_follow_reads_unless_no_touch(ks, clock):
     db = ks.dbs[0]
     db.set(b"k", b"v")
-    created = db.access[b"k"]
+    created = db.stamp(b"k")
     clock.ms += 5000
     ks.tick()
     db.peek(b"k")
-    assert db.access[b"k"] == created
+    assert db.stamp(b"k") == created
     ks.touch = False
     db.get(b"k")
     db.set(b"k", b"w")  # an update by a NO-TOUCH client keeps it too
-    assert db.access[b"k"] == created
+    assert db.stamp(b"k") == created
     ks.touch = True
     db.get(b"k")
-    assert db.access[b"k"] == created + 5
-    db.delete(b"k")
-    assert b"k" not in db.access
+    assert db.stamp(b"k") == created + 5
 
 
-def test_access_times_share_one_int_per_second(ks, clock):
+def test_access_table_costs_no_dict_entry_and_keeps_words_when_it_grows(ks, clock):
+    """The table doubles as keys arrive; a word read before reads the same after."""
     db = ks.dbs[0]
-    clock.ms = 7_000_123
+    db.set(b"old", b"v")
+    clock.ms += 3000
     ks.tick()
-    for i in range(3):
+    first = len(db.stamps)
+    for i in range(3 * first):
         db.set(b"k%d" % i, b"v")
-    assert len({id(v) for v in db.access.values()}) == 1
+    assert len(db.stamps) >= 3 * first and len(db.stamps) & (len(db.stamps) - 1) == 0
+    assert len(db.stamps) <= 2 * db.size  # 4 to 8 bytes per key
+    # "old"'s word, unless a later key landed on its position
+    assert db.stamp(b"old") in (ks.lru_clock - 3, ks.lru_clock)
 
 
 def test_write_hook_sees_every_mutation(ks, clock):
@@ -141,7 +145,7 @@ def test_swap_and_clear(ks):
     assert ks.dbs[2].get(b"a") == b"1" and ks.dbs[2].index == 2
     assert ks.dbs[0].size == 0
     ks.dbs[2].clear()
-    assert ks.dbs[2].size == 0 and not ks.dbs[2].access
+    assert ks.dbs[2].size == 0 and len(ks.dbs[2].stamps) == 4096
 
 
 def test_random_key_skips_expired_keys(ks, clock):

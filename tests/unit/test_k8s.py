@@ -37,3 +37,14 @@ def test_manifests_agree_on_port_and_labels(tmp_path):
     assert svc["spec"]["selector"] == sts["spec"]["template"]["metadata"]["labels"]
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert "/etc/damselfly" in mounts and "/data" in mounts
+
+
+def test_maxmemory_leaves_headroom_below_the_pod_memory_limit():
+    """Startup would warn otherwise (cluster/cgroups.py): the kernel kills a
+    pod at its limit before eviction can act."""
+    (cm,) = _docs("configmap.yaml")
+    (sts,) = _docs("statefulset.yaml")
+    limit = sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    assert limit.endswith("Gi")
+    maxmemory = yaml.safe_load(cm["data"]["damselfly.yaml"])["maxmemory"]
+    assert maxmemory.endswith("gb") and int(maxmemory[:-2]) < int(limit[:-2])
