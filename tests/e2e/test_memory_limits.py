@@ -35,6 +35,18 @@ def test_maxmemory_is_split_among_shards_and_changes_live():
             assert _info(shard)["maxmemory"] == "0"
 
 
+def test_shrinking_maxmemory_evicts_down_to_the_new_limit_at_once():
+    with DamselflyProcess(shards=2, maxmemory_policy="allkeys-random") as proc, \
+            RawClient(proc.port) as client:
+        _pipeline(client, [[b"SET", b"key:%d" % i, b"v" * 200] for i in range(20000)])
+        used = _used(client)
+        assert client.call("CONFIG", "SET", "maxmemory", str(used // 2)) == b"OK"
+        assert _used(client) <= used // 2  # before any further command
+        evicted = int(_info(client, "stats")["evicted_keys"])
+        assert evicted > 0 and client.call("DBSIZE") == 20000 - evicted
+        assert client.call("SET", "new", "x") == b"OK"  # evicts room for itself
+
+
 def test_writes_refused_only_on_the_shard_over_its_share():
     (small,) = names_on_shard(0, 1, "s")
     (big,) = names_on_shard(1, 1, "b")
