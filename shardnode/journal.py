@@ -134,12 +134,6 @@ class Journal:
         if self.notifier is not None:
             self.notifier.evicted(db_index, key)
 
-    def evicted(self, db_index: int, key: bytes) -> None:
-        """A key was evicted (shardnode/eviction.py): its one write, as ``DEL key``,
-        as Redis propagates an eviction."""
-        self.mark += 1
-        self.record(db_index, [b"DEL", key])
-
     def record_key_state(self, db, key: bytes) -> None:
         """Journal ``key``'s whole current state in ``db`` as one entry.
 

@@ -59,9 +59,9 @@ def test_memory_bench_loads_both_servers(capsys):
     from bench import memory
 
     servers_before = _own_servers()
-    assert memory.main(["--workloads", "str32", "--keys", "3000", "--shards", "1"]) == 0
+    assert memory.main(["--workloads", "str32,hash100", "--keys", "2000", "--shards", "1"]) == 0
     table = capsys.readouterr().out
-    assert "| str32 | 3000 |" in table
+    assert "| str32 | 2000 |" in table and "| hash100 | 2000 |" in table
     assert memory.main(["--eviction-latency", "--writes", "2000", "--repeat", "1",
                         "--shards", "1"]) == 0
     table = capsys.readouterr().out
