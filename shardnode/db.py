@@ -198,14 +198,23 @@ class Database:
         bucket = self.slots.get(slot)
         if bucket is None:
             bucket = self.slots[slot] = {}
+            self.used += BUCKET
         elif key in bucket:
             return False
-        self.keyspace.before_write(self, key, slot)
+        keyspace = self.keyspace
+        keyspace.before_write(self, key, slot)
         bucket[key] = value
         self.size += 1
-        self.access[key] = self.keyspace.now_s
+        if keyspace.created is None:
+            self.stamps[hash(key) & self.mask] = keyspace.new_stamp
+        else:
+            keyspace.created(self, key)
+        if self.size > self.grow_at:
+            self._grow_table()
+        self.used += footprint(value) + key_size(key)
         if deadline_ms is not None:
             self.expires[key] = deadline_ms
+            self.used += EXPIRE_ENTRY
             heapq.heappush(self.heap, (deadline_ms, key))
         return True
 

@@ -73,17 +73,19 @@ def _debug_object(conn, key: bytes) -> str:
     """DEBUG OBJECT, as Redis 7.0 words it: the encoding, the length of the
     value's RDB form (serializedlength), the LRU clock of its last access;
     for a list, its quicklist's shape."""
+    from shardnode.eviction import lru_idle_seconds
     from shardnode.values import dump_payload, encoding_of
 
     value = conn.db.peek(key)
     if value is None:
         raise CommandError("ERR no such key")
     server = conn.server
-    accessed = conn.db.access.get(key, server.keyspace.now_s)
+    stamp = conn.db.stamp(key)  # the access word (shardnode/eviction.py), as Redis's o->lru
     encoding = encoding_of(value)
     text = "Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d " \
         "lru_seconds_idle:%d" % (id(value), encoding, len(dump_payload(value)) - 11,
-                                 accessed & 0xFFFFFF, max(0, server.keyspace.now_s - accessed))
+                                 stamp & 0xFFFFFF,
+                                 lru_idle_seconds(server.keyspace.lru_clock, stamp))
     if encoding == "quicklist":
         from shardnode.rdb import quicklist
 
