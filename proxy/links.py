@@ -231,6 +231,10 @@ class ShardLink(asyncio.Protocol):
             from proxy.monitor import shard_monitored
 
             shard_monitored(self.worker, self.shard.index, number == 1)
+        elif kind == b"K":  # acknowledge the pushes before it (proxy/tracking.py)
+            from proxy.tracking import acknowledge
+
+            acknowledge(self, number)
         elif kind == b"W":  # a wake-up for a cross-shard blocking command
             client = self.worker.clients.get(number)
             if client is not None:

@@ -76,6 +76,17 @@ def client_exists(client, client_id: int) -> bool:
     return other != worker.index and 0 <= other < worker.config.values.get("proxy_workers", 1)
 
 
+def acknowledge(link, token: int) -> None:
+    """Frame ``K <token>``: the shard holds a writer's reply until this
+    worker has written the invalidations it pushed before the frame (a
+    single Redis writes them before the writer's reply).  Each push went to
+    its client's socket at once, or into its output in reply order; that
+    output is written now, then ``DF.ACK`` leaves at once."""
+    link.worker.flush_clients()
+    link.send_forget(None, [b"DF.ACK", b"%d" % token])
+    link.flush()
+
+
 def link_restored(worker, link) -> None:
     """A link came back (the shard restarted, or the link dropped): the shard
     forgot this worker's tracking clients and monitors.  Tracking clients get
