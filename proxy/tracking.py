@@ -87,6 +87,15 @@ def acknowledge(link, token: int) -> None:
     link.flush()
 
 
+def server_wide_tracking(section: list, shard_parts) -> list:
+    """INFO clients: ``tracking_clients`` of the whole server, not of the
+    worker answering.  Every shard counts its shard-port trackers, and shard
+    0 adds every proxy worker's (each registered them all there with
+    DF.TRACK), so the shards' figures add up to the server's count."""
+    total = sum(int(part.get("tracking_clients", 0)) for part in shard_parts)
+    return [(key, total if key == "tracking_clients" else value) for key, value in section]
+
+
 def link_restored(worker, link) -> None:
     """A link came back (the shard restarted, or the link dropped): the shard
     forgot this worker's tracking clients and monitors.  Tracking clients get

@@ -421,5 +421,10 @@ class TrackingTable:
                 ("tracking_total_items", self.items),
                 ("tracking_total_prefixes", len(self.prefixes))]
 
-    def direct_clients(self) -> int:
+    def counted(self, for_proxy: bool) -> int:
+        """INFO tracking_clients: this shard's direct tracking clients; for
+        the proxy's merge, shard 0 adds the proxy's (registered on every
+        shard, counted on one) so the shards' figures sum to the server's."""
+        if for_proxy and self.server.index == 0:
+            return len(self.trackers)
         return sum(1 for t in self.trackers if t.client_id is None)

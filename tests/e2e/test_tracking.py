@@ -457,6 +457,26 @@ def test_a_write_on_a_shard_port_invalidates_a_proxy_client_before_its_reply(two
             _no_wait_rounds(cache, direct, [k for k in KEYS if _shard_of(k) == shard], 250)
 
 
+def test_info_counts_the_tracking_clients_of_every_worker_and_shard_port(two_workers):
+    """INFO tracking_clients through any worker is the server's count: the
+    six tracking caches of the fixture (on both workers) and a shard port's."""
+    server, _, writer = two_workers
+    direct = TrackingCache(server.shard_ports[1])
+    try:
+        for _ in range(3):  # whichever worker answers, whatever the sections asked
+            assert "tracking_clients:7\r\n" in writer.call("INFO", "clients").decode()
+            assert "tracking_clients:7\r\n" in writer.call("INFO").decode()
+        with RawClient(server.shard_ports[1]) as shard_client:
+            info = shard_client.call("INFO", "clients").decode()
+        assert "tracking_clients:1\r\n" in info  # a shard port: its own clients
+    finally:
+        direct.close()
+    deadline = time.monotonic() + 5
+    while "tracking_clients:6\r\n" not in writer.call("INFO", "clients").decode():
+        assert time.monotonic() < deadline, "the shard-port tracker is still counted"
+        time.sleep(0.02)
+
+
 def test_bcast_invalidations_across_workers_come_before_the_reply(two_workers):
     """BCAST messages leave after the writing command (batched), still
     before the writer of another worker has its reply."""
