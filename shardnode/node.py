@@ -574,8 +574,8 @@ class ShardConnection(asyncio.Protocol, Session):
             if server.aof_barrier:  # the AOF records of these writes go first
                 server.aof.barrier()
             self.transport.write(b"".join(out))
-        if self.closing and self.transport is not None:
-            self.transport.close()
+        if self.closing and self.transport is not None and self.held is None:
+            self.transport.close()  # (with replies held: once they are written)
 
     def _block(self, rest) -> None:
         """A direct client waits for a lock: it stops here, in order."""

@@ -413,6 +413,8 @@ class TrackingTable:
             if self.server.aof_barrier:
                 self.server.aof.barrier()
             conn.transport.write(b"".join(chunks))
+            if conn.closing and not held:  # QUIT after a held reply
+                conn.transport.close()
 
     # -- INFO --------------------------------------------------------------
 

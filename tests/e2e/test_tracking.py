@@ -488,3 +488,16 @@ def test_bcast_invalidations_across_workers_come_before_the_reply(two_workers):
     finally:
         for c in caches:
             c.close()
+
+
+def test_a_shard_port_writer_s_held_replies_then_quit(two_workers):
+    """A direct writer's pipeline whose replies wait for a worker's ack, then
+    QUIT: every reply arrives, in order, before the connection closes."""
+    server, cache, _ = two_workers
+    key = next(k for k in KEYS if _shard_of(k) == 0)
+    cache.get(key)
+    with RawClient(server.shard_ports[0]) as direct:
+        direct.send_raw(encode(("SET", key, "a")) + encode(("GET", key)) + encode(("QUIT",)))
+        assert [direct.read(), direct.read(), direct.read()] == [b"OK", b"a", b"OK"]
+        cache.poll()
+        assert key not in cache.cache

@@ -174,6 +174,7 @@ def test_a_direct_writer_s_output_waits_whole_and_in_order():
     _tracked_on(table, server, link_b, 1, (1 << 40) + 5, b"k")
     writer = _Link()
     writer.internal, writer.transport, writer.session = False, _Transport(), None
+    writer.closing = False
     server.running, writer.out = writer, []
     table.key_changed(None, b"k", 0)
     table.hold_point(writer)
