@@ -96,6 +96,22 @@ def server_wide_tracking(section: list, shard_parts) -> list:
     return [(key, total if key == "tracking_clients" else value) for key, value in section]
 
 
+def no_such_target(link, client_id: int) -> None:
+    """An invalidation for a REDIRECT target of this worker that is gone: the
+    shard tells the trackers redirecting there (tracking-redir-broken)."""
+    link.send_forget(None, [b"DF.NOCLIENT", b"%d" % client_id])
+    link.worker.flush_soon()
+
+
+def redirect_broken(client, payload: bytes) -> None:
+    """``tracking-redir-broken``: TRACKINGINFO shows broken_redirect, and a
+    RESP3 client gets the push, as Redis sends it."""
+    if client.tracking is not None:
+        client.tracking.broken = True
+    if client.proto == 3:
+        client.push(payload)
+
+
 def link_restored(worker, link) -> None:
     """A link came back (the shard restarted, or the link dropped): the shard
     forgot this worker's tracking clients and monitors.  Tracking clients get

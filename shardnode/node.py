@@ -426,7 +426,8 @@ BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait
                          "df.unblock", "df.journal", "df.misconf", "df.sub", "df.unsub",
                          "df.publish", "df.relayed", "df.patterns", "df.directack",
                          "df.directsubs", "df.track", "df.caching", "df.monitor", "df.addr",
-                         "df.monlog", "df.ack"})
+                         "df.monlog", "df.ack",
+                         "df.noclient"})
 
 PARKED = object()
 

@@ -78,7 +78,7 @@ class Tracker:
                 return other, None, 0  # RESP2 and not subscribed: nothing is sent
             return other, None, other.proto
         link = server.links_by_worker.get(redirect >> 40)  # proxy ids carry their worker
-        if link is None or link.transport is None:
+        if link is None or link.transport is None or redirect in server.tracking.gone_targets:
             return None
         return link, redirect, self.proto
 
@@ -87,9 +87,7 @@ class Tracker:
         written to a direct client, or nothing sent)."""
         target = self.target(server)
         if target is None:
-            self.options.broken = True
-            if self.proto == 3 and self.client_id is None:
-                self.conn.emit(redirect_broken(self.options.redirect))
+            self.redirect_broken()
             return None
         conn, client_id, proto = target
         if not proto:
@@ -102,6 +100,15 @@ class Tracker:
             return None
         conn.push(client_id, payload)
         return conn
+
+    def redirect_broken(self) -> None:
+        """The REDIRECT target is gone: a RESP3 client hears of it, as in
+        Redis (a proxy client's worker knows its protocol and decides)."""
+        self.options.broken = True
+        if self.client_id is not None:
+            self.conn.push(self.client_id, redirect_broken(self.options.redirect))
+        elif self.proto == 3:
+            self.conn.emit(redirect_broken(self.options.redirect))
 
 
 class Hold:
@@ -142,6 +149,9 @@ class TrackingTable:
         self.new_holds: list = []
         self.holds: dict = {}  # token -> Hold
         self._token = 0
+        # Proxy clients a worker said it has not (DF.NOCLIENT): REDIRECT
+        # targets that went away (ids are never reused).
+        self.gone_targets: set = set()
 
     # -- registration -----------------------------------------------------
 
@@ -380,6 +390,15 @@ class TrackingTable:
             if not hold.links:
                 del self.holds[token]
                 self._release(hold)
+
+    def target_gone(self, client_id: int) -> None:
+        """DF.NOCLIENT: a worker got an invalidation for a REDIRECT target it
+        has not; the trackers redirecting there are told (Redis tells them
+        when it finds the target gone) and are from now on."""
+        self.gone_targets.add(client_id)
+        for tracker in list(self.trackers):
+            if tracker.client_id is not None and tracker.options.redirect == client_id:
+                tracker.redirect_broken()
 
     def link_gone(self, link) -> None:
         """A link dropped: its clients are gone, nothing to wait for."""

@@ -501,3 +501,48 @@ def test_a_shard_port_writer_s_held_replies_then_quit(two_workers):
         assert [direct.read(), direct.read(), direct.read()] == [b"OK", b"a", b"OK"]
         cache.poll()
         assert key not in cache.cache
+
+
+def _redirect_then_target_goes(tracker, target, key):
+    """Tracker (RESP3) redirects to a target that then disconnects; the
+    tracker writes a key it read: what it receives, and TRACKINGINFO's flags."""
+    target_id = target.call("CLIENT", "ID")
+    tracker.call("HELLO", "3")
+    assert tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", str(target_id)) == b"OK"
+    tracker.call("GET", key)
+    target.close()
+    time.sleep(0.2)
+    got = [tracker.call("SET", key, "v")]
+    frame = tracker.reader.gets()
+    if frame is False and select.select([tracker.sock], [], [], 2.0)[0]:
+        frame = tracker.read()
+    if frame is not False:
+        got.append(frame)
+    flags = sorted(tracker.call("CLIENT", "TRACKINGINFO")[b"flags"])
+    tracker.close()
+    return got, target_id, flags
+
+
+def test_redirect_target_gone_gives_tracking_redir_broken(two_workers, redis_ref):
+    """As redis-server: a RESP3 tracker whose REDIRECT target disconnected
+    gets ``tracking-redir-broken <id>`` and TRACKINGINFO says broken_redirect;
+    through the proxy whether the target was on its worker or another."""
+    server, _, _ = two_workers
+    key = b"tc0"
+    got, target_id, expected_flags = _redirect_then_target_goes(
+        RawClient(redis_ref.port), RawClient(redis_ref.port), key)
+    assert got == [b"OK", [b"tracking-redir-broken", target_id]]
+    assert b"broken_redirect" in expected_flags
+    for same_worker in (True, False):
+        conns: list = []
+        by_worker: dict = {0: [], 1: []}
+        while (len(by_worker[0]) < 1 or len(by_worker[1]) < 2) and len(conns) < 64:
+            conns.append(RawClient(server.port))
+            by_worker[conns[-1].call("CLIENT", "ID") >> 40].append(conns[-1])
+        target = by_worker[1][0]
+        tracker = by_worker[1][1] if same_worker else by_worker[0][0]
+        got, target_id, flags = _redirect_then_target_goes(tracker, target, key)
+        assert got == [b"OK", [b"tracking-redir-broken", target_id]], same_worker
+        assert flags == expected_flags
+        for c in conns:
+            c.close()

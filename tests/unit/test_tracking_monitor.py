@@ -192,7 +192,7 @@ def test_an_own_write_redirected_to_another_worker_waits_for_it_too():
     """The tracker wrote the key itself: its invalidation follows the command
     (send_due), but its REDIRECT target is behind link B, so the reply waits."""
     server = _Server()
-    table = TrackingTable(server)
+    table = server.tracking = TrackingTable(server)
     link_a, link_b = _Link(), _Link()
     session = ClientSession(7)
     link_a.session, link_a.multi = session, None
