@@ -377,6 +377,10 @@ class TrackingTable:
         return out
 
     def _ask(self, hold) -> None:
+        hold.links = {link: None for link in hold.links if link.transport is not None}
+        if not hold.links:  # (a link that dropped has no client left to wait for)
+            self._release(hold)
+            return
         self._token += 1
         self.holds[self._token] = hold
         for link in hold.links:

@@ -166,6 +166,24 @@ def test_a_write_invalidating_another_worker_s_client_waits_for_its_ack():
     assert table.holds == {}
 
 
+def test_nothing_waits_for_a_link_that_dropped():
+    server = _Server()
+    server.aof_barrier = False
+    server.next_park_tag = lambda: 9
+    table = TrackingTable(server)
+    link_a, link_b = _Link(), _Link()
+    _tracked_on(table, server, link_b, 1, (1 << 40) + 5, b"k")
+    link_b.transport = None
+    link_a.session = None
+    server.running, link_a.out = link_a, []
+    table.key_changed(None, b"k", 0)
+    table.hold_point(link_a)
+    link_a.out.append(b"$5\r\n+OK\r\n")
+    out = table.settle(link_a, link_a.out)
+    assert out == [b":9\r\n", b"*3\r\n$1\r\nD\r\n:9\r\n$5\r\n+OK\r\n"]
+    assert table.holds == {}
+
+
 def test_a_direct_writer_s_output_waits_whole_and_in_order():
     server = _Server()
     server.aof_barrier = False
