@@ -139,19 +139,28 @@ def _tracked_on(table, server, link, worker, client_id, key):
     server.running = None
 
 
-def test_a_write_invalidating_another_worker_s_client_waits_for_its_ack():
-    """Writer on link A, tracker behind link B: A gets ``:tag`` for the
-    reply, B the push then ``K <token>``; B's DF.ACK releases ``D tag reply``."""
+def _write_on_a_tracked_on_b(tag, out, b_dropped=False):
+    """Key k tracked by a client behind link B; link A's running command
+    writes it (up to hold_point, before its reply joins ``out``)."""
     server = _Server()
     server.aof_barrier = False
-    server.next_park_tag = lambda: 41
+    server.next_park_tag = lambda: tag
     table = TrackingTable(server)
     link_a, link_b = _Link(), _Link()
     _tracked_on(table, server, link_b, 1, (1 << 40) + 5, b"k")
+    if b_dropped:
+        link_b.transport = None
     link_a.session = None
-    server.running, link_a.out = link_a, [b"$2\r\n+x\r\n"]
+    server.running, link_a.out = link_a, out
     table.key_changed(None, b"k", 0)
     table.hold_point(link_a)
+    return server, table, link_a, link_b
+
+
+def test_a_write_invalidating_another_worker_s_client_waits_for_its_ack():
+    """Writer on link A, tracker behind link B: A gets ``:tag`` for the
+    reply, B the push then ``K <token>``; B's DF.ACK releases ``D tag reply``."""
+    server, table, link_a, link_b = _write_on_a_tracked_on_b(41, [b"$2\r\n+x\r\n"])
     link_a.out.append(b"*3\r\n$1\r\nM\r\n...")  # a frame emitted after the handler
     link_a.out.append(b"$5\r\n+OK\r\n")  # the writer's reply
     out = table.settle(link_a, link_a.out)
@@ -167,17 +176,7 @@ def test_a_write_invalidating_another_worker_s_client_waits_for_its_ack():
 
 
 def test_nothing_waits_for_a_link_that_dropped():
-    server = _Server()
-    server.aof_barrier = False
-    server.next_park_tag = lambda: 9
-    table = TrackingTable(server)
-    link_a, link_b = _Link(), _Link()
-    _tracked_on(table, server, link_b, 1, (1 << 40) + 5, b"k")
-    link_b.transport = None
-    link_a.session = None
-    server.running, link_a.out = link_a, []
-    table.key_changed(None, b"k", 0)
-    table.hold_point(link_a)
+    server, table, link_a, link_b = _write_on_a_tracked_on_b(9, [], b_dropped=True)
     link_a.out.append(b"$5\r\n+OK\r\n")
     out = table.settle(link_a, link_a.out)
     assert out == [b":9\r\n", b"*3\r\n$1\r\nD\r\n:9\r\n$5\r\n+OK\r\n"]
