@@ -228,6 +228,9 @@ def as_resp3(message: bytes) -> bytes:
     return RESP3_INVALIDATE + (b"_\r\n" if body == b"*-1\r\n" else body)
 
 
+REDIR_BROKEN = b">2\r\n$21\r\ntracking-redir-broken\r\n"
+
+
 def redirect_broken(client_id: int) -> bytes:
     """The push a RESP3 tracking client gets when its REDIRECT target is gone."""
-    return b">2\r\n$21\r\ntracking-redir-broken\r\n:%d\r\n" % client_id
+    return REDIR_BROKEN + b":%d\r\n" % client_id

@@ -24,6 +24,7 @@ import hiredis
 
 from cluster.errors import SHARD_UNAVAILABLE
 from cluster.resp import encode_command, encode_error
+from cluster.tracking import REDIR_BROKEN, RESP2_INVALIDATE
 
 log = logging.getLogger("damselfly.proxy")
 
@@ -228,7 +229,16 @@ class ShardLink(asyncio.Protocol):
         elif kind == b"P":
             client = self.worker.clients.get(number)
             if client is not None:
-                client.push(payload)
+                if payload[:1] == b">" and payload.startswith(REDIR_BROKEN):
+                    from proxy.tracking import redirect_broken
+
+                    redirect_broken(client, payload)
+                else:
+                    client.push(payload)
+            elif payload.startswith(RESP2_INVALIDATE):  # for a REDIRECT target gone
+                from proxy.tracking import no_such_target
+
+                no_such_target(self, number)
         elif kind == b"O":  # whether the shard has monitors (observers) (proxy/monitor.py)
             from proxy.monitor import shard_monitored
 
@@ -239,6 +249,10 @@ class ShardLink(asyncio.Protocol):
                 refusals[number] = payload.decode()
             else:
                 refusals.pop(number, None)
+        elif kind == b"K":  # acknowledge the pushes before it (proxy/tracking.py)
+            from proxy.tracking import acknowledge
+
+            acknowledge(self, number)
         elif kind == b"W":  # a wake-up for a cross-shard blocking command
             client = self.worker.clients.get(number)
             if client is not None:

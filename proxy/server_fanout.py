@@ -11,7 +11,8 @@ request changes nothing anywhere), then on every shard.  With several proxy
 workers, each follows shard 0's runtime values once a second
 (:func:`follow_shard_config`), so a change made through one worker reaches
 the others.  INFO's clients section, CLIENT LIST and CLIENT KILL see the
-connections of the worker that answers.
+connections of the worker that answers (but ``tracking_clients``, which
+the shards count for the whole server).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from cluster.config import OPTIONS, ConfigError
 from cluster.session import apply_config_set, warn_not_implemented
 from proxy.fanout import FANOUTS, MERGES, _first_error, decode_reply, merge_ok, to_all
 from proxy.links import DEFAULT_CONTEXT
+from proxy.tracking import server_wide_tracking
 
 log = logging.getLogger("damselfly.proxy")
 
 
 def info(worker, client, spec, args) -> None:
     sections = fmt.requested(args[1:])
-    if all(name in PROXY_SECTIONS for name in sections):  # no shard needed
+    if all(name in PROXY_SECTIONS and name != "clients" for name in sections):  # no shard needed
         slot = client.new_slot()
         text = fmt.format_info([(name, PROXY_SECTIONS[name](worker)) for name in sections])
         slot[1] = encode(Verbatim(text), client.proto)
@@ -54,10 +56,13 @@ def merge_info(gather, replies):
     sections = []
     for name in gather.extra:
         builder = PROXY_SECTIONS.get(name)
-        if builder is not None:
-            sections.append((name, builder(worker)))
-            continue
         parts = [s.get(name, {}) for s in shards]
+        if builder is not None:
+            section = builder(worker)
+            if name == "clients":  # tracking_clients: the server's (proxy/tracking.py)
+                section = server_wide_tracking(section, parts)
+            sections.append((name, section))
+            continue
         merged = MERGERS.get(name, _merge_numbers)(parts)
         patch = PROXY_PATCHES.get(name)
         if patch is not None:

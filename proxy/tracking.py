@@ -76,6 +76,42 @@ def client_exists(client, client_id: int) -> bool:
     return other != worker.index and 0 <= other < worker.config.values.get("proxy_workers", 1)
 
 
+def acknowledge(link, token: int) -> None:
+    """Frame ``K <token>``: the shard holds a writer's reply until this
+    worker has written the invalidations it pushed before the frame (a
+    single Redis writes them before the writer's reply).  Each push went to
+    its client's socket at once, or into its output in reply order; that
+    output is written now, then ``DF.ACK`` leaves at once."""
+    link.worker.flush_clients()
+    link.send_forget(None, [b"DF.ACK", b"%d" % token])
+    link.flush()
+
+
+def server_wide_tracking(section: list, shard_parts) -> list:
+    """INFO clients: ``tracking_clients`` of the whole server, not of the
+    worker answering.  Every shard counts its shard-port trackers, and shard
+    0 adds every proxy worker's (each registered them all there with
+    DF.TRACK), so the shards' figures add up to the server's count."""
+    total = sum(int(part.get("tracking_clients", 0)) for part in shard_parts)
+    return [(key, total if key == "tracking_clients" else value) for key, value in section]
+
+
+def no_such_target(link, client_id: int) -> None:
+    """An invalidation for a REDIRECT target of this worker that is gone: the
+    shard tells the trackers redirecting there (tracking-redir-broken)."""
+    link.send_forget(None, [b"DF.NOCLIENT", b"%d" % client_id])
+    link.worker.flush_soon()
+
+
+def redirect_broken(client, payload: bytes) -> None:
+    """``tracking-redir-broken``: TRACKINGINFO shows broken_redirect, and a
+    RESP3 client gets the push, as Redis sends it."""
+    if client.tracking is not None:
+        client.tracking.broken = True
+    if client.proto == 3:
+        client.push(payload)
+
+
 def link_restored(worker, link) -> None:
     """A link came back (the shard restarted, or the link dropped): the shard
     forgot this worker's tracking clients and monitors.  Tracking clients get

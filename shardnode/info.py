@@ -32,8 +32,10 @@ def _server(server):
 def _clients(server):
     direct = [c for c in server.clients.values() if not c.internal]
     largest = max((c.output_bytes() for c in direct), default=0)
+    running = server.running  # a proxy's INFO: shard 0 counts its clients too
+    tracking = server.tracking.counted(running is not None and running.internal)
     return fmt.clients_section(server.config, len(direct), server.blocking.count, largest,
-                               server.tracking.direct_clients())
+                               tracking)
 
 
 def used_memory(server) -> int:

@@ -371,6 +371,22 @@ def df_track(conn, args):
     return "OK"
 
 
+@handler("df.ack")
+def df_ack(conn, args):
+    """DF.ACK <token>: this link's worker wrote the invalidations pushed
+    before the shard's K <token> frame (shardnode/tracking.py)."""
+    conn.server.tracking.ack(conn, parse_int(args[1]))
+    return "OK"
+
+
+@handler("df.noclient")
+def df_noclient(conn, args):
+    """DF.NOCLIENT <client-id>: the link's worker has no such client: a
+    REDIRECT target went away (shardnode/tracking.py)."""
+    conn.server.tracking.target_gone(parse_int(args[1]))
+    return "OK"
+
+
 @handler("df.caching")
 def df_caching(conn, args):
     """DF.CACHING <client-id> <y|->: CLIENT CACHING holds (or no longer) for

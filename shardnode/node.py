@@ -20,6 +20,8 @@ The link protocol (frames from shard to proxy) is:
 - ``*3 D <tag> <reply>``: the deferred reply of the parked request ``tag``;
 - ``*3 P <client-id> <payload>``: a push for one client of the link
   (wake-ups, invalidations, MONITOR lines);
+- ``*3 K <token> ""``: answer ``DF.ACK <token>`` once the pushes before it are
+  written: a writer's reply waits for it (shardnode/tracking.py);
 - ``*3 O <0|1> ""``: whether this shard has monitors now (shardnode/monitor.py);
 - ``*<3+k> M <channel> <message> <pattern>*k``: a pub/sub message for every
   client of the worker that listens by the channel or one of the patterns
@@ -157,6 +159,8 @@ class ShardServer:
         """A command ran while someone tracks keys or monitors: tell them."""
         if self.tracking.attached:
             self.tracking.remember(conn, spec, args)
+            if self.tracking.acks:  # its reply waits for other workers (shardnode/tracking.py)
+                self.tracking.hold_point(conn)
         if self.monitors.targets:
             self.monitors.feed(conn, spec, args)
 
@@ -476,7 +480,8 @@ BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait
                          "df.unblock", "df.journal", "df.misconf", "df.sub", "df.unsub",
                          "df.publish", "df.relayed", "df.patterns", "df.directack",
                          "df.directsubs", "df.track", "df.caching", "df.monitor", "df.addr",
-                         "df.monlog"})
+                         "df.monlog", "df.ack",
+                         "df.noclient"})
 
 PARKED = object()
 
@@ -509,6 +514,7 @@ class ShardConnection(asyncio.Protocol, Session):
         self.out = None  # replies of the batch being run (see emit)
         self.write_paused = False  # the peer's socket is full (pause_writing)
         self.subs = None  # a direct client's pub/sub Subscriptions, None while it has none
+        self.held = None  # a direct writer's output held for acks (shardnode/tracking.py Hold)
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -529,6 +535,8 @@ class ShardConnection(asyncio.Protocol, Session):
         for worker, link in list(server.links_by_worker.items()):
             if link is self:
                 del server.links_by_worker[worker]
+        if self.internal and server.tracking.holds:
+            server.tracking.link_gone(self)
         if self.sessions is not None:  # a link: every client behind it is gone
             sessions, self.sessions = self.sessions, {}
             for session in sessions.values():
@@ -617,6 +625,8 @@ class ShardConnection(asyncio.Protocol, Session):
         server.running = running
         if server.observed:
             server.send_due()
+            if self.held is not None or server.tracking.new_holds:
+                out = server.tracking.settle(self, out)
         self.out = None
         if keyspace.unsettled and server.busy is None:
             keyspace.settle_memory()
@@ -624,8 +634,8 @@ class ShardConnection(asyncio.Protocol, Session):
             if server.aof_barrier:  # the AOF records of these writes go first
                 server.aof.barrier()
             self.transport.write(b"".join(out))
-        if self.closing and self.transport is not None:
-            self.transport.close()
+        if self.closing and self.transport is not None and self.held is None:
+            self.transport.close()  # (with replies held: once they are written)
 
     def _block(self, rest) -> None:
         """A direct client waits for a lock: it stops here, in order."""
@@ -755,6 +765,8 @@ class ShardConnection(asyncio.Protocol, Session):
         so far (a ``:tag`` still in the batch being run must reach the proxy first)."""
         if self.out is not None:
             self.out.append(frame)
+        elif self.held is not None:  # behind replies waiting for acks
+            self.held[-1][1].append(frame)
         elif self.transport is not None:
             if self.server.aof_barrier:
                 self.server.aof.barrier()

@@ -25,13 +25,30 @@ As in Redis, an invalidation for a write the tracking client made itself
 comes after that command's reply; BCAST invalidations are batched per read
 of the connection that wrote (Redis: per event-loop iteration); a table
 entry of a client that is gone is dropped lazily, when its key changes.
+
+The cross-worker guarantee.  Redis writes an invalidation to the tracking
+client's socket before the writer's reply.  An invalidation pushed on
+another link than the writer's (another proxy worker's, or any link for a
+writer on the shard's port) crosses a second process, so the writer's
+reply is *held* until that worker says it wrote the push: after the P
+frames the link gets ``*3 K <token> ""`` and answers ``DF.ACK <token>``
+once every push before it is on its clients' sockets.  A writer on a link
+gets ``:<tag>`` in its reply's place and the reply later as ``D <tag>``
+(the parked-request frames, so the link's other clients move on); a
+direct writer's output waits whole, in order (:class:`Hold`).  Writes that
+invalidate only clients of the writer's own link, and reads, hold nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from collections import deque
+
 from cluster.tracking import Tracking, invalidation, redirect_broken
+
+# The frame asking a worker to acknowledge (DF.ACK <token>) the pushes before it.
+_ACK_REQUEST = b"*3\r\n$1\r\nK\r\n:%d\r\n$0\r\n\r\n"
 
 
 class Tracker:
@@ -61,27 +78,54 @@ class Tracker:
                 return other, None, 0  # RESP2 and not subscribed: nothing is sent
             return other, None, other.proto
         link = server.links_by_worker.get(redirect >> 40)  # proxy ids carry their worker
-        if link is None or link.transport is None:
+        if link is None or link.transport is None or redirect in server.tracking.gone_targets:
             return None
         return link, redirect, self.proto
 
-    def send(self, server, keys) -> None:
+    def send(self, server, keys):
+        """Send the invalidation; returns the link it was pushed on (None:
+        written to a direct client, or nothing sent)."""
         target = self.target(server)
         if target is None:
-            self.options.broken = True
-            if self.proto == 3 and self.client_id is None:
-                self.conn.emit(redirect_broken(self.options.redirect))
-            return
+            self.redirect_broken()
+            return None
         conn, client_id, proto = target
         if not proto:
-            return
+            return None
         payload = invalidation(keys, proto, bool(self.options.redirect))
         if payload is None:
-            return
+            return None
         if client_id is None:
             conn.emit(payload)
-        else:
-            conn.push(client_id, payload)
+            return None
+        conn.push(client_id, payload)
+        return conn
+
+    def redirect_broken(self) -> None:
+        """The REDIRECT target is gone: a RESP3 client hears of it, as in
+        Redis (a proxy client's worker knows its protocol and decides)."""
+        self.options.broken = True
+        if self.client_id is not None:
+            self.conn.push(self.client_id, redirect_broken(self.options.redirect))
+        elif self.proto == 3:
+            self.conn.emit(redirect_broken(self.options.redirect))
+
+
+class Hold:
+    """A writer's reply waiting for workers to acknowledge its invalidations.
+
+    ``links``: the links still to answer DF.ACK.  On a link, ``deferred`` is
+    (tag, wrapped reply) sent as ``D`` when released; a direct writer's
+    output waits in its ``held`` queue behind the Hold until ``done``.
+    """
+
+    __slots__ = ("conn", "links", "deferred", "done")
+
+    def __init__(self, conn, links, deferred=None):
+        self.conn = conn
+        self.links = links
+        self.deferred = deferred
+        self.done = False
 
 
 class TrackingTable:
@@ -98,6 +142,16 @@ class TrackingTable:
         self.flushed = False  # a flush happened: every tracker gets a null invalidation
         self.flush_scheduled = False
         self.attached = False
+        # The cross-worker guarantee (module doc): links owed an ack request
+        # for the running command, the (out index, links) of the running
+        # read's commands that need one, and the holds awaiting DF.ACK.
+        self.acks: dict = {}
+        self.new_holds: list = []
+        self.holds: dict = {}  # token -> Hold
+        self._token = 0
+        # Proxy clients a worker said it has not (DF.NOCLIENT): REDIRECT
+        # targets that went away (ids are never reused).
+        self.gone_targets: set = set()
 
     # -- registration -----------------------------------------------------
 
@@ -154,6 +208,7 @@ class TrackingTable:
             self.bcast_due = {}
             self.flushed = False
             self.flush_scheduled = False
+            self.release_all()  # no tracker left: nobody to be ordered before
             self.server.observers_changed()
 
     # -- reads ---------------------------------------------------------------
@@ -199,8 +254,12 @@ class TrackingTable:
                 if tracker.session is writer:
                     self.due.append((tracker, [key]))  # after the writer's own reply
                     self._schedule()
+                    if tracker.options.redirect:  # ... but before it leaves, on another link
+                        self._ack_elsewhere(tracker)
                 else:
-                    tracker.send(self.server, [key])
+                    link = tracker.send(self.server, [key])
+                    if link is not None and link is not self.server.running:
+                        self.acks[link] = None  # the writer's reply waits for it
         if self.prefixes:
             for prefix, trackers in self.prefixes.items():
                 if key.startswith(prefix):
@@ -210,6 +269,8 @@ class TrackingTable:
                         if tracker.options.noloop and tracker.session is writer:
                             continue
                         self.bcast_due.setdefault(tracker, {}).setdefault(prefix, {})[key] = None
+                        if tracker.client_id is not None:
+                            self._ack_elsewhere(tracker)
                     self._schedule()
 
     def db_flushed(self, db) -> None:
@@ -224,6 +285,10 @@ class TrackingTable:
             self.flushed = "direct" if running is not None and running.internal and \
                 self.server.index != 0 else "all"
             self._schedule()
+            if self.flushed == "all" and running is not None:
+                for tracker in self.trackers:
+                    if tracker.client_id is not None:
+                        self._ack_elsewhere(tracker)
 
     def _schedule(self) -> None:
         """Messages are due: sent when the running read is done (before its
@@ -256,6 +321,124 @@ class TrackingTable:
                     for keys in by_prefix.values():
                         tracker.send(server, list(keys))
 
+    # -- holding a writer's reply until other workers wrote its invalidations --
+
+    def _ack_elsewhere(self, tracker) -> None:
+        """An invalidation that leaves after the command (send_due: the
+        writer's own, to its REDIRECT target; BCAST's; a flush's), still
+        before the reply is written: when it goes on another link than the
+        writer's, the reply waits for that worker too."""
+        target = tracker.target(self.server)
+        if target is not None and target[1] is not None and target[0] is not self.server.running:
+            self.acks[target[0]] = None
+
+    def hold_point(self, conn) -> None:
+        """A command that pushed invalidations on other links ran (called
+        after its handler, before its reply joins ``conn.out``): note where
+        its reply goes.  A reply that is not part of a read being run (a
+        parked or blocked request retried) is not held."""
+        acks, self.acks = self.acks, {}
+        if conn is self.server.running and conn.out is not None and \
+                conn.retrying is None and conn.serving is None:
+            self.new_holds.append((len(conn.out), acks))
+
+    def settle(self, conn, out: list) -> list:
+        """The running read of ``conn`` is done: hold the replies that must
+        wait; returns what may be written now."""
+        new, self.new_holds = self.new_holds, []
+        self.acks = {}
+        if conn.internal:
+            by_reply: dict = {}
+            for index, links in new:
+                i, n = index, len(out)
+                while i < n and out[i][:1] != b"$":  # skip frames emitted meanwhile
+                    i += 1
+                if i < n:
+                    by_reply.setdefault(i, {}).update(links)
+            for i, links in by_reply.items():
+                tag = self.server.next_park_tag()
+                self._ask(Hold(conn, links, (tag, out[i])))
+                out[i] = b":%d\r\n" % tag
+            return out
+        held = conn.held
+        if new:
+            links: dict = {}
+            for _, more in new:
+                links.update(more)
+            hold = Hold(conn, links)
+            if held is None:
+                held = conn.held = deque()
+            held.append((hold, out))
+            self._ask(hold)
+            return []
+        if held is not None:
+            held[-1][1].extend(out)
+            return []
+        return out
+
+    def _ask(self, hold) -> None:
+        hold.links = {link: None for link in hold.links if link.transport is not None}
+        if not hold.links:  # (a link that dropped has no client left to wait for)
+            self._release(hold)
+            return
+        self._token += 1
+        self.holds[self._token] = hold
+        for link in hold.links:
+            link.emit(_ACK_REQUEST % self._token)
+
+    def ack(self, link, token: int) -> None:
+        """DF.ACK: ``link``'s worker wrote the pushes sent before request ``token``."""
+        hold = self.holds.get(token)
+        if hold is not None:
+            hold.links.pop(link, None)
+            if not hold.links:
+                del self.holds[token]
+                self._release(hold)
+
+    def target_gone(self, client_id: int) -> None:
+        """DF.NOCLIENT: a worker got an invalidation for a REDIRECT target it
+        has not; the trackers redirecting there are told (Redis tells them
+        when it finds the target gone) and are from now on."""
+        self.gone_targets.add(client_id)
+        for tracker in list(self.trackers):
+            if tracker.client_id is not None and tracker.options.redirect == client_id:
+                tracker.redirect_broken()
+
+    def link_gone(self, link) -> None:
+        """A link dropped: its clients are gone, nothing to wait for."""
+        for token, hold in list(self.holds.items()):
+            if link in hold.links:
+                self.ack(link, token)
+
+    def release_all(self) -> None:
+        holds, self.holds = self.holds, {}
+        self.acks, self.new_holds = {}, []
+        for hold in holds.values():
+            self._release(hold)
+
+    def _release(self, hold) -> None:
+        conn = hold.conn
+        if hold.deferred is not None:
+            if conn.transport is not None:
+                tag, reply = hold.deferred
+                conn.emit(b"*3\r\n$1\r\nD\r\n:%d\r\n%b" % (tag, reply))
+            return
+        hold.done = True
+        held = conn.held
+        if held is None:
+            return
+        chunks = []
+        while held and held[0][0].done:
+            chunks.extend(held.popleft()[1])
+        if not held:
+            conn.held = None
+        if chunks and conn.transport is not None:
+            if self.server.aof_barrier:
+                self.server.aof.barrier()
+            conn.transport.write(b"".join(chunks))
+            if conn.closing and not held:  # QUIT after a held reply
+                conn.transport.close()
+
     # -- INFO --------------------------------------------------------------
 
     def info_fields(self) -> list:
@@ -263,5 +446,10 @@ class TrackingTable:
                 ("tracking_total_items", self.items),
                 ("tracking_total_prefixes", len(self.prefixes))]
 
-    def direct_clients(self) -> int:
+    def counted(self, for_proxy: bool) -> int:
+        """INFO tracking_clients: this shard's direct tracking clients; for
+        the proxy's merge, shard 0 adds the proxy's (registered on every
+        shard, counted on one) so the shards' figures sum to the server's."""
+        if for_proxy and self.server.index == 0:
+            return len(self.trackers)
         return sum(1 for t in self.trackers if t.client_id is None)

@@ -61,6 +61,11 @@ command("df.misconf", 2, "admin", route=KEYED)
 # DF.TRACK <client-id> <flags|-> [<proto> <redirect> <prefix>*]: the client's
 # CLIENT TRACKING options on this shard, "-": off (shardnode/tracking.py).
 command("df.track", -3, "fast", route=KEYED)
+# DF.ACK <token>: the worker wrote the pushes the shard sent before its
+# frame K <token>, so a writer's reply held for them may go (shardnode/tracking.py).
+command("df.ack", 2, "fast", route=KEYED)
+# DF.NOCLIENT <client-id>: the worker has no such client (a REDIRECT target went away).
+command("df.noclient", 2, "fast", route=KEYED)
 # DF.CACHING <client-id> <y|->: CLIENT CACHING holds for the client's next command, or no more.
 command("df.caching", 3, "fast", route=KEYED)
 # DF.MONITOR <client-id> [off]: the client monitors (its lines are pushed on

@@ -171,9 +171,8 @@ def test_cache_on_shard_ports_never_serves_a_stale_value(two_shards):
 
 
 def test_writes_on_shard_ports_invalidate_proxy_clients(two_shards):
-    """A write on a shard's own port reaches a tracking client of the proxy.
-    (The invalidation crosses the proxy, so it is not ordered before the
-    writer's acknowledgement as on one connection path: it is waited for.)"""
+    """A write on a shard's own port reaches a tracking client of the proxy
+    before the writer has its reply (the shard holds it for the worker's ack)."""
     cache = TrackingCache(two_shards.port)
     writers = [RawClient(p) for p in two_shards.shard_ports]
     try:
@@ -181,10 +180,7 @@ def test_writes_on_shard_ports_invalidate_proxy_clients(two_shards):
             cache.get(key)
         for key in KEYS:
             writers[_shard_of(key)].call("SET", key, "from the shard port")
-        deadline = time.monotonic() + 5
-        while cache.cache and time.monotonic() < deadline:
-            time.sleep(0.01)
-            cache.poll()
+        cache.poll()  # no waiting
         assert cache.cache == {}
         assert all(cache.get(k) == b"from the shard port" for k in KEYS)
     finally:
@@ -374,7 +370,8 @@ def test_a_restarted_shard_flushes_caches_and_keeps_tracking():
 
 def test_redirect_to_a_client_of_another_worker():
     """The REDIRECT target may be on another proxy worker: RESP3 gets the
-    push, RESP2 (subscribed) the __redis__:invalidate message."""
+    push, RESP2 (subscribed) the __redis__:invalidate message, before the
+    writer has its reply."""
     with DamselflyProcess(shards=2, proxy_workers=2) as server:
         conns = [RawClient(server.port) for _ in range(8)]
         by_worker: dict = {}
@@ -391,7 +388,161 @@ def test_redirect_to_a_client_of_another_worker():
             assert tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", str(target_id)) == b"OK"
             tracker.call("GET", KEYS[0])
             tracker.call("SET", KEYS[0], "changed")
+            # already readable when the writer has its reply, as in Redis
+            assert select.select([target.sock], [], [], 0)[0]
             assert target.read() == expected
             tracker.call("CLIENT", "TRACKING", "off")
+        for c in conns:
+            c.close()
+
+
+def _no_wait_rounds(cache, writer, keys, rounds):
+    """Each round: the cache reads every key, the writer writes one, and the
+    invalidation must already be on the cache's socket when the writer has
+    its reply (no waiting, as a single Redis guarantees)."""
+    for n in range(rounds):
+        for key in keys:
+            cache.get(key)
+        key = keys[n % len(keys)]
+        assert key in cache.cache
+        assert writer.call("SET", key, str(n)) == b"OK"
+        cache.poll()
+        assert key not in cache.cache, "round %d: %r not invalidated before the writer's reply" \
+            % (n, key)
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    """Two shards, two proxy workers, a tracking cache on worker 0 and a
+    writer on worker 1; while a test runs, another client keeps worker 0
+    busy with pipelines, so an invalidation that is not waited for shows."""
+    with DamselflyProcess(shards=2, proxy_workers=2) as server:
+        caches = [TrackingCache(server.port) for _ in range(6)]
+        clients = [RawClient(server.port) for _ in range(8)]
+        stop = threading.Event()
+
+        def keep_busy(client):
+            while not stop.is_set():
+                client.pipeline([("GET", KEYS[n % len(KEYS)]) for n in range(300)])
+
+        try:
+            cache = next(c for c in caches if c.call("CLIENT", "ID") >> 40 == 0)
+            by_worker = {0: [], 1: []}
+            for client in clients:
+                by_worker[client.call("CLIENT", "ID") >> 40].append(client)
+            noise = threading.Thread(target=keep_busy, args=(by_worker[0][0],), daemon=True)
+            noise.start()
+            yield server, cache, by_worker[1][0]
+            stop.set()
+            noise.join(10)
+        finally:
+            stop.set()
+            for c in caches:
+                c.close()
+            for c in clients:
+                c.close()
+
+
+def test_a_write_through_another_worker_invalidates_before_its_reply(two_workers):
+    """Redis's guarantee across proxy workers: the invalidation is on the
+    tracker's socket when the writer (a client of another worker) has its reply."""
+    server, cache, writer = two_workers
+    _no_wait_rounds(cache, writer, KEYS, 500)
+
+
+def test_a_write_on_a_shard_port_invalidates_a_proxy_client_before_its_reply(two_workers):
+    server, cache, _ = two_workers
+    for shard, port in enumerate(server.shard_ports):
+        with RawClient(port) as direct:
+            _no_wait_rounds(cache, direct, [k for k in KEYS if _shard_of(k) == shard], 250)
+
+
+def test_info_counts_the_tracking_clients_of_every_worker_and_shard_port(two_workers):
+    """INFO tracking_clients through any worker is the server's count: the
+    six tracking caches of the fixture (on both workers) and a shard port's."""
+    server, _, writer = two_workers
+    direct = TrackingCache(server.shard_ports[1])
+    try:
+        for _ in range(3):  # whichever worker answers, whatever the sections asked
+            assert "tracking_clients:7\r\n" in writer.call("INFO", "clients").decode()
+            assert "tracking_clients:7\r\n" in writer.call("INFO").decode()
+        with RawClient(server.shard_ports[1]) as shard_client:
+            info = shard_client.call("INFO", "clients").decode()
+        assert "tracking_clients:1\r\n" in info  # a shard port: its own clients
+    finally:
+        direct.close()
+    deadline = time.monotonic() + 5
+    while "tracking_clients:6\r\n" not in writer.call("INFO", "clients").decode():
+        assert time.monotonic() < deadline, "the shard-port tracker is still counted"
+        time.sleep(0.02)
+
+
+def test_bcast_invalidations_across_workers_come_before_the_reply(two_workers):
+    """BCAST messages leave after the writing command (batched), still
+    before the writer of another worker has its reply."""
+    server, _, writer = two_workers
+    caches = [TrackingCache(server.port, "BCAST", "PREFIX", "tc") for _ in range(4)]
+    try:
+        cache = next(c for c in caches if c.call("CLIENT", "ID") >> 40 == 0)
+        _no_wait_rounds(cache, writer, KEYS, 200)
+    finally:
+        for c in caches:
+            c.close()
+
+
+def test_a_shard_port_writer_s_held_replies_then_quit(two_workers):
+    """A direct writer's pipeline whose replies wait for a worker's ack, then
+    QUIT: every reply arrives, in order, before the connection closes."""
+    server, cache, _ = two_workers
+    key = next(k for k in KEYS if _shard_of(k) == 0)
+    cache.get(key)
+    with RawClient(server.shard_ports[0]) as direct:
+        direct.send_raw(encode(("SET", key, "a")) + encode(("GET", key)) + encode(("QUIT",)))
+        assert [direct.read(), direct.read(), direct.read()] == [b"OK", b"a", b"OK"]
+        cache.poll()
+        assert key not in cache.cache
+
+
+def _redirect_then_target_goes(tracker, target, key):
+    """Tracker (RESP3) redirects to a target that then disconnects; the
+    tracker writes a key it read: what it receives, and TRACKINGINFO's flags."""
+    target_id = target.call("CLIENT", "ID")
+    tracker.call("HELLO", "3")
+    assert tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", str(target_id)) == b"OK"
+    tracker.call("GET", key)
+    target.close()
+    time.sleep(0.2)
+    got = [tracker.call("SET", key, "v")]
+    frame = tracker.reader.gets()
+    if frame is False and select.select([tracker.sock], [], [], 2.0)[0]:
+        frame = tracker.read()
+    if frame is not False:
+        got.append(frame)
+    flags = sorted(tracker.call("CLIENT", "TRACKINGINFO")[b"flags"])
+    tracker.close()
+    return got, target_id, flags
+
+
+def test_redirect_target_gone_gives_tracking_redir_broken(two_workers, redis_ref):
+    """As redis-server: a RESP3 tracker whose REDIRECT target disconnected
+    gets ``tracking-redir-broken <id>`` and TRACKINGINFO says broken_redirect;
+    through the proxy whether the target was on its worker or another."""
+    server, _, _ = two_workers
+    key = b"tc0"
+    got, target_id, expected_flags = _redirect_then_target_goes(
+        RawClient(redis_ref.port), RawClient(redis_ref.port), key)
+    assert got == [b"OK", [b"tracking-redir-broken", target_id]]
+    assert b"broken_redirect" in expected_flags
+    for same_worker in (True, False):
+        conns: list = []
+        by_worker: dict = {0: [], 1: []}
+        while (len(by_worker[0]) < 1 or len(by_worker[1]) < 2) and len(conns) < 64:
+            conns.append(RawClient(server.port))
+            by_worker[conns[-1].call("CLIENT", "ID") >> 40].append(conns[-1])
+        target = by_worker[1][0]
+        tracker = by_worker[1][1] if same_worker else by_worker[0][0]
+        got, target_id, flags = _redirect_then_target_goes(tracker, target, key)
+        assert got == [b"OK", [b"tracking-redir-broken", target_id]], same_worker
+        assert flags == expected_flags
         for c in conns:
             c.close()
