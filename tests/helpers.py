@@ -281,6 +281,28 @@ class RawClient:
         self.close()
 
 
+def clients_on_both_workers(port: int, per_worker: int) -> list:
+    """Connections to the proxy, ``per_worker`` on each of its two workers
+    (``[worker 0's..., worker 1's...]``).  SO_REUSEPORT spreads connections by
+    a hash of their addresses, so a handful can all land on one worker: open
+    until each has its share."""
+    kept = {0: [], 1: []}
+    spare = []
+    for _ in range(200):
+        c = RawClient(port)
+        w = c.call("CLIENT", "ID") >> 40  # a client id's high bits name its worker
+        if len(kept[w]) < per_worker:
+            kept[w].append(c)
+        else:
+            spare.append(c)
+        if all(len(v) == per_worker for v in kept.values()):
+            break
+    for c in spare:
+        c.close()
+    assert all(len(v) == per_worker for v in kept.values()), "SO_REUSEPORT used one worker"
+    return kept[0] + kept[1]
+
+
 def encode(args) -> bytes:
     parts = [b"*%d\r\n" % len(args)]
     for a in args:

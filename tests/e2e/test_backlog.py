@@ -10,7 +10,9 @@ ACK shows there), and that it gets its PONG."""
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
+import signal
 import socket
 import struct
 import time
@@ -83,15 +85,53 @@ def test_burst_of_clients_is_held_by_the_backlog():
             assert slowest < 1.0, "slowest connection %.3f s" % slowest
 
 
-def test_backlog_reaches_the_listening_sockets():
-    """A tiny backlog overflows under the same burst: the option is what listen() gets.
+async def _connect_while_stopped(port: int, attempts: int) -> tuple:
+    """Open ``attempts`` connections at once to a server that is not accepting:
+    the kernel completes handshakes into the listen queue until it is full, then
+    drops SYNs.  Returns the (reader, writer) of each opened within the wait."""
+    async def one():
+        try:
+            return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 0.7)
+        except (ConnectionError, asyncio.TimeoutError):
+            return None
+    return [c for c in await asyncio.gather(*(one() for _ in range(attempts))) if c]
 
-    The kernel then drops SYNs (retried a second later) or, with syncookies,
-    answers some connections with a reset."""
-    with DamselflyProcess(shards=1, tcp_backlog=8) as server:
-        for port in (server.port, server.shard_ports[0]):
-            results = asyncio.run(_burst(port, BATCH, BATCH))
-            assert any(r is None or r[1] > 0 for r in results)
+
+async def _pong_all(opened) -> None:
+    try:
+        for reader, writer in opened:
+            writer.write(b"PING\r\n")
+        for reader, writer in opened:
+            assert await asyncio.wait_for(reader.readline(), 10) == b"+PONG\r\n"
+    finally:
+        for _, writer in opened:
+            writer.close()
+
+
+def _queued_while_stopped(server, port: int, attempts: int) -> int:
+    """How many of ``attempts`` connections the kernel queues for ``port`` while
+    every process of the server is stopped (SIGSTOP), so only the listen
+    backlog decides.  The queued ones get their PONG once the server runs on."""
+    pgid = server.proc.pid  # the supervisor leads its own session and group
+
+    async def run():
+        os.killpg(pgid, signal.SIGSTOP)
+        try:
+            opened = await _connect_while_stopped(port, attempts)
+        finally:
+            os.killpg(pgid, signal.SIGCONT)
+        await _pong_all(opened)
+        return len(opened)
+    return asyncio.run(run())
+
+
+def test_backlog_reaches_the_listening_sockets():
+    """The option is what listen() gets: with nothing accepting, Linux queues
+    backlog + 1 handshaken connections and drops the SYNs of the rest."""
+    for backlog, attempts, expected in ((8, 40, 9), (100, 40, 40)):
+        with DamselflyProcess(shards=1, tcp_backlog=backlog) as server:
+            for port in (server.port, server.shard_ports[0]):
+                assert _queued_while_stopped(server, port, attempts) == expected, (backlog, port)
 
 
 def test_tcp_backlog_is_read_only_at_runtime(server):

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from tests.helpers import DamselflyProcess, Err, RawClient, RedisProcess, encode
+from tests.helpers import (DamselflyProcess, Err, RawClient, RedisProcess, clients_on_both_workers,
+                           encode)
 
 LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[(\d+) ([^\]]+)\] (.*)$")
 
@@ -180,12 +181,9 @@ def test_a_monitor_sees_every_worker_and_shard_ports(two_workers):
     """A monitor on one worker sees commands of clients on the other worker
     and on the shard ports, each with its own address."""
     monitor = Monitor(two_workers.port)
-    clients = [RawClient(two_workers.port) for _ in range(8)]
+    clients = clients_on_both_workers(two_workers.port, 1)
     try:
-        by_worker = {}
-        for c in clients:
-            by_worker.setdefault(c.call("CLIENT", "ID") >> 40, c)
-        assert len(by_worker) == 2, "SO_REUSEPORT gave every connection to one worker"
+        by_worker = dict(enumerate(clients))
         direct = RawClient(two_workers.shard_ports[1])
         for worker, c in sorted(by_worker.items()):
             c.call("SET", "from-worker-%d" % worker, "1")

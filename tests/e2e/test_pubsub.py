@@ -21,7 +21,7 @@ import time
 import pytest
 
 from cluster.slots import key_slot
-from tests.helpers import DamselflyProcess, Err, RawClient, run_node_script
+from tests.helpers import DamselflyProcess, Err, RawClient, clients_on_both_workers, run_node_script
 
 
 @pytest.fixture(scope="module")
@@ -38,25 +38,6 @@ def sharded():
 
 def worker_of(client: RawClient) -> int:
     return client.call("CLIENT", "ID") >> 40
-
-
-def clients_on_both_workers(port: int, per_worker: int) -> list:
-    """Connections to the proxy, ``per_worker`` on each of its two workers."""
-    kept = {0: [], 1: []}
-    spare = []
-    for _ in range(200):
-        c = RawClient(port)
-        w = worker_of(c)
-        if len(kept[w]) < per_worker:
-            kept[w].append(c)
-        else:
-            spare.append(c)
-        if all(len(v) == per_worker for v in kept.values()):
-            break
-    for c in spare:
-        c.close()
-    assert all(len(v) == per_worker for v in kept.values()), "SO_REUSEPORT used one worker"
-    return kept[0] + kept[1]
 
 
 def close_all(clients) -> None:

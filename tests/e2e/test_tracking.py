@@ -19,7 +19,8 @@ import time
 import hiredis
 import pytest
 
-from tests.helpers import DamselflyProcess, RawClient, encode, names_on_shard, run_threads
+from tests.helpers import (DamselflyProcess, RawClient, clients_on_both_workers, encode, names_on_shard,
+                           run_threads)
 
 
 class TrackingCache:
@@ -373,12 +374,8 @@ def test_redirect_to_a_client_of_another_worker():
     push, RESP2 (subscribed) the __redis__:invalidate message, before the
     writer has its reply."""
     with DamselflyProcess(shards=2, proxy_workers=2) as server:
-        conns = [RawClient(server.port) for _ in range(8)]
-        by_worker: dict = {}
-        for c in conns:
-            by_worker.setdefault(c.call("CLIENT", "ID") >> 40, []).append(c)
-        assert len(by_worker) == 2, "SO_REUSEPORT gave every connection to one worker"
-        (tracker, *_), (resp3, resp2, *_) = by_worker[0], by_worker[1]
+        conns = clients_on_both_workers(server.port, 2)
+        tracker, _, resp3, resp2 = conns
         resp3.call("HELLO", "3")
         ids = {resp3: resp3.call("CLIENT", "ID"), resp2: resp2.call("CLIENT", "ID")}
         resp2.call("SUBSCRIBE", "__redis__:invalidate")
