@@ -22,6 +22,16 @@ a custom fan-out (INFO, SCAN, CONFIG SET inside MULTI).  Execution:
 
 No client ever sees part of the work: every key it touches is locked on every
 shard before the first part runs, and other keys keep being served.
+
+Out of memory: a plan remembers the shards that own a denyoom command's keys
+(every shard for one without keys).  When such a shard has a memory limit
+(its link's ``F`` frames, ``ShardServer.note_memory``), it is locked in the
+lock round even when it is the last one -- ``DF.LOCK`` with ``o`` refuses
+with -OOM while the shard is out of memory -- so the decision is made on
+every shard before any part runs: a cross-shard EXEC (or MSET, LMOVE ...)
+is refused whole or runs whole.  The parts then run with ``m`` (memory
+checked: a shard filling up meanwhile does not refuse its part).  Without a
+limit the plan costs what it did.
 Operations whose keys live on one shard take no lock at all: ``DF.EXEC`` on
 that shard runs them back to back.
 
@@ -77,6 +87,7 @@ class Plan:
         self.segments = []  # dict shard -> [(db, args)], or a special step
         self.current = None
         self.locks: dict = {}  # shard -> [set of (db, key), exclusive, whole]
+        self.denyoom: set = set()  # shards owning a denyoom command's keys
 
     # -- building ----------------------------------------------------------------
 
@@ -104,6 +115,8 @@ class Plan:
         """Plan one command, already checked (lookup, arity, auth)."""
         owner = self.worker.slot_owner
         route = spec.route
+        if "denyoom" in spec.flags:
+            self._denyoom(spec, args)
         if route is KEYED:
             keys = spec.keys(args)
             shards = {owner[key_slot(k)] for k in keys}
@@ -136,6 +149,24 @@ class Plan:
             self.steps.append(("merge", MERGES[spec.merge], refs, None, spec, args))
             return
         self._special(("fanout", spec, args, db))
+
+    def _denyoom(self, spec, args) -> None:
+        """Note the shards whose memory decides whether a denyoom command
+        may run: those of its keys, or every shard when it has none."""
+        owner = self.worker.slot_owner
+        keys = spec.keys(args) if spec.route is KEYED or spec.route is SPLIT else ()
+        if keys:
+            self.denyoom.update(owner[key_slot(k)] for k in keys)
+        else:
+            self.denyoom.update(range(len(self.worker.links)))
+
+    def memory_checks(self) -> set:
+        """The shards to check for memory before any part runs: those
+        owning a denyoom command's keys that have a limit."""
+        if not self.denyoom:
+            return self.denyoom
+        state = self.worker.shard_memory
+        return {shard for shard in self.denyoom if state[shard]}
 
     def _special(self, step) -> None:
         self.segments.append(step)
@@ -184,11 +215,15 @@ def _exec_args(client_id: bytes, flags: bytes, part) -> list:
     return out
 
 
-def _lock_args(client_id: bytes, lock) -> list:
+def _lock_args(client_id: bytes, lock, check_memory=False) -> list:
+    """``DF.LOCK``; ``check_memory``: refuse with -OOM while out of memory."""
     entries, exclusive, whole = lock
+    mode = b"a" if whole else b"w" if exclusive else b"r"
+    if check_memory:
+        mode += b"o"
     if whole:
-        return [b"DF.LOCK", client_id, b"a", b"0"]
-    out = [b"DF.LOCK", client_id, b"w" if exclusive else b"r", b"%d" % len(entries)]
+        return [b"DF.LOCK", client_id, mode, b"0"]
+    out = [b"DF.LOCK", client_id, mode, b"%d" % len(entries)]
     for db, key in entries:
         out.append(b"%d" % db)
         out.append(key)
@@ -300,10 +335,15 @@ class Coordinator:
         if not backlog or client.hold_owner is not plan:
             return
         worker = self.worker
+        # Under a memory limit a plan refused for memory is refused whole:
+        # it takes along no command that could be refused, nor any behind one.
+        limited = any(worker.shard_memory)
+        if limited and plan.denyoom:
+            return
         taken = 0
         for args in backlog:
             spec = _plannable(client, args)
-            if spec is None or taken == MAX_ABSORBED:
+            if spec is None or taken == MAX_ABSORBED or (limited and "denyoom" in spec.flags):
                 break
             plan.add(spec, args, client.db_index)
             slots.append(client.new_slot())
@@ -330,6 +370,7 @@ class Coordinator:
                 plan._lock(shard, (), False)
         shards = plan.shards()
         simple = plan.one_segment()
+        checks = plan.memory_checks()
         part_replies: dict = {}  # (segment index, shard) -> that part's replies
         specials: dict = {}  # segment index -> reply of a move or fan-out step
         if simple and len(shards) == 1 and not plan.locks[shards[0]][2]:
@@ -346,8 +387,11 @@ class Coordinator:
                 return encode(NULL_ARRAY, client.proto)
             part_replies[(0, shard)] = reply
             return self._assemble(client, plan, part_replies, specials, is_exec)
-        # Lock in shard order; the last shard too unless the plan is simple.
-        to_lock = shards if (watching or not simple) else shards[:-1]
+        # Lock in shard order; the last shard too unless the plan is simple
+        # (or its memory must be checked before the others' parts run).
+        to_lock = shards if (watching or not simple or shards and shards[-1] in checks) \
+            else shards[:-1]
+        ran = b"m" if checks else b""  # the parts' flag: memory checked in the lock round
         locked = []
 
         def finish():
@@ -361,9 +405,10 @@ class Coordinator:
         try:
             dirty = False
             for shard in to_lock:
-                reply = decode_reply(await self._request(shard, ctx, _lock_args(cid, plan.locks[shard])))
+                reply = decode_reply(await self._request(
+                    shard, ctx, _lock_args(cid, plan.locks[shard], shard in checks)))
                 if isinstance(reply, CommandError):
-                    return encode_error(reply.args[0])
+                    return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
                 locked.append(shard)
                 if reply == 1 and watching:  # a watched key changed
                     dirty = True
@@ -372,7 +417,8 @@ class Coordinator:
                 return encode(NULL_ARRAY, client.proto)
             if simple:
                 segment = plan.segments[0] if plan.segments else {}
-                futures = {shard: self._request(shard, ctx, _exec_args(cid, b"u", segment.get(shard, [])))
+                futures = {shard: self._request(shard, ctx, _exec_args(cid, b"u" + ran,
+                                                                       segment.get(shard, [])))
                            for shard in shards}
                 locked.clear()  # every part unlocks its shard
                 finish()
@@ -380,7 +426,7 @@ class Coordinator:
                 for shard, data in zip(futures, results):
                     part_replies[(0, shard)] = decode_reply(data)
             else:
-                await self.run_segments(client, ctx, cid, plan, part_replies, specials)
+                await self.run_segments(client, ctx, cid, plan, part_replies, specials, ran)
         finally:
             finish()
             self.worker.flush_soon()

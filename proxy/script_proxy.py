@@ -276,16 +276,20 @@ async def _proxy_mode(client, spec, args, body, slot):
     client.deliver(slot)
 
 
-async def _lock_every_shard(client, locked) -> bool:
+async def _lock_every_shard(client, locked, memory_checks=None) -> bool:
     """Lock every shard whole for the client's session, in shard order (as
     the coordinator does: no deadlock), appending each to ``locked``; True
-    if a key the client WATCHes changed."""
+    if a key the client WATCHes changed.  ``memory_checks``: shard -> the
+    DF.LOCK arguments that make it refuse with -OOM first (EXEC's check,
+    proxy/transactions.exec_memory_checks)."""
     links = client.worker.links
     cid = b"%d" % client.id
     client.note_sessions(range(len(links)))
     dirty = False
     for shard in range(len(links)):
-        reply = decode_reply(await links[shard].request(client.ctx, [b"DF.LOCK", cid, b"a", b"0"]))
+        check = memory_checks.get(shard) if memory_checks else None
+        request = [b"DF.LOCK", cid, b"a", b"0"] if check is None else [b"DF.LOCK", cid, *check]
+        reply = decode_reply(await links[shard].request(client.ctx, request))
         if isinstance(reply, CommandError):
             raise reply
         locked.append(shard)
@@ -413,7 +417,10 @@ async def _exec_with_scripts(client, steps, watching, slot):
     locked = []
     async with _process_lock():
         try:
-            if await _lock_every_shard(client, locked) and watching:
+            from proxy.transactions import exec_memory_checks
+
+            if await _lock_every_shard(client, locked, exec_memory_checks(client.worker, steps)) \
+                    and watching:
                 data = encode(NULL_ARRAY, client.proto)
             else:
                 out = []
@@ -421,8 +428,8 @@ async def _exec_with_scripts(client, steps, watching, slot):
                     out.append(step[1] if step[0] == "local" else
                                await _command_in_exec(client, *step[1:]))
                 data = b"*%d\r\n%b" % (len(out), b"".join(out))
-        except CommandError as exc:
-            data = encode_error(exc.args[0])
+        except CommandError as exc:  # a shard out of memory refused the EXEC (DF.LOCK)
+            data = encode_error(errors.EXECABORT_OOM if exc.args[0] == errors.OOM else exc.args[0])
         except Exception:
             log.exception("EXEC with scripts failed")
             data = encode_error("ERR internal error while running EXEC")

@@ -10,6 +10,17 @@ atomically across shards (proxy/coordinator.py) -- or, when the queue holds
 a script (whose keys are known only as it runs), to proxy/script_proxy.py,
 which runs it with every shard locked.
 
+Out of memory (noeviction, or nothing left to evict): each shard tells the
+proxy links when it enters or leaves that state (``F`` frames,
+``ShardServer.note_memory``), so a command queued for a shard out of memory
+is refused at once, as Redis refuses it (-OOM, and EXEC then answers
+EXECABORT); which shard decides is the one that owns the command's keys
+(any of them), or any shard for a command without keys (:func:`oom_in_multi`).
+EXEC itself is refused (``EXECABORT ... OOM``) when a shard that owns a
+denyoom command's keys is out of memory as the EXEC runs: the coordinator
+checks each such shard in its lock round, before any part runs, so a
+cross-shard EXEC is all or nothing (proxy/coordinator.py).
+
 WATCH goes to the shards that own the keys, in the client's session; a shard
 marks the session dirty when a watched key changes, by any client or by
 expiry or a flush, and EXEC's ``DF.LOCK`` / ``DF.EXEC`` read that mark.
@@ -18,8 +29,10 @@ expiry or a flush, and EXEC's ``DF.LOCK`` / ``DF.EXEC`` read that mark.
 from __future__ import annotations
 
 from cluster import errors
-from cluster.commands import LOCAL, spec_of
+from cluster.commands import KEYED, LOCAL, SPLIT, spec_of
+from cluster.commands.transactions import OOM_EXEMPT_IN_MULTI
 from cluster.errors import CommandError
+from cluster.scripting.shebang import denies_oom, parse_shebang
 from cluster.resp import NO_REPLY, encode, encode_command, encode_error
 from cluster.slots import key_slot
 from proxy.coordinator import Plan
@@ -35,6 +48,8 @@ def exec_(client, args):
     if failed:
         client.multi = None
         client.unwatch()
+        if client.worker.full_shards and _refused_at_exec(client.worker, queued):
+            raise CommandError(errors.EXECABORT_OOM)  # Redis's OOM check comes first
         raise CommandError(errors.EXECABORT)
     specs = [spec_of(args) for args in queued]  # checked when queued
     with_scripts = any(spec.name in SCRIPT_COMMANDS for spec in specs)
@@ -55,6 +70,92 @@ def exec_(client, args):
     else:
         client.worker.coordinator.run_exec(client, plan)
     return NO_REPLY
+
+
+def command_shards(worker, spec, args):
+    """The shards that own a command's keys; None for a command without keys
+    (or whose keys cannot be told before it runs: any shard may be concerned)."""
+    if spec.route is not KEYED and spec.route is not SPLIT:
+        return None
+    try:
+        keys = spec.keys(args)
+    except (CommandError, ValueError, IndexError):  # EVAL with a bad numkeys: its shard errs
+        return None
+    if not keys:
+        return None
+    owner = worker.slot_owner
+    return {owner[key_slot(key)] for key in keys}
+
+
+def oom_in_multi(client, spec, args) -> bool:
+    """Redis's OOM check for a command arriving inside MULTI (every command
+    but EXEC/DISCARD/QUIT/RESET is refused while out of memory): through the
+    proxy, while a shard that owns one of its keys is out of memory, or any
+    shard for a command without keys.  Called only while some shard is
+    (``worker.full_shards``), from :meth:`ProxyClient.dispatch`."""
+    if spec.name in OOM_EXEMPT_IN_MULTI:
+        return False
+    full = client.worker.full_shards
+    shards = command_shards(client.worker, spec, args)
+    return bool(full) if shards is None else not full.isdisjoint(shards)
+
+
+def _refused_at_exec(worker, queued) -> bool:
+    """EXEC of a doomed transaction: whether Redis's OOM check (before the
+    EXECABORT for earlier errors) refuses it -- a denyoom command was queued
+    before the error, and its shard is out of memory now."""
+    full = worker.full_shards
+    for args in queued:
+        spec = spec_of(args)
+        if spec is not None and "denyoom" in spec.flags:
+            shards = command_shards(worker, spec, args)
+            if shards is None or not full.isdisjoint(shards):
+                return True
+    return False
+
+
+def exec_memory_checks(worker, steps) -> dict:
+    """EXEC of a queue with scripts locks every shard whole
+    (proxy/script_proxy.py): shard -> the ``DF.LOCK`` arguments after the
+    client id that make a shard with a memory limit refuse it with -OOM
+    first, when it owns a denyoom command's keys (any shard for one without
+    keys).  A script counts by its declared flags: an EVAL's shebang is read
+    here; for EVALSHA and FCALL the shard reads them (``s``: the script
+    commands follow)."""
+    state = worker.shard_memory
+    if not any(state):
+        return {}
+    every = range(len(state))
+    denied: set = set()
+    refs: dict = {}
+    for step in steps:
+        if step[0] != "command":
+            continue
+        _, spec, args, _db = step
+        if spec.name in SCRIPT_COMMANDS:
+            if spec.name in ("eval", "eval_ro"):
+                try:
+                    deny = denies_oom(parse_shebang(args[1])[0])
+                except CommandError:
+                    deny = False  # the shard answers the bad shebang
+                if not deny:
+                    continue
+            else:
+                for shard in command_shards(worker, spec, args) or every:
+                    refs.setdefault(shard, []).extend(args[:2])
+                continue
+        elif "denyoom" not in spec.flags:
+            continue
+        denied.update(command_shards(worker, spec, args) or every)
+    checks = {}
+    for shard in every:
+        if not state[shard]:
+            continue
+        if shard in denied:
+            checks[shard] = [b"ao", b"0"]
+        elif shard in refs:
+            checks[shard] = [b"as", b"0", *refs[shard]]
+    return checks
 
 
 def abort_exec(client, reason: str) -> str:

@@ -11,14 +11,20 @@ Commands whose keys live on several shards run under key-level locks, which
 the proxy's coordinator takes shard after shard in shard-id order (so two of
 them never deadlock):
 
-- ``DF.LOCK <client-id> <r|w|a> <n> [<db> <key>]*``: lock the keys (``a``:
-  the whole shard) for the client's session; waits (parks) while another
-  session holds them.  Replies 1 if a key the session WATCHes has changed,
-  else 0.
+- ``DF.LOCK <client-id> <r|w|a>[o|s] <n> [<db> <key>]* [<command> <script>]*``:
+  lock the keys (``a``: the whole shard) for the client's session; waits
+  (parks) while another session holds them.  Replies 1 if a key the session
+  WATCHes has changed, else 0.  With ``o`` it first refuses with -OOM (and
+  locks nothing) while the shard is out of memory: the coordinator checks
+  every shard of a denyoom command before any part runs; with ``s``, the
+  same only if one of the trailing script commands (``EVALSHA <sha>``,
+  ``FCALL <function>``) counts as denyoom by its declared flags here.
 - ``DF.EXEC <client-id> <flags> <n> [<db> <argc> <arg>*]*``: run commands
   back to back for the session (waiting for their keys first); flags ``w``:
   abort with a null reply if a watched key changed, and forget the watches;
-  ``u``: release the session's locks afterwards; ``n``: journal nothing (a
+  ``u``: release the session's locks afterwards; ``m``: memory was checked
+  in the lock round (DF.LOCK ``o``), run even if the shard is out of memory
+  now (without it a queue with a denyoom command is refused with -OOM); ``n``: journal nothing (a
   proxy-mode script after ``redis.set_repl(redis.REPL_NONE)``).  Replies with the list of
   the commands' encoded replies.
 - ``DF.UNLOCK <client-id>``: release the session's locks.
@@ -52,6 +58,7 @@ from cluster.args import parse_int
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
 from shardnode.memory import any_denyoom
+from shardnode.scripting import script_denies_oom
 from shardnode.registry import handler
 from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold
@@ -78,6 +85,8 @@ def df_link(conn, args):
         announce(conn, True)
     if conn.server.told_refusal is not None:  # after the reply: the proxy's PING follows it
         conn.emit(conn.server.state_frame())
+    if conn.server.told_memory:  # a limit: the proxy checks it (ShardServer.note_memory)
+        conn.emit(conn.server.memory_frame())
     return "OK"
 
 
@@ -139,7 +148,7 @@ def _pairs(args, start):
 @lock_request("df.lock")
 def df_lock_wants(conn, args):
     session = _session(conn, args[1])
-    mode = args[2]
+    mode = args[2][:1]
     if mode == b"a":
         return (), True, True, session
     return _pairs(args, 3), mode == b"w", False, session
@@ -148,12 +157,24 @@ def df_lock_wants(conn, args):
 @handler("df.lock")
 def df_lock(conn, args):
     session = _session(conn, args[1])
+    mode = args[2]
+    if len(mode) > 1 and conn.server.memory.limit and _refused_for_memory(conn, args):
+        raise CommandError(errors.OOM)  # before the WATCH check, as Redis's EXEC
     locks = conn.server.locks
-    if args[2] == b"a":
+    if mode[:1] == b"a":
         locks.acquire_all(session)
     else:
-        locks.acquire(session, _pairs(args, 3), args[2] == b"w")
+        locks.acquire(session, _pairs(args, 3), mode[:1] == b"w")
     return 0 if watches_hold(conn, session) else 1
+
+
+def _refused_for_memory(conn, args) -> bool:
+    """DF.LOCK's memory check (``o``, or ``s`` with script commands)."""
+    if args[2][1:] == b"s":
+        refs = args[4 + 2 * parse_int(args[3]):]
+        if not any(script_denies_oom(refs[i:i + 2]) for i in range(0, len(refs), 2)):
+            return False
+    return conn.server.memory.out_of_memory()
 
 
 @handler("df.unlock")
@@ -205,8 +226,8 @@ def df_exec(conn, args):
     session = _session(conn, args[1])
     flags = args[2]
     commands = _commands(args)
-    if conn.server.memory.limit and any_denyoom(args for _, args in commands) \
-            and conn.server.memory.out_of_memory():
+    if conn.server.memory.limit and b"m" not in flags \
+            and any_denyoom(args for _, args in commands) and conn.server.memory.out_of_memory():
         if b"w" in flags:
             conn.server.watches.unwatch_all(session)  # EXEC refused ends the watches too
         if b"u" in flags:
