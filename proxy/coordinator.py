@@ -24,12 +24,13 @@ No client ever sees part of the work: every key it touches is locked on every
 shard before the first part runs, and other keys keep being served.
 
 Out of memory: a plan remembers the shards that own a denyoom command's keys
-(every shard for one without keys).  When such a shard has a memory limit
-(its link's ``F`` frames, ``ShardServer.note_memory``), it is locked in the
-lock round even when it is the last one -- ``DF.LOCK`` with ``o`` refuses
-with -OOM while the shard is out of memory -- so the decision is made on
-every shard before any part runs: a cross-shard EXEC (or MSET, LMOVE ...)
-is refused whole or runs whole.  The parts then run with ``m`` (memory
+(every shard for one without keys; a script counts by its declared flags,
+:class:`MemoryChecks`).  When such a shard has a memory limit (its link's
+``F`` frames, ``ShardServer.note_memory``), it is locked in the lock round
+even when it is the last one -- ``DF.LOCK`` with ``o`` refuses with -OOM
+while the shard is out of memory -- so the decision is made on every shard
+before any part runs: a cross-shard EXEC (or MSET, LMOVE, EVAL ...) is
+refused whole or runs whole.  The parts then run with ``m`` (memory
 checked: a shard filling up meanwhile does not refuse its part).  Without a
 limit the plan costs what it did.
 Operations whose keys live on one shard take no lock at all: ``DF.EXEC`` on
@@ -54,7 +55,9 @@ import logging
 
 from cluster import errors
 from cluster.commands import ALL, KEYED, SPLIT, lookup
+from cluster.commands.scripting import SCRIPT_CALLS
 from cluster.errors import CommandError
+from cluster.scripting.shebang import denies_oom, parse_shebang
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
 from cluster.slots import key_slot
 from cluster.sorting import parse_sort, pattern_keys
@@ -78,6 +81,66 @@ def reach_shards(worker, spec, args) -> set:
 
 
 
+def command_shards(worker, spec, args):
+    """The shards that own a command's keys; None for a command without keys
+    (or whose keys cannot be told before it runs: any shard may be concerned)."""
+    if spec.route is not KEYED and spec.route is not SPLIT:
+        return None
+    try:
+        keys = spec.keys(args)
+    except (CommandError, ValueError, IndexError):  # EVAL with a bad numkeys: its shard errs
+        return None
+    if not keys:
+        return None
+    owner = worker.slot_owner
+    return {owner[key_slot(key)] for key in keys}
+
+
+class MemoryChecks:
+    """Where a plan's memory must be checked before any of it runs (Redis
+    refuses a denyoom command, and EXEC of a queue holding one, while out of
+    memory): the shards that own a denyoom command's keys, every shard for
+    one without keys.  A script or function counts by its declared flags --
+    an EVAL's shebang is read here; an EVALSHA's script or an FCALL's
+    function is known to the shards only, so those go along in the check
+    (``DF.LOCK`` ``s``, shardnode/internal.py)."""
+
+    __slots__ = ("denied", "refs")
+
+    def __init__(self):
+        self.denied: set = set()
+        self.refs: dict = {}  # shard -> [command, sha or function name, ...]
+
+    def note(self, worker, spec, args) -> None:
+        """Note one command of the plan (any command: most leave no mark)."""
+        if spec.name in SCRIPT_CALLS:
+            if spec.name.startswith("eval") and not spec.name.startswith("evalsha"):
+                try:
+                    if not denies_oom(parse_shebang(args[1])[0]):
+                        return
+                except CommandError:
+                    return  # the shard answers the bad shebang
+            else:
+                for shard in command_shards(worker, spec, args) or range(len(worker.links)):
+                    self.refs.setdefault(shard, []).extend(args[:2])
+                return
+        elif "denyoom" not in spec.flags:
+            return
+        self.denied.update(command_shards(worker, spec, args) or range(len(worker.links)))
+
+    def lock_modes(self, worker) -> dict:
+        """Shard -> what its ``DF.LOCK`` adds: (mode suffix, trailing
+        arguments), for the shards concerned that have a memory limit."""
+        if not self.denied and not self.refs:
+            return {}
+        state = worker.shard_memory
+        out = {shard: (b"o", ()) for shard in self.denied if state[shard]}
+        for shard, refs in self.refs.items():
+            if state[shard] and shard not in out:
+                out[shard] = (b"s", refs)
+        return out
+
+
 class Plan:
     """How a list of commands runs across shards (see module doc)."""
 
@@ -87,7 +150,7 @@ class Plan:
         self.segments = []  # dict shard -> [(db, args)], or a special step
         self.current = None
         self.locks: dict = {}  # shard -> [set of (db, key), exclusive, whole]
-        self.denyoom: set = set()  # shards owning a denyoom command's keys
+        self.memory = MemoryChecks()  # where memory decides before it runs
 
     # -- building ----------------------------------------------------------------
 
@@ -115,8 +178,7 @@ class Plan:
         """Plan one command, already checked (lookup, arity, auth)."""
         owner = self.worker.slot_owner
         route = spec.route
-        if "denyoom" in spec.flags:
-            self._denyoom(spec, args)
+        self.memory.note(self.worker, spec, args)
         if route is KEYED:
             keys = spec.keys(args)
             shards = {owner[key_slot(k)] for k in keys}
@@ -149,24 +211,6 @@ class Plan:
             self.steps.append(("merge", MERGES[spec.merge], refs, None, spec, args))
             return
         self._special(("fanout", spec, args, db))
-
-    def _denyoom(self, spec, args) -> None:
-        """Note the shards whose memory decides whether a denyoom command
-        may run: those of its keys, or every shard when it has none."""
-        owner = self.worker.slot_owner
-        keys = spec.keys(args) if spec.route is KEYED or spec.route is SPLIT else ()
-        if keys:
-            self.denyoom.update(owner[key_slot(k)] for k in keys)
-        else:
-            self.denyoom.update(range(len(self.worker.links)))
-
-    def memory_checks(self) -> set:
-        """The shards to check for memory before any part runs: those
-        owning a denyoom command's keys that have a limit."""
-        if not self.denyoom:
-            return self.denyoom
-        state = self.worker.shard_memory
-        return {shard for shard in self.denyoom if state[shard]}
 
     def _special(self, step) -> None:
         self.segments.append(step)
@@ -215,18 +259,19 @@ def _exec_args(client_id: bytes, flags: bytes, part) -> list:
     return out
 
 
-def _lock_args(client_id: bytes, lock, check_memory=False) -> list:
-    """``DF.LOCK``; ``check_memory``: refuse with -OOM while out of memory."""
+def lock_args(client_id: bytes, lock, memory_check=None) -> list:
+    """``DF.LOCK``; ``memory_check``: (mode suffix, script refs) from
+    :meth:`MemoryChecks.lock_modes`, to refuse with -OOM first."""
     entries, exclusive, whole = lock
     mode = b"a" if whole else b"w" if exclusive else b"r"
-    if check_memory:
-        mode += b"o"
-    if whole:
-        return [b"DF.LOCK", client_id, mode, b"0"]
-    out = [b"DF.LOCK", client_id, mode, b"%d" % len(entries)]
-    for db, key in entries:
-        out.append(b"%d" % db)
-        out.append(key)
+    out = [b"DF.LOCK", client_id, mode, b"%d" % (0 if whole else len(entries))]
+    if not whole:
+        for db, key in entries:
+            out.append(b"%d" % db)
+            out.append(key)
+    if memory_check is not None:
+        out[2] += memory_check[0]
+        out.extend(memory_check[1])
     return out
 
 
@@ -338,7 +383,7 @@ class Coordinator:
         # Under a memory limit a plan refused for memory is refused whole:
         # it takes along no command that could be refused, nor any behind one.
         limited = any(worker.shard_memory)
-        if limited and plan.denyoom:
+        if limited and plan.memory.lock_modes(worker):
             return
         taken = 0
         for args in backlog:
@@ -370,7 +415,7 @@ class Coordinator:
                 plan._lock(shard, (), False)
         shards = plan.shards()
         simple = plan.one_segment()
-        checks = plan.memory_checks()
+        checks = plan.memory.lock_modes(self.worker)
         part_replies: dict = {}  # (segment index, shard) -> that part's replies
         specials: dict = {}  # segment index -> reply of a move or fan-out step
         if simple and len(shards) == 1 and not plan.locks[shards[0]][2]:
@@ -406,7 +451,7 @@ class Coordinator:
             dirty = False
             for shard in to_lock:
                 reply = decode_reply(await self._request(
-                    shard, ctx, _lock_args(cid, plan.locks[shard], shard in checks)))
+                    shard, ctx, lock_args(cid, plan.locks[shard], checks.get(shard))))
                 if isinstance(reply, CommandError):
                     return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
                 locked.append(shard)

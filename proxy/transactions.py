@@ -29,15 +29,15 @@ expiry or a flush, and EXEC's ``DF.LOCK`` / ``DF.EXEC`` read that mark.
 from __future__ import annotations
 
 from cluster import errors
-from cluster.commands import KEYED, LOCAL, SPLIT, spec_of
+from cluster.commands import LOCAL, spec_of
+from cluster.commands.scripting import SCRIPT_CALLS
 from cluster.commands.transactions import OOM_EXEMPT_IN_MULTI
 from cluster.errors import CommandError
-from cluster.scripting.shebang import denies_oom, parse_shebang
 from cluster.resp import NO_REPLY, encode, encode_command, encode_error
 from cluster.slots import key_slot
-from proxy.coordinator import Plan
+from proxy.coordinator import MemoryChecks, Plan, command_shards
 from proxy.fanout import Gather, merge_ok
-from proxy.script_proxy import SCRIPT_COMMANDS, run_exec_with_scripts
+from proxy.script_proxy import run_exec_with_scripts
 
 
 def exec_(client, args):
@@ -52,7 +52,7 @@ def exec_(client, args):
             raise CommandError(errors.EXECABORT_OOM)  # Redis's OOM check comes first
         raise CommandError(errors.EXECABORT)
     specs = [spec_of(args) for args in queued]  # checked when queued
-    with_scripts = any(spec.name in SCRIPT_COMMANDS for spec in specs)
+    with_scripts = any(spec.name in SCRIPT_CALLS for spec in specs)
     plan = Plan(client.worker)
     steps = plan.steps if not with_scripts else []
     for spec, args in zip(specs, queued):
@@ -70,21 +70,6 @@ def exec_(client, args):
     else:
         client.worker.coordinator.run_exec(client, plan)
     return NO_REPLY
-
-
-def command_shards(worker, spec, args):
-    """The shards that own a command's keys; None for a command without keys
-    (or whose keys cannot be told before it runs: any shard may be concerned)."""
-    if spec.route is not KEYED and spec.route is not SPLIT:
-        return None
-    try:
-        keys = spec.keys(args)
-    except (CommandError, ValueError, IndexError):  # EVAL with a bad numkeys: its shard errs
-        return None
-    if not keys:
-        return None
-    owner = worker.slot_owner
-    return {owner[key_slot(key)] for key in keys}
 
 
 def oom_in_multi(client, spec, args) -> bool:
@@ -116,46 +101,15 @@ def _refused_at_exec(worker, queued) -> bool:
 
 def exec_memory_checks(worker, steps) -> dict:
     """EXEC of a queue with scripts locks every shard whole
-    (proxy/script_proxy.py): shard -> the ``DF.LOCK`` arguments after the
-    client id that make a shard with a memory limit refuse it with -OOM
-    first, when it owns a denyoom command's keys (any shard for one without
-    keys).  A script counts by its declared flags: an EVAL's shebang is read
-    here; for EVALSHA and FCALL the shard reads them (``s``: the script
-    commands follow)."""
-    state = worker.shard_memory
-    if not any(state):
+    (proxy/script_proxy.py): shard -> what its ``DF.LOCK`` adds to refuse
+    the EXEC with -OOM first (see :class:`MemoryChecks`)."""
+    if not any(worker.shard_memory):
         return {}
-    every = range(len(state))
-    denied: set = set()
-    refs: dict = {}
+    checks = MemoryChecks()
     for step in steps:
-        if step[0] != "command":
-            continue
-        _, spec, args, _db = step
-        if spec.name in SCRIPT_COMMANDS:
-            if spec.name in ("eval", "eval_ro"):
-                try:
-                    deny = denies_oom(parse_shebang(args[1])[0])
-                except CommandError:
-                    deny = False  # the shard answers the bad shebang
-                if not deny:
-                    continue
-            else:
-                for shard in command_shards(worker, spec, args) or every:
-                    refs.setdefault(shard, []).extend(args[:2])
-                continue
-        elif "denyoom" not in spec.flags:
-            continue
-        denied.update(command_shards(worker, spec, args) or every)
-    checks = {}
-    for shard in every:
-        if not state[shard]:
-            continue
-        if shard in denied:
-            checks[shard] = [b"ao", b"0"]
-        elif shard in refs:
-            checks[shard] = [b"as", b"0", *refs[shard]]
-    return checks
+        if step[0] == "command":
+            checks.note(worker, step[1], step[2])
+    return checks.lock_modes(worker)
 
 
 def abort_exec(client, reason: str) -> str:

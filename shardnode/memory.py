@@ -270,7 +270,8 @@ def any_denyoom(commands) -> bool:
     counts them when it queues one -- : Redis then refuses its EXEC while
     over the limit."""
     from cluster.commands import spec_of
-    from shardnode.scripting import SCRIPT_CALLS, script_denies_oom
+    from cluster.commands.scripting import SCRIPT_CALLS
+    from shardnode.scripting import script_denies_oom
 
     for args in commands:
         spec = spec_of(args)

@@ -157,10 +157,6 @@ def refuse_for_memory(conn, flags) -> None:
         raise CommandError(errors.OOM)
 
 
-# The commands that run a script or function (their flags are the script's).
-SCRIPT_CALLS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
-
-
 def script_denies_oom(args) -> bool:
     """Whether a queued EVAL/EVALSHA/FCALL (``args``) counts as denyoom by
     its declared flags: EXEC of a queue holding one is refused while out of

@@ -392,3 +392,50 @@ def test_shards_tell_the_proxy_their_memory_state(one_full, server):
             break
         time.sleep(0.05)
     assert reply == b"QUEUED"
+
+
+def test_scripts_across_shards_refused_whole(one_full):
+    """Declared keys on both shards (the coordinator lends them to one
+    shard): a script whose flags make it denyoom is refused when either
+    shard is full, whichever shard would run it."""
+    client, fill = one_full
+    body = "#!lua\nredis.call('set',KEYS[1],'1') return redis.call('set',KEYS[2],'2')"
+    sha = client.call("SCRIPT", "LOAD", body)
+    library = ("#!lua name=oomacross\nredis.register_function('w', function(k) "
+               "redis.call('set',k[1],'1') return redis.call('set',k[2],'2') end)")
+    assert client.call("FUNCTION", "LOAD", "REPLACE", library) == b"oomacross"
+    try:
+        fill()
+        assert client.call("EVAL", body, "2", A, B) == OOM
+        assert client.call("EVALSHA", sha, "2", A, B) == OOM
+        assert client.call("FCALL", "w", "2", A, B) == OOM
+        assert client.call("EXISTS", A, B) == 0
+        allowed = "#!lua flags=allow-oom\n" + body.split("\n", 1)[1]
+        assert client.call("EVAL", allowed, "2", A, B) == b"OK"
+        assert client.call("MGET", A, B) == [b"1", b"2"]
+    finally:
+        client.call("FUNCTION", "DELETE", "oomacross")
+
+
+def test_proxy_mode_scripts_meet_the_full_shard(one_full):
+    """A script that reaches an undeclared key of another shard runs in the
+    proxy: with a shebang it is refused at its start while any shard is
+    full; without one its first denyoom call on the full shard fails (pcall
+    sees the error), and after a write the next ones run, as Redis's
+    scriptVerifyOOM lets them."""
+    client, fill = one_full
+    fill()
+    shebang = "#!lua\nreturn redis.call('set',ARGV[1],'v')"
+    assert client.call("EVAL", shebang, "0", B) == OOM
+    assert client.call("EVAL", shebang, "0", B) == OOM  # again, known to need the proxy
+    plain = "return redis.call('set',ARGV[1],'v')"
+    reply = client.call("EVAL", plain, "0", B)
+    assert isinstance(reply, Err) and reply.startswith(OOM + " script: "), reply
+    caught = "local t = redis.pcall('set',ARGV[1],'v') return t['err']"
+    assert client.call("EVAL", caught, "0", B) == OOM.encode()
+    assert client.call("EXISTS", B) == 0
+    written = "redis.call('del',ARGV[2]) return redis.call('set',ARGV[1],'v')"
+    assert client.call("EVAL", written, "0", B, A) == b"OK"
+    allowed = "#!lua flags=allow-oom\nreturn redis.call('set',ARGV[1],'w')"
+    assert client.call("EVAL", allowed, "0", B2) == b"OK"
+    assert client.call("MGET", B, B2) == [b"v", b"w"]
