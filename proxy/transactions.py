@@ -88,15 +88,12 @@ def oom_in_multi(client, spec, args) -> bool:
 def _refused_at_exec(worker, queued) -> bool:
     """EXEC of a doomed transaction: whether Redis's OOM check (before the
     EXECABORT for earlier errors) refuses it -- a denyoom command was queued
-    before the error, and its shard is out of memory now."""
-    full = worker.full_shards
+    before the error, and a shard of its keys is out of memory now (an
+    EVALSHA's or FCALL's flags are the shards' to read: not counted here)."""
+    checks = MemoryChecks()
     for args in queued:
-        spec = spec_of(args)
-        if spec is not None and "denyoom" in spec.flags:
-            shards = command_shards(worker, spec, args)
-            if shards is None or not full.isdisjoint(shards):
-                return True
-    return False
+        checks.note(worker, spec_of(args), args)
+    return not checks.denied.isdisjoint(worker.full_shards)
 
 
 def exec_memory_checks(worker, steps) -> dict:
