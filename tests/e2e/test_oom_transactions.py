@@ -21,7 +21,7 @@ import time
 import pytest
 
 from tests.conftest import Differential
-from tests.helpers import DamselflyProcess, Err, RawClient, names_on_shard
+from tests.helpers import DamselflyProcess, Err, RawClient, clients_on_both_workers, names_on_shard
 
 A, A2, A3 = names_on_shard(0, 3, "a")
 B, B2, B3 = names_on_shard(1, 3, "b")
@@ -69,7 +69,8 @@ def _out_of_memory(diff, *keys) -> None:
 
 def _settle(client) -> None:
     """The shards tell the proxy their memory state right behind the reply
-    that changed it; a PING through every link makes sure it arrived."""
+    that changed it; a DBSIZE (it goes to every shard) through the
+    client's worker makes sure its links carried it."""
     client.call("DBSIZE")
 
 
@@ -439,3 +440,27 @@ def test_proxy_mode_scripts_meet_the_full_shard(one_full):
     allowed = "#!lua flags=allow-oom\nreturn redis.call('set',ARGV[1],'w')"
     assert client.call("EVAL", allowed, "0", B2) == b"OK"
     assert client.call("MGET", B, B2) == [b"v", b"w"]
+
+
+def test_every_proxy_worker_hears_the_memory_state():
+    """A shard filled through one worker: a client of the other worker is
+    refused as it queues, and accepted again once the memory is freed.  (The
+    other worker hears it on its own link, so a request of its own through
+    that link makes sure it has: until then its EXEC would be refused.)"""
+    with DamselflyProcess(shards=2, proxy_workers=2, maxmemory="4mb") as proc:
+        first, second = clients_on_both_workers(proc.port, 1)
+        try:
+            assert first.call("SET", B3, BIG) == b"OK"
+            _settle(second)
+            assert second.call("MULTI") == b"OK"
+            assert second.call("SET", A, "1") == b"QUEUED"
+            assert second.call("SET", B, "1") == OOM
+            assert second.call("EXEC") == EXECABORT
+            assert first.call("DEL", B3) == 1
+            _settle(second)
+            assert second.call("MULTI") == b"OK"
+            assert second.call("SET", B, "1") == b"QUEUED"
+            assert second.call("EXEC") == [b"OK"]
+        finally:
+            first.close()
+            second.close()
