@@ -455,6 +455,10 @@ class ProxyClient(asyncio.Protocol, Session):
             self.run_local(spec, args)
             return
         if route is SPLIT or route is ALL:
+            if route is ALL and worker.full_shards and "denyoom" in spec.flags:
+                # FUNCTION LOAD/RESTORE: every shard or none, or their libraries differ
+                self.error_reply(errors.OOM)
+                return
             worker.fanout(self, spec, args)
             return
         self.error_reply("ERR command routing %r is not supported" % route)

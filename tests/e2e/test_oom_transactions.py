@@ -154,6 +154,26 @@ def test_exec_of_reads_runs_while_out_of_memory(both):
     diff.run("EXEC")
 
 
+def test_exec_checks_memory_before_its_watches(both):
+    """A watched key changed and memory ran out: the OOM refusal wins (and
+    ends the watches); a queue of reads gets the null reply instead."""
+    diff, other = both
+    diff.run("SET", A, "1")
+    diff.run("SET", B, "1")
+    for queued in (("SET", A2, "1"), ("GET", B)):
+        diff.run("WATCH", A, B)
+        diff.run("MULTI")
+        diff.run(*queued)
+        other.run("SET", A, "2")
+        other.run("CONFIG", "SET", "maxmemory", "1")
+        _settle(other.ours)
+        diff.run("EXEC")
+        other.run("CONFIG", "SET", "maxmemory", "0")
+        diff.run("MULTI")
+        diff.run("GET", A)
+        diff.run("EXEC")  # the watches ended either way
+
+
 SCRIPTS_IN_MULTI = [
     "#!lua\nreturn 1",  # a shebang without allow-oom: a denyoom command
     "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])",
@@ -464,3 +484,17 @@ def test_every_proxy_worker_hears_the_memory_state():
         finally:
             first.close()
             second.close()
+
+
+def test_function_load_refused_everywhere_while_one_shard_is_full(one_full, server):
+    """FUNCTION LOAD goes to every shard: refused whole, not loaded on the
+    shards within their share only (every shard must hold the same libraries)."""
+    client, fill = one_full
+    fill()
+    library = "#!lua name=oomlib\nredis.register_function('f', function() return 1 end)"
+    assert client.call("FUNCTION", "LOAD", library) == OOM
+    with RawClient(server.shard_ports[0]) as shard:
+        assert shard.call("FUNCTION", "LIST", "LIBRARYNAME", "oomlib") == []
+    assert client.call("MULTI") == b"OK"
+    assert client.call("FUNCTION", "LOAD", library) == OOM  # keyless: any full shard
+    assert client.call("DISCARD") == b"OK"
