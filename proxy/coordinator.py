@@ -535,7 +535,10 @@ class Coordinator:
         exported = await asyncio.gather(*(
             self._request(shard, ctx, [b"DF.EXPORT", b"%d" % db] + ks)
             for shard, ks in foreign.items()))
-        run = [b"DF.RUN", b"%d" % db, b"0"]
+        # A script lent keys of a full shard meets the limit at its first
+        # denyoom call (Redis's scriptVerifyOOM), as if it ran there.
+        full = spec.name in SCRIPT_CALLS and not self.worker.full_shards.isdisjoint(foreign)
+        run = [b"DF.RUN", b"%do" % db if full else b"%d" % db, b"0"]
         count = 0
         for (shard, ks), data in zip(foreign.items(), exported):
             values = decode_reply(data)

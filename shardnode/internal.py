@@ -38,9 +38,11 @@ the values travel in Redis's DUMP format (the one serialiser,
 :mod:`shardnode.values`), never as pickle:
 
 - ``DF.EXPORT <db> key...``: ``[payload-or-nil, deadline-or--1]`` per key;
-- ``DF.RUN <db> <n> [key payload deadline]* <command...>``: borrow the foreign
-  keys, run the command, return ``[reply, key, payload, deadline, events ...]``
-  for the foreign keys it wrote, and give them back;
+- ``DF.RUN <db>[o] <n> [key payload deadline]* <command...>``: borrow the
+  foreign keys, run the command, return ``[reply, key, payload, deadline,
+  events ...]`` for the foreign keys it wrote, and give them back (``o``: a
+  lending shard is out of memory -- a script meets the limit at its first
+  denyoom call, as on that shard);
 - ``DF.IMPORT <db> [key payload deadline events]*``: the owners store the
   result through the keyspace (hooks fire there, where the keys live) and
   publish the key's keyspace notifications.
@@ -285,7 +287,7 @@ def _triples(args, start, count):
 
 @handler("df.run")
 def df_run(conn, args):
-    db = conn.server.keyspace.dbs[int(args[1])]
+    db = conn.server.keyspace.dbs[int(args[1].rstrip(b"o"))]
     n = parse_int(args[2])
     command = args[3 + 3 * n :]
     if not command:
@@ -310,10 +312,12 @@ def df_run(conn, args):
     if notifier is not None:  # the borrowed keys' events go to their owners
         notifier.capture = {(db.index, key): [] for key in foreign}
     keyspace.write_listeners.append(track)
+    conn.oom_elsewhere = args[1].endswith(b"o")
     try:  # the coordinator holds the locks; this shard journals only keys it owns
         with journal.suspended():
             reply = conn.run_transaction([command])[0]
     finally:
+        conn.oom_elsewhere = False
         keyspace.write_listeners.remove(track)
         captured = notifier.capture if notifier is not None else None
         if notifier is not None:

@@ -521,6 +521,7 @@ class ShardConnection(asyncio.Protocol, Session):
     """One client or proxy link."""
 
     in_script = False  # running a script's redis.call: MONITOR shows it as "lua"
+    oom_elsewhere = False  # DF.RUN for a script lent keys of a full shard
 
     def __init__(self, server: ShardServer):
         self.server = server

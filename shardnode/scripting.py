@@ -543,7 +543,7 @@ class ScriptHost:
                 self.undo = {}
         if not self.wrote and "denyoom" in spec.flags and self.server.memory.limit and (
                 self.script.flags is None or ALLOW_OOM not in self.script.flags) \
-                and self.server.memory.out_of_memory():
+                and (conn.oom_elsewhere or self.server.memory.out_of_memory()):
             raise CommandError(errors.OOM)  # Redis's scriptVerifyOOM: until the script wrote
         if spec.is_write and not self.final:
             if self.undo is None or spec.name in UNDO_BEYOND_KEYS or (

@@ -438,6 +438,23 @@ def test_scripts_across_shards_refused_whole(one_full):
         client.call("FUNCTION", "DELETE", "oomacross")
 
 
+def test_scripts_without_shebang_across_shards_meet_the_full_shard(one_full):
+    """Declared keys on both shards, run on shard 0 with shard 1's keys lent:
+    the first denyoom call fails as if the script ran on the full shard, and
+    after a write the next ones run (Redis's scriptVerifyOOM)."""
+    client, fill = one_full
+    fill()
+    plain = "return redis.call('set',KEYS[2],'v')"
+    reply = client.call("EVAL", plain, "2", A, B)
+    assert isinstance(reply, Err) and reply.startswith(OOM + " script: "), reply
+    caught = "return redis.pcall('set',KEYS[1],'v')['err']"
+    assert client.call("EVAL", caught, "2", A, B) == OOM.encode()
+    assert client.call("EXISTS", A, B) == 0
+    written = "redis.call('del',KEYS[1]) return redis.call('set',KEYS[2],'v')"
+    assert client.call("EVAL", written, "2", A, B) == b"OK"
+    assert client.call("GET", B) == b"v"
+
+
 def test_proxy_mode_scripts_meet_the_full_shard(one_full):
     """A script that reaches an undeclared key of another shard runs in the
     proxy: with a shebang it is refused at its start while any shard is
