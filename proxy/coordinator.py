@@ -22,6 +22,8 @@ a custom fan-out (INFO, SCAN, CONFIG SET inside MULTI).  Execution:
 
 No client ever sees part of the work: every key it touches is locked on every
 shard before the first part runs, and other keys keep being served.
+Operations whose keys live on one shard take no lock at all: ``DF.EXEC`` on
+that shard runs them back to back.
 
 Out of memory: a plan remembers the shards that own a denyoom command's keys
 (every shard for one without keys; a script counts by its declared flags,
@@ -33,8 +35,6 @@ before any part runs: a cross-shard EXEC (or MSET, LMOVE, EVAL ...) is
 refused whole or runs whole.  The parts then run with ``m`` (memory
 checked: a shard filling up meanwhile does not refuse its part).  Without a
 limit the plan costs what it did.
-Operations whose keys live on one shard take no lock at all: ``DF.EXEC`` on
-that shard runs them back to back.
 
 A command that reads keys beyond its key specs (SORT's BY/GET patterns: the
 spec's ``reach``) cannot name them before it runs, so it locks *whole*
@@ -57,8 +57,8 @@ from cluster import errors
 from cluster.commands import ALL, KEYED, SPLIT, lookup
 from cluster.commands.scripting import SCRIPT_CALLS
 from cluster.errors import CommandError
-from cluster.scripting.shebang import denies_oom, parse_shebang
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
+from cluster.scripting.shebang import denies_oom, parse_shebang
 from cluster.slots import key_slot
 from cluster.sorting import parse_sort, pattern_keys
 from proxy.fanout import FANOUTS, MERGES, Gather, decode_reply
@@ -413,9 +413,12 @@ class Coordinator:
         if watching:
             for shard in client.watch_shards:
                 plan._lock(shard, (), False)
+        checks = plan.memory.lock_modes(self.worker)
+        for shard in checks:  # a keyless denyoom command: its check takes a lock round too
+            if shard not in plan.locks:
+                plan._lock(shard, (), False)
         shards = plan.shards()
         simple = plan.one_segment()
-        checks = plan.memory.lock_modes(self.worker)
         part_replies: dict = {}  # (segment index, shard) -> that part's replies
         specials: dict = {}  # segment index -> reply of a move or fan-out step
         if simple and len(shards) == 1 and not plan.locks[shards[0]][2]:

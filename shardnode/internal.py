@@ -24,9 +24,10 @@ them never deadlock):
   abort with a null reply if a watched key changed, and forget the watches;
   ``u``: release the session's locks afterwards; ``m``: memory was checked
   in the lock round (DF.LOCK ``o``), run even if the shard is out of memory
-  now (without it a queue with a denyoom command is refused with -OOM); ``n``: journal nothing (a
-  proxy-mode script after ``redis.set_repl(redis.REPL_NONE)``).  Replies with the list of
-  the commands' encoded replies.
+  now (without it a queue with a denyoom command is refused with -OOM);
+  ``n``: journal nothing (a proxy-mode script after
+  ``redis.set_repl(redis.REPL_NONE)``).  Replies with the list of the
+  commands' encoded replies.
 - ``DF.UNLOCK <client-id>``: release the session's locks.
 
 These name the client in an argument rather than with ``DF.CTX``, so a

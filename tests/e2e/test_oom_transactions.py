@@ -507,8 +507,11 @@ def test_function_load_refused_everywhere_while_one_shard_is_full(one_full, serv
     """FUNCTION LOAD goes to every shard: refused whole, not loaded on the
     shards within their share only (every shard must hold the same libraries)."""
     client, fill = one_full
-    fill()
     library = "#!lua name=oomlib\nredis.register_function('f', function() return 1 end)"
+    assert client.call("MULTI") == b"OK"
+    assert client.call("FUNCTION", "LOAD", library) == b"QUEUED"
+    fill()
+    assert client.call("EXEC") == EXECABORT_OOM  # keyless: every shard checked first
     assert client.call("FUNCTION", "LOAD", library) == OOM
     with RawClient(server.shard_ports[0]) as shard:
         assert shard.call("FUNCTION", "LIST", "LIBRARYNAME", "oomlib") == []
