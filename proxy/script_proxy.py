@@ -334,7 +334,7 @@ async def _run_here(client, spec, args, body, db) -> bytes:
     # Declared flags without allow-oom or no-writes: refused whole while a
     # shard is out of memory (any shard: a script here may reach every one).
     # Every shard is locked by now, each after any change of its state was
-    # told: the links' record is exact.
+    # told on its link: the links' record is current.
     if denies_oom(script.flags) and client.worker.full_shards:
         raise CommandError(errors.OOM)
     if not as_function and script.flags is not None and readonly and not script.no_writes:
@@ -427,7 +427,7 @@ async def _exec_with_scripts(client, steps, watching, slot):
     locked = []
     async with _process_lock():
         try:
-            from proxy.transactions import exec_memory_checks
+            from proxy.transactions import exec_memory_checks  # (it imports this module)
 
             if await _lock_every_shard(client, locked, exec_memory_checks(client.worker, steps)) \
                     and watching:
@@ -567,7 +567,7 @@ class ProxyHost:
         plan.add(spec, args, self.db)
         if b"m" not in flags and worker.full_shards:
             # Every shard is locked: the links' record of which are out of
-            # memory is exact, and a command is refused whole, not per shard.
+            # memory is current, and a command is refused whole, not per shard.
             if not plan.memory.denied.isdisjoint(worker.full_shards):
                 return encode_error(errors.OOM)
             flags += b"m"
