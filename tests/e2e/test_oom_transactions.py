@@ -44,11 +44,14 @@ def _pair(server, redis_ref, shard_port=False):
     return Differential(RawClient(redis_ref.port, redis_ref.host), ours)
 
 
-@pytest.fixture
-def both(server, redis_ref):
-    """A client of each server, and a second one to change maxmemory while
-    the first is inside MULTI; every limit lifted and every key gone after."""
-    main, other = _pair(server, redis_ref), _pair(server, redis_ref)
+@pytest.fixture(params=["proxy", "shard"])
+def both(request, server, redis_ref):
+    """A client of each server -- damselfly's through the proxy or on shard
+    0's port -- and a second one (through the proxy) to change maxmemory
+    while the first is inside MULTI; every limit lifted and every key gone
+    after."""
+    main = _pair(server, redis_ref, shard_port=request.param == "shard")
+    other = _pair(server, redis_ref)
     for pair in (main, other):
         pair.run("FLUSHALL")
     yield main, other
