@@ -291,7 +291,10 @@ class ShardServer:
         have a limit at all (proxy/coordinator.py checks those before a
         cross-shard EXEC runs).  Called after a batch that changed data, by
         the expiry timer and when the limit changes; out of the limit, the
-        policy evicts first (what the next denyoom command would do)."""
+        policy evicts first (what the next denyoom command would do) -- not
+        while loading, when Redis evicts nothing either."""
+        if self.loading:
+            return  # the first batch after the load tells it
         memory = self.memory
         self.memory_dirty = self.keyspace.dirty
         state = 0 if not memory.limit else 2 if memory.out_of_memory() else 1
