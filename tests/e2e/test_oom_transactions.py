@@ -259,6 +259,32 @@ def test_scripts_started_while_out_of_memory(server, redis_ref, port, command, b
         other.run("FLUSHALL")
 
 
+ORDER_OF_ERRORS = [
+    ("EVALSHA", "0" * 40, "0"),  # unknown: its own flags, then NOSCRIPT
+    ("EVAL", "#!lua flags=bogus\nreturn 1", "0"),  # a bad shebang: its error, not OOM
+    ("EVAL", "#!python\nreturn 1", "0"),
+    ("EVAL", "#!lua\nreturn 1 +", "0"),  # OOM before the compile error
+    ("EVAL", "#!lua\nreturn 1", "x"),  # ... and before a bad numkeys
+    ("FCALL_RO", "nosuch", "0"),
+    ("EVAL", "#!lua flags=allow-oom\nreturn redis.call('incr',KEYS[1])", "1", A),
+    ("EVAL", "#!lua flags=no-writes\nreturn redis.call('set',KEYS[1],'v')", "1", A),
+]
+
+
+@pytest.mark.parametrize("port", ["proxy", "shard"])
+@pytest.mark.parametrize("call", ORDER_OF_ERRORS)
+def test_scripts_out_of_memory_and_their_other_errors(server, redis_ref, port, call):
+    diff = _pair(server, redis_ref, shard_port=port == "shard")
+    other = _pair(server, redis_ref)
+    try:
+        other.run("FLUSHALL")
+        _out_of_memory(other)
+        diff.run(*call)
+    finally:
+        other.run("CONFIG", "SET", "maxmemory", "0")
+        other.run("FLUSHALL")
+
+
 @pytest.mark.parametrize("port", ["proxy", "shard"])
 def test_functions_started_while_out_of_memory_follow_their_flags(server, redis_ref, port):
     diff = _pair(server, redis_ref, shard_port=port == "shard")
