@@ -3,6 +3,7 @@ differential pair that runs the same command on both and compares replies."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -96,3 +97,55 @@ def r(server):
     client.flushall()
     yield client
     client.close()
+
+
+# -- running under pytest-xdist (README: ``-n 2``) ----------------------------
+#
+# Most tests wait (on servers starting, on sleeps, on replies), so two workers
+# share the two cores well; a test that asserts a latency (a GET answered
+# within 100 ms while another client floods the shard) is different: what it
+# measures is the server's fairness, and a neighbour test hogging a core would
+# fail it for no fault of the server.  Such a test is marked ``exclusive``:
+# the other worker finishes the test it is running and waits until it is done.
+# Every test takes a shared lock, an exclusive test the lock itself; the gate
+# in front makes a waiting exclusive test go first, not after whatever the
+# other worker starts next.
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "exclusive: asserts latencies, so under xdist no other test runs beside it")
+
+
+def _cpu_share_paths(controller_pid: int) -> tuple:
+    base = os.path.join(tempfile.gettempdir(), "damselfly-tests-%d" % controller_pid)
+    return base + ".gate", base + ".lock"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not hasattr(item.config, "workerinput"):  # not an xdist worker: nothing runs beside it
+        return (yield)
+    import fcntl
+
+    # xdist's workers are children of the controller: its pid names this run.
+    gate_path, lock_path = _cpu_share_paths(os.getppid())
+    with open(gate_path, "a") as gate, open(lock_path, "a") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        if item.get_closest_marker("exclusive"):
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        else:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            return (yield)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
+        for path in _cpu_share_paths(os.getpid()):
+            with contextlib.suppress(OSError):
+                os.remove(path)
