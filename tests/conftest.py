@@ -34,15 +34,21 @@ def server():
         yield proc
 
 
-@pytest.fixture(scope="session")
-def redis_ref():
-    """A real redis-server to compare with.  Skips on a machine with neither
-    the binary nor Docker; under CI that fails instead (tests/reference.py)."""
+def reference_redis():
+    """A real redis-server to compare with, for as long as the generator runs.
+    Skips on a machine with neither the binary nor Docker; under CI that
+    fails instead (tests/reference.py)."""
     if not RedisProcess.available():
         missing_reference("no redis-server binary and no Docker for testcontainers")
     proc = RedisProcess().start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_ref():
+    """The session's redis-server (each xdist worker has its own)."""
+    yield from reference_redis()
 
 
 class Differential:
