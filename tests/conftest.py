@@ -10,17 +10,17 @@ import tempfile
 import pytest
 
 from tests.helpers import DamselflyProcess, RawClient, RedisProcess
+from tests.reference import missing_reference
 
 # Every server a test starts is 3+ fresh interpreters (supervisor, shards,
 # proxy workers) importing ~100 project modules.  With PYTHONDONTWRITEBYTECODE
-# set (kept clean trees) each of them compiled every module from source at
-# every start: ~1.5 s more per start on a loaded 2-core box.  The children
+# set (to keep the tree clean) each of them compiled every module from source
+# at every start: ~1.5 s more per start on a loaded 2-core box.  The children
 # keep their bytecode in a cache outside the tree instead, so the tree stays
 # as clean as the setting wanted and each module compiles once.
 if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) and "PYTHONPYCACHEPREFIX" not in os.environ:
     os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(
         tempfile.gettempdir(), "damselfly-tests-pycache-%d" % os.getuid())
-from tests.reference import missing_reference
 
 
 @pytest.fixture(scope="session")
