@@ -60,7 +60,21 @@ def _listening_port_range() -> tuple[int, int]:
     return high + 1, 65535
 
 
-_PORT_LOW, _PORT_HIGH = _listening_port_range()
+def _this_workers_port_range() -> tuple[int, int]:
+    """Under pytest-xdist, this worker's own slice of the listening range:
+    two workers walking one range check a port free at the same moment and
+    both bind it."""
+    low, high = _listening_port_range()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if count > 1 and worker.startswith("gw") and worker[2:].isdigit():
+        size = (high - low + 1) // count
+        low += int(worker[2:]) % count * size
+        high = low + size - 1
+    return low, high
+
+
+_PORT_LOW, _PORT_HIGH = _this_workers_port_range()
 _next_base = [_PORT_LOW + (os.getpid() * 37) % (_PORT_HIGH - _PORT_LOW - 100)]
 
 

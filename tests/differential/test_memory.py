@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Differential
+from tests.conftest import Differential, reference_redis
 from tests.helpers import DamselflyProcess, Err, RawClient, names_on_shard
 
 A, A2 = names_on_shard(0, 2, "a")
@@ -24,6 +24,14 @@ def server():
     """This module's own server: it changes maxmemory."""
     with DamselflyProcess(shards=2) as proc:
         yield proc
+
+
+@pytest.fixture(scope="module")
+def redis_ref():
+    """This module's own redis-server too: MEMORY DOCTOR's reply depends on
+    the memory the server holds, which whatever ran before on a shared one
+    leaves behind (under xdist, any file may run before this one)."""
+    yield from reference_redis()
 
 
 @pytest.fixture

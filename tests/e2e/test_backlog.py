@@ -17,6 +17,8 @@ import socket
 import struct
 import time
 
+import pytest
+
 from tests.helpers import DamselflyProcess, Err, RawClient
 
 CLIENTS = 5000
@@ -72,6 +74,7 @@ async def _burst(port: int, clients: int, batch: int) -> list:
     return results
 
 
+@pytest.mark.exclusive
 def test_burst_of_clients_is_held_by_the_backlog():
     _raise_open_files_limit(2 * CLIENTS + 1000)
     with DamselflyProcess(shards=1, tcp_backlog=4096) as server:

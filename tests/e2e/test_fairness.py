@@ -111,6 +111,7 @@ def fresh(fair_server):
     yield fair_server
 
 
+@pytest.mark.exclusive
 def test_a_client_that_never_reads_stays_bounded(fresh):
     """200,000 pipelined GETs of a 100 KB value, never read: the proxy and the
     shard stay small, the same shard keeps answering others, and nothing of
@@ -133,6 +134,7 @@ def test_a_client_that_never_reads_stays_bounded(fresh):
     client.close()
 
 
+@pytest.mark.exclusive
 def test_a_direct_shard_client_that_never_reads_stays_bounded(fresh):
     """The same on a shard's own port (what sharded-mode clients use)."""
     port = fresh.shard_ports[0]
@@ -153,6 +155,7 @@ def test_a_direct_shard_client_that_never_reads_stays_bounded(fresh):
     client.close()
 
 
+@pytest.mark.exclusive
 def test_a_deep_incr_pipeline_does_not_delay_other_clients(fresh):
     """300,000 pipelined INCRs (read as they come) next to a client timing its
     GETs on the same shard: each GET waits behind a bounded batch, not behind

@@ -83,6 +83,7 @@ def timed_get(port, key):
         return value, time.monotonic() - t0
 
 
+@pytest.mark.exclusive
 def test_a_locked_key_waits_while_the_rest_of_the_shard_answers(damselfly):
     locked, other = names_on_shard(0, 2, prefix="lock")
     remote = names_on_shard(1, 1, prefix="lock")[0]
@@ -131,6 +132,7 @@ def test_a_dropped_link_releases_its_locks(damselfly):
         waiter.close()
 
 
+@pytest.mark.exclusive
 def test_shared_locks_let_readers_through(damselfly):
     key = names_on_shard(0, 1, prefix="rlock")[0]
     with RawClient(damselfly.port) as c:

@@ -4,6 +4,8 @@ and other clients keep being served (a backtracking matcher pinned a shard)."""
 import threading
 import time
 
+import pytest
+
 from tests.helpers import RawClient, names_on_shard
 
 PATHOLOGICAL = [
@@ -22,6 +24,7 @@ def _fill(raw):
     return keys
 
 
+@pytest.mark.exclusive
 def test_keys_and_scan_match_answer_promptly(raw):
     _fill(raw)
     for pattern in PATHOLOGICAL:
@@ -39,6 +42,7 @@ def test_keys_and_scan_match_answer_promptly(raw):
         b"a" * n for n in range(40, 80))
 
 
+@pytest.mark.exclusive
 def test_other_clients_are_served_during_hostile_keys(server, raw):
     _fill(raw)
     stop = threading.Event()

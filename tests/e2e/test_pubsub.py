@@ -379,6 +379,15 @@ def test_asyncio_redis_subscriber(two_workers):
         subscriber = await sub.start_subscribe()
         await subscriber.subscribe(["ar:news"])
         await subscriber.psubscribe(["ar:*"])
+        # asyncio_redis sends (P)SUBSCRIBE without waiting for the replies, so
+        # a PUBLISH on the other connection could overtake them: wait until
+        # the server has both subscriptions.
+        with RawClient(two_workers.port) as probe:
+            for _ in range(250):
+                if (probe.call("PUBSUB", "NUMSUB", "ar:news") == [b"ar:news", 1]
+                        and probe.call("PUBSUB", "NUMPAT") == 1):
+                    break
+                await asyncio.sleep(0.02)
         assert await pub.publish("ar:news", "hello") == 2
         got = [await asyncio.wait_for(subscriber.next_published(), 5) for _ in range(2)]
         assert sorted((m.channel, m.value, m.pattern or "") for m in got) == [

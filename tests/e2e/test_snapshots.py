@@ -140,6 +140,7 @@ def test_bgsave_inside_multi_is_scheduled_after_the_transaction():
 N_COUNTERS = 64
 
 
+@pytest.mark.exclusive
 def test_bgsave_is_a_point_in_time_cut_under_concurrent_writes():
     """One writer runs steps in a fixed order: step s bumps counter k = s mod N
     (INCR {k}c, then RPUSH {k}l with the new value).  Each shard's file must

@@ -152,6 +152,7 @@ def test_watch_increments_from_20_clients_lose_nothing(server, r):
     assert retries[0] > 0  # the clients did collide: the test tested WATCH
 
 
+@pytest.mark.exclusive
 def test_unrelated_keys_answer_during_a_storm_of_cross_shard_transactions(server, r):
     """While transactions lock X and Y on both shards, GET and SET of other
     keys of the same shards keep answering fast: locks are per key, never

@@ -6,6 +6,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from tests.helpers import RawClient
 
 ELEMENT = b"$1\r\na\r\n"
@@ -24,6 +26,7 @@ def _trickle(port: int, stop: threading.Event, sent: list):
         sock.close()
 
 
+@pytest.mark.exclusive
 def test_ping_answers_while_another_client_trickles(server):
     for port in (server.port, server.shard_ports[0]):
         stop = threading.Event()

@@ -153,6 +153,7 @@ PATHOLOGICAL = [
 ]
 
 
+@pytest.mark.exclusive
 @pytest.mark.parametrize("pattern", PATHOLOGICAL)
 def test_pathological_patterns_are_fast(pattern):
     """These pinned a shard at 100% CPU when translated to a backtracking regex."""

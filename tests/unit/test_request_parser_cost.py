@@ -22,6 +22,7 @@ def _pieces(data: bytes, seed: int = 1):
         i += n
 
 
+@pytest.mark.exclusive
 @pytest.mark.parametrize("header", [b"*2147483647\r\n", b"*9999999\r\n"])
 def test_trickled_huge_multibulk_costs_linear_time(header):
     """4 MB of one-byte elements in 1-4 KB pieces: about a second at worst,
@@ -81,6 +82,7 @@ def test_errors_still_found_after_a_long_trickle(header, bad, error):
         parser.feed(bad)
 
 
+@pytest.mark.exclusive
 def test_a_header_line_trickled_byte_by_byte_is_scanned_once():
     """An incomplete line is not searched again from its start."""
     parser = RequestParser()
