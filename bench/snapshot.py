@@ -5,11 +5,11 @@
 
 For each server, in one run: load ``--keys`` keys (``key:%012d``, 32-byte
 values, the names redis-benchmark's ``-r`` draws), then start an overwrite
-load (redis-benchmark SET over the same keys) and a probe client that times
-each of its GET and SET calls one by one; then BGSAVE, and until the save is
-done sample every 20 ms the PSS of every process of the server (the
-supervisor, shards and proxy workers; for redis-server, itself and its fork)
-from /proc/<pid>/smaps_rollup.  Reported: PSS before the save and its peak
+load (redis-benchmark SET over the same keys) and a probe client (a process
+of its own) that times each of its GET and SET calls one by one; then
+BGSAVE, and until the save is done sample every 20 ms the PSS of every
+process of the server (the supervisor, shards and proxy workers; for
+redis-server, itself and its fork) from /proc/<pid>/smaps_rollup.  Reported: PSS before the save and its peak
 during it (and the ratio), the save's duration, the probe's p50/p99/max
 during the save (and before it, for reference), and the time a fresh start
 takes to load the files the save wrote.  The issue's targets for damselfly:
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,9 +54,17 @@ def pss_bytes(pids) -> int:
 
 
 def children(pid: int) -> list:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True).stdout
-    return [int(p) for p in out.split()]
+    """``pid``'s child processes, read from /proc: sampled every 20 ms during
+    a save, so no ``ps`` is spawned from the process that runs the probe's
+    clock."""
+    found = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                found += [int(p) for p in f.read().split()]
+    except OSError:
+        pass  # gone
+    return found
 
 
 def load(port: int, keys: int) -> float:
@@ -75,28 +83,46 @@ def _info(c) -> dict:
     return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
-class Probe(threading.Thread):
-    """Times one GET or SET at a time: (when it was sent, seconds it took)."""
+def _probe(port: int, keys: int, stop, results) -> None:
+    samples = []
+    with RawClient(port) as c:
+        i = 0
+        while not stop.is_set():
+            key = b"key:%012d" % ((i * 7919) % keys)
+            t0 = time.perf_counter()
+            if i % 2:
+                c.call("GET", key)
+            else:
+                c.call("SET", key, VALUE)
+            samples.append((t0, time.perf_counter() - t0))
+            i += 1
+            time.sleep(0.001)
+    results.send(samples)
+
+
+class Probe:
+    """Times one GET or SET at a time: (when it was sent, seconds it took).
+
+    It runs in a process of its own: as a thread it shared the GIL with this
+    process's sampling of PSS (reads of smaps_rollup, listing processes), and
+    its timings included those waits.  perf_counter is CLOCK_MONOTONIC, the
+    same clock in every process, so its timestamps compare with ours."""
 
     def __init__(self, port: int, keys: int):
-        super().__init__(daemon=True)
-        self.port, self.keys = port, keys
+        context = multiprocessing.get_context("fork")
+        self.stop = context.Event()
+        self._results, sender = context.Pipe(duplex=False)
+        self._process = context.Process(target=_probe, args=(port, keys, self.stop, sender),
+                                         daemon=True)
         self.samples = []
-        self.stop = threading.Event()
 
-    def run(self):
-        with RawClient(self.port) as c:
-            i = 0
-            while not self.stop.is_set():
-                key = b"key:%012d" % ((i * 7919) % self.keys)
-                t0 = time.perf_counter()
-                if i % 2:
-                    c.call("GET", key)
-                else:
-                    c.call("SET", key, VALUE)
-                self.samples.append((t0, time.perf_counter() - t0))
-                i += 1
-                time.sleep(0.001)
+    def start(self) -> None:
+        self._process.start()
+
+    def join(self) -> None:
+        if self._results.poll(30):  # (nothing: the probe failed, its traceback is on stderr)
+            self.samples = self._results.recv()
+        self._process.join(5)
 
 
 def _percentiles(values) -> dict:
@@ -201,7 +227,8 @@ def run_damselfly(keys: int, shards: int) -> dict:
     server = DamselflyProcess(shards=shards).start()
     try:
         load(server.port, keys)
-        row = measure_save("damselfly", server.port, lambda: damselfly_pids(server), keys)
+        pids = damselfly_pids(server)  # no process comes or goes during a save
+        row = measure_save("damselfly", server.port, lambda: pids, keys)
         files = {n: open(os.path.join(server.dir, n), "rb").read()
                  for n in os.listdir(server.dir) if n.startswith("dump")}
     finally:
