@@ -64,14 +64,17 @@ log = logging.getLogger("damselfly.shard")
 # request that arrives during a step waits about this long behind it.
 STEP_BUDGET_S = 0.001
 # Seconds a BGSAVE rests after a step when the shard served commands since the
-# step before: the save then uses about a third of a core, not all of it.  Run
-# back to back, the steps make every shard CPU-bound at once (one shard per
-# core), and the kernel then leaves the proxy and the clients waiting in the
-# run queue: perf sched on the 2-core box showed both shards running 155 of
-# 165 ms while the probe client and redis-benchmark waited 164 and 281 ms to
-# be scheduled, with no event loop stalled (bench/snapshot.py, README).  A
-# shard that serves nobody saves at full speed.
-STEP_REST_S = 0.002
+# step before: the save then uses about a quarter of a core, not all of it.
+# Run back to back, the steps make every shard CPU-bound at once (one shard
+# per core), and the kernel then leaves the proxy and the clients waiting in
+# the run queue: perf sched on the 2-core box showed both shards running 155
+# of 165 ms while the probe client and redis-benchmark waited 164 and 281 ms
+# to be scheduled, with no event loop stalled (README, "Snapshots").  Rests of
+# 1, 2 and 3 ms after 1 ms steps measured p99 21-45, 12-22 and 12-16 ms,
+# against 21-55 ms for 2 ms steps without rests, in one run on that busy box
+# (p99 4-11 ms there with no save).  A shard that serves nobody saves at full
+# speed.
+STEP_REST_S = 0.003
 STARTED = "Background saving started"
 SCHEDULED = "Background saving scheduled"
 
