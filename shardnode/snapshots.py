@@ -443,8 +443,9 @@ class ShardSnapshots:
         keyspace.dirty = max(0, keyspace.dirty - self.dirty_at_start)
         keyspace.journal.sync()
         self.server.set_write_check(False)
-        log.info("DB saved on disk: %d keys, %d bytes, %d bytes serialised ahead at most",
-                 save.keys_saved, save.bytes_written, save.peak_early_bytes)
+        log.info("DB saved on disk: %d keys, %d bytes; %d keys serialised ahead by writes, "
+                 "%d bytes waiting at most", save.keys_saved, save.bytes_written,
+                 save.keys_ahead, save.peak_early_bytes)
         self._ended()
 
     def _ended(self) -> None:
