@@ -12,7 +12,7 @@ class _Save:
     """A save whose ``step`` finishes on call ``steps``; ``during(i)`` runs
     inside call i (what the shard serves while that step's turn goes on)."""
 
-    keys_saved = bytes_written = peak_early_bytes = 0
+    keys_saved = bytes_written = keys_ahead = peak_early_bytes = 0
 
     def __init__(self, steps, during):
         self.steps, self.during = steps, during
