@@ -63,8 +63,9 @@ log = logging.getLogger("damselfly.shard")
 # Seconds of serialising per event-loop turn while a BGSAVE runs: a client's
 # request that arrives during a step waits about this long behind it.
 STEP_BUDGET_S = 0.001
-# Seconds a BGSAVE rests after a step when the shard served commands since the
-# step before: the save then uses about a quarter of a core, not all of it.
+# Seconds a BGSAVE rests after a step while the shard serves commands (it
+# served one in the last SERVING_WINDOW_S): the save then uses about a
+# quarter of a core, not all of it.
 # Run back to back, the steps make every shard CPU-bound at once (one shard
 # per core), and the kernel then leaves the proxy and the clients waiting in
 # the run queue: perf sched on the 2-core box showed both shards running 155
@@ -75,6 +76,13 @@ STEP_BUDGET_S = 0.001
 # (p99 4-11 ms there with no save).  A shard that serves nobody saves at full
 # speed.
 STEP_REST_S = 0.003
+# How long after its last command a shard still counts as serving.  Not "since
+# the last step": when the machine is busy the clients' requests stop coming
+# because the clients wait for a CPU, and a save that took that quiet for
+# idleness ran flat out and kept them waiting (in one bench run such a save
+# took 1.8 s where the others took 3-6 s, with a 0.9 s stall in it).
+SERVING_WINDOW_S = 1.0
+_now = time.monotonic  # (tests replace it)
 STARTED = "Background saving started"
 SCHEDULED = "Background saving scheduled"
 
@@ -384,11 +392,15 @@ class ShardSnapshots:
         writer = shard_file.writer
         server = self.server
         served = server.stat_commands
+        last_served = None  # when a command was last seen served (BGSAVE's own is not)
         try:
             while not save.step(STEP_BUDGET_S):
-                if server.stat_commands != served:  # clients are served: leave them the CPU
+                now = _now()
+                if server.stat_commands != served:
                     served = server.stat_commands
-                    await asyncio.sleep(STEP_REST_S)
+                    last_served = now
+                if last_served is not None and now - last_served < SERVING_WINDOW_S:
+                    await asyncio.sleep(STEP_REST_S)  # clients are served: leave them the CPU
                 else:
                     await asyncio.sleep(0)
                 while writer.pending > MAX_PENDING_BYTES and writer.error is None:
