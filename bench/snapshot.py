@@ -2,31 +2,34 @@
 
     python bench/snapshot.py                    # 1M keys, 2 shards
     python bench/snapshot.py --keys 200000      # a shorter run
+    python bench/snapshot.py --saves 4          # four saves per server, a row each
 
 For each server, in one run: load ``--keys`` keys (``key:%012d``, 32-byte
 values, the names redis-benchmark's ``-r`` draws), then start an overwrite
-load (redis-benchmark SET over the same keys) and a probe client that times
-each of its GET and SET calls one by one; then BGSAVE, and until the save is
-done sample every 20 ms the PSS of every process of the server (the
-supervisor, shards and proxy workers; for redis-server, itself and its fork)
-from /proc/<pid>/smaps_rollup.  Reported: PSS before the save and its peak
-during it (and the ratio), the save's duration, the probe's p50/p99/max
-during the save (and before it, for reference), and the time a fresh start
-takes to load the files the save wrote.  The issue's targets for damselfly:
-peak PSS <= 1.1x before, p99 < 10 ms.  The machine is shared: quote ratios.
+load (redis-benchmark SET over the same keys) and a probe client (a process
+of its own) that times each of its GET and SET calls one by one; then
+BGSAVE (``--saves`` times, a second apart), and until each save is done
+sample every 20 ms the PSS of every process of the server (the supervisor,
+shards and proxy workers; for redis-server, itself and its fork) from
+/proc/<pid>/smaps_rollup.  Reported per save: PSS before the save and its
+peak during it (and the ratio), the save's duration, the probe's
+p50/p99/max during the save (and in the second before it, for reference);
+and the time a fresh start takes to load the files the last save wrote.
+The issue's targets for damselfly: peak PSS <= 1.1x before, p99 < 10 ms.
+The machine is shared: quote ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,9 +57,17 @@ def pss_bytes(pids) -> int:
 
 
 def children(pid: int) -> list:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True).stdout
-    return [int(p) for p in out.split()]
+    """``pid``'s child processes, read from /proc: sampled every 20 ms during
+    a save, so no ``ps`` is spawned from the process that runs the probe's
+    clock."""
+    found = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                found += [int(p) for p in f.read().split()]
+    except OSError:
+        pass  # gone
+    return found
 
 
 def load(port: int, keys: int) -> float:
@@ -75,28 +86,46 @@ def _info(c) -> dict:
     return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
-class Probe(threading.Thread):
-    """Times one GET or SET at a time: (when it was sent, seconds it took)."""
+def _probe(port: int, keys: int, stop, results) -> None:
+    samples = []
+    with RawClient(port) as c:
+        i = 0
+        while not stop.is_set():
+            key = b"key:%012d" % ((i * 7919) % keys)
+            t0 = time.perf_counter()
+            if i % 2:
+                c.call("GET", key)
+            else:
+                c.call("SET", key, VALUE)
+            samples.append((t0, time.perf_counter() - t0))
+            i += 1
+            time.sleep(0.001)
+    results.send(samples)
+
+
+class Probe:
+    """Times one GET or SET at a time: (when it was sent, seconds it took).
+
+    It runs in a process of its own: as a thread it shared the GIL with this
+    process's sampling of PSS (reads of smaps_rollup, listing processes), and
+    its timings included those waits.  perf_counter is CLOCK_MONOTONIC, the
+    same clock in every process, so its timestamps compare with ours."""
 
     def __init__(self, port: int, keys: int):
-        super().__init__(daemon=True)
-        self.port, self.keys = port, keys
+        context = multiprocessing.get_context("fork")
+        self.stop = context.Event()
+        self._results, sender = context.Pipe(duplex=False)
+        self._process = context.Process(target=_probe, args=(port, keys, self.stop, sender),
+                                         daemon=True)
         self.samples = []
-        self.stop = threading.Event()
 
-    def run(self):
-        with RawClient(self.port) as c:
-            i = 0
-            while not self.stop.is_set():
-                key = b"key:%012d" % ((i * 7919) % self.keys)
-                t0 = time.perf_counter()
-                if i % 2:
-                    c.call("GET", key)
-                else:
-                    c.call("SET", key, VALUE)
-                self.samples.append((t0, time.perf_counter() - t0))
-                i += 1
-                time.sleep(0.001)
+    def start(self) -> None:
+        self._process.start()
+
+    def join(self) -> None:
+        if self._results.poll(30):  # (nothing: the probe failed, its traceback is on stderr)
+            self.samples = self._results.recv()
+        self._process.join(5)
 
 
 def _percentiles(values) -> dict:
@@ -108,44 +137,54 @@ def _percentiles(values) -> dict:
             "max_ms": round(values[-1] * 1000, 3)}
 
 
-def measure_save(name: str, port: int, pids_of, keys: int) -> dict:
-    """BGSAVE under an overwrite load; see the module doc."""
+def measure_saves(name: str, port: int, pids_of, keys: int, saves: int = 1) -> list:
+    """``saves`` BGSAVEs, one after the other, under one overwrite load (see
+    the module doc); a row each.  "before" is the probe's second before that
+    save."""
     overwrite = subprocess.Popen(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "8", "-n", "100000000",
          "-r", str(keys), "-d", str(len(VALUE)), "-t", "set", "-q"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     probe = Probe(port, keys)
+    windows = []  # (t_start, t_end, status, pss_before, peak)
     try:
         probe.start()
         time.sleep(1.5)  # the load settles
-        before = [pss_bytes(pids_of()) for _ in range(5) if time.sleep(0.05) is None]
-        pss_before = statistics.median(before)
-        with RawClient(port) as c:
-            t_start = time.perf_counter()
-            reply = c.call("BGSAVE")
-            assert reply == b"Background saving started", reply
-            peak = pss_before
-            while True:
-                peak = max(peak, pss_bytes(pids_of()))
-                if _info(c)["rdb_bgsave_in_progress"] == "0":
-                    break
-                time.sleep(0.02)
-            t_end = time.perf_counter()
-            status = _info(c)["rdb_last_bgsave_status"]
+        for number in range(saves):
+            if number:
+                time.sleep(1.0)  # a second of the load alone: the next row's "before"
+            before = [pss_bytes(pids_of()) for _ in range(5) if time.sleep(0.05) is None]
+            pss_before = statistics.median(before)
+            with RawClient(port) as c:
+                t_start = time.perf_counter()
+                reply = c.call("BGSAVE")
+                assert reply == b"Background saving started", reply
+                peak = pss_before
+                while True:
+                    peak = max(peak, pss_bytes(pids_of()))
+                    if _info(c)["rdb_bgsave_in_progress"] == "0":
+                        break
+                    time.sleep(0.02)
+                t_end = time.perf_counter()
+                status = _info(c)["rdb_last_bgsave_status"]
+            windows.append((t_start, t_end, status, pss_before, peak))
         time.sleep(0.5)
     finally:
         probe.stop.set()
         overwrite.terminate()
         overwrite.wait()
         probe.join()
-    during = [d for t, d in probe.samples if t_start <= t <= t_end]
-    earlier = [d for t, d in probe.samples if t < t_start]
-    row = {"server": name, "status": status, "save_s": round(t_end - t_start, 3),
-           "pss_before_mb": round(pss_before / 2**20, 1), "pss_peak_mb": round(peak / 2**20, 1),
-           "pss_ratio": round(peak / pss_before, 3),
-           "during": _percentiles(during), "before": _percentiles(earlier)}
-    print(json.dumps(row), flush=True)
-    return row
+    rows = []
+    for t_start, t_end, status, pss_before, peak in windows:
+        during = [d for t, d in probe.samples if t_start <= t <= t_end]
+        earlier = [d for t, d in probe.samples if t_start - 1.0 <= t < t_start]
+        row = {"server": name, "status": status, "save_s": round(t_end - t_start, 3),
+               "pss_before_mb": round(pss_before / 2**20, 1),
+               "pss_peak_mb": round(peak / 2**20, 1), "pss_ratio": round(peak / pss_before, 3),
+               "during": _percentiles(during), "before": _percentiles(earlier)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
 
 
 def wait_loaded(port: int, keys: int, timeout: float = 600) -> None:
@@ -182,12 +221,12 @@ def load_time(server, keys: int) -> tuple:
         server.stop()
 
 
-def run_redis(keys: int) -> dict:
+def run_redis(keys: int, saves: int) -> dict:
     redis = RedisProcess().start()
     try:
         load(redis.port, keys)
         pids = lambda: [redis.proc.pid] + children(redis.proc.pid)  # noqa: E731
-        row = measure_save("redis", redis.port, pids, keys)
+        row = {"saves": measure_saves("redis", redis.port, pids, keys, saves)}
         restart = RedisProcess("--dbfilename", "dump.rdb")
         restart.extra_args += ("--logfile", os.path.join(restart.dir, "redis.log"))
         shutil.copy(os.path.join(redis.dir, "dump.rdb"), os.path.join(restart.dir, "dump.rdb"))
@@ -197,11 +236,12 @@ def run_redis(keys: int) -> dict:
     return row
 
 
-def run_damselfly(keys: int, shards: int) -> dict:
+def run_damselfly(keys: int, shards: int, saves: int) -> dict:
     server = DamselflyProcess(shards=shards).start()
     try:
         load(server.port, keys)
-        row = measure_save("damselfly", server.port, lambda: damselfly_pids(server), keys)
+        pids = damselfly_pids(server)  # no process comes or goes during a save
+        row = {"saves": measure_saves("damselfly", server.port, lambda: pids, keys, saves)}
         files = {n: open(os.path.join(server.dir, n), "rb").read()
                  for n in os.listdir(server.dir) if n.startswith("dump")}
     finally:
@@ -221,12 +261,14 @@ def main(argv=None) -> int:
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--only", choices=("redis", "damselfly"),
                         help="measure one server (the other's row is left out)")
+    parser.add_argument("--saves", type=int, default=1,
+                        help="BGSAVEs per server under the same load, a row each")
     opts = parser.parse_args(argv)
     results = {"keys": opts.keys, "shards": opts.shards}
     if opts.only != "damselfly":
-        results["redis"] = run_redis(opts.keys)
+        results["redis"] = run_redis(opts.keys, opts.saves)
     if opts.only != "redis":
-        results["damselfly"] = run_damselfly(opts.keys, opts.shards)
+        results["damselfly"] = run_damselfly(opts.keys, opts.shards, opts.saves)
 
     print()
     print("%-10s %8s %10s %10s %7s %9s %9s %9s %10s %7s %13s" % (
@@ -235,12 +277,15 @@ def main(argv=None) -> int:
     for name in ("redis", "damselfly"):
         if name not in results:
             continue
-        r = results[name]
-        d = r["during"]
-        print("%-10s %8.2f %9.1fM %9.1fM %7.3f %9s %9s %9s %10s %7.2f %13s" % (
-            name, r["save_s"], r["pss_before_mb"], r["pss_peak_mb"], r["pss_ratio"],
-            d.get("p50_ms"), d.get("p99_ms"), d.get("max_ms"), r["before"].get("p99_ms"),
-            r["load_s"], r["loading_s"] if r["loading_s"] is not None else "-"))
+        server = results[name]
+        for number, r in enumerate(server["saves"], 1):
+            d = r["during"]
+            last = number == len(server["saves"])  # the restart loads the last save's files
+            print("%-10s %8.2f %9.1fM %9.1fM %7.3f %9s %9s %9s %10s %7s %13s" % (
+                name, r["save_s"], r["pss_before_mb"], r["pss_peak_mb"], r["pss_ratio"],
+                d.get("p50_ms"), d.get("p99_ms"), d.get("max_ms"), r["before"].get("p99_ms"),
+                "%.2f" % server["load_s"] if last else "",
+                ("-" if server["loading_s"] is None else server["loading_s"]) if last else ""))
     return 0
 
 

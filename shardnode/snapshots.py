@@ -61,10 +61,28 @@ from shardnode.rdb.snapshot import (
 log = logging.getLogger("damselfly.shard")
 
 # Seconds of serialising per event-loop turn while a BGSAVE runs: a client's
-# request waits about this long behind the save.  (bench/snapshot.py: 0.5 ms
-# steps, or 1 ms steps with 1 ms rests, did not lower the p99 measured on a
-# busy 2-core machine, where the scheduler's preemption dominates.)
-STEP_BUDGET_S = 0.002
+# request that arrives during a step waits about this long behind it.
+STEP_BUDGET_S = 0.001
+# Seconds a BGSAVE rests after a step while the shard serves commands (it
+# served one in the last SERVING_WINDOW_S): the save then uses about a
+# quarter of a core, not all of it.
+# Run back to back, the steps make every shard CPU-bound at once (one shard
+# per core), and the kernel then leaves the proxy and the clients waiting in
+# the run queue: perf sched on the 2-core box showed both shards running 155
+# of 165 ms while the probe client and redis-benchmark waited 164 and 281 ms
+# to be scheduled, with no event loop stalled (README, "Snapshots").  Rests of
+# 1, 2 and 3 ms after 1 ms steps measured p99 21-45, 12-22 and 12-16 ms,
+# against 21-55 ms for 2 ms steps without rests, in one run on that busy box
+# (p99 4-11 ms there with no save).  A shard that serves nobody saves at full
+# speed.
+STEP_REST_S = 0.003
+# How long after its last command a shard still counts as serving.  Not "since
+# the last step": when the machine is busy the clients' requests stop coming
+# because the clients wait for a CPU, and a save that took that quiet for
+# idleness ran flat out and kept them waiting (in one bench run such a save
+# took 1.8 s where the others took 3-6 s, with a 0.9 s stall in it).
+SERVING_WINDOW_S = 1.0
+_now = time.monotonic  # (tests replace it)
 STARTED = "Background saving started"
 SCHEDULED = "Background saving scheduled"
 
@@ -372,9 +390,19 @@ class ShardSnapshots:
     async def _background(self, save, shard_file) -> None:
         loop = asyncio.get_running_loop()
         writer = shard_file.writer
+        server = self.server
+        served = server.stat_commands
+        last_served = None  # when a command was last seen served (BGSAVE's own is not)
         try:
             while not save.step(STEP_BUDGET_S):
-                await asyncio.sleep(0)
+                now = _now()
+                if server.stat_commands != served:
+                    served = server.stat_commands
+                    last_served = now
+                if last_served is not None and now - last_served < SERVING_WINDOW_S:
+                    await asyncio.sleep(STEP_REST_S)  # clients are served: leave them the CPU
+                else:
+                    await asyncio.sleep(0)
                 while writer.pending > MAX_PENDING_BYTES and writer.error is None:
                     await asyncio.sleep(0.001)  # the disk is behind: let it catch up
             # fsync, rename and (the last shard) commit: disk waits, off the loop.
@@ -427,8 +455,9 @@ class ShardSnapshots:
         keyspace.dirty = max(0, keyspace.dirty - self.dirty_at_start)
         keyspace.journal.sync()
         self.server.set_write_check(False)
-        log.info("DB saved on disk: %d keys, %d bytes, %d bytes serialised ahead at most",
-                 save.keys_saved, save.bytes_written, save.peak_early_bytes)
+        log.info("DB saved on disk: %d keys, %d bytes; %d keys serialised ahead by writes, "
+                 "%d bytes waiting at most", save.keys_saved, save.bytes_written,
+                 save.keys_ahead, save.peak_early_bytes)
         self._ended()
 
     def _ended(self) -> None:

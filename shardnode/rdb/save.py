@@ -82,6 +82,7 @@ class PointInTimeSave:
         self.early: dict = {}  # (capture, slot) -> (bytes, keys) serialised by on_write
         self.early_bytes = 0
         self.peak_early_bytes = 0
+        self.keys_ahead = 0  # keys serialised by on_write, ahead of the walk
         self.keys_saved = 0
         self._db_pos = 0  # which capture the walk is in
         self._slot_pos = -1  # -1: its SELECTDB is not written yet
@@ -180,6 +181,7 @@ class PointInTimeSave:
             return  # a bucket born after the start: not in the snapshot
         data = self._serialise(bucket, capture.expires)
         self.early[(capture, slot)] = (data, len(bucket))
+        self.keys_ahead += len(bucket)
         self.early_bytes += len(data)
         if self.early_bytes > self.peak_early_bytes:
             self.peak_early_bytes = self.early_bytes
