@@ -4,7 +4,8 @@ save, and the save schedule.
 A snapshot of the whole server is one save on every shard with one snapshot
 id (cluster/snapshot_id.py), started at the same moment: this worker sends
 ``DF.SAVE <id> <count>`` or ``DF.BGSAVE <id> <count> [SCHEDULE]`` to every
-shard in the same event-loop turn.  The shards write and commit the files
+shard in the same event-loop turn (a client's BGSAVE in two rounds: HOLD,
+then DF.SAVEGO, see :func:`bgsave`).  The shards write and commit the files
 themselves -- the shard that completes the set writes the summary
 (shardnode/snapshots.py) -- so nothing here waits for a BGSAVE to end.
 
@@ -54,12 +55,30 @@ def bgsave(worker, client, spec, args) -> None:
     send = [b"DF.BGSAVE", new_snapshot_id().encode(), _count(worker)] + args[1:]
     if getattr(client, "in_exec", False):  # each shard starts it once the transaction is done
         send.append(b"LATER")
-    to_all(worker, client, spec, args, merge_bgsave, send=send)
+        to_all(worker, client, spec, args, merge_bgsave, send=send)
+        return
+    # Two rounds: every shard agrees first (HOLD), then all start together.  A
+    # shard still writing the last snapshot refuses, and then no other shard
+    # starts a part of a snapshot that could never be complete.
+    send.append(b"HOLD")
+    to_all(worker, client, spec, args, merge_held_bgsave, extra=send[1], send=send)
 
 
 def merge_bgsave(gather, replies):
     _first_error(replies)
     return replies[0]  # the same from every shard: started, or scheduled
+
+
+def merge_held_bgsave(gather, replies):
+    """Every shard's answer to HOLD is in: DF.SAVEGO tells them all, in one
+    event-loop turn, to start (all agreed) or to drop their hold."""
+    agreed = not any(isinstance(r, CommandError) for r in replies)
+    worker = gather.client.worker
+    go = [b"DF.SAVEGO", gather.extra, b"1" if agreed else b"0"]
+    for link in worker.links:
+        link.send_forget(DEFAULT_CONTEXT, go)
+    worker.flush_links()
+    return merge_bgsave(gather, replies)
 
 
 def lastsave(worker, client, spec, args) -> None:

@@ -222,12 +222,13 @@ def _saved(conn, snapshot_id: bytes, count: int):
     return "OK"
 
 
-def _bgsave_started(conn, snapshot_id: bytes, count: int, options, later=False) -> str:
+def _bgsave_started(conn, snapshot_id: bytes, count: int, options, later=False,
+                    hold=False) -> str:
     if options and (len(options) > 1 or options[0].lower() != b"schedule"):
         raise CommandError(errors.SYNTAX)
     snapshots = conn.server.snapshots
     snapshots.check_count(count)
-    return snapshots.bgsave(snapshot_id.decode(), count, later=later or conn.in_exec)
+    return snapshots.bgsave(snapshot_id.decode(), count, later=later or conn.in_exec, hold=hold)
 
 
 @handler("save")
@@ -258,11 +259,18 @@ def df_save(conn, args):
 @handler("df.bgsave")
 def df_bgsave(conn, args):
     """This shard's part of a server-wide BGSAVE: DF.BGSAVE <id> <count>
-    [SCHEDULE] [LATER]; LATER: sent inside a proxy client's EXEC."""
+    [SCHEDULE] [LATER|HOLD]; LATER: sent inside a proxy client's EXEC; HOLD:
+    the first of two rounds, DF.SAVEGO starts it (proxy/snapshots.py)."""
     options = args[3:]
-    later = bool(options) and options[-1] == b"LATER"
-    return _bgsave_started(conn, args[1], parse_int(args[2]), options[:-1] if later else options,
-                           later)
+    flag = options[-1] if options and options[-1] in (b"LATER", b"HOLD") else None
+    return _bgsave_started(conn, args[1], parse_int(args[2]), options[:-1] if flag else options,
+                           flag == b"LATER", flag == b"HOLD")
+
+
+@handler("df.savego")
+def df_savego(conn, args):
+    conn.server.snapshots.go(args[1].decode(), args[2] == b"1")
+    return "OK"
 
 
 @handler("df.misconf")

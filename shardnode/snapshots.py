@@ -82,6 +82,9 @@ STEP_REST_S = 0.003
 # idleness ran flat out and kept them waiting (in one bench run such a save
 # took 1.8 s where the others took 3-6 s, with a 0.9 s stall in it).
 SERVING_WINDOW_S = 1.0
+# A BGSAVE agreed to in the first round (HOLD) whose second round never came
+# (its proxy worker died between the two) stops blocking new saves after this.
+HOLD_EXPIRES_S = 10.0
 _now = time.monotonic  # (tests replace it)
 STARTED = "Background saving started"
 SCHEDULED = "Background saving scheduled"
@@ -285,6 +288,9 @@ class ShardSnapshots:
         self.running_started = 0.0
         self.task = None
         self.scheduled = None  # (snapshot_id, count): a BGSAVE to start after this command
+        # (snapshot_id, count, since): a server-wide BGSAVE this shard agreed to,
+        # waiting for the proxy's word that every other shard agreed (DF.SAVEGO).
+        self.held = None
         self.lastsave = int(time.time())  # Redis: the start counts as a save
         self.last_ok = True
         self.peer_failed = False  # DF.MISCONF: another shard's save failed
@@ -364,16 +370,24 @@ class ShardSnapshots:
             raise SaveFailed(exc.strerror) from None
         self._succeeded(save)
 
-    def bgsave(self, snapshot_id: str, count: int, later: bool = False) -> str:
+    def bgsave(self, snapshot_id: str, count: int, later: bool = False, hold: bool = False) -> str:
         """BGSAVE: start the save and return its reply.  As in Redis 7.0 a
         save in progress is an error even with SCHEDULE (which only waits
         for other background work: here, none); ``later`` (BGSAVE inside a
         transaction) replies "scheduled" and starts it once the current
-        command is done and no transaction holds locks on this shard."""
-        if self.running is not None or self.scheduled is not None:
+        command is done and no transaction holds locks on this shard.
+        ``hold``: agree to the save but start it only on :meth:`go` -- the
+        proxy's first round, so that a shard still busy with the last save
+        refuses the new one before any other shard has started its part."""
+        if self.held is not None and time.monotonic() - self.held[2] > HOLD_EXPIRES_S:
+            self.held = None  # its proxy worker went away between the two rounds
+        if self.running is not None or self.scheduled is not None or self.held is not None:
             raise CommandError(errors.BGSAVE_IN_PROGRESS)
         if self.server.loading:
             raise CommandError(errors.LOADING)
+        if hold:
+            self.held = (snapshot_id, count, time.monotonic())
+            return STARTED
         if later:
             self.scheduled = (snapshot_id, count)
             asyncio.get_running_loop().call_soon(self._start_scheduled)
@@ -416,6 +430,19 @@ class ShardSnapshots:
         finally:
             if self.task is asyncio.current_task():
                 self.task = None
+
+    def go(self, snapshot_id: str, start: bool) -> None:
+        """The proxy's second round of a held BGSAVE: every shard agreed
+        (start it now) or one refused (drop it)."""
+        if self.held is None or self.held[0] != snapshot_id:
+            return
+        count = self.held[1]
+        self.held = None
+        if start:
+            try:
+                self.bgsave(snapshot_id, count)
+            except CommandError as exc:  # loading began since: nothing to save
+                log.warning("Background saving not started: %s", exc.args[0])
 
     def _start_scheduled(self) -> None:
         if self.server.locks.held:  # a transaction still runs here: its end is in the cut

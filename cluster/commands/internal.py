@@ -55,6 +55,9 @@ command("df.journal", -1, "readonly admin", route=KEYED)
 # (shardnode/snapshots.py; the proxy fans them out, proxy/snapshots.py).
 command("df.save", 3, "admin", route=KEYED)
 command("df.bgsave", -3, "admin", route=KEYED)
+# DF.SAVEGO <snapshot-id> <1|0>: the second round of a BGSAVE sent with HOLD:
+# every shard agreed, start it (1), or one refused, drop it (0).
+command("df.savego", 3, "admin", route=KEYED)
 # DF.MISCONF <0|1>: whether another shard's part of the last snapshot
 # failed, so this shard refuses writes too (MISCONF is server-wide).
 command("df.misconf", 2, "admin", route=KEYED)

@@ -25,7 +25,7 @@ from tests.differential.test_rdb_files import (
     _redis_loading,
     _snapshot,
 )
-from tests.helpers import DamselflyProcess, Err, RawClient
+from tests.helpers import DamselflyProcess, Err, RawClient, names_on_shard
 
 
 def _files(directory) -> dict:
@@ -109,6 +109,50 @@ def test_bgsave_replies_as_redis_and_loads_back():
         files = _files(proc.dir)
     with _damselfly_with(files, shards=3) as proc, RawClient(proc.port) as c:
         assert c.call("DBSIZE") == 20000
+
+
+def test_bgsave_while_one_shard_still_saves_starts_no_part_anywhere():
+    """A BGSAVE that one shard refuses (still writing the last snapshot) starts
+    on no shard: a part of a snapshot that can never be complete would be
+    work and a file for nothing.  The shards agree first, then all start."""
+    with DamselflyProcess(shards=2) as proc:
+        names = names_on_shard(1, 60000, prefix="slow:")
+        with RawClient(proc.shard_ports[1]) as c1:
+            for start in range(0, len(names), 1000):
+                args = []
+                for name in names[start:start + 1000]:
+                    args += [name, "v" * 100]
+                assert c1.call("MSET", *args) == b"OK"
+        stop = threading.Event()
+
+        def keep_shard_1_serving():  # so its save takes the resting pace
+            with RawClient(proc.shard_ports[1]) as busy:
+                while not stop.is_set():
+                    busy.call("GET", names[0])
+
+        thread = threading.Thread(target=keep_shard_1_serving)
+        thread.start()
+        try:
+            with RawClient(proc.port) as c, RawClient(proc.shard_ports[0]) as c0, \
+                    RawClient(proc.shard_ports[1]) as c1:
+                assert c.call("BGSAVE") == b"Background saving started"
+                _wait(lambda: _info(c0)["rdb_saves"] == "1", what="shard 0's save")
+                assert _info(c1)["rdb_bgsave_in_progress"] == "1", "shard 1 saved too fast"
+                assert c.call("BGSAVE") == Err("ERR Background save already in progress")
+                stop.set()
+                _wait(lambda: _info(c1)["rdb_saves"] == "1", what="shard 1's save")
+                assert _info(c0)["rdb_bgsave_in_progress"] == "0"
+                assert _info(c0)["rdb_saves"] == "1"  # the refused BGSAVE started nothing
+                # and the shard that refused holds nothing back: the next one runs
+                assert c.call("BGSAVE") == b"Background saving started"
+                _wait(lambda: _info(c0)["rdb_saves"] == "2" and _info(c1)["rdb_saves"] == "2",
+                      what="the next save")
+        finally:
+            stop.set()
+            thread.join(10)
+        leftovers = [n for n in os.listdir(proc.dir)
+                     if n.endswith((".partial", ".ready", ".tmp", ".commit"))]
+        assert leftovers == [], leftovers
 
 
 def test_bgsave_inside_multi_is_scheduled_after_the_transaction():
