@@ -120,10 +120,11 @@ _AGE_EVERY = 20  # the sketch halves after this many counts per key stored (Tiny
 class CacheCounting:
     """Cache mode's frequency sketch over the access table: a count-min
     sketch of 4-bit counters (two per byte: 8 to 16 counters per stored key
-    in the 4 to 8 bytes the table has per key), four counters per key at
-    ``h + n * step`` (double hashing, ``step`` odd from the hash's high
-    half), the smallest one is the count and only the smallest ones grow
-    (conservative update).  Reads of stored and missing keys count alike;
+    in the 4 to 8 bytes the table has per key), four counters per key, in
+    the bytes at ``h + n * step`` (double hashing, ``step`` odd from the
+    hash's high half: four different bytes), the low or high half of each
+    as a bit of the hash's top says; the smallest one is the count and only
+    the smallest ones grow (conservative update).  Reads of stored and missing keys count alike;
     all counters halve after ``_AGE_EVERY`` counts per stored key, so old
     popularity fades (TinyLFU's reset).  New keys go on probation
     (``Database.probation``) without a count of their own.
@@ -150,26 +151,35 @@ class CacheCounting:
         self.counted = 0
 
     def hit(self, db, key: bytes) -> None:
+        # Inlined _cells (a GET's cost in cache mode): four bytes, and in each
+        # the low or high counter as a bit of the hash's top says.
         h = hash(key)
         stamps = db.stamps
-        mask = (db.mask << 1) | 1  # counters, two per byte
+        mask = db.mask
         step = (h >> 32) | 1
-        i, j, k, n = h & mask, (h + step) & mask, (h + 2 * step) & mask, (h + 3 * step) & mask
-        si, sj, sk, sn = (i & 1) << 2, (j & 1) << 2, (k & 1) << 2, (n & 1) << 2
-        a = (stamps[i >> 1] >> si) & 15
-        b = (stamps[j >> 1] >> sj) & 15
-        c = (stamps[k >> 1] >> sk) & 15
-        d = (stamps[n >> 1] >> sn) & 15
-        low = min(a, b, c, d)
+        i = h & mask
+        j = (i + step) & mask
+        k = (j + step) & mask
+        n = (k + step) & mask
+        si, sj, sk, sn = (h >> 60) & 4, (h >> 59) & 4, (h >> 58) & 4, (h >> 57) & 4
+        a = stamps[i] >> si & 15
+        b = stamps[j] >> sj & 15
+        c = stamps[k] >> sk & 15
+        d = stamps[n] >> sn & 15
+        low = a if a < b else b
+        if c < low:
+            low = c
+        if d < low:
+            low = d
         if low < COUNTER_MAX:  # below 15 no carry reaches the byte's other counter
             if a == low:
-                stamps[i >> 1] += 1 << si
+                stamps[i] += 1 << si
             if b == low:
-                stamps[j >> 1] += 1 << sj
+                stamps[j] += 1 << sj
             if c == low:
-                stamps[k >> 1] += 1 << sk
+                stamps[k] += 1 << sk
             if d == low:
-                stamps[n >> 1] += 1 << sn
+                stamps[n] += 1 << sn
         self.counted += 1
         if self.counted > _AGE_EVERY * max(db.size, 1024):
             self.age()
@@ -180,23 +190,23 @@ class CacheCounting:
             db.stamps = array("B", bytes(db.stamps).translate(_HALVED))
 
     @staticmethod
-    def _positions(db, key: bytes):
+    def _cells(db, key: bytes):
+        """The key's four counters as (byte position, shift)."""
         h = hash(key)
-        mask = (db.mask << 1) | 1
+        mask = db.mask
         step = (h >> 32) | 1
-        return [(h + n * step) & mask for n in range(4)]
+        return [((h + n * step) & mask, (h >> (60 - n)) & 4) for n in range(4)]
 
     def frequency(self, db, key: bytes) -> int:
         stamps = db.stamps
-        return min((stamps[p >> 1] >> ((p & 1) << 2)) & 15 for p in self._positions(db, key))
+        return min(stamps[i] >> shift & 15 for i, shift in self._cells(db, key))
 
     def set_frequency(self, db, key: bytes, freq: int) -> None:
         """RESTORE ... FREQ: the key's counters, saturated at 15."""
         freq = min(freq, COUNTER_MAX)
         stamps = db.stamps
-        for p in self._positions(db, key):
-            shift = (p & 1) << 2
-            stamps[p >> 1] = (stamps[p >> 1] & ~(15 << shift)) | (freq << shift)
+        for i, shift in self._cells(db, key):
+            stamps[i] = (stamps[i] & ~(15 << shift)) | (freq << shift)
 
     def created(self, db, key: bytes) -> None:
         """A new key goes on probation, uncounted: the read that missed it
