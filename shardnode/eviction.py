@@ -198,8 +198,24 @@ class CacheCounting:
         return [((h + n * step) & mask, (h >> (60 - n)) & 4) for n in range(4)]
 
     def frequency(self, db, key: bytes) -> int:
+        # _cells inlined: eviction reads six of these per key it evicts.
+        h = hash(key)
         stamps = db.stamps
-        return min(stamps[i] >> shift & 15 for i, shift in self._cells(db, key))
+        mask = db.mask
+        step = (h >> 32) | 1
+        i = h & mask
+        low = stamps[i] >> ((h >> 60) & 4) & 15
+        i = (i + step) & mask
+        count = stamps[i] >> ((h >> 59) & 4) & 15
+        if count < low:
+            low = count
+        i = (i + step) & mask
+        count = stamps[i] >> ((h >> 58) & 4) & 15
+        if count < low:
+            low = count
+        i = (i + step) & mask
+        count = stamps[i] >> ((h >> 57) & 4) & 15
+        return count if count < low else low
 
     def set_frequency(self, db, key: bytes, freq: int) -> None:
         """RESTORE ... FREQ: the key's counters, saturated at 15."""
@@ -405,52 +421,59 @@ class Evictor:
                     probation.popleft()
                     continue
                 over = len(probation) > db.size * PROBATION_SHARE
-                rival = self._least_frequent_sample(db, key)
-                if rival is not None and \
-                        counting.frequency(db, key) > counting.frequency(db, rival):
+                rival, rival_freq = self._least_frequent_sample(db, key)
+                if rival is not None and counting.frequency(db, key) > rival_freq:
                     if over:
                         probation.popleft()  # admitted
                     return db, rival
                 probation.popleft()
                 return db, key
-            rival = self._least_frequent_sample(db, None)
+            rival = self._least_frequent_sample(db, None)[0]
             if rival is not None:
                 return db, rival
         return None
 
     def _least_frequent_sample(self, db, besides):
-        counting = self.counting
+        """(key, its count): the least read of ``maxmemory_samples`` random
+        keys other than ``besides``; (None, None) if there is none."""
+        frequency = self.counting.frequency
         best = best_freq = None
         for _ in range(self.samples):
             key = _random_key(db)
             if key is None or key == besides:
                 continue
-            freq = counting.frequency(db, key)
+            freq = frequency(db, key)
             if best is None or freq < best_freq:
                 best, best_freq = key, freq
-        return best
+        return best, best_freq
 
 
 def _random_key(db):
     """A random key of ``db`` (without expiring it), or None when empty.
 
     Probes random slots first (O(1) on a populated shard); a sparse keyspace
-    picks among its non-empty buckets.
+    picks among its non-empty buckets.  ``int(random() * n)``, not
+    ``randrange``: a sample costs a few probes, and randrange's Python code
+    was most of an eviction's time (~1 us a call).
     """
     slots = db.slots
     if not slots:
         return None
     bucket = None
     if len(slots) >= 1024:
+        get = slots.get
         for _ in range(32):
-            bucket = slots.get(randrange(_NSLOTS))
+            bucket = get(int(random() * _NSLOTS))
             if bucket:
                 break
     if not bucket:
         buckets = list(slots.values())
-        bucket = buckets[randrange(len(buckets))]
+        bucket = buckets[int(random() * len(buckets))]
+    if len(bucket) == 1:
+        for key in bucket:
+            return key
     keys = list(bucket)
-    return keys[randrange(len(keys))]
+    return keys[int(random() * len(keys))]
 
 
 def _random_volatile_key(db):
