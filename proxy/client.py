@@ -49,6 +49,7 @@ from proxy import blocking, monitor, tracking
 from proxy.links import context
 from proxy.scripting import KEYED_HOOKS
 import proxy.script_proxy  # noqa: F401  (registers the EVAL routing hooks)
+from proxy.transactions import oom_in_multi
 
 QUEUED = b"+QUEUED\r\n"
 
@@ -402,15 +403,19 @@ class ProxyClient(asyncio.Protocol, Session):
         if self.monitoring and refused_to_monitors(spec):
             self._reject(errors.MONITOR_KEYSPACE)
             return
+        worker = self.worker
+        if self.multi is not None and worker.full_shards and oom_in_multi(self, spec, args):
+            self._reject(errors.OOM)  # a shard is out of memory (proxy/transactions.py)
+            return
         if self.subscribed and self.proto == 2 and spec.name not in SUBSCRIBED_ALLOWED:
             self._reject(errors.subscribed_context(spec.name))
             return
-        worker = self.worker
         if self.multi is not None and spec.name not in RUN_INSIDE_MULTI:
             if "no_multi" in spec.flags:
                 self._reject(errors.NO_MULTI)
                 return
-            self.multi.append(args)
+            if not self.multi_failed:  # a doomed queue keeps nothing, as Redis's
+                self.multi.append(args)
             if self.reply_mode:  # CLIENT REPLY OFF / SKIP
                 if self.reply_mode == 2:
                     self.reply_mode = 0
@@ -450,6 +455,10 @@ class ProxyClient(asyncio.Protocol, Session):
             self.run_local(spec, args)
             return
         if route is SPLIT or route is ALL:
+            if route is ALL and worker.full_shards and "denyoom" in spec.flags:
+                # FUNCTION LOAD/RESTORE: every shard or none, or their libraries differ
+                self.error_reply(errors.OOM)
+                return
             worker.fanout(self, spec, args)
             return
         self.error_reply("ERR command routing %r is not supported" % route)

@@ -25,6 +25,17 @@ shard before the first part runs, and other keys keep being served.
 Operations whose keys live on one shard take no lock at all: ``DF.EXEC`` on
 that shard runs them back to back.
 
+Out of memory: a plan remembers the shards that own a denyoom command's keys
+(every shard for one without keys; a script counts by its declared flags,
+:class:`MemoryChecks`).  When such a shard has a memory limit (its link's
+``F`` frames, ``ShardServer.note_memory``), it is locked in the lock round
+even when it is the last one -- ``DF.LOCK`` with ``o`` refuses with -OOM
+while the shard is out of memory -- so the decision is made on every shard
+before any part runs: a cross-shard EXEC (or MSET, LMOVE, EVAL ...) is
+refused whole or runs whole.  The parts then run with ``m`` (memory
+checked: a shard filling up meanwhile does not refuse its part).  Without a
+limit the plan costs what it did.
+
 A command that reads keys beyond its key specs (SORT's BY/GET patterns: the
 spec's ``reach``) cannot name them before it runs, so it locks *whole*
 shards: every shard when a pattern may name a key anywhere, or the shards of
@@ -44,8 +55,10 @@ import logging
 
 from cluster import errors
 from cluster.commands import ALL, KEYED, SPLIT, lookup
+from cluster.commands.scripting import SCRIPT_CALLS
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, encode, encode_command, encode_error
+from cluster.scripting.shebang import denies_oom, parse_shebang
 from cluster.slots import key_slot
 from cluster.sorting import parse_sort, pattern_keys
 from proxy.fanout import FANOUTS, MERGES, Gather, decode_reply
@@ -68,6 +81,66 @@ def reach_shards(worker, spec, args) -> set:
 
 
 
+def command_shards(worker, spec, args):
+    """The shards that own a command's keys; None for a command without keys
+    (or whose keys cannot be told before it runs: any shard may be concerned)."""
+    if spec.route is not KEYED and spec.route is not SPLIT:
+        return None
+    try:
+        keys = spec.keys(args)
+    except (CommandError, ValueError, IndexError):  # EVAL with a bad numkeys: its shard errs
+        return None
+    if not keys:
+        return None
+    owner = worker.slot_owner
+    return {owner[key_slot(key)] for key in keys}
+
+
+class MemoryChecks:
+    """Where a plan's memory must be checked before any of it runs (Redis
+    refuses a denyoom command, and EXEC of a queue holding one, while out of
+    memory): the shards that own a denyoom command's keys, every shard for
+    one without keys.  A script or function counts by its declared flags --
+    an EVAL's shebang is read here; an EVALSHA's script or an FCALL's
+    function is known to the shards only, so those go along in the check
+    (``DF.LOCK`` ``s``, shardnode/internal.py)."""
+
+    __slots__ = ("denied", "refs")
+
+    def __init__(self):
+        self.denied: set = set()
+        self.refs: dict = {}  # shard -> [command, sha or function name, ...]
+
+    def note(self, worker, spec, args) -> None:
+        """Note one command of the plan (any command: most leave no mark)."""
+        if spec.name in SCRIPT_CALLS:
+            if spec.name.startswith("eval") and not spec.name.startswith("evalsha"):
+                try:
+                    if not denies_oom(parse_shebang(args[1])[0]):
+                        return
+                except CommandError:
+                    return  # the shard answers the bad shebang
+            else:
+                for shard in command_shards(worker, spec, args) or range(len(worker.links)):
+                    self.refs.setdefault(shard, []).extend(args[:2])
+                return
+        elif "denyoom" not in spec.flags:
+            return
+        self.denied.update(command_shards(worker, spec, args) or range(len(worker.links)))
+
+    def lock_modes(self, worker) -> dict:
+        """Shard -> what its ``DF.LOCK`` adds: (mode suffix, trailing
+        arguments), for the shards concerned that have a memory limit."""
+        if not self.denied and not self.refs:
+            return {}
+        state = worker.shard_memory
+        out = {shard: (b"o", ()) for shard in self.denied if state[shard]}
+        for shard, refs in self.refs.items():
+            if state[shard] and shard not in out:
+                out[shard] = (b"s", refs)
+        return out
+
+
 class Plan:
     """How a list of commands runs across shards (see module doc)."""
 
@@ -77,6 +150,7 @@ class Plan:
         self.segments = []  # dict shard -> [(db, args)], or a special step
         self.current = None
         self.locks: dict = {}  # shard -> [set of (db, key), exclusive, whole]
+        self.memory = MemoryChecks()  # where memory decides before it runs
 
     # -- building ----------------------------------------------------------------
 
@@ -104,6 +178,7 @@ class Plan:
         """Plan one command, already checked (lookup, arity, auth)."""
         owner = self.worker.slot_owner
         route = spec.route
+        self.memory.note(self.worker, spec, args)
         if route is KEYED:
             keys = spec.keys(args)
             shards = {owner[key_slot(k)] for k in keys}
@@ -184,14 +259,19 @@ def _exec_args(client_id: bytes, flags: bytes, part) -> list:
     return out
 
 
-def _lock_args(client_id: bytes, lock) -> list:
+def lock_args(client_id: bytes, lock, memory_check=None) -> list:
+    """``DF.LOCK``; ``memory_check``: (mode suffix, script refs) from
+    :meth:`MemoryChecks.lock_modes`, to refuse with -OOM first."""
     entries, exclusive, whole = lock
-    if whole:
-        return [b"DF.LOCK", client_id, b"a", b"0"]
-    out = [b"DF.LOCK", client_id, b"w" if exclusive else b"r", b"%d" % len(entries)]
-    for db, key in entries:
-        out.append(b"%d" % db)
-        out.append(key)
+    mode = b"a" if whole else b"w" if exclusive else b"r"
+    out = [b"DF.LOCK", client_id, mode, b"%d" % (0 if whole else len(entries))]
+    if not whole:
+        for db, key in entries:
+            out.append(b"%d" % db)
+            out.append(key)
+    if memory_check is not None:
+        out[2] += memory_check[0]
+        out.extend(memory_check[1])
     return out
 
 
@@ -300,10 +380,15 @@ class Coordinator:
         if not backlog or client.hold_owner is not plan:
             return
         worker = self.worker
+        # Under a memory limit a plan refused for memory is refused whole:
+        # it takes along no command that could be refused, nor any behind one.
+        limited = any(worker.shard_memory)
+        if limited and plan.memory.lock_modes(worker):
+            return
         taken = 0
         for args in backlog:
             spec = _plannable(client, args)
-            if spec is None or taken == MAX_ABSORBED:
+            if spec is None or taken == MAX_ABSORBED or (limited and "denyoom" in spec.flags):
                 break
             plan.add(spec, args, client.db_index)
             slots.append(client.new_slot())
@@ -328,6 +413,10 @@ class Coordinator:
         if watching:
             for shard in client.watch_shards:
                 plan._lock(shard, (), False)
+        checks = plan.memory.lock_modes(self.worker)
+        for shard in checks:  # a keyless denyoom command: its check takes a lock round too
+            if shard not in plan.locks:
+                plan._lock(shard, (), False)
         shards = plan.shards()
         simple = plan.one_segment()
         part_replies: dict = {}  # (segment index, shard) -> that part's replies
@@ -346,8 +435,11 @@ class Coordinator:
                 return encode(NULL_ARRAY, client.proto)
             part_replies[(0, shard)] = reply
             return self._assemble(client, plan, part_replies, specials, is_exec)
-        # Lock in shard order; the last shard too unless the plan is simple.
-        to_lock = shards if (watching or not simple) else shards[:-1]
+        # Lock in shard order; the last shard too unless the plan is simple
+        # (or its memory must be checked before the others' parts run).
+        to_lock = shards if (watching or not simple or shards and shards[-1] in checks) \
+            else shards[:-1]
+        ran = b"m" if checks else b""  # the parts' flag: memory checked in the lock round
         locked = []
 
         def finish():
@@ -361,9 +453,10 @@ class Coordinator:
         try:
             dirty = False
             for shard in to_lock:
-                reply = decode_reply(await self._request(shard, ctx, _lock_args(cid, plan.locks[shard])))
+                reply = decode_reply(await self._request(
+                    shard, ctx, lock_args(cid, plan.locks[shard], checks.get(shard))))
                 if isinstance(reply, CommandError):
-                    return encode_error(reply.args[0])
+                    return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
                 locked.append(shard)
                 if reply == 1 and watching:  # a watched key changed
                     dirty = True
@@ -372,7 +465,8 @@ class Coordinator:
                 return encode(NULL_ARRAY, client.proto)
             if simple:
                 segment = plan.segments[0] if plan.segments else {}
-                futures = {shard: self._request(shard, ctx, _exec_args(cid, b"u", segment.get(shard, [])))
+                futures = {shard: self._request(shard, ctx, _exec_args(cid, b"u" + ran,
+                                                                       segment.get(shard, [])))
                            for shard in shards}
                 locked.clear()  # every part unlocks its shard
                 finish()
@@ -380,7 +474,7 @@ class Coordinator:
                 for shard, data in zip(futures, results):
                     part_replies[(0, shard)] = decode_reply(data)
             else:
-                await self.run_segments(client, ctx, cid, plan, part_replies, specials)
+                await self.run_segments(client, ctx, cid, plan, part_replies, specials, ran)
         finally:
             finish()
             self.worker.flush_soon()
@@ -444,7 +538,10 @@ class Coordinator:
         exported = await asyncio.gather(*(
             self._request(shard, ctx, [b"DF.EXPORT", b"%d" % db] + ks)
             for shard, ks in foreign.items()))
-        run = [b"DF.RUN", b"%d" % db, b"0"]
+        # A script lent keys of a full shard meets the limit at its first
+        # denyoom call (Redis's scriptVerifyOOM), as if it ran there.
+        full = spec.name in SCRIPT_CALLS and not self.worker.full_shards.isdisjoint(foreign)
+        run = [b"DF.RUN", b"%do" % db if full else b"%d" % db, b"0"]
         count = 0
         for (shard, ks), data in zip(foreign.items(), exported):
             values = decode_reply(data)

@@ -115,6 +115,7 @@ class ShardLink(asyncio.Protocol):
         self.ctx = None
         # A (re)started shard tells a -LOADING / -MISCONF state when it links.
         self.worker.shard_refusals.pop(self.shard.index, None)
+        self.worker.note_shard_memory(self.shard.index, 0)  # and its memory state ("F")
         transport.write(encode_command([b"DF.LINK", self.worker.secret, b"%d" % self.worker.index]))
         self.pending.append([IGNORE, None])
         self.worker.pubsub.link_up(self)  # does its shard have direct subscribers?
@@ -249,6 +250,8 @@ class ShardLink(asyncio.Protocol):
                 refusals[number] = payload.decode()
             else:
                 refusals.pop(number, None)
+        elif kind == b"F":  # the shard's memory state: 0 no limit, 1 within, 2 out of memory
+            self.worker.note_shard_memory(number, payload)
         elif kind == b"K":  # acknowledge the pushes before it (proxy/tracking.py)
             from proxy.tracking import acknowledge
 

@@ -65,11 +65,13 @@ from functools import partial
 from cluster import errors
 from cluster.args import parse_db_number, parse_int
 from cluster.commands import COMMANDS, LOCAL
+from cluster.commands.scripting import SCRIPT_CALLS
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY, RawReply, encode, encode_command, encode_error
 from cluster.scripting import Script, ScriptRuntime, get_runtime
+from cluster.scripting.shebang import ALLOW_OOM, denies_oom
 from cluster.slots import key_slot
-from proxy.coordinator import Plan, _exec_args
+from proxy.coordinator import Plan, _exec_args, lock_args
 from proxy.fanout import MERGES, decode_reply
 from proxy.links import context
 from proxy.scripting import KEYED_HOOKS, share_script
@@ -276,16 +278,23 @@ async def _proxy_mode(client, spec, args, body, slot):
     client.deliver(slot)
 
 
-async def _lock_every_shard(client, locked) -> bool:
+_WHOLE = ((), True, True)  # a lock of the whole shard (coordinator.lock_args)
+
+
+async def _lock_every_shard(client, locked, memory_checks=None) -> bool:
     """Lock every shard whole for the client's session, in shard order (as
     the coordinator does: no deadlock), appending each to ``locked``; True
-    if a key the client WATCHes changed."""
+    if a key the client WATCHes changed.  ``memory_checks``: shard -> what
+    its DF.LOCK adds to refuse with -OOM first (EXEC's check,
+    proxy/transactions.exec_memory_checks)."""
     links = client.worker.links
     cid = b"%d" % client.id
     client.note_sessions(range(len(links)))
     dirty = False
     for shard in range(len(links)):
-        reply = decode_reply(await links[shard].request(client.ctx, [b"DF.LOCK", cid, b"a", b"0"]))
+        check = memory_checks.get(shard) if memory_checks else None
+        reply = decode_reply(await links[shard].request(
+            client.ctx, lock_args(cid, _WHOLE, check)))
         if isinstance(reply, CommandError):
             raise reply
         locked.append(shard)
@@ -322,14 +331,21 @@ async def _run_here(client, spec, args, body, db) -> bytes:
             _flushed.clear()
             runtime.flush()
         script = runtime.load(body)
-        if script.flags is not None and readonly and not script.no_writes:
-            raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
+    # Declared flags without allow-oom or no-writes: refused whole while a
+    # shard is out of memory (any shard: a script here may reach every one).
+    # Every shard is locked by now, each after any change of its state was
+    # told on its link: the links' record is current.
+    if denies_oom(script.flags) and client.worker.full_shards:
+        raise CommandError(errors.OOM)
+    if not as_function and script.flags is not None and readonly and not script.no_writes:
+        raise CommandError(errors.SCRIPT_RO_WITH_WRITE_FLAG)
     numkeys = parse_int(args[2])
     keys, argv = args[3:3 + numkeys], args[3 + numkeys:]
     loop = asyncio.get_running_loop()
     host = ProxyHost(client, loop)
     host.db = db
     host.as_function = as_function
+    host.oom_exempt = script.flags is not None and ALLOW_OOM in script.flags
     _running.append(host)
     threshold = client.worker.config.busy_reply_threshold
     watch = asyncio.ensure_future(_busy_after(host, threshold, as_function, args)) \
@@ -399,8 +415,6 @@ def _function(code: bytes, name: bytes):
 # (plus the locks), and each command journalled on its own, not as one
 # MULTI/EXEC unit (as proxy-mode scripts are).
 
-SCRIPT_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
-
 
 def run_exec_with_scripts(client, steps, watching: bool) -> None:
     """EXEC of a queue with scripts (proxy/transactions.py): ``steps`` are
@@ -413,7 +427,10 @@ async def _exec_with_scripts(client, steps, watching, slot):
     locked = []
     async with _process_lock():
         try:
-            if await _lock_every_shard(client, locked) and watching:
+            from proxy.transactions import exec_memory_checks  # (it imports this module)
+
+            if await _lock_every_shard(client, locked, exec_memory_checks(client.worker, steps)) \
+                    and watching:
                 data = encode(NULL_ARRAY, client.proto)
             else:
                 out = []
@@ -421,8 +438,8 @@ async def _exec_with_scripts(client, steps, watching, slot):
                     out.append(step[1] if step[0] == "local" else
                                await _command_in_exec(client, *step[1:]))
                 data = b"*%d\r\n%b" % (len(out), b"".join(out))
-        except CommandError as exc:
-            data = encode_error(exc.args[0])
+        except CommandError as exc:  # a shard out of memory refused the EXEC (DF.LOCK)
+            data = encode_error(errors.EXECABORT_OOM if exc.args[0] == errors.OOM else exc.args[0])
         except Exception:
             log.exception("EXEC with scripts failed")
             data = encode_error("ERR internal error while running EXEC")
@@ -438,8 +455,8 @@ async def _command_in_exec(client, spec, args, db) -> bytes:
     """One queued command, every shard locked: its encoded reply."""
     host = ProxyHost(client, asyncio.get_running_loop())
     host.db = db
-    if spec.name not in SCRIPT_COMMANDS:
-        return await host.command(spec, args, client.proto)
+    if spec.name not in SCRIPT_CALLS:
+        return await host.command(spec, args, client.proto, b"m")  # checked at EXEC
     sha = _script_sha(client, spec, args)
     try:
         numkeys = parse_int(args[2])
@@ -482,6 +499,9 @@ class _Session:
         return self.ctx + (self.id,)
 
 
+_OOM_REPLY = encode_error(errors.OOM)
+
+
 class ProxyHost:
     """The runtime's ``host`` in proxy mode: called in the script thread,
     runs each command on the event loop and waits for its reply."""
@@ -496,6 +516,9 @@ class ProxyHost:
         self.busy = False  # the shards were told it is past busy_reply_threshold
         self.as_function = False  # FUNCTION KILL stops it, not SCRIPT KILL
         self.told_wrote = False
+        # Redis's scriptVerifyOOM: a denyoom call is refused while out of
+        # memory until the script has written (or if it says allow-oom).
+        self.oom_exempt = False
 
     def tell_shards(self, *args) -> None:
         """``DF.BUSY <client id> args`` to every shard (see _busy_after)."""
@@ -510,8 +533,14 @@ class ProxyHost:
     def __call__(self, spec, args, resp, propagate=True) -> bytes:
         if spec.is_write:
             self.wrote = True
-        return asyncio.run_coroutine_threadsafe(
-            self.command(spec, args, resp, b"" if propagate else b"n"), self.loop).result()
+        flags = b"" if propagate else b"n"
+        if self.oom_exempt:
+            flags += b"m"
+        data = asyncio.run_coroutine_threadsafe(
+            self.command(spec, args, resp, flags), self.loop).result()
+        if spec.is_write and not self.oom_exempt and not data.startswith(_OOM_REPLY):
+            self.oom_exempt = True
+        return data
 
     async def command(self, spec, args, resp, flags=b"") -> bytes:
         client = self.client
@@ -536,6 +565,12 @@ class ProxyHost:
             return reply[0]
         plan = Plan(worker)
         plan.add(spec, args, self.db)
+        if b"m" not in flags and worker.full_shards:
+            # Every shard is locked: the links' record of which are out of
+            # memory is current, and a command is refused whole, not per shard.
+            if not plan.memory.denied.isdisjoint(worker.full_shards):
+                return encode_error(errors.OOM)
+            flags += b"m"
         part_replies: dict = {}
         specials: dict = {}
         await worker.coordinator.run_segments(session, ctx, cid, plan, part_replies, specials,
@@ -605,5 +640,5 @@ MERGES["function_kill"] = _merge_function_kill
 MERGES["function_stats"] = _merge_function_stats
 _flush_merge = MERGES["script_flush"]
 MERGES["script_flush"] = _merge_script_flush
-for _name in SCRIPT_COMMANDS:
+for _name in SCRIPT_CALLS:
     KEYED_HOOKS[COMMANDS[_name]] = eval_hook

@@ -10,6 +10,17 @@ atomically across shards (proxy/coordinator.py) -- or, when the queue holds
 a script (whose keys are known only as it runs), to proxy/script_proxy.py,
 which runs it with every shard locked.
 
+Out of memory (noeviction, or nothing left to evict): each shard tells the
+proxy links when it enters or leaves that state (``F`` frames,
+``ShardServer.note_memory``), so a command queued for a shard out of memory
+is refused at once, as Redis refuses it (-OOM, and EXEC then answers
+EXECABORT); which shard decides is the one that owns the command's keys
+(any of them), or any shard for a command without keys (:func:`oom_in_multi`).
+EXEC itself is refused (``EXECABORT ... OOM``) when a shard that owns a
+denyoom command's keys is out of memory as the EXEC runs: the coordinator
+checks each such shard in its lock round, before any part runs, so a
+cross-shard EXEC is all or nothing (proxy/coordinator.py).
+
 WATCH goes to the shards that own the keys, in the client's session; a shard
 marks the session dirty when a watched key changes, by any client or by
 expiry or a flush, and EXEC's ``DF.LOCK`` / ``DF.EXEC`` read that mark.
@@ -19,12 +30,14 @@ from __future__ import annotations
 
 from cluster import errors
 from cluster.commands import LOCAL, spec_of
+from cluster.commands.scripting import SCRIPT_CALLS
+from cluster.commands.transactions import OOM_EXEMPT_IN_MULTI
 from cluster.errors import CommandError
 from cluster.resp import NO_REPLY, encode, encode_command, encode_error
 from cluster.slots import key_slot
-from proxy.coordinator import Plan
+from proxy.coordinator import MemoryChecks, Plan, command_shards
 from proxy.fanout import Gather, merge_ok
-from proxy.script_proxy import SCRIPT_COMMANDS, run_exec_with_scripts
+from proxy.script_proxy import run_exec_with_scripts
 
 
 def exec_(client, args):
@@ -35,9 +48,11 @@ def exec_(client, args):
     if failed:
         client.multi = None
         client.unwatch()
+        if client.worker.full_shards and _refused_at_exec(client.worker, queued):
+            raise CommandError(errors.EXECABORT_OOM)  # Redis's OOM check comes first
         raise CommandError(errors.EXECABORT)
     specs = [spec_of(args) for args in queued]  # checked when queued
-    with_scripts = any(spec.name in SCRIPT_COMMANDS for spec in specs)
+    with_scripts = any(spec.name in SCRIPT_CALLS for spec in specs)
     plan = Plan(client.worker)
     steps = plan.steps if not with_scripts else []
     for spec, args in zip(specs, queued):
@@ -55,6 +70,43 @@ def exec_(client, args):
     else:
         client.worker.coordinator.run_exec(client, plan)
     return NO_REPLY
+
+
+def oom_in_multi(client, spec, args) -> bool:
+    """Redis's OOM check for a command arriving inside MULTI (every command
+    but EXEC/DISCARD/QUIT/RESET is refused while out of memory): through the
+    proxy, while a shard that owns one of its keys is out of memory, or any
+    shard for a command without keys.  Called only while some shard is
+    (``worker.full_shards``), from :meth:`ProxyClient.dispatch`."""
+    if spec.name in OOM_EXEMPT_IN_MULTI:
+        return False
+    full = client.worker.full_shards
+    shards = command_shards(client.worker, spec, args)
+    return bool(full) if shards is None else not full.isdisjoint(shards)
+
+
+def _refused_at_exec(worker, queued) -> bool:
+    """EXEC of a doomed transaction: whether Redis's OOM check (before the
+    EXECABORT for earlier errors) refuses it -- a denyoom command was queued
+    before the error, and a shard of its keys is out of memory now (an
+    EVALSHA's or FCALL's flags are the shards' to read: not counted here)."""
+    checks = MemoryChecks()
+    for args in queued:
+        checks.note(worker, spec_of(args), args)
+    return not checks.denied.isdisjoint(worker.full_shards)
+
+
+def exec_memory_checks(worker, steps) -> dict:
+    """EXEC of a queue with scripts locks every shard whole
+    (proxy/script_proxy.py): shard -> what its ``DF.LOCK`` adds to refuse
+    the EXEC with -OOM first (see :class:`MemoryChecks`)."""
+    if not any(worker.shard_memory):
+        return {}
+    checks = MemoryChecks()
+    for step in steps:
+        if step[0] == "command":
+            checks.note(worker, step[1], step[2])
+    return checks.lock_modes(worker)
 
 
 def abort_exec(client, reason: str) -> str:

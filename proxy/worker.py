@@ -40,6 +40,11 @@ class ProxyWorker:
         # Shard index -> the error PING answers because of it (-LOADING,
         # -MISCONF), as each shard's link tells it (ShardLink, "S" frames).
         self.shard_refusals: dict = {}
+        # Shard index -> its memory state as its link tells it ("F" frames,
+        # ShardServer.note_memory): 0 no limit, 1 within it, 2 out of memory;
+        # and the set of those out of memory (MULTI refuses their commands).
+        self.shard_memory = [0] * len(topology.shards)
+        self.full_shards: set = set()
         self._client_id = index << 40  # ids stay unique across workers
         self.started = time.time()
         self.dirty_links: list = []
@@ -65,6 +70,13 @@ class ProxyWorker:
     def next_client_id(self) -> int:
         self._client_id += 1
         return self._client_id
+
+    def note_shard_memory(self, shard: int, state: int) -> None:
+        self.shard_memory[shard] = state
+        if state == 2:
+            self.full_shards.add(shard)
+        else:
+            self.full_shards.discard(shard)
 
     def ping_refusal(self) -> str | None:
         """PING's error while a shard loads (first) or refuses writes."""

@@ -42,7 +42,7 @@ from shardnode.rdb.constants import OPCODE_FUNCTION2, OPCODE_FUNCTION_PRE_GA
 from shardnode.rdb.encoding import RdbFormatError, RdbReader, encode_string
 from shardnode.rdb.objects import dump_version_and_checksum_ok, frame_dump
 from shardnode.registry import handler
-from shardnode.scripting import kill_script, run_script
+from shardnode.scripting import declared_flags, kill_script, refuse_for_memory, run_script
 
 # The flags in the order Redis lists them (script.c's flag table).
 FLAG_ORDER = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
@@ -285,6 +285,8 @@ def fcall_command(conn, args):
         from shardnode.monitor import feed_script
 
         feed_script(conn, args)
+    if conn.server.memory.limit:  # the function's flags decide, before its other errors
+        refuse_for_memory(conn, declared_flags(None, b"fcall", args[1]))
     try:
         numkeys = parse_int(args[2])
     except CommandError:

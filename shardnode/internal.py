@@ -11,16 +11,23 @@ Commands whose keys live on several shards run under key-level locks, which
 the proxy's coordinator takes shard after shard in shard-id order (so two of
 them never deadlock):
 
-- ``DF.LOCK <client-id> <r|w|a> <n> [<db> <key>]*``: lock the keys (``a``:
-  the whole shard) for the client's session; waits (parks) while another
-  session holds them.  Replies 1 if a key the session WATCHes has changed,
-  else 0.
+- ``DF.LOCK <client-id> <r|w|a>[o|s] <n> [<db> <key>]* [<command> <script>]*``:
+  lock the keys (``a``: the whole shard) for the client's session; waits
+  (parks) while another session holds them.  Replies 1 if a key the session
+  WATCHes has changed, else 0.  With ``o`` it first refuses with -OOM (and
+  locks nothing) while the shard is out of memory: the coordinator checks
+  every shard of a denyoom command before any part runs; with ``s``, the
+  same only if one of the trailing script commands (``EVALSHA <sha>``,
+  ``FCALL <function>``) counts as denyoom by its declared flags here.
 - ``DF.EXEC <client-id> <flags> <n> [<db> <argc> <arg>*]*``: run commands
   back to back for the session (waiting for their keys first); flags ``w``:
   abort with a null reply if a watched key changed, and forget the watches;
-  ``u``: release the session's locks afterwards; ``n``: journal nothing (a
-  proxy-mode script after ``redis.set_repl(redis.REPL_NONE)``).  Replies with the list of
-  the commands' encoded replies.
+  ``u``: release the session's locks afterwards; ``m``: memory was checked
+  in the lock round (DF.LOCK ``o``), run even if the shard is out of memory
+  now (without it a queue with a denyoom command is refused with -OOM);
+  ``n``: journal nothing (a proxy-mode script after
+  ``redis.set_repl(redis.REPL_NONE)``).  Replies with the list of the
+  commands' encoded replies.
 - ``DF.UNLOCK <client-id>``: release the session's locks.
 
 These name the client in an argument rather than with ``DF.CTX``, so a
@@ -32,9 +39,11 @@ the values travel in Redis's DUMP format (the one serialiser,
 :mod:`shardnode.values`), never as pickle:
 
 - ``DF.EXPORT <db> key...``: ``[payload-or-nil, deadline-or--1]`` per key;
-- ``DF.RUN <db> <n> [key payload deadline]* <command...>``: borrow the foreign
-  keys, run the command, return ``[reply, key, payload, deadline, events ...]``
-  for the foreign keys it wrote, and give them back;
+- ``DF.RUN <db>[o] <n> [key payload deadline]* <command...>``: borrow the
+  foreign keys, run the command, return ``[reply, key, payload, deadline,
+  events ...]`` for the foreign keys it wrote, and give them back (``o``: a
+  lending shard is out of memory -- a script meets the limit at its first
+  denyoom call, as on that shard);
 - ``DF.IMPORT <db> [key payload deadline events]*``: the owners store the
   result through the keyspace (hooks fire there, where the keys live) and
   publish the key's keyspace notifications.
@@ -52,6 +61,7 @@ from cluster.args import parse_int
 from cluster.errors import CommandError
 from cluster.resp import NULL_ARRAY
 from shardnode.memory import any_denyoom
+from shardnode.scripting import script_denies_oom
 from shardnode.registry import handler
 from shardnode.sessions import ClientSession, lock_request
 from shardnode.transactions import plan_locks, run_queued, watches_hold
@@ -78,6 +88,8 @@ def df_link(conn, args):
         announce(conn, True)
     if conn.server.told_refusal is not None:  # after the reply: the proxy's PING follows it
         conn.emit(conn.server.state_frame())
+    if conn.server.told_memory:  # a limit: the proxy checks it (ShardServer.note_memory)
+        conn.emit(conn.server.memory_frame())
     return "OK"
 
 
@@ -139,7 +151,7 @@ def _pairs(args, start):
 @lock_request("df.lock")
 def df_lock_wants(conn, args):
     session = _session(conn, args[1])
-    mode = args[2]
+    mode = args[2][:1]
     if mode == b"a":
         return (), True, True, session
     return _pairs(args, 3), mode == b"w", False, session
@@ -148,12 +160,24 @@ def df_lock_wants(conn, args):
 @handler("df.lock")
 def df_lock(conn, args):
     session = _session(conn, args[1])
+    mode = args[2]
+    if len(mode) > 1 and conn.server.memory.limit and _refused_for_memory(conn, args):
+        raise CommandError(errors.OOM)  # before the WATCH check, as Redis's EXEC
     locks = conn.server.locks
-    if args[2] == b"a":
+    if mode[:1] == b"a":
         locks.acquire_all(session)
     else:
-        locks.acquire(session, _pairs(args, 3), args[2] == b"w")
+        locks.acquire(session, _pairs(args, 3), mode[:1] == b"w")
     return 0 if watches_hold(conn, session) else 1
+
+
+def _refused_for_memory(conn, args) -> bool:
+    """DF.LOCK's memory check (``o``, or ``s`` with script commands)."""
+    if args[2][1:] == b"s":
+        refs = args[4 + 2 * parse_int(args[3]):]
+        if not any(script_denies_oom(refs[i:i + 2]) for i in range(0, len(refs), 2)):
+            return False
+    return conn.server.memory.out_of_memory()
 
 
 @handler("df.unlock")
@@ -205,8 +229,8 @@ def df_exec(conn, args):
     session = _session(conn, args[1])
     flags = args[2]
     commands = _commands(args)
-    if conn.server.memory.limit and any_denyoom(args for _, args in commands) \
-            and conn.server.memory.out_of_memory():
+    if conn.server.memory.limit and b"m" not in flags \
+            and any_denyoom(args for _, args in commands) and conn.server.memory.out_of_memory():
         if b"w" in flags:
             conn.server.watches.unwatch_all(session)  # EXEC refused ends the watches too
         if b"u" in flags:
@@ -264,7 +288,7 @@ def _triples(args, start, count):
 
 @handler("df.run")
 def df_run(conn, args):
-    db = conn.server.keyspace.dbs[int(args[1])]
+    db = conn.server.keyspace.dbs[int(args[1].rstrip(b"o"))]
     n = parse_int(args[2])
     command = args[3 + 3 * n :]
     if not command:
@@ -289,10 +313,12 @@ def df_run(conn, args):
     if notifier is not None:  # the borrowed keys' events go to their owners
         notifier.capture = {(db.index, key): [] for key in foreign}
     keyspace.write_listeners.append(track)
+    conn.oom_elsewhere = args[1].endswith(b"o")
     try:  # the coordinator holds the locks; this shard journals only keys it owns
         with journal.suspended():
             reply = conn.run_transaction([command])[0]
     finally:
+        conn.oom_elsewhere = False
         keyspace.write_listeners.remove(track)
         captured = notifier.capture if notifier is not None else None
         if notifier is not None:

@@ -266,12 +266,17 @@ def shard_limit(maxmemory: int, shards: int) -> int:
 
 def any_denyoom(commands) -> bool:
     """Whether a transaction's queue (argument lists) holds a denyoom
-    command: Redis then refuses its EXEC while over the limit."""
+    command -- a script or function counts by its declared flags, as Redis
+    counts them when it queues one -- : Redis then refuses its EXEC while
+    over the limit."""
     from cluster.commands import spec_of
+    from cluster.commands.scripting import SCRIPT_CALLS
+    from shardnode.scripting import script_denies_oom
 
     for args in commands:
         spec = spec_of(args)
-        if spec is not None and "denyoom" in spec.flags:
+        if spec is not None and ("denyoom" in spec.flags or (
+                spec.name in SCRIPT_CALLS and script_denies_oom(args))):
             return True
     return False
 
@@ -298,11 +303,12 @@ class ShardMemory:
     def configure(self) -> None:
         """CONFIG SET maxmemory: the new share; a smaller one evicts down to it
         now (as Redis does at the next command), and the checked dispatch
-        follows whether there is a limit at all."""
+        and the proxy links follow whether there is a limit at all."""
         self.limit = shard_limit(self.server.config.maxmemory, self.shards)
         self.server.set_write_check(False)
         if self.limit:
             self.out_of_memory()
+        self.server.note_memory()  # the proxy links learn the new state
 
     def out_of_memory(self) -> bool:
         """Redis's performEvictions before a denyoom command: over the limit,

@@ -50,7 +50,7 @@ from collections import deque
 
 from cluster import errors
 from cluster.commands import resolve
-from cluster.commands.transactions import RUN_INSIDE_MULTI
+from cluster.commands.transactions import OOM_EXEMPT_IN_MULTI, RUN_INSIDE_MULTI
 from cluster.errors import CommandError, ProtocolError
 from cluster.pubsub import SUBSCRIBED_ALLOWED
 from cluster.resp import NO_REPLY, RawReply, RequestParser, encode, encode_error
@@ -115,6 +115,10 @@ class ShardServer:
         self.load_progress = None  # shardnode.rdb.snapshot.LoadProgress while/after loading
         self.rdb_functions: list = []  # FUNCTION libraries the loaded files held (code)
         self.told_refusal = None  # the PING state the proxy links were told (set_write_check)
+        # The memory state the proxy links were told (note_memory): 0 no
+        # limit, 1 within it, 2 out of memory; and keyspace.dirty then.
+        self.told_memory = 0
+        self.memory_dirty = -1
         from shardnode.snapshots import ShardSnapshots
 
         self.snapshots = ShardSnapshots(self)  # SAVE, BGSAVE, LASTSAVE, MISCONF
@@ -277,10 +281,36 @@ class ShardServer:
         refusal = self.ping_refusal()
         if refusal != self.told_refusal:
             self.told_refusal = refusal
-            frame = self.state_frame()
-            for conn in list(self.clients.values()):
-                if conn.internal:
-                    conn.emit(frame)
+            self.tell_links(self.state_frame())
+
+    def note_memory(self) -> None:
+        """Tell the proxy links when this shard enters or leaves the out of
+        memory state (``F`` frames, :meth:`memory_frame`).  A proxy queues a
+        client's MULTI itself; with this it refuses a command queued for an
+        out of memory shard at once, as Redis does, and knows which shards
+        have a limit at all (proxy/coordinator.py checks those before a
+        cross-shard EXEC runs).  Called after a batch that changed data, by
+        the expiry timer and when the limit changes; out of the limit, the
+        policy evicts first (what the next denyoom command would do) -- not
+        while loading, when Redis evicts nothing either."""
+        if self.loading:
+            return  # the first batch after the load tells it
+        memory = self.memory
+        self.memory_dirty = self.keyspace.dirty
+        state = 0 if not memory.limit else 2 if memory.out_of_memory() else 1
+        if state != self.told_memory:
+            self.told_memory = state
+            self.tell_links(self.memory_frame())
+
+    def tell_links(self, frame: bytes) -> None:
+        """An out-of-band frame to every proxy link."""
+        for conn in list(self.clients.values()):
+            if conn.internal:
+                conn.emit(frame)
+
+    def memory_frame(self) -> bytes:
+        """``*3 F <shard> <state>``: see :meth:`note_memory`."""
+        return b"*3\r\n$1\r\nF\r\n:%d\r\n:%d\r\n" % (self.index, self.told_memory)
 
     def ping_refusal(self) -> str | None:
         """The error PING answers now, as Redis 7.0's processCommand decides
@@ -365,6 +395,8 @@ class ShardServer:
             return
         removed = self.keyspace.active_expire(budget=500)
         self.memory.used()  # settles what commands changed in place; the peak
+        if self.memory.limit and self.keyspace.dirty != self.memory_dirty:
+            self.note_memory()
         self._schedule_expiry(0.001 if removed >= 500 else None)
 
     # -- key locks and parked requests ----------------------------------------
@@ -485,8 +517,6 @@ BUSY_EXEMPT = frozenset({"df.link", "df.ctx", "df.gone", "df.unlock", "df.unwait
 
 PARKED = object()
 
-# Inside MULTI while over maxmemory Redis refuses every command but these.
-_OOM_EXEMPT_IN_MULTI = frozenset({"exec", "discard", "quit", "reset"})
 
 
 
@@ -494,6 +524,7 @@ class ShardConnection(asyncio.Protocol, Session):
     """One client or proxy link."""
 
     in_script = False  # running a script's redis.call: MONITOR shows it as "lua"
+    oom_elsewhere = False  # DF.RUN for a script lent keys of a full shard
 
     def __init__(self, server: ShardServer):
         self.server = server
@@ -623,6 +654,9 @@ class ShardConnection(asyncio.Protocol, Session):
             if self.closing:
                 break
         server.running = running
+        if server.memory.limit and keyspace.dirty != server.memory_dirty \
+                and server.busy is None:
+            server.note_memory()  # a frame behind this batch's replies
         if server.observed:
             server.send_due()
             if self.held is not None or server.tracking.new_holds:
@@ -876,7 +910,8 @@ class ShardConnection(asyncio.Protocol, Session):
                 if "no_multi" in spec.flags:
                     return self._reject(errors.NO_MULTI, spec)
                 if spec.name not in RUN_INSIDE_MULTI:
-                    self.multi.append(args)
+                    if not self.multi_failed:  # a doomed queue keeps nothing, as Redis's
+                        self.multi.append(args)
                     return self._encoded("QUEUED")
             if server.locks.held and not self.in_exec:
                 parked = self.check_locks(spec, args)
@@ -938,14 +973,17 @@ class ShardConnection(asyncio.Protocol, Session):
 
     def oom_refused(self, spec) -> bool:
         """Redis's processCommand memory check: a denyoom command (EXEC when
-        it queued one), or anything queued inside MULTI but EXEC/DISCARD/
+        it queued one, a script by its declared flags: shardnode/scripting.py
+        checks those), or anything queued inside MULTI but EXEC/DISCARD/
         QUIT/RESET, is refused while the shard is over its limit after
-        evicting what the policy allows."""
+        evicting what the policy allows.  EXEC's check comes before its
+        EXECABORT for earlier errors, as in Redis; the queue holds only what
+        was queued before the first error (see :meth:`execute`)."""
         if self.multi is not None:
             if spec.name == "exec":
-                if self.multi_failed or not any_denyoom(self.multi):
+                if not any_denyoom(self.multi):
                     return False
-            elif spec.name in _OOM_EXEMPT_IN_MULTI:
+            elif spec.name in OOM_EXEMPT_IN_MULTI:
                 return False
         elif "denyoom" not in spec.flags:
             return False

@@ -67,7 +67,8 @@ from cluster.errors import CommandError
 from cluster.resp import RawReply, encode, encode_error
 from cluster.scripting import get_runtime
 from cluster.scripting.runtime import ScriptAbort
-from cluster.scripting.shebang import ALLOW_CROSS_SLOT, ALLOW_OOM, NO_CLUSTER, NO_WRITES
+from cluster.scripting.shebang import (ALLOW_CROSS_SLOT, ALLOW_OOM, NO_CLUSTER, NO_WRITES,
+                                       denies_oom, parse_shebang)
 from shardnode.db import slot_of
 from shardnode.rdb.encoding import KEEP_ENCODING
 from shardnode.values import dump_payload, load_payload
@@ -100,12 +101,14 @@ def eval_command(conn, args):
     if conn.server.observed:  # MONITOR shows EVAL as it starts (skip_monitor after)
         feed_script(conn, args)
     name = args[0].lower()
+    runtime = get_runtime()
+    if conn.server.memory.limit:
+        refuse_for_memory(conn, declared_flags(runtime, name, args[1]))
     numkeys = parse_int(args[2])
     if numkeys > len(args) - 3:
         raise CommandError(errors.NUMKEYS_TOO_MANY)
     if numkeys < 0:
         raise CommandError(errors.NUMKEYS_NEGATIVE)
-    runtime = get_runtime()
     if name.startswith(b"evalsha"):
         script = runtime.get(args[1])
         if script is None:
@@ -121,16 +124,54 @@ def eval_command(conn, args):
     return run_script(conn, runtime, script, args[3:3 + numkeys], args[3 + numkeys:], readonly)
 
 
+# -- the memory limit (noeviction's -OOM) -------------------------------------------
+
+
+def declared_flags(runtime, name: bytes, target: bytes):
+    """The flags an EVAL/EVALSHA(_RO) (``target`` its body or SHA) or FCALL
+    (``target`` the function's name) runs with, read as Redis's processCommand
+    reads them before the command runs (evalGetCommandFlags,
+    fcallGetCommandFlags): the cached script's, a new body's shebang, the
+    function's (a body's shebang is its cached script's flags).  None: no shebang, or nothing known by that name (a bad
+    shebang, an unknown SHA or function) -- the command's own table flags
+    apply, and its handler answers the error."""
+    if name.startswith(b"fcall"):
+        from shardnode.functions import get_registry
+
+        function = get_registry().functions.get(target)
+        return function.flags if function is not None else None
+    if name.startswith(b"evalsha"):
+        script = runtime.get(target)
+        return script.flags if script is not None else None
+    try:
+        return parse_shebang(target)[0]
+    except CommandError:
+        return None
+
+
+def refuse_for_memory(conn, flags) -> None:
+    """A script or function declaring flags without ``allow-oom`` or
+    ``no-writes`` is a denyoom command: refused whole, before it starts (and
+    before its other errors), while the shard is out of memory."""
+    if denies_oom(flags) and conn.server.memory.out_of_memory():
+        raise CommandError(errors.OOM)
+
+
+def script_denies_oom(args) -> bool:
+    """Whether a queued EVAL/EVALSHA/FCALL (``args``) counts as denyoom by
+    its declared flags: EXEC of a queue holding one is refused while out of
+    memory, as for any denyoom command (shardnode/memory.any_denyoom)."""
+    if len(args) < 2:
+        return False
+    return denies_oom(declared_flags(get_runtime(), args[0].lower(), args[1]))
+
+
 def run_script(conn, runtime, script, keys, argv, readonly, as_function=False, command=()):
     """Run a script (EVAL) or a function (FCALL, ``command`` its arguments
     for FUNCTION STATS) here, its effects journalled as one unit; the
     client's reply.  Either may run in the script thread (busy scripts,
     below), and either is handed back to the proxy when it needs another
     shard (a function with its library's code as the body)."""
-    flags = script.flags
-    if flags is not None and conn.server.memory.limit and ALLOW_OOM not in flags \
-            and NO_WRITES not in flags and conn.server.memory.out_of_memory():
-        raise CommandError(errors.OOM)  # a script with flags may write: refused whole, as Redis
     host = ScriptHost(conn, script, keys)
     # undo only where this call's journal group is its own (not in MULTI/DF.EXEC)
     host.undo_ok = conn.internal and not conn.in_exec and \
@@ -502,7 +543,7 @@ class ScriptHost:
                 self.undo = {}
         if not self.wrote and "denyoom" in spec.flags and self.server.memory.limit and (
                 self.script.flags is None or ALLOW_OOM not in self.script.flags) \
-                and self.server.memory.out_of_memory():
+                and (conn.oom_elsewhere or self.server.memory.out_of_memory()):
             raise CommandError(errors.OOM)  # Redis's scriptVerifyOOM: until the script wrote
         if spec.is_write and not self.final:
             if self.undo is None or spec.name in UNDO_BEYOND_KEYS or (

@@ -136,6 +136,7 @@ def config_set(conn, args):
         server.set_write_check(not server.snapshots.snapshot_ok)
     if any(opt.name in EVICTION_OPTIONS for opt, _ in applied):
         conn.server.memory.evictor.configure()  # the policy and its bookkeeping
+        conn.server.memory_dirty = -1  # may evict now: the links learn it after this batch
     if any(opt.name == "maxmemory" for opt, _ in applied):
         conn.server.memory.configure()  # the new share; shrinking evicts down to it
     if not conn.internal:  # a client's own request; the proxy warns for what it forwards

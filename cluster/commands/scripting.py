@@ -11,6 +11,10 @@ from cluster.commands import ALL, command, family, subcommand
 
 family("scripting")
 
+# The commands that run a script or a function (FCALL is functions.py's): Redis
+# reads their flags from what they run -- a shebang, register_function's flags.
+SCRIPT_CALLS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+
 _EVAL = "noscript skip_monitor may_replicate no_mandatory_keys stale"
 _EVAL_RO = "noscript skip_monitor no_mandatory_keys stale readonly"
 _RUNS = "Depends on the script that is executed."

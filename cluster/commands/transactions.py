@@ -13,6 +13,9 @@ _TX = "noscript loading stale fast allow_busy"
 
 # Commands a connection in MULTI runs at once instead of queueing them.
 RUN_INSIDE_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+# Inside MULTI while out of memory Redis refuses every command but these
+# (processCommand's OOM check; EXEC only when it queued a denyoom command).
+OOM_EXEMPT_IN_MULTI = frozenset(("exec", "discard", "quit", "reset"))
 
 command("multi", 1, _TX, acl="@transaction", route=LOCAL, since="1.2.0",
         summary="Starts queueing the connection's commands for one atomic EXEC.",

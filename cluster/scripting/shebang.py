@@ -46,3 +46,11 @@ def parse_shebang(body: bytes):
                 raise CommandError("ERR Unexpected flag in script shebang: %s" % name)
             flags.add(name)
     return frozenset(flags), end
+
+
+def denies_oom(flags) -> bool:
+    """Whether a script or function with these declared flags counts as a
+    denyoom command (Redis 7.0's scriptFlagsToCmdFlags: ``no-writes`` implies
+    ``allow-oom``).  ``None`` -- no shebang -- keeps the command's own flags:
+    such a script meets the limit only at its first denyoom ``redis.call``."""
+    return flags is not None and ALLOW_OOM not in flags and NO_WRITES not in flags
