@@ -124,10 +124,10 @@ class CacheCounting:
     the bytes at ``h + n * step`` (double hashing, ``step`` odd from the
     hash's high half: four different bytes), the low or high half of each
     as a bit of the hash's top says; the smallest one is the count and only
-    the smallest ones grow (conservative update).  Reads of stored and missing keys count alike;
-    all counters halve after ``_AGE_EVERY`` counts per stored key, so old
-    popularity fades (TinyLFU's reset).  New keys go on probation
-    (``Database.probation``) without a count of their own.
+    the smallest ones grow (conservative update).  Reads of stored and
+    missing keys count alike; all counters halve after ``_AGE_EVERY`` counts
+    per stored key, so old popularity fades (TinyLFU's reset).  New keys go
+    on probation (``Database.probation``) without a count of their own.
 
     Why 4 bits and four counters: a one-pass scan is rejected only if its
     keys (read once) look less read than the residents they would replace.
