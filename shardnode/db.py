@@ -323,7 +323,8 @@ class Database:
 
     def reset_table(self, typecode: str) -> None:
         """An empty access table of 32-bit words ("I"), or in cache mode of
-        four times as many byte counters ("B"): the same bytes per key."""
+        the same bytes as byte cells ("B", two 4-bit counters each, see
+        eviction.CacheCounting): the same bytes per key."""
         self.stamps = array(typecode, bytes(4 * _TABLE_MIN))
         self.mask = len(self.stamps) - 1
         self.grow_at = _TABLE_MIN

@@ -8,8 +8,8 @@ What lives here:
   policy but the LFU ones, noeviction included, so OBJECT IDLETIME works as
   in Redis) a word is Redis's 24-bit LRU clock in seconds; under an LFU
   policy it is Redis's 16-bit minutes + 8-bit logarithmic counter; in cache
-  mode it is the same counter, kept for keys that are *not* stored too (a
-  frequency sketch);
+  mode each word's 4 bytes hold eight 4-bit counters, a frequency sketch
+  that counts keys that are *not* stored too (:class:`CacheCounting`);
 - :class:`Evictor`: Redis's eight ``maxmemory_policy`` values, and
   ``cache_mode``, as ``evict(keyspace, bytes_needed)``.
 
@@ -31,9 +31,10 @@ volatile-ttl takes the nearest deadline from the heap exactly.
 
 Cache mode (``cache_mode: yes``, beyond Redis) is a W-TinyLFU-like policy:
 new keys enter a probation FIFO (a deque of keys: 8 bytes per key on
-probation, ~10% of the keys); the oldest probationary key either replaces
-the least frequently used of a sample of the other keys, if the sketch says
-it is used more often, or is evicted.  The sketch also counts reads of keys
+probation, 1% of the keys, so 0.08 bytes per key on top of the table's 4 to
+8); the oldest probationary key either replaces the least frequently used of
+a sample of the other keys, if the sketch says it is used more often (a tie
+keeps the resident), or is evicted.  The sketch also counts reads of keys
 that are not stored, so a key that keeps coming back is admitted and a
 one-pass scan of cold keys is not.
 
@@ -53,7 +54,7 @@ from random import random, randrange
 LRU_CLOCK_MAX = (1 << 24) - 1  # Redis's 24-bit LRU clock, in seconds
 LFU_INIT_VAL = 5  # the counter a new key starts with under an LFU policy
 POOL_SIZE = 16  # Redis's EVPOOL_SIZE
-PROBATION_SHARE = 0.1  # cache mode: the share of keys on probation
+PROBATION_SHARE = 0.01  # cache mode: the share of keys on probation (W-TinyLFU's window)
 _NSLOTS = 16384
 
 # The options that change what the bookkeeping keeps or how eviction chooses.
@@ -110,17 +111,38 @@ class LfuCounting:
         db.set_stamp(key, (self.keyspace.lfu_minutes << 8) | freq)
 
 
-_HALVED = bytes(i >> 1 for i in range(256))  # the sketch's ageing, as bytes.translate
-_AGE_EVERY = 10  # the sketch halves after this many counts per key stored (TinyLFU's W)
+# Cache mode's sketch: 4-bit counters, two per byte of the access table.
+COUNTER_MAX = 15  # a counter saturates here (TinyLFU's 4 bits: enough to rank keys)
+_HALVED = bytes((i >> 1) & 0x77 for i in range(256))  # both counters of a byte halved
+_AGE_EVERY = 20  # the sketch halves after this many counts per key stored (TinyLFU's W)
 
 
 class CacheCounting:
-    """Cache mode's frequency sketch: the access table as byte counters, two
-    per key (``h`` and ``h >> 32``, the smaller one counts: a count-min
-    sketch with conservative update), counting reads of stored and missing
-    keys alike; all counters halve after ``_AGE_EVERY`` counts per stored
-    key, so old popularity fades (TinyLFU's reset).  New keys go on
-    probation (``Database.probation``) without a count of their own."""
+    """Cache mode's frequency sketch over the access table: a count-min
+    sketch of 4-bit counters (two per byte: 8 to 16 counters per stored key
+    in the 4 to 8 bytes the table has per key), four counters per key, in
+    the bytes at ``h + n * step`` (double hashing, ``step`` odd from the
+    hash's high half: four different bytes), the low or high half of each
+    as a bit of the hash's top says; the smallest one is the count and only
+    the smallest ones grow (conservative update).  Reads of stored and
+    missing keys count alike; all counters halve after ``_AGE_EVERY`` counts
+    per stored key, so old popularity fades (TinyLFU's reset).  New keys go
+    on probation (``Database.probation``) without a count of their own.
+
+    Why 4 bits and four counters: a one-pass scan is rejected only if its
+    keys (read once) look less read than the residents they would replace.
+    The table sees ~5 times more distinct keys between ageings than it
+    stores; with two byte counters per key, over half of the scanned keys
+    read 2 or more from neighbours, and ~9,000 of the 50,000 scanned keys of
+    bench/cache.py's scan trace were admitted (a third of the cache per
+    scan).  Twice as many counters at 4 bits, four per key, cut that to 15%
+    reading 2 and ~4,000 admitted; ageing after 20 counts per stored key
+    rather than 10 lets residents' counts rise further above that noise
+    (~3,400 admitted).  No key needs to count past 15 to win admission.
+    Positions stay valid when the table doubles (``Database._grow_table``):
+    a position is an integer ``& mask``, and the doubled table repeats the
+    old one.
+    """
 
     __slots__ = ("keyspace", "counted")
 
@@ -129,16 +151,35 @@ class CacheCounting:
         self.counted = 0
 
     def hit(self, db, key: bytes) -> None:
+        # Inlined _cells (a GET's cost in cache mode): four bytes, and in each
+        # the low or high counter as a bit of the hash's top says.
         h = hash(key)
-        stamps, mask = db.stamps, db.mask
-        i, j = h & mask, (h >> 32) & mask
-        a, b = stamps[i], stamps[j]
-        if a <= b:
-            if a < 255:
-                stamps[i] = a + 1
-        if b <= a:
-            if b < 255:
-                stamps[j] = b + 1
+        stamps = db.stamps
+        mask = db.mask
+        step = (h >> 32) | 1
+        i = h & mask
+        j = (i + step) & mask
+        k = (j + step) & mask
+        n = (k + step) & mask
+        si, sj, sk, sn = (h >> 60) & 4, (h >> 59) & 4, (h >> 58) & 4, (h >> 57) & 4
+        a = stamps[i] >> si & 15
+        b = stamps[j] >> sj & 15
+        c = stamps[k] >> sk & 15
+        d = stamps[n] >> sn & 15
+        low = a if a < b else b
+        if c < low:
+            low = c
+        if d < low:
+            low = d
+        if low < COUNTER_MAX:  # below 15 no carry reaches the byte's other counter
+            if a == low:
+                stamps[i] += 1 << si
+            if b == low:
+                stamps[j] += 1 << sj
+            if c == low:
+                stamps[k] += 1 << sk
+            if d == low:
+                stamps[n] += 1 << sn
         self.counted += 1
         if self.counted > _AGE_EVERY * max(db.size, 1024):
             self.age()
@@ -148,22 +189,57 @@ class CacheCounting:
         for db in self.keyspace.dbs:
             db.stamps = array("B", bytes(db.stamps).translate(_HALVED))
 
-    def frequency(self, db, key: bytes) -> int:
+    @staticmethod
+    def _cells(db, key: bytes):
+        """The key's four counters as (byte position, shift)."""
         h = hash(key)
-        stamps, mask = db.stamps, db.mask
-        return min(stamps[h & mask], stamps[(h >> 32) & mask])
+        mask = db.mask
+        step = (h >> 32) | 1
+        return [((h + n * step) & mask, (h >> (60 - n)) & 4) for n in range(4)]
+
+    def frequency(self, db, key: bytes) -> int:
+        # _cells inlined: eviction reads six of these per key it evicts.
+        h = hash(key)
+        stamps = db.stamps
+        mask = db.mask
+        step = (h >> 32) | 1
+        i = h & mask
+        low = stamps[i] >> ((h >> 60) & 4) & 15
+        i = (i + step) & mask
+        count = stamps[i] >> ((h >> 59) & 4) & 15
+        if count < low:
+            low = count
+        i = (i + step) & mask
+        count = stamps[i] >> ((h >> 58) & 4) & 15
+        if count < low:
+            low = count
+        i = (i + step) & mask
+        count = stamps[i] >> ((h >> 57) & 4) & 15
+        return count if count < low else low
 
     def set_frequency(self, db, key: bytes, freq: int) -> None:
-        h = hash(key)
-        db.stamps[h & db.mask] = db.stamps[(h >> 32) & db.mask] = freq
+        """RESTORE ... FREQ: the key's counters, saturated at 15."""
+        freq = min(freq, COUNTER_MAX)
+        stamps = db.stamps
+        for i, shift in self._cells(db, key):
+            stamps[i] = (stamps[i] & ~(15 << shift)) | (freq << shift)
 
     def created(self, db, key: bytes) -> None:
         """A new key goes on probation, uncounted: the read that missed it
-        counted already (counting the SET too admitted one-pass scans)."""
+        counted already (counting the SET too admitted one-pass scans).
+
+        Evictions take probation's oldest keys, so under a limit it stays
+        near its share; keys created while there is room (no limit yet, or
+        below it) would pile up, so past twice the share the oldest one
+        leaves probation admitted, as W-TinyLFU's window overflows into a
+        main space that is not full.  That also keeps the deque's 8 bytes a
+        key to a bounded share of the keys."""
         probation = db.probation
         if probation is None:
             probation = db.probation = deque()
         probation.append(key)
+        if len(probation) > 2 * PROBATION_SHARE * db.size + 16:
+            probation.popleft()
 
 
 class Evictor:
@@ -327,59 +403,77 @@ class Evictor:
 
     def _pick_cache(self, keyspace):
         """Cache mode: the probation FIFO's oldest key against the least
-        frequent of a sample: the more often read one stays."""
+        frequent of a sample: the more often read one stays (a tie keeps
+        the resident).  Over its share, the oldest probationary key leaves
+        probation either way (admitted, or evicted); within its share it
+        still competes, and stays on probation if it wins: an eviction that
+        needs more than one key (a bigger value, a new slot bucket) must not
+        take a resident that a probationary key read once is worth less than
+        (a scan would erode the residents through that)."""
         counting = self.counting
         for db in keyspace.dbs:
             probation = db.probation
             if not db.size:
                 continue
-            while probation and len(probation) > db.size * PROBATION_SHARE:
-                key = probation.popleft()
+            while probation:
+                key = probation[0]
                 if db.peek(key) is None:
+                    probation.popleft()
                     continue
-                rival = self._least_frequent_sample(db, key)
-                if rival is not None and \
-                        counting.frequency(db, key) > counting.frequency(db, rival):
-                    return db, rival  # ``key`` stays: admitted
+                over = len(probation) > db.size * PROBATION_SHARE
+                rival, rival_freq = self._least_frequent_sample(db, key)
+                if rival is not None and counting.frequency(db, key) > rival_freq:
+                    if over:
+                        probation.popleft()  # admitted
+                    return db, rival
+                probation.popleft()
                 return db, key
-            rival = self._least_frequent_sample(db, None)
+            rival = self._least_frequent_sample(db, None)[0]
             if rival is not None:
                 return db, rival
         return None
 
     def _least_frequent_sample(self, db, besides):
-        counting = self.counting
+        """(key, its count): the least read of ``maxmemory_samples`` random
+        keys other than ``besides``; (None, None) if there is none."""
+        frequency = self.counting.frequency
         best = best_freq = None
         for _ in range(self.samples):
             key = _random_key(db)
             if key is None or key == besides:
                 continue
-            freq = counting.frequency(db, key)
+            freq = frequency(db, key)
             if best is None or freq < best_freq:
                 best, best_freq = key, freq
-        return best
+        return best, best_freq
 
 
 def _random_key(db):
     """A random key of ``db`` (without expiring it), or None when empty.
 
     Probes random slots first (O(1) on a populated shard); a sparse keyspace
-    picks among its non-empty buckets.
+    picks among its non-empty buckets.  ``int(random() * n)``, not
+    ``randrange``: a sample costs a few probes, and randrange's Python code
+    was most of an eviction's time (~1 us a call).
     """
     slots = db.slots
     if not slots:
         return None
     bucket = None
     if len(slots) >= 1024:
+        get = slots.get
         for _ in range(32):
-            bucket = slots.get(randrange(_NSLOTS))
+            bucket = get(int(random() * _NSLOTS))
             if bucket:
                 break
     if not bucket:
         buckets = list(slots.values())
-        bucket = buckets[randrange(len(buckets))]
+        bucket = buckets[int(random() * len(buckets))]
+    if len(bucket) == 1:
+        for key in bucket:
+            return key
     keys = list(bucket)
-    return keys[randrange(len(keys))]
+    return keys[int(random() * len(keys))]
 
 
 def _random_volatile_key(db):

@@ -10,6 +10,7 @@ down to it at once (Redis does it at the next command).
 import time
 
 import hiredis
+import pytest
 
 from tests.helpers import RawClient, start_with_secret
 
@@ -158,6 +159,35 @@ def test_cache_mode_keeps_serving_and_evicts_under_a_writer():
                 assert _used(client) <= limit * 1.05
             assert int(_info(client, "stats")["evicted_keys"]) >= 1000
             assert client.call("CONFIG", "GET", "cache_mode") == [b"cache_mode", b"yes"]
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize("policy, cache_mode", [("allkeys-lru", "no"), ("noeviction", "yes")])
+def test_a_scan_of_cold_keys_does_not_flush_hot_keys_in_cache_mode(policy, cache_mode):
+    """1,000 hot keys (filled on a miss, read three times more) fill the
+    limit; a one-pass scan of 3,000 never-seen keys (GET, miss, SET) follows.
+    allkeys-lru loses the hot keys to the scan (the control: the scenario
+    does flush an LRU cache); cache mode keeps them and rejects the scan."""
+    proc = _server(policy, cache_mode=cache_mode)
+    try:
+        with RawClient(proc.port) as client:
+            hot = ["hot:%d" % i for i in range(1000)]
+            assert client.pipeline([["GET", name] for name in hot]) == [None] * len(hot)
+            _load(client, hot)
+            assert client.call("CONFIG", "SET", "maxmemory", _used(client)) == b"OK"
+            for _ in range(3):
+                assert None not in client.pipeline([["GET", name] for name in hot])
+            for start in range(0, 3000, 500):
+                cold = ["cold:%d" % i for i in range(start, start + 500)]
+                assert client.pipeline([["GET", name] for name in cold]) == [None] * len(cold)
+                _load(client, cold)
+            assert int(_info(client, "stats")["evicted_keys"]) >= 2900
+            alive = len(_alive(client, hot))
+            if cache_mode == "yes":
+                assert alive >= 900  # a probationary hot key may lose a tie
+            else:
+                assert alive <= 100
     finally:
         proc.stop()
 

@@ -238,19 +238,69 @@ def test_cache_mode_resists_a_scan_and_admits_what_comes_back(clock):
     assert db.peek(b"wanted") is not None
 
 
-def test_cache_mode_sketch_counts_misses_and_halves_with_age(clock):
-    """Counts of missing keys too (min of two byte counters); after ten counts
-    per stored key (at least 1024) every counter halves."""
+def test_cache_mode_sketch_counts_misses_saturates_and_halves_with_age(clock):
+    """Counts of missing keys too (the least of four 4-bit counters), up to
+    15; after twenty counts per stored key (at least 1024) every counter
+    halves."""
     ks = make(clock, cache_mode=True)
     db = ks.dbs[0]
     assert db.stamps.typecode == "B"
-    for _ in range(40):
+    for _ in range(12):
         db.get(b"absent")
-    assert ks.evictor.frequency(db, b"absent") == 40
+    assert ks.evictor.frequency(db, b"absent") == 12
+    for _ in range(28):
+        db.get(b"absent")
+    assert ks.evictor.frequency(db, b"absent") == 15
     counting = ks.evictor.counting
-    counting.counted = 10 * 1024  # the next count ages the sketch
+    counting.counted = 20 * 1024  # the next count ages the sketch
     db.get(b"absent")
-    assert ks.evictor.frequency(db, b"absent") == 20
+    assert ks.evictor.frequency(db, b"absent") == 7
     ks.evictor.config.values["cache_mode"] = False
     ks.evictor.configure()
     assert db.stamps.typecode == "I" and db.probation is None
+
+
+def test_cache_mode_counters_are_independent_and_survive_the_table_doubling(clock):
+    """Two counters share a byte: counting keys to saturation never spills
+    into a neighbour (every other key still reads what it was read), and a
+    database that outgrows its table keeps every count."""
+    ks = make(clock, cache_mode=True)
+    db = ks.dbs[0]
+    reads = {b"c:%d" % i: i % 17 for i in range(2000)}  # 16,000 counts: no ageing
+    for key, n in reads.items():
+        for _ in range(n):
+            db.get(key)
+    freq = ks.evictor.frequency
+    # count-min: never below the true count (saturated at 15)
+    assert all(freq(db, key) >= min(n, 15) for key, n in reads.items())
+    exact = sum(freq(db, key) == min(n, 15) for key, n in reads.items())
+    assert exact >= 0.9 * len(reads)
+    before = {key: freq(db, key) for key in reads}
+    size = len(db.stamps)
+    for i in range(5000):
+        db.set(b"s:%d" % i, b"v")
+    assert len(db.stamps) == 2 * size
+    assert {key: freq(db, key) for key in reads} == before
+
+
+def test_cache_mode_restore_freq_sets_the_counters(clock):
+    ks = make(clock, cache_mode=True)
+    db = ks.dbs[0]
+    db.set(b"k", b"v")
+    ks.evictor.set_frequency(db, b"k", 9)
+    assert ks.evictor.frequency(db, b"k") == 9
+    ks.evictor.set_frequency(db, b"k", 200)
+    assert ks.evictor.frequency(db, b"k") == 15
+    ks.evictor.set_frequency(db, b"k", 0)
+    assert ks.evictor.frequency(db, b"k") == 0
+
+
+def test_cache_mode_probation_stays_bounded_without_evictions(clock):
+    """Keys created while there is room leave probation past twice its share
+    (1%): the deque never holds every key."""
+    ks = make(clock, cache_mode=True)
+    db = ks.dbs[0]
+    for i in range(20_000):
+        db.set(b"k:%d" % i, b"v")
+    assert len(db.probation) <= 2 * 0.01 * 20_000 + 17
+    assert list(db.probation)[-1] == b"k:19999"  # the newest are the ones on probation
