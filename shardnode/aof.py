@@ -785,7 +785,7 @@ class AppendOnlyFile:
         if self.rewrite_scheduled:
             self.start_scheduled_rewrite()
         if self.rewrite is None and config.auto_aof_rewrite_percentage \
-                and self.server.snapshots.running is None \
+                and not self.server.snapshots.busy \
                 and self.current_size > config.auto_aof_rewrite_min_size:
             base = self.rewrite_base_size or 1
             growth = (self.current_size - base) * 100 // base
@@ -893,7 +893,7 @@ class AppendOnlyFile:
         """Start the BGREWRITEAOF that waited for a BGSAVE (or a transaction)
         to end, if nothing is in its way now; the end of a save and the
         once-a-second cron call this."""
-        if not self.rewrite_scheduled or self.server.snapshots.running is not None:
+        if not self.rewrite_scheduled or self.server.snapshots.busy:
             return
         self.rewrite_scheduled = False
         try:
@@ -991,7 +991,7 @@ def bgrewriteaof(server):
     aof = server.aof
     if aof.rewrite is not None:
         raise CommandError(errors.AOF_REWRITE_IN_PROGRESS)
-    if server.snapshots.running is not None or server.keyspace.journal.grouping:
+    if server.snapshots.busy or server.keyspace.journal.grouping:
         aof.rewrite_scheduled = True
         asyncio.get_running_loop().call_soon(aof.start_scheduled_rewrite)
         return REWRITE_SCHEDULED

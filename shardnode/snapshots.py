@@ -431,6 +431,13 @@ class ShardSnapshots:
             if self.task is asyncio.current_task():
                 self.task = None
 
+    @property
+    def busy(self) -> bool:
+        """A BGSAVE runs or is agreed to: what BGREWRITEAOF waits for, and
+        INFO's rdb_bgsave_in_progress (a client that pipelines BGSAVE and
+        BGREWRITEAOF sees the save as running, as Redis's fork makes it)."""
+        return self.running is not None or self.held is not None
+
     def go(self, snapshot_id: str, start: bool) -> None:
         """The proxy's second round of a held BGSAVE: every shard agreed
         (start it now) or one refused (drop it)."""
@@ -441,8 +448,10 @@ class ShardSnapshots:
         if start:
             try:
                 self.bgsave(snapshot_id, count)
+                return
             except CommandError as exc:  # loading began since: nothing to save
                 log.warning("Background saving not started: %s", exc.args[0])
+        self._ended()  # a BGREWRITEAOF that waited for this save
 
     def _start_scheduled(self) -> None:
         if self.server.locks.held:  # a transaction still runs here: its end is in the cut
@@ -532,7 +541,7 @@ class ShardSnapshots:
         running = self.running is not None
         return [
             ("rdb_changes_since_last_save", self.server.keyspace.dirty),
-            ("rdb_bgsave_in_progress", 1 if running else 0),
+            ("rdb_bgsave_in_progress", 1 if self.busy else 0),
             ("rdb_last_save_time", self.lastsave),
             ("rdb_last_bgsave_status", "ok" if self.last_ok else "err"),
             ("rdb_last_bgsave_time_sec", self.last_time_sec),
@@ -543,6 +552,7 @@ class ShardSnapshots:
     def abandon(self) -> None:
         """Drop the save in progress at once (its partial file too): the
         shard is stopping and saves in the foreground instead."""
+        self.held = None
         if self.task is not None:
             self.task.cancel()
             self.task = None
