@@ -19,7 +19,7 @@ def _recount(ks) -> int:
     for db in ks.dbs:
         for bucket in db.slots.values():
             total += BUCKET
-            for key, value in bucket.items():
+            for key, value in bucket.entries():
                 total += footprint(value) + key_size(key)
         total += EXPIRE_ENTRY * len(db.expires)
     return total
