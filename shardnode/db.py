@@ -93,8 +93,8 @@ class Database:
                         self.stamps[hash(key) & self.mask] = keyspace.lru_clock
                     else:
                         count(self, key)
-                if type(value) is int:
-                    return bucket.unpack(value)
+                if type(value) is int:  # a packed string
+                    return bucket.cell.unpack_from(bucket.data, value * bucket.stride)[0]
                 return value
         if self.keyspace.count_miss is not None:  # cache mode: the sketch counts misses
             self.keyspace.count_miss(self, key)
@@ -185,7 +185,10 @@ class Database:
                 self.record_access(key)
             pending = self.pending
             before = pending.pop(key, None) if pending else None
-            self.used += size - (entry_footprint(bucket, old) if before is None else before)
+            if before is None:  # memory.entry_footprint, inlined
+                before = bucket.data[old * bucket.stride] + PACKED_ENTRY if type(old) is int \
+                    else footprint(old)
+            self.used += size - before
         bucket.put(key, value, old)
         if container:  # often filled after it is stored: measured again after the command
             self.pending[key] = size

@@ -54,19 +54,18 @@ DICT_ENTRY = 40
 KEY_BOOKKEEPING = 6
 KEY_ENTRY = DICT_ENTRY + KEY_BOOKKEEPING
 # A slot's bucket (shardnode/buckets.py) with few keys: the dict's header and
-# first table, the packed store's three slots, plus its entry in
-# ``Database.slots``.  The store's own objects (a bytearray and a word array,
-# ~150 bytes) exist only in buckets of PACK_FROM keys or more: counted in
-# their keys' PACKED_ENTRY.
+# first table, the packed store's four slots, plus its entry in
+# ``Database.slots``.  The store's bytearray exists only in buckets of
+# PACK_FROM keys or more: counted in their keys' PACKED_ENTRY.
 BUCKET = 232 + 32 + DICT_ENTRY
 # A string of at most PACK_MAX bytes is packed into its bucket: its bytes,
-# its 4-byte word, and what the store's growth leaves behind -- the spare
+# its length byte, and what the store's growth leaves behind -- the spare
 # room of the bytearray (an eighth at each growth) and its outgrown buffers
 # (a realloc that moves leaves a hole): measured ~20 bytes over the value's
-# own for 32-byte values, 60 to a bucket.  In a bucket of fewer than
-# PACK_FROM keys such a string is still its own bytes object, counted the
-# same: at most a few hundred bytes per such bucket, less than its store
-# would cost.
+# own for 32-byte values, 60 to a bucket.  Values shorter than the bucket's
+# longest pad their cells: not counted.  In a bucket of fewer than PACK_FROM
+# keys such a string is still its own bytes object, counted the same: at
+# most a few hundred bytes per such bucket, less than its store would cost.
 PACKED_ENTRY = 16
 # A key with a TTL: its ``expires`` entry, the (deadline, key) heap tuple and
 # its list slot, the deadline int.
