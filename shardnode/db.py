@@ -189,7 +189,11 @@ class Database:
                 before = bucket.data[old * bucket.stride] + PACKED_ENTRY if type(old) is int \
                     else footprint(old)
             self.used += size - before
-        bucket.put(key, value, old)
+        if type(old) is int and not container and len(value) < bucket.stride:
+            # Bucket.put's commonest case inlined: a packed string rewritten in its cell
+            bucket.cell.pack_into(bucket.data, old * bucket.stride, value)
+        else:
+            bucket.put(key, value, old)
         if container:  # often filled after it is stored: measured again after the command
             self.pending[key] = size
             keyspace.unsettled = True
