@@ -446,7 +446,7 @@ def replay_other_count(server, sources: list, progress):
         for db, old in zip(keyspace.dbs, scratch.dbs):
             for slot, bucket in old.slots.items():
                 if owner[slot] == index:
-                    for key, value in bucket.items():
+                    for key, value in bucket.entries():
                         db.load(key, value, slot, old.expires.get(key))
             yield progress
     progress.keys_loaded = sum(db.size for db in keyspace.dbs)

@@ -2,7 +2,9 @@
 
 Layout, per database:
 
-- ``slots``: slot -> {key: value}.  The slot is the bucket: the forkless
+- ``slots``: slot -> :class:`shardnode.buckets.Bucket` (key -> value, short
+  strings packed: read values through its ``value``/``entries``, never its
+  raw dict entries).  The slot is the bucket: the forkless
   snapshot serialises bucket by bucket, SCAN walks slots in order (so a key
   that exists for the whole scan is never missed), and CLUSTER
   COUNTKEYSINSLOT / GETKEYSINSLOT are a dict lookup.
@@ -15,7 +17,8 @@ Layout, per database:
   table).  No dict entry per key: 4 to 8 bytes per key, doubled as the
   database grows.  ``probation``: cache mode's FIFO of new keys, else None.
 
-Values are native Python objects; a string is ``bytes``; what a value is
+Values are native Python objects; a string is ``bytes`` (a short one packed
+in its bucket, handed out as a new ``bytes``); what a value is
 (TYPE, encoding, size, copy, RDB form) is ``shardnode/values.py``'s to say.
 Every mutation goes
 through :meth:`Keyspace.before_write` first -- the key-level hook, where
@@ -39,7 +42,9 @@ from shardnode.sessions import WatchTable
 from shardnode.journal import Journal
 from shardnode.eviction import LFU_INIT_VAL, LRU_CLOCK_MAX
 from cluster.slots import key_slot as slot_of  # the one slot function, by its local name
-from shardnode.memory import BUCKET, EXPIRE_ENTRY, KEY_ENTRY, footprint, key_size
+from shardnode.buckets import PACK_MAX, Bucket
+from shardnode.memory import (BUCKET, EXPIRE_ENTRY, KEY_ENTRY, PACKED_ENTRY, entry_footprint,
+                              footprint, key_size)
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 _TABLE_MIN = 4096  # keys a database's access table is sized for at first
@@ -72,7 +77,8 @@ class Database:
         """The live value of ``key`` or None; expires it lazily if due.
 
         Records the access (OBJECT IDLETIME, LRU/LFU) unless the running
-        client asked for CLIENT NO-TOUCH.  The hot path: :meth:`peek` inlined.
+        client asked for CLIENT NO-TOUCH.  The hot path: :meth:`peek` and
+        ``Bucket.value`` inlined.
         """
         bucket = self.slots.get(slot_of(key))
         if bucket is not None:
@@ -87,6 +93,8 @@ class Database:
                         self.stamps[hash(key) & self.mask] = keyspace.lru_clock
                     else:
                         count(self, key)
+                if type(value) is int:  # a packed string
+                    return bucket.cell.unpack_from(bucket.data, value * bucket.stride)[0]
                 return value
         if self.keyspace.count_miss is not None:  # cache mode: the sketch counts misses
             self.keyspace.count_miss(self, key)
@@ -100,7 +108,15 @@ class Database:
         value = bucket.get(key)
         if value is not None and self.expires and self._expire_if_due(key, bucket):
             return None
+        if type(value) is int:
+            return bucket.unpack(value)
         return value
+
+    def stored(self, key: bytes):
+        """The value stored under ``key`` or None, as it is: no lazy expiry,
+        no access recorded (the journal's reading of a key's whole state)."""
+        bucket = self.slots.get(slot_of(key))
+        return None if bucket is None else bucket.value(key)
 
     def _expire_if_due(self, key: bytes, bucket: dict) -> bool:
         """Lazy expiry: remove ``key`` if its deadline passed; True if it did."""
@@ -140,13 +156,14 @@ class Database:
         self.keyspace.before_write(self, key, slot)
         bucket = self.slots.get(slot)
         if bucket is None:
-            bucket = self.slots[slot] = {}
+            bucket = self.slots[slot] = Bucket()
             self.used += BUCKET
         keyspace = self.keyspace
-        old = bucket.get(key)
+        old = bucket.get(key)  # the raw entry: an index for a packed string
         if type(value) is bytes:
-            n = len(value)  # memory.bytes_size, inlined
-            size = (n + 48) & -16 if n < 480 else (n + 56) & -16
+            n = len(value)  # memory.string_size, inlined
+            size = n + PACKED_ENTRY if n <= PACK_MAX else \
+                (n + 48) & -16 if n < 480 else (n + 56) & -16
             container = False
         else:
             size = footprint(value)
@@ -168,8 +185,15 @@ class Database:
                 self.record_access(key)
             pending = self.pending
             before = pending.pop(key, None) if pending else None
-            self.used += size - (footprint(old) if before is None else before)
-        bucket[key] = value
+            if before is None:  # memory.entry_footprint, inlined
+                before = bucket.data[old * bucket.stride] + PACKED_ENTRY if type(old) is int \
+                    else footprint(old)
+            self.used += size - before
+        if type(old) is int and not container and len(value) < bucket.stride:
+            # Bucket.put's commonest case inlined: a packed string rewritten in its cell
+            bucket.cell.pack_into(bucket.data, old * bucket.stride, value)
+        else:
+            bucket.put(key, value, old)
         if container:  # often filled after it is stored: measured again after the command
             self.pending[key] = size
             keyspace.unsettled = True
@@ -197,13 +221,13 @@ class Database:
         loader's million calls."""
         bucket = self.slots.get(slot)
         if bucket is None:
-            bucket = self.slots[slot] = {}
+            bucket = self.slots[slot] = Bucket()
             self.used += BUCKET
         elif key in bucket:
             return False
         keyspace = self.keyspace
         keyspace.before_write(self, key, slot)
-        bucket[key] = value
+        bucket.put(key, value)
         self.size += 1
         if keyspace.created is None:
             self.stamps[hash(key) & self.mask] = keyspace.new_stamp
@@ -226,9 +250,9 @@ class Database:
         keyspace.before_write(self, key, slot)
         if key not in self.pending:
             bucket = self.slots.get(slot)
-            value = bucket.get(key) if bucket is not None else None
-            if value is not None:
-                self.pending[key] = footprint(value)
+            entry = bucket.get(key) if bucket is not None else None
+            if entry is not None:
+                self.pending[key] = entry_footprint(bucket, entry)
                 keyspace.unsettled = True
 
     def borrow(self, key: bytes, value, deadline) -> None:
@@ -241,9 +265,9 @@ class Database:
             return
         bucket = self.slots.get(slot)
         if bucket is None:
-            bucket = self.slots[slot] = {}
+            bucket = self.slots[slot] = Bucket()
             self.used += BUCKET
-        bucket[key] = value
+        bucket.put(key, value)
         self.size += 1
         if self.size > self.grow_at:
             self._grow_table()
@@ -303,7 +327,7 @@ class Database:
     # -- internals ------------------------------------------------------
 
     def _remove(self, key, slot, bucket):
-        value = bucket.pop(key)
+        gone = bucket.remove(key)  # the value, or a packed string's length
         if not bucket:
             del self.slots[slot]
             self.used -= BUCKET
@@ -312,7 +336,9 @@ class Database:
             self.used -= EXPIRE_ENTRY
         pending = self.pending
         before = pending.pop(key, None) if pending else None
-        self.used -= (footprint(value) if before is None else before) + key_size(key)
+        if before is None:
+            before = gone + PACKED_ENTRY if type(gone) is int else footprint(gone)
+        self.used -= before + key_size(key)
 
     def _expire(self, key, bucket):
         slot = slot_of(key)
@@ -450,9 +476,9 @@ class Keyspace:
                 used = db.used
                 for key, before in pending.items():
                     bucket = slots.get(slot_of(key))
-                    value = bucket.get(key) if bucket is not None else None
-                    if value is not None:
-                        used += footprint(value) - before
+                    entry = bucket.get(key) if bucket is not None else None
+                    if entry is not None:
+                        used += entry_footprint(bucket, entry) - before
                 db.used = used
 
     def before_flush(self, db: Database) -> None:

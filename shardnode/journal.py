@@ -61,7 +61,6 @@ from collections import deque
 from contextlib import contextmanager
 
 from cluster.resp import encode_command
-from cluster.slots import key_slot
 
 _GROUP_MARKS = (b"MULTI", b"EXEC")
 DEFAULT_CAPACITY = 1024  # entries the in-memory buffer keeps (DF.JOURNAL); it
@@ -142,8 +141,7 @@ class Journal:
         Reads the buckets directly, so no lazy expiry or access is recorded.
         """
         self.mark = self.keyspace.dirty
-        bucket = db.slots.get(key_slot(key))
-        value = None if bucket is None else bucket.get(key)
+        value = db.stored(key)
         deadline = db.expires.get(key)
         if value is None or (deadline is not None and deadline <= self.keyspace.now_ms):
             self.record(db.index, [b"DEL", key])

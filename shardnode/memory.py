@@ -39,6 +39,8 @@ import gc
 import logging
 import sys
 
+from shardnode.buckets import PACK_MAX
+
 log = logging.getLogger("damselfly.shard")
 
 # -- per-key costs (CPython 3.11, 64-bit; calibrated against RSS) -------------
@@ -51,9 +53,20 @@ DICT_ENTRY = 40
 # per position, 1 to 2 positions per key.
 KEY_BOOKKEEPING = 6
 KEY_ENTRY = DICT_ENTRY + KEY_BOOKKEEPING
-# A slot's bucket dict with few keys (its header and first table) plus its
-# entry in ``Database.slots``.
-BUCKET = 232 + DICT_ENTRY
+# A slot's bucket (shardnode/buckets.py) with few keys: the dict's header and
+# first table, the packed store's four slots, plus its entry in
+# ``Database.slots``.  The store's bytearray exists only in buckets of
+# PACK_FROM keys or more: counted in their keys' PACKED_ENTRY.
+BUCKET = 232 + 32 + DICT_ENTRY
+# A string of at most PACK_MAX bytes is packed into its bucket: its bytes,
+# its length byte, and what the store's growth leaves behind -- the spare
+# room of the bytearray (an eighth at each growth) and its outgrown buffers
+# (a realloc that moves leaves a hole): measured ~20 bytes over the value's
+# own for 32-byte values, 60 to a bucket.  Values shorter than the bucket's
+# longest pad their cells: not counted.  In a bucket of fewer than PACK_FROM
+# keys such a string is still its own bytes object, counted the same: at
+# most a few hundred bytes per such bucket, less than its store would cost.
+PACKED_ENTRY = 16
 # A key with a TTL: its ``expires`` entry, the (deadline, key) heap tuple and
 # its list slot, the deadline int.
 EXPIRE_ENTRY = DICT_ENTRY + 64 + 8 + 32
@@ -72,6 +85,21 @@ def object_size(requested: int) -> int:
 def bytes_size(length: int) -> int:
     """A ``bytes`` object of ``length`` (33 bytes of header and NUL)."""
     return (length + 48) & -16 if length < 480 else (length + 56) & -16
+
+
+def string_size(length: int) -> int:
+    """A string value of ``length`` as a bucket keeps it: packed up to
+    PACK_MAX bytes, else its own ``bytes`` object."""
+    if length <= PACK_MAX:
+        return length + PACKED_ENTRY
+    return bytes_size(length)
+
+
+def entry_footprint(bucket, entry) -> int:
+    """:func:`footprint` of a bucket's raw entry (an index for a packed string)."""
+    if type(entry) is int:
+        return bucket.packed_length(entry) + PACKED_ENTRY
+    return footprint(entry)
 
 
 def key_size(key: bytes) -> int:
@@ -183,8 +211,7 @@ _FOOTPRINTS: dict = {}  # Python type -> function, from the value layer's regist
 def footprint(value) -> int:
     """What ``value`` costs this process (see module doc)."""
     if type(value) is bytes:
-        n = len(value)
-        return (n + 48) & -16 if n < 480 else (n + 56) & -16
+        return string_size(len(value))
     fn = _FOOTPRINTS.get(type(value))
     if fn is None:
         from shardnode.values import KINDS, size_of

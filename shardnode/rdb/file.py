@@ -148,8 +148,8 @@ class RdbFileWriter:
         CODECS[type_id].write(out, value)
         self._counted()
 
-    def write_bucket(self, bucket: dict, expires: dict) -> None:
-        """Every key of ``bucket`` (key -> value) with its deadline in
+    def write_bucket(self, bucket, expires: dict) -> None:
+        """Every key of ``bucket`` (a ``shardnode.buckets.Bucket``) with its deadline in
         ``expires``: :meth:`write_key` per key, with strings (most keys)
         encoded inline, so a snapshot spends its steps on few calls."""
         out = self.out
@@ -157,7 +157,7 @@ class RdbFileWriter:
         encode = encode_string
         compress = out.compress
         write_key = self.write_key
-        for key, value in bucket.items():
+        for key, value in bucket.entries():
             if expires:
                 deadline = expires.get(key)
                 if deadline is not None:

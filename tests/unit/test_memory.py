@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from shardnode.db import Keyspace
 from shardnode.memory import BUCKET, EXPIRE_ENTRY, footprint, key_size
 from shardnode.registry import load_families
@@ -19,22 +21,27 @@ def _recount(ks) -> int:
     for db in ks.dbs:
         for bucket in db.slots.values():
             total += BUCKET
-            for key, value in bucket.items():
+            for key, value in bucket.entries():
                 total += footprint(value) + key_size(key)
         total += EXPIRE_ENTRY * len(db.expires)
     return total
 
 
-def test_used_memory_matches_a_recount_after_random_operations():
+@pytest.mark.parametrize("tags, longest", [
+    (0, 1000),  # keys spread over slots: buckets of a key or two
+    (5, 60),  # five buckets of ~60 keys, short strings packed (shardnode/buckets.py)
+])
+def test_used_memory_matches_a_recount_after_random_operations(tags, longest):
     rng = random.Random(7)
     ks = Keyspace(4, clock=lambda: 1_000_000)
     for step in range(5000):
         db = ks.dbs[rng.randrange(2)]
-        key = b"k%d" % rng.randrange(300)
+        n = rng.randrange(300)
+        key = b"{t%d}k%d" % (n % tags, n) if tags else b"k%d" % n
         op = rng.randrange(8)
         value = db.peek(key)
         if op == 0:
-            db.set(key, b"v" * rng.randrange(1000))
+            db.set(key, b"v" * rng.randrange(longest))
         elif op == 1:
             db.delete(key)
         elif op == 2:

@@ -14,7 +14,7 @@ def _image(keyspace):
     out = {}
     for db in keyspace.dbs:
         for bucket in db.slots.values():
-            for key, value in bucket.items():
+            for key, value in bucket.entries():
                 out[(db.index, key)] = (value, db.expires.get(key))
     return out
 
