@@ -16,7 +16,7 @@ What lives here:
 Why a table and not a field per key: a key is a ``bytes`` and a string value
 is a ``bytes``, so there is no object to hang an access time on, and a dict
 entry per key (the former ``access`` dict) costs ~42 bytes.  The table costs
-4 to 8 bytes per key (it doubles when the database outgrows it, and keeps a
+3.8 to 7.6 bytes per key (it doubles when the database outgrows it by 5%, and keeps a
 position's word when doubling: ``h & (2m - 1)`` is ``h & (m - 1)`` or that
 plus ``m``, and both copies carry the old word).  The price is sharing: keys
 that hash to the same position share a word, so a key may look as recently
@@ -120,7 +120,7 @@ _AGE_EVERY = 20  # the sketch halves after this many counts per key stored (Tiny
 class CacheCounting:
     """Cache mode's frequency sketch over the access table: a count-min
     sketch of 4-bit counters (two per byte: 8 to 16 counters per stored key
-    in the 4 to 8 bytes the table has per key), four counters per key, in
+    in the 3.8 to 7.6 bytes the table has per key), four counters per key, in
     the bytes at ``h + n * step`` (double hashing, ``step`` odd from the
     hash's high half: four different bytes), the low or high half of each
     as a bit of the hash's top says; the smallest one is the count and only
