@@ -43,7 +43,7 @@ from shardnode.journal import Journal
 from shardnode.eviction import LFU_INIT_VAL, LRU_CLOCK_MAX
 from cluster.slots import key_slot as slot_of  # the one slot function, by its local name
 from shardnode.buckets import PACK_MAX, Bucket
-from shardnode.memory import (BUCKET, EXPIRE_ENTRY, KEY_ENTRY, PACKED_ENTRY, entry_footprint,
+from shardnode.memory import (BUCKET, EXPIRE_ENTRY, PACKED_ENTRY, entry_footprint,
                               footprint, key_size)
 
 _WRONGTYPE = CommandError(WRONGTYPE)
@@ -156,8 +156,7 @@ class Database:
         self.keyspace.before_write(self, key, slot)
         bucket = self.slots.get(slot)
         if bucket is None:
-            bucket = self.slots[slot] = Bucket()
-            self.used += BUCKET
+            bucket = self._new_bucket(slot)
         keyspace = self.keyspace
         old = bucket.get(key)  # the raw entry: an index for a packed string
         if type(value) is bytes:
@@ -169,15 +168,8 @@ class Database:
             size = footprint(value)
             container = True
         if old is None:
-            self.size += 1
-            if keyspace.created is None:
-                self.stamps[hash(key) & self.mask] = keyspace.new_stamp
-            else:
-                keyspace.created(self, key)
-            if self.size > self.grow_at:
-                self._grow_table()
-            n = len(key)  # memory.key_size, inlined
-            self.used += size + ((n + 48) & -16 if n < 480 else (n + 56) & -16) + KEY_ENTRY
+            self._stamp_new(key)
+            self._count_new(key, size)
         else:
             if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
                 self.used -= EXPIRE_ENTRY
@@ -197,6 +189,27 @@ class Database:
         if container:  # often filled after it is stored: measured again after the command
             self.pending[key] = size
             keyspace.unsettled = True
+
+    def _new_bucket(self, slot: int) -> Bucket:
+        bucket = self.slots[slot] = Bucket()
+        self.used += BUCKET
+        return bucket
+
+    def _stamp_new(self, key: bytes) -> None:
+        """A new key's first access word (or cache mode's probation)."""
+        keyspace = self.keyspace
+        if keyspace.created is None:
+            self.stamps[hash(key) & self.mask] = keyspace.new_stamp
+        else:
+            keyspace.created(self, key)
+
+    def _count_new(self, key: bytes, value_size: int) -> None:
+        """A key stored that was not there: its count, the access table's
+        size, and its bytes (the value's ``value_size`` and the key's own)."""
+        self.size += 1
+        if self.size > self.grow_at:
+            self._grow_table()
+        self.used += value_size + key_size(key)
 
     def record_access(self, key: bytes) -> None:
         """Count an access to an existing key (an overwrite; TOUCH, whatever
@@ -221,21 +234,13 @@ class Database:
         loader's million calls."""
         bucket = self.slots.get(slot)
         if bucket is None:
-            bucket = self.slots[slot] = Bucket()
-            self.used += BUCKET
+            bucket = self._new_bucket(slot)
         elif key in bucket:
             return False
-        keyspace = self.keyspace
-        keyspace.before_write(self, key, slot)
+        self.keyspace.before_write(self, key, slot)
         bucket.put(key, value)
-        self.size += 1
-        if keyspace.created is None:
-            self.stamps[hash(key) & self.mask] = keyspace.new_stamp
-        else:
-            keyspace.created(self, key)
-        if self.size > self.grow_at:
-            self._grow_table()
-        self.used += footprint(value) + key_size(key)
+        self._stamp_new(key)
+        self._count_new(key, footprint(value))
         if deadline_ms is not None:
             self.expires[key] = deadline_ms
             self.used += EXPIRE_ENTRY
@@ -265,13 +270,9 @@ class Database:
             return
         bucket = self.slots.get(slot)
         if bucket is None:
-            bucket = self.slots[slot] = Bucket()
-            self.used += BUCKET
+            bucket = self._new_bucket(slot)
         bucket.put(key, value)
-        self.size += 1
-        if self.size > self.grow_at:
-            self._grow_table()
-        self.used += footprint(value) + key_size(key)
+        self._count_new(key, footprint(value))  # no access word: nothing here used it
         if deadline is not None:
             self.expires[key] = deadline
             self.used += EXPIRE_ENTRY
