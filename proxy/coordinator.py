@@ -244,10 +244,12 @@ class Plan:
         return len(self.segments) <= 1 and all(type(s) is dict for s in self.segments)
 
 
-def _exec_refusal(text: str) -> str:
-    """A shard over maxmemory refuses an EXEC part that would write (DF.EXEC's
-    -OOM): the client sees EXEC refused as Redis refuses it."""
-    return errors.EXECABORT_OOM if text == errors.OOM else text
+def _refusal(error: CommandError, is_exec: bool) -> bytes:
+    """A shard's refusal of a plan, encoded for the client.  A shard over
+    maxmemory refuses an EXEC part that would write (DF.EXEC's -OOM): the
+    client sees EXEC refused as Redis refuses it."""
+    text = error.args[0]
+    return encode_error(errors.EXECABORT_OOM if is_exec and text == errors.OOM else text)
 
 
 def _exec_args(client_id: bytes, flags: bytes, part) -> list:
@@ -430,7 +432,7 @@ class Coordinator:
             client.release_hold(plan)
             reply = decode_reply(await pending)
             if isinstance(reply, CommandError):
-                return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
+                return _refusal(reply, is_exec)
             if reply is None:
                 return encode(NULL_ARRAY, client.proto)
             part_replies[(0, shard)] = reply
@@ -456,7 +458,7 @@ class Coordinator:
                 reply = decode_reply(await self._request(
                     shard, ctx, lock_args(cid, plan.locks[shard], checks.get(shard))))
                 if isinstance(reply, CommandError):
-                    return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
+                    return _refusal(reply, is_exec)
                 locked.append(shard)
                 if reply == 1 and watching:  # a watched key changed
                     dirty = True
@@ -480,7 +482,7 @@ class Coordinator:
             self.worker.flush_soon()
         for reply in part_replies.values():
             if isinstance(reply, CommandError):
-                return encode_error(_exec_refusal(reply.args[0]) if is_exec else reply.args[0])
+                return _refusal(reply, is_exec)
         return self._assemble(client, plan, part_replies, specials, is_exec)
 
     async def run_segments(self, client, ctx, cid, plan, part_replies, specials,
